@@ -1,0 +1,157 @@
+/**
+ * Every option ccm-sync reads, declared once. `ccm-sync config reference` prints this schema, and
+ * README's configuration section is generated from the same descriptions.
+ *
+ * Mode presets (config/modes/*.yaml) are merged under the user's file before this schema parses it,
+ * so explicit keys always win over the preset and the preset wins over these defaults.
+ */
+import cronModule from 'cron-validate';
+import { z } from 'zod';
+
+// cron-validate is CommonJS with a default export; under ESM it may arrive wrapped once more.
+type CronValidate = typeof import('cron-validate').default;
+const validateCron = ((cronModule as unknown as { default?: CronValidate }).default ?? cronModule) as CronValidate;
+
+const seconds = (def: number, what: string) => z.number().int().positive().default(def).describe(`${what} (seconds)`);
+
+const cronString = z.string().superRefine((s, ctx) => {
+  const fields = s.trim().split(/\s+/).length;
+  const result = validateCron(s.trim(), { preset: 'default', override: { useSeconds: fields === 6 } });
+  if (!result.isValid()) {
+    ctx.addIssue({ code: 'custom', message: `invalid cron expression: ${result.getError()[0] ?? 'unparseable'} (5 fields, or 6 with seconds, e.g. "*/15 * * * *")` });
+  }
+});
+
+export const scheduledJobSchema = z
+  .object({
+    name: z.string().min(1).describe('A unique name for the job'),
+    cron: cronString.describe('When it runs, as a 5- or 6-field cron expression'),
+    kind: z.enum(['sync', 'health_check', 'prune']).describe('sync: enqueue a sync job; health_check: evaluate alerts; prune: delete synced outbox rows and old metrics'),
+    older_than_days: z.number().int().positive().default(7).describe('prune: delete synced rows older than this many days'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    system: z
+      .object({
+        id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits and . _ : - only').default('local-dev').describe('This machine\'s system id; it must equal the system_id claim of its JWT'),
+        type: z.enum(['developer_workstation', 'production_server', 'backup_server']).default('developer_workstation').describe('Kind of system; picks the periodic interval when sync.interval_selection is auto'),
+      })
+      .strict()
+      .prefault({}),
+    sync: z
+      .object({
+        enabled: z.boolean().default(true).describe('When false, the daemon records but never syncs automatically'),
+        mode: z.enum(['adaptive', 'aggressive', 'conservative']).default('adaptive').describe('Preset of intervals and thresholds (config/modes/<mode>.yaml)'),
+        interval_selection: z.enum(['auto', 'manual']).default('auto').describe('auto: interval by system.type; manual: always intervals.default'),
+        intervals: z
+          .object({
+            default: seconds(1800, 'Periodic interval for developer workstations and in manual selection'),
+            high_priority_system: seconds(300, 'Periodic interval for production servers'),
+            low_priority_system: seconds(3600, 'Periodic interval for backup servers'),
+          })
+          .strict()
+          .prefault({}),
+        adaptive: z
+          .object({
+            min_factor: z.number().positive().max(1).default(0.25).describe('Busiest systems sync at this fraction of the interval'),
+            max_factor: z.number().min(1).default(2).describe('Idle systems sync at up to this multiple of the interval'),
+            busy_ops_per_minute: z.number().positive().default(20).describe('Recording rate at which the interval reaches min_factor'),
+          })
+          .strict()
+          .prefault({}),
+        thresholds: z
+          .object({
+            max_pending_operations: z.number().int().positive().default(50).describe('Sync when this many operations are pending'),
+            max_pending_tasks: z.number().int().positive().default(5).describe('Sync when this many task operations are pending'),
+            max_pending_errors: z.number().int().positive().default(3).describe('Sync when this many error operations are pending (alerts of severity error/critical, failed hook events)'),
+            max_pending_contexts: z.number().int().positive().default(1).describe('Sync when this many context operations are pending'),
+          })
+          .strict()
+          .prefault({}),
+        event_driven: z
+          .object({
+            enable_urgent: z.boolean().default(true).describe('Urgent operations start a sync at once'),
+            immediate_on_error: z.boolean().default(true).describe('Critical errors start a sync at once'),
+          })
+          .strict()
+          .prefault({}),
+        max_ops_per_request: z.number().int().min(1).max(5000).default(50).describe('Most operations in one batch_sync call'),
+        max_bytes_per_request: z.number().int().min(1024).default(1_000_000).describe('Most bytes in one batch_sync call; a single record over it is failed locally'),
+        page_size: z.number().int().min(1).default(2000).describe('Operations read from the outbox per packaging step (a task\'s hook events in one page become one summary)'),
+        request_timeout_ms: z.number().int().positive().default(30_000).describe('Timeout of one remote call'),
+        job_timeout_ms: z.number().int().positive().default(900_000).describe('Timeout of one sync job; the worker aborts at the same moment'),
+        retry: z
+          .object({
+            job_attempts: z.number().int().min(1).default(8).describe('Runs of a sync job before it is given up (its operations stay pending)'),
+            base_delay_ms: z.number().int().min(0).default(1000).describe('First retry delay; doubles per attempt'),
+            max_delay_ms: z.number().int().min(0).default(300_000).describe('Largest retry delay'),
+            jitter: z.number().min(0).max(1).default(0.2).describe('Random share added to or taken from each delay'),
+            operation_max_attempts: z.number().int().min(1).default(5).describe('Uploads of an operation the remote rejects before it is marked failed'),
+          })
+          .strict()
+          .prefault({}),
+        selective: z
+          .object({
+            backlog_operations: z.number().int().positive().default(10_000).describe('Selective sync starts when this many operations are pending'),
+            offline_seconds: z.number().int().positive().default(3600).describe('...or when the system comes back after being offline this long'),
+            first_tables: z.array(z.string()).default(['system_status', 'alerts', 'tasks', 'contexts', 'supervisory_reports']).describe('Tables that go first during selective sync, in order'),
+            hook_events: z.enum(['summarise', 'skip']).default('summarise').describe('During selective sync, hook events are summarised (default) or skipped (marked synced without upload)'),
+          })
+          .strict()
+          .prefault({}),
+        scheduled_jobs: z.array(scheduledJobSchema).default([]).describe('Extra cron-style jobs the daemon runs'),
+      })
+      .strict()
+      .prefault({}),
+    conflicts: z
+      .object({
+        manual_tables: z.array(z.string()).default([]).describe('Tables whose conflicts wait for `ccm-sync conflicts resolve` instead of last-write-wins'),
+      })
+      .strict()
+      .prefault({}),
+    offline: z
+      .object({
+        failures_before_offline: z.number().int().min(1).default(2).describe('Consecutive transport failures that mark the system offline'),
+        probe_initial_ms: z.number().int().positive().default(1000).describe('First connectivity probe delay after going offline'),
+        probe_max_ms: z.number().int().positive().default(300_000).describe('Largest probe delay'),
+      })
+      .strict()
+      .prefault({}),
+    monitoring: z
+      .object({
+        max_failures_per_hour: z.number().int().min(0).default(5).describe('Alert when more syncs than this failed in the last hour'),
+        max_pending_operations: z.number().int().min(0).default(500).describe('Alert when more operations than this are pending'),
+        max_seconds_since_success: z.number().int().positive().default(7200).describe('Alert when the last successful sync is older than this'),
+        metrics_retention_days: z.number().int().positive().default(30).describe('sync_metrics rows older than this are pruned daily'),
+      })
+      .strict()
+      .prefault({}),
+    api: z
+      .object({
+        port: z.number().int().min(0).max(65535).default(7787).describe('Port of the local HTTP API on 127.0.0.1 (0 picks a free one)'),
+        token_file: z.string().default('.ccm-global/api.token').describe('Bearer token file (created with mode 0600)'),
+      })
+      .strict()
+      .prefault({}),
+    store: z
+      .object({
+        path: z.string().default('.ccm-global/ccm.db').describe('Local SQLite database'),
+        jobs_path: z.string().default('.ccm-global/jobs.db').describe('Job runner (liteque) database, kept apart because it creates a table named tasks'),
+      })
+      .strict()
+      .prefault({}),
+    remote: z
+      .object({
+        kind: z.enum(['embedded', 'postgres', 'supabase']).default('embedded').describe('embedded: PGlite on disk; postgres: CCM_SYNC_DATABASE_URL; supabase: SUPABASE_URL, SUPABASE_ANON_KEY, CCM_SYNC_ACCESS_TOKEN'),
+        embedded_path: z.string().default('.ccm-global/remote').describe('PGlite data directory for the embedded remote'),
+      })
+      .strict()
+      .prefault({}),
+    log_level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Log level of the daemon'),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configSchema>;
+export type ScheduledJob = z.infer<typeof scheduledJobSchema>;

@@ -1,0 +1,187 @@
+/**
+ * Stage 1, record: validate operations and write them to the outbox in one transaction.
+ *
+ * This is the hot path: coding-agent hooks call `ccm-sync enqueue` once per event, so it loads
+ * nothing but SQLite. Validation rejects the whole call (nothing is written) and names the line or
+ * field at fault. Besides the outbox row, the same transaction keeps the local detail: a hook event
+ * lands in `hook_events` (the remote only ever gets summaries), and tasks and contexts keep a local
+ * copy in `local_records`.
+ *
+ * Classification: each operation gets threshold buckets (tasks, contexts, errors, ...) that the
+ * counters track, and critical or security alerts are raised to priority urgent.
+ */
+import { InputError } from './errors.ts';
+import { statements, storeError, type Db } from './store/db.ts';
+import { Outbox, type Counts, type NewOutboxRow } from './store/outbox.ts';
+import { OPERATIONS, PRIORITIES, SYNC_TABLES, type OperationInput, type Priority } from './types.ts';
+import type { Clock } from './clock.ts';
+
+/** Tables whose records ccm-sync keeps a local copy of (refreshed when the remote wins). */
+export const OWNED_TABLES: ReadonlySet<string> = new Set(['tasks', 'contexts']);
+
+export interface RecordOptions {
+  clock: Clock;
+  /** Largest serialized record_data accepted, in bytes. */
+  maxRecordBytes: number;
+}
+
+export interface RecordResult {
+  op_ids: string[];
+  /** Pending counters after the insert, for the threshold check. */
+  counts: Counts;
+}
+
+function fail(where: string, msg: string): never {
+  throw new InputError(`${where}: ${msg}`);
+}
+
+/** The threshold buckets of an operation, and whether it is critical enough to be urgent. */
+export function classify(table: string, data: Record<string, unknown> | null): { buckets: string[]; critical: boolean } {
+  const buckets: string[] = [];
+  let critical = false;
+  if (table === 'tasks') buckets.push('tasks');
+  if (table === 'contexts') {
+    buckets.push('contexts');
+    if (data && (data.action === 'registered' || data.action === 'removed')) buckets.push('context_change');
+  }
+  if (table === 'alerts' && data) {
+    if (data.severity === 'error' || data.severity === 'critical') buckets.push('errors');
+    if (data.severity === 'critical') {
+      buckets.push('critical');
+      critical = true;
+    }
+    if (data.category === 'security') {
+      buckets.push('security');
+      critical = true;
+    }
+  }
+  if (table === 'hook_events' && data && data.success === false) buckets.push('errors');
+  return { buckets, critical };
+}
+
+/** Checks one input and returns the outbox row it becomes. `where` names it in errors. */
+export function toOutboxRow(input: unknown, where: string, opts: RecordOptions, nowIso: string): NewOutboxRow {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) fail(where, 'expected a JSON object');
+  const o = input as Record<string, unknown>;
+  const allowed = new Set(['operation', 'table_name', 'record_id', 'record_data', 'priority', 'changed_at']);
+  for (const k of Object.keys(o)) if (!allowed.has(k)) fail(where, `unknown field "${k}" (allowed: ${[...allowed].join(', ')})`);
+  const operation = typeof o.operation === 'string' ? o.operation.toUpperCase() : o.operation;
+  if (!OPERATIONS.includes(operation as never)) fail(where, `operation must be one of ${OPERATIONS.join(', ')}, got ${JSON.stringify(o.operation)}`);
+  const table = o.table_name;
+  if (typeof table !== 'string' || !SYNC_TABLES.includes(table as never)) {
+    fail(where, `unknown table ${JSON.stringify(table)}; ccm-sync syncs ${SYNC_TABLES.join(', ')}`);
+  }
+  const rid = typeof o.record_id === 'number' ? String(o.record_id) : o.record_id;
+  if (typeof rid !== 'string' || rid.length === 0 || rid.length > 256) fail(where, 'record_id must be a non-empty string of at most 256 characters');
+  let data: Record<string, unknown> | null = null;
+  if (o.record_data !== undefined && o.record_data !== null) {
+    if (typeof o.record_data !== 'object' || Array.isArray(o.record_data)) fail(where, 'record_data must be a JSON object');
+    data = o.record_data as Record<string, unknown>;
+  } else if (operation !== 'DELETE') {
+    fail(where, `${String(operation)} needs record_data`);
+  }
+  const priority = (o.priority ?? 'normal') as Priority;
+  if (!PRIORITIES.includes(priority)) fail(where, `priority must be one of ${PRIORITIES.join(', ')}, got ${JSON.stringify(o.priority)}`);
+  let changedAt = nowIso;
+  if (o.changed_at !== undefined) {
+    const t = typeof o.changed_at === 'string' ? Date.parse(o.changed_at) : NaN;
+    if (Number.isNaN(t)) fail(where, `changed_at must be an ISO 8601 time, got ${JSON.stringify(o.changed_at)}`);
+    changedAt = new Date(t).toISOString();
+  }
+  if (table === 'hook_events' && data && typeof data.task_id !== 'string' && typeof data.task_id !== 'number') {
+    fail(where, 'a hook_events record needs record_data.task_id');
+  }
+  const json = data === null ? null : JSON.stringify(data);
+  if (json !== null && Buffer.byteLength(json) > opts.maxRecordBytes) {
+    fail(where, `record_data is ${Buffer.byteLength(json)} bytes, over the ${opts.maxRecordBytes}-byte limit (sync.max_bytes_per_request)`);
+  }
+  const { buckets, critical } = classify(table, data);
+  if (priority === 'urgent' || critical) buckets.push('urgent');
+  return {
+    // globalThis.crypto loads in half the time of node:crypto, and this is the per-event path.
+    op_id: globalThis.crypto.randomUUID(),
+    operation: operation as NewOutboxRow['operation'],
+    table_name: table,
+    record_id: rid,
+    record_data: json,
+    priority: critical ? 'urgent' : priority,
+    buckets: buckets.join(','),
+    changed_at: changedAt,
+    created_at: nowIso,
+  };
+}
+
+/**
+ * Writes the local detail that goes with an operation: hook events to `hook_events`, owned tables
+ * to `local_records`. Same transaction as the outbox insert.
+ */
+class LocalDetail {
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = statements(db, {
+      // hook: one hook event, kept in full. Params: named. Ignores a repeated event_id.
+      hook: `
+      INSERT OR IGNORE INTO hook_events (event_id, task_id, session_id, event_name, tool_name, tool_input, tool_response, success, timestamp)
+      VALUES (@event_id, @task_id, @session_id, @event_name, @tool_name, @tool_input, @tool_response, @success, @timestamp)`,
+      // upsert: the local copy of an owned record, if this change is newer. Params: table, id, data, changed_at, deleted.
+      upsert: `
+      INSERT INTO local_records (table_name, record_id, data, changed_at, deleted) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (table_name, record_id) DO UPDATE SET
+        data = CASE WHEN excluded.deleted = 1 THEN local_records.data
+                    ELSE json_patch(coalesce(local_records.data, '{}'), excluded.data) END,
+        changed_at = excluded.changed_at, deleted = excluded.deleted
+      WHERE excluded.changed_at >= local_records.changed_at`,
+    });
+  }
+
+  write(row: NewOutboxRow): void {
+    if (row.table_name === 'hook_events' && row.record_data) {
+      const d = JSON.parse(row.record_data) as Record<string, unknown>;
+      const text = (v: unknown) => (v === undefined || v === null ? null : typeof v === 'string' ? v : JSON.stringify(v));
+      this.stmts.hook.run({
+        event_id: row.record_id,
+        task_id: String(d.task_id),
+        session_id: text(d.session_id),
+        event_name: text(d.event_name ?? d.event),
+        tool_name: text(d.tool_name ?? d.tool),
+        tool_input: text(d.tool_input),
+        tool_response: text(d.tool_response ?? d.response),
+        success: d.success === false ? 0 : 1,
+        timestamp: typeof d.timestamp === 'string' ? d.timestamp : row.changed_at,
+      });
+    } else if (OWNED_TABLES.has(row.table_name)) {
+      this.stmts.upsert.run(row.table_name, row.record_id, row.record_data ?? '{}', row.changed_at, row.operation === 'DELETE' ? 1 : 0);
+    }
+  }
+}
+
+/** Records operations into the outbox. Keep one per database connection; it caches statements. */
+export class Recorder {
+  readonly outbox: Outbox;
+  private readonly detail: LocalDetail;
+  private readonly opts: RecordOptions;
+  private readonly db: Db;
+
+  constructor(db: Db, opts: RecordOptions) {
+    this.db = db;
+    this.outbox = new Outbox(db);
+    this.detail = new LocalDetail(db);
+    this.opts = opts;
+  }
+
+  /** Validates every input first (all or nothing), then writes them in one transaction. */
+  record(inputs: readonly (OperationInput | unknown)[], where: (i: number) => string = (i) => `operation ${i + 1}`): RecordResult {
+    const nowIso = new Date(this.opts.clock.now()).toISOString();
+    const rows = inputs.map((input, i) => toOutboxRow(input, where(i), this.opts, nowIso));
+    try {
+      return this.db.transaction(() => {
+        this.outbox.insertMany(rows);
+        for (const row of rows) this.detail.write(row);
+        return { op_ids: rows.map((r) => r.op_id), counts: this.outbox.counts() };
+      }).immediate();
+    } catch (err) {
+      throw storeError(this.db.name, err);
+    }
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Secret redaction. Every secret ccm-sync reads (database URL, keys, JWTs, the API token) is
+ * registered here when it is loaded; `redact()` replaces them, and anything that looks like a JWT or
+ * a URL password, with `***`. The logger, the CLI's error output, status output and the TUI all
+ * pass text through it. No dependencies: the enqueue path imports it.
+ */
+const secrets = new Set<string>();
+
+export function registerSecret(value: string | undefined): void {
+  if (!value || value.length < 4) return;
+  secrets.add(value);
+  try {
+    const url = new URL(value);
+    if (url.password) secrets.add(decodeURIComponent(url.password));
+  } catch {
+    // not a URL
+  }
+}
+
+const JWT_RE = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g;
+const URL_PASSWORD_RE = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@\s]+@/gi;
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) out = out.split(s).join('***');
+  return out.replace(JWT_RE, '***').replace(URL_PASSWORD_RE, '$1***@');
+}
+

@@ -1,0 +1,85 @@
+/**
+ * Opens the local SQLite database: WAL (readers never block the writer, and several processes can
+ * record at once), a busy timeout long enough that concurrent enqueuers wait instead of failing
+ * with SQLITE_BUSY, and the numbered migrations from ./migrations.ts.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { StoreError } from '../errors.ts';
+import { MIGRATIONS } from './migrations.ts';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** Milliseconds a writer waits for the lock before SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+}
+
+/** Turns a SQLite failure to write into a StoreError that names the cause and the fix. */
+export function storeError(file: string, err: unknown): StoreError {
+  const code = (err as { code?: string }).code ?? '';
+  const msg = (err as Error).message;
+  if (code.startsWith('SQLITE_FULL') || /disk is full|ENOSPC/i.test(msg)) {
+    return new StoreError(`the disk holding ${file} is full; nothing was recorded. Free space and retry.`);
+  }
+  if (code.startsWith('SQLITE_READONLY') || /readonly|read-only|EACCES|EROFS/i.test(msg)) {
+    return new StoreError(`${file} is read-only; nothing was recorded. Fix its permissions (and its directory's) and retry.`);
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    return new StoreError(`cannot open ${file}; check that its directory exists and is writable.`);
+  }
+  if (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB')) {
+    return new StoreError(`${file} is not a valid ccm-sync database (${msg}).`);
+  }
+  return new StoreError(`local database ${file}: ${msg}`);
+}
+
+export function openDb(file: string, opts: OpenOptions = {}): Db {
+  let db: Db;
+  try {
+    if (!opts.readonly) mkdirSync(path.dirname(file), { recursive: true });
+    db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      migrate(db);
+    }
+  } catch (err) {
+    throw storeError(file, err);
+  }
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current >= MIGRATIONS.length) return;
+  db.transaction(() => {
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    const now = db.pragma('user_version', { simple: true }) as number;
+    for (let v = now; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+/**
+ * Named statements prepared on first use. The enqueue path runs once per hook event and uses two
+ * or three of a module's statements; preparing all of them up front would cost it milliseconds.
+ */
+export function statements<K extends string>(db: Db, sql: Record<K, string>): Record<K, Database.Statement> {
+  const out = {} as Record<K, Database.Statement>;
+  for (const key of Object.keys(sql) as K[]) {
+    Object.defineProperty(out, key, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const stmt = db.prepare(sql[key]);
+        Object.defineProperty(out, key, { value: stmt, enumerable: true });
+        return stmt;
+      },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+/**
+ * The local schema, as numbered migrations. Append only: never edit a migration that has shipped;
+ * add the next number instead. `user_version` records how far a database has come.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: outbox, counters, metrics, state, local detail tables.
+  `
+  -- The outbox. One row per recorded operation; it leaves status 'pending' only by being settled.
+  CREATE TABLE sync_queue (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id           TEXT NOT NULL UNIQUE,
+    operation       TEXT NOT NULL CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE')),
+    table_name      TEXT NOT NULL,
+    record_id       TEXT NOT NULL,
+    record_data     TEXT,
+    priority        TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+    priority_rank   INTEGER GENERATED ALWAYS AS (
+                      CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END) VIRTUAL,
+    buckets         TEXT NOT NULL DEFAULT '',
+    changed_at      TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    synced_at       TEXT,
+    status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'synced', 'failed', 'conflict')),
+    result          TEXT,
+    retry_count     INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    force           INTEGER NOT NULL DEFAULT 0,
+    error_message   TEXT,
+    remote_data     TEXT
+  );
+  CREATE INDEX idx_sync_queue_pending ON sync_queue (synced_at) WHERE synced_at IS NULL;
+  CREATE INDEX idx_sync_queue_priority ON sync_queue (priority, created_at);
+  CREATE INDEX idx_sync_queue_next ON sync_queue (priority_rank, id) WHERE status = 'pending';
+  CREATE INDEX idx_sync_queue_status ON sync_queue (status) WHERE status IN ('failed', 'conflict');
+
+  -- Pending operations per threshold bucket, kept in the same transaction as every insert and
+  -- settle, so that the threshold check after an enqueue is one indexed read, not a count.
+  CREATE TABLE pending_counts (
+    bucket TEXT PRIMARY KEY,
+    n      INTEGER NOT NULL DEFAULT 0
+  );
+
+  -- One row per sync.
+  CREATE TABLE sync_metrics (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    timestamp         TEXT NOT NULL,
+    operations_synced INTEGER NOT NULL,
+    duration_ms       INTEGER NOT NULL,
+    trigger_type      TEXT NOT NULL,
+    success           INTEGER NOT NULL,
+    error_message     TEXT,
+    batches           INTEGER NOT NULL DEFAULT 0,
+    bytes_sent        INTEGER NOT NULL DEFAULT 0,
+    operations_in     INTEGER NOT NULL DEFAULT 0,
+    bytes_in          INTEGER NOT NULL DEFAULT 0,
+    operations_out    INTEGER NOT NULL DEFAULT 0,
+    stale             INTEGER NOT NULL DEFAULT 0,
+    conflicts         INTEGER NOT NULL DEFAULT 0,
+    rejected          INTEGER NOT NULL DEFAULT 0,
+    failed            INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX idx_sync_metrics_timestamp ON sync_metrics (timestamp);
+
+  -- Small key/value state: last_sync, next_sync, connection, effective interval, pause flags.
+  CREATE TABLE sync_state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+
+  -- Full detail of coding-agent hook events; the remote gets task summaries instead.
+  CREATE TABLE hook_events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id      TEXT NOT NULL UNIQUE,
+    task_id       TEXT NOT NULL,
+    session_id    TEXT,
+    event_name    TEXT,
+    tool_name     TEXT,
+    tool_input    TEXT,
+    tool_response TEXT,
+    success       INTEGER NOT NULL DEFAULT 1,
+    timestamp     TEXT NOT NULL
+  );
+  CREATE INDEX idx_hook_events_task ON hook_events (task_id, timestamp);
+
+  -- Local copies of the records ccm-sync owns (tasks, contexts, reports, ...), kept current on
+  -- record and refreshed from the remote when last-write-wins keeps the remote version.
+  CREATE TABLE local_records (
+    table_name TEXT NOT NULL,
+    record_id  TEXT NOT NULL,
+    data       TEXT,
+    changed_at TEXT NOT NULL,
+    deleted    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (table_name, record_id)
+  );
+
+  -- Alert rules that are firing now, so that each firing is queued once.
+  CREATE TABLE alert_state (
+    rule      TEXT PRIMARY KEY,
+    alert_id  TEXT NOT NULL,
+    message   TEXT NOT NULL,
+    since     TEXT NOT NULL
+  );
+  `,
+];
