@@ -1,0 +1,121 @@
+/**
+ * The `embedded` transport: PGlite (Postgres compiled to WASM) in a local directory, with the same
+ * bootstrap and migration as a real project. It is the default remote, so a first run works with
+ * no account, and it runs the very same batch_sync.
+ *
+ * PGlite is single-process: two processes opening one data directory would corrupt it. A lock file
+ * beside the directory names the owning pid; a second opener gets a clear error instead.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { RemoteRejectedError } from '../errors.ts';
+import { migrateRemote, type SqlRunner } from './migrations.ts';
+import { checkResults, classifyFailure, type Transport } from './transport.ts';
+import type { Batch, RemoteResult } from '../types.ts';
+import type { PGlite } from '@electric-sql/pglite';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function takeLock(file: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(file, 'utf8'));
+      if (owner === process.pid) return;
+      if (owner && alive(owner)) {
+        throw new RemoteRejectedError(
+          `the embedded remote ${path.dirname(file)} is open in process ${owner} (a running \`ccm-sync start\`?); ` +
+            'ask it with `ccm-sync sync now`, or stop it first',
+        );
+      }
+      rmSync(file, { force: true }); // stale lock of a dead process
+    }
+  }
+}
+
+export class EmbeddedTransport implements Transport, SqlRunner {
+  readonly kind = 'embedded' as const;
+  private readonly db: PGlite;
+  private readonly claims: string;
+  private readonly lockFile: string;
+
+  private constructor(db: PGlite, systemId: string, lockFile: string) {
+    this.db = db;
+    this.claims = JSON.stringify({ role: 'authenticated', system_id: systemId });
+    this.lockFile = lockFile;
+  }
+
+  /** Opens (creating if needed) the data directory and brings its schema up to date. */
+  static async open(dir: string, systemId: string): Promise<EmbeddedTransport> {
+    mkdirSync(path.dirname(dir), { recursive: true });
+    const lockFile = `${dir}.lock`;
+    takeLock(lockFile);
+    try {
+      const { PGlite } = await import('@electric-sql/pglite');
+      const db = await PGlite.create(dir);
+      const t = new EmbeddedTransport(db, systemId, lockFile);
+      await migrateRemote(t);
+      return t;
+    } catch (err) {
+      rmSync(lockFile, { force: true });
+      throw err;
+    }
+  }
+
+  private async asSystem<T>(fn: (tx: Pick<PGlite, 'query'>) => Promise<T>): Promise<T> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        await tx.query('set local role authenticated');
+        await tx.query("select set_config('request.jwt.claims', $1, true)", [this.claims]);
+        return fn(tx);
+      });
+    } catch (err) {
+      if (err instanceof RemoteRejectedError) throw err;
+      const e = err as { message?: string; code?: string };
+      throw classifyFailure(this.kind, { message: e.message ?? String(err), sqlstate: e.code });
+    }
+  }
+
+  async upload(batch: Batch): Promise<RemoteResult[]> {
+    return this.asSystem(async (tx) => {
+      const res = await tx.query<{ r: unknown }>('select public.batch_sync($1::jsonb) as r', [JSON.stringify(batch)]);
+      return checkResults(this.kind, batch, res.rows[0]?.r);
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('select 1');
+  }
+
+  async missing(opIds: readonly string[]): Promise<string[]> {
+    return this.asSystem(async (tx) => {
+      const res = await tx.query<{ r: string[] }>('select public.ccm_missing_ops($1::jsonb) as r', [JSON.stringify(opIds)]);
+      return res.rows[0]?.r ?? [];
+    });
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.db.exec(sql);
+  }
+
+  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.db.query<T>(sql, params)).rows;
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+    rmSync(this.lockFile, { force: true });
+  }
+}
