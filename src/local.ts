@@ -1,0 +1,64 @@
+/**
+ * The local side of ccm-sync in one handle: the SQLite database and the stores over it. Every
+ * process (CLI command, daemon, worker thread, TUI) opens its own.
+ */
+import { systemClock, type Clock } from './clock.ts';
+import { Recorder } from './record.ts';
+import { openDb, type Db } from './store/db.ts';
+import { MetricsStore } from './store/metrics.ts';
+import { Outbox } from './store/outbox.ts';
+import { StateStore } from './store/state.ts';
+import type { Settings } from './config/load.ts';
+import type { Transport } from './remote/transport.ts';
+import type { SyncContext, SyncRunOptions } from './workers/sync-run.ts';
+
+export interface Local {
+  db: Db;
+  recorder: Recorder;
+  outbox: Outbox;
+  metrics: MetricsStore;
+  state: StateStore;
+  clock: Clock;
+  close(): void;
+}
+
+export type LocalSettings = Pick<Settings, 'paths' | 'sync'>;
+
+export function openLocal(settings: LocalSettings, clock: Clock = systemClock, opts: { readonly?: boolean } = {}): Local {
+  const db = openDb(settings.paths.db, { readonly: opts.readonly });
+  const recorder = new Recorder(db, { clock, maxRecordBytes: settings.sync.max_bytes_per_request - 512 });
+  return {
+    db,
+    recorder,
+    outbox: recorder.outbox,
+    metrics: new MetricsStore(db),
+    state: new StateStore(db),
+    clock,
+    close: () => db.close(),
+  };
+}
+
+/** The parts of the settings one sync run needs. */
+export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts'>): SyncRunOptions {
+  return {
+    systemId: s.system.id,
+    maxOpsPerRequest: s.sync.max_ops_per_request,
+    maxBytesPerRequest: s.sync.max_bytes_per_request,
+    pageSize: s.sync.page_size,
+    manualTables: s.conflicts.manual_tables,
+    operationMaxAttempts: s.sync.retry.operation_max_attempts,
+    retryBaseMs: s.sync.retry.base_delay_ms,
+    retryMaxMs: s.sync.retry.max_delay_ms,
+    selective: s.sync.selective,
+  };
+}
+
+/** Everything one sync run needs, from the local handle, the settings and a transport. */
+export function syncContext(
+  local: Local,
+  settings: Pick<Settings, 'system' | 'sync' | 'conflicts'>,
+  transport: Transport,
+  extra: Pick<SyncContext, 'signal' | 'onProgress'> = {},
+): SyncContext {
+  return { db: local.db, outbox: local.outbox, metrics: local.metrics, state: local.state, transport, clock: local.clock, options: syncRunOptions(settings), ...extra };
+}

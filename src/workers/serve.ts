@@ -1,0 +1,88 @@
+/**
+ * What runs inside the sync worker thread: it owns its own SQLite connection and its own transport,
+ * and answers the host's requests (run a sync, probe the remote, check the ledger) one message at a
+ * time. Testable in-process: pass any MessagePort-like pair.
+ */
+import { fromPlainError, toPlainError } from '../errors.ts';
+import { openLocal, syncContext } from '../local.ts';
+import { openTransport } from '../remote/index.ts';
+import { runSync } from './sync-run.ts';
+import type { Settings } from '../config/load.ts';
+import type { Transport } from '../remote/transport.ts';
+import type { SyncJobPayload } from '../types.ts';
+
+export type HostMessage =
+  | { type: 'run'; id: number; payload: SyncJobPayload }
+  | { type: 'ping'; id: number }
+  | { type: 'missing'; id: number; opIds: string[] }
+  | { type: 'abort'; id: number }
+  | { type: 'close'; id: number };
+
+export type WorkerMessage =
+  | { type: 'done'; id: number; value: unknown }
+  | { type: 'error'; id: number; error: { name: string; message: string } }
+  | { type: 'progress'; id: number; progress: unknown };
+
+export interface Port {
+  on(event: 'message', fn: (msg: HostMessage) => void): unknown;
+  postMessage(msg: WorkerMessage): void;
+  close?(): void;
+}
+
+export function serveSyncWorker(port: Port, settings: Settings): void {
+  const local = openLocal(settings);
+  let transport: Promise<Transport> | undefined;
+  const getTransport = () => {
+    transport ??= openTransport(settings).catch((err: unknown) => {
+      transport = undefined; // try again on the next request
+      throw err;
+    });
+    return transport;
+  };
+  const aborts = new Map<number, AbortController>();
+
+  const handle = async (msg: HostMessage): Promise<unknown> => {
+    switch (msg.type) {
+      case 'run': {
+        const ac = new AbortController();
+        aborts.set(msg.id, ac);
+        try {
+          return await runSync(
+            syncContext(local, settings, await getTransport(), {
+              signal: ac.signal,
+              onProgress: (progress) => port.postMessage({ type: 'progress', id: msg.id, progress }),
+            }),
+            msg.payload,
+          );
+        } finally {
+          aborts.delete(msg.id);
+        }
+      }
+      case 'ping':
+        return (await getTransport()).ping(AbortSignal.timeout(settings.sync.request_timeout_ms));
+      case 'missing':
+        return (await getTransport()).missing(msg.opIds);
+      case 'abort':
+        aborts.get(msg.id)?.abort(new Error('sync job timed out or was cancelled'));
+        return undefined;
+      case 'close':
+        for (const ac of aborts.values()) ac.abort(new Error('the worker is closing'));
+        if (transport) await (await transport.catch(() => undefined))?.close();
+        local.close();
+        return undefined;
+    }
+  };
+
+  port.on('message', (msg) => {
+    if (msg.type === 'abort') {
+      void handle(msg);
+      return;
+    }
+    handle(msg).then(
+      (value) => port.postMessage({ type: 'done', id: msg.id, value }),
+      (err: unknown) => port.postMessage({ type: 'error', id: msg.id, error: toPlainError(err) }),
+    );
+  });
+}
+
+export { fromPlainError };
