@@ -1,0 +1,35 @@
+/**
+ * The local API's bearer token: 32 random bytes in a file only its owner can read (0600). The
+ * daemon creates it on first start; clients (CLI, TUI) read it. A file readable by others is
+ * tightened to 0600 rather than trusted as is.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { registerSecret } from '../redact.ts';
+
+export function ensureToken(file: string): string {
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+  return readToken(file)!;
+}
+
+export function readToken(file: string): string | undefined {
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    registerSecret(token);
+    return token || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function tokenMatches(expected: string, header: string | undefined): boolean {
+  const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

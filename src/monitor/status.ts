@@ -1,0 +1,73 @@
+/**
+ * One snapshot of everything a person asks "is sync healthy?" about. `sync status`, the API's
+ * /api/sync/status and the TUI all show this object; it reads the local database only.
+ */
+import { evaluateAlerts, type Alert } from './alerts.ts';
+import type { Settings } from '../config/load.ts';
+import type { Local } from '../local.ts';
+import type { ConnectionState, StateKeys } from '../store/state.ts';
+
+export interface StatusSnapshot {
+  at: string;
+  system: { id: string; type: string };
+  mode: string;
+  remote: string;
+  enabled: boolean;
+  pending: { total: number; by_priority: Record<string, number>; by_table?: Record<string, number>; oldest_created_at: string | null };
+  failed: number;
+  conflicts: number;
+  last_sync: StateKeys['last_sync'] | null;
+  last_success: string | null;
+  next_sync: string | null;
+  interval: StateKeys['interval'] | null;
+  connection: ConnectionState;
+  activity: StateKeys['activity'] | null;
+  paused: boolean;
+  simulated_offline_until: string | null;
+  daemon: StateKeys['daemon'] | null;
+  alerts: Alert[];
+  reduction_24h: { operations_in: number; operations_out: number; bytes_in: number; bytes_out: number };
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function statusSnapshot(local: Local, settings: Settings, opts: { byTable?: boolean } = {}): StatusSnapshot {
+  const now = local.clock.now();
+  const st = local.state;
+  const byStatus = local.outbox.byStatus();
+  const daemon = st.get('daemon');
+  const sim = st.get('simulated_offline_until')?.until ?? null;
+  return {
+    at: new Date(now).toISOString(),
+    system: { id: settings.system.id, type: settings.system.type },
+    mode: settings.sync.mode,
+    remote: settings.remote.kind,
+    enabled: settings.sync.enabled,
+    pending: {
+      total: local.outbox.pendingTotal(),
+      by_priority: local.outbox.groupedPending('priority'),
+      ...(opts.byTable ? { by_table: local.outbox.groupedPending('table') } : {}),
+      oldest_created_at: local.outbox.oldestPendingCreatedAt() ?? null,
+    },
+    failed: byStatus.failed ?? 0,
+    conflicts: byStatus.conflict ?? 0,
+    last_sync: st.get('last_sync') ?? null,
+    last_success: st.get('last_success')?.at ?? null,
+    next_sync: st.get('next_sync')?.at ?? null,
+    interval: st.get('interval') ?? null,
+    connection: st.get('connection') ?? { state: 'online', since: new Date(now).toISOString(), consecutive_failures: 0 },
+    activity: st.get('activity') ?? null,
+    paused: st.get('paused')?.paused ?? false,
+    simulated_offline_until: sim && Date.parse(sim) > now ? sim : null,
+    daemon: daemon && processAlive(daemon.pid) ? daemon : null,
+    alerts: evaluateAlerts(local, settings.monitoring, now),
+    reduction_24h: local.metrics.reduction(new Date(now - 86_400_000).toISOString()),
+  };
+}

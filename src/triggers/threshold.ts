@@ -1,0 +1,47 @@
+/**
+ * Threshold and event triggers, decided from the outbox counters after every enqueue.
+ *
+ * A trigger fires when a counter grew since the last look and is at or over its threshold, so a
+ * sync's own writes (which only shrink the counters) never fire one, and a backlog that is not
+ * growing is left to the periodic trigger. Event buckets (urgent, critical, security, context
+ * changes) fire on any growth.
+ */
+import type { Counts } from '../store/outbox.ts';
+import type { Settings } from '../config/load.ts';
+import type { TriggerType } from '../types.ts';
+
+export interface Fired {
+  trigger: TriggerType;
+  reason: string;
+}
+
+type Rules = Pick<Settings['sync'], 'thresholds' | 'event_driven'>;
+
+export class ThresholdWatch {
+  private last: Counts;
+  private readonly rules: Rules;
+
+  /** `initial` is what counts as already seen (empty at daemon start, so a backlog fires once). */
+  constructor(rules: Rules, initial: Counts = {}) {
+    this.rules = rules;
+    this.last = { ...initial };
+  }
+
+  /** Compares the counters with the last look; returns the trigger to fire, most urgent first. */
+  check(counts: Counts): Fired | undefined {
+    const prev = this.last;
+    this.last = { ...counts };
+    const grew = (b: string) => (counts[b] ?? 0) > (prev[b] ?? 0);
+    const n = (b: string) => counts[b] ?? 0;
+    const { thresholds: t, event_driven: ev } = this.rules;
+    if (grew('security')) return { trigger: 'security', reason: `${n('security')} security event(s) pending` };
+    if (ev.immediate_on_error && grew('critical')) return { trigger: 'critical_error', reason: `${n('critical')} critical error(s) pending` };
+    if (ev.enable_urgent && grew('urgent')) return { trigger: 'urgent', reason: `${n('urgent')} urgent operation(s) pending` };
+    if (grew('context_change')) return { trigger: 'context_change', reason: 'a context was registered or removed' };
+    if (grew('total') && n('total') >= t.max_pending_operations) return { trigger: 'threshold_total', reason: `${n('total')} operations pending (threshold ${t.max_pending_operations})` };
+    if (grew('tasks') && n('tasks') >= t.max_pending_tasks) return { trigger: 'threshold_tasks', reason: `${n('tasks')} task operations pending (threshold ${t.max_pending_tasks})` };
+    if (grew('errors') && n('errors') >= t.max_pending_errors) return { trigger: 'threshold_errors', reason: `${n('errors')} errors pending (threshold ${t.max_pending_errors})` };
+    if (grew('contexts') && n('contexts') >= t.max_pending_contexts) return { trigger: 'threshold_contexts', reason: `${n('contexts')} context changes pending (threshold ${t.max_pending_contexts})` };
+    return undefined;
+  }
+}
