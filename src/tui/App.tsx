@@ -1,0 +1,61 @@
+import { useEffect, useState } from 'react';
+import { useApp, useInput, useStdout } from 'ink';
+import { Dashboard } from './Dashboard.tsx';
+import { runAction, type ActionKey } from './actions.ts';
+import { buildModel, type DashboardModel } from './model.ts';
+import { redact } from '../redact.ts';
+import type { Settings } from '../config/load.ts';
+import type { Local } from '../local.ts';
+
+export interface AppProps {
+  readonly settings: Settings;
+  /** A read-only handle on the local database. */
+  readonly local: Local;
+  readonly refreshMs?: number;
+}
+
+/** The live dashboard: reads the model every refresh, maps keys to daemon actions. */
+export function App({ settings, local, refreshMs = 1000 }: AppProps) {
+  const { exit } = useApp();
+  const stdout = useStdout().stdout as unknown as NodeJS.WriteStream;
+  const [model, setModel] = useState<DashboardModel>(() => buildModel(local, settings));
+  const [message, setMessage] = useState<string | undefined>();
+  const [help, setHelp] = useState(false);
+  const [size, setSize] = useState({ width: stdout.columns || 80, height: stdout.rows || 24 });
+
+  useEffect(() => {
+    const timer = setInterval(() => {
+      try {
+        setModel(buildModel(local, settings));
+      } catch (err) {
+        setMessage(`cannot read the database: ${String(err)}`);
+      }
+    }, refreshMs);
+    const onResize = () => setSize({ width: stdout.columns || 80, height: stdout.rows || 24 });
+    stdout.on('resize', onResize);
+    return () => {
+      clearInterval(timer);
+      stdout.off('resize', onResize);
+    };
+  }, [local, settings, refreshMs, stdout]);
+
+  useInput((input) => {
+    if (input === 'q') {
+      exit();
+      return;
+    }
+    if (input === '?') {
+      setHelp((h) => !h);
+      return;
+    }
+    if ('sdpor'.includes(input) && input.length === 1) {
+      setMessage(`${input}: working…`);
+      void runAction(input as ActionKey, settings, local.state).then((m) => {
+        setMessage(redact(m));
+        setModel(buildModel(local, settings));
+      });
+    }
+  });
+
+  return <Dashboard model={model} width={Math.max(80, size.width)} height={Math.max(24, size.height)} message={message} showHelp={help} />;
+}

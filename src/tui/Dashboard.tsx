@@ -1,0 +1,70 @@
+import { Box, Text } from 'ink';
+import type { ReactNode } from 'react';
+import { AlertsPanel, ConflictsPanel, FailedPanel, ReductionPanel } from './panels/ReviewPanels.tsx';
+import { HelpPanel } from './panels/HelpPanel.tsx';
+import { QueuePanel } from './panels/QueuePanel.tsx';
+import { StatePanel } from './panels/StatePanel.tsx';
+import { LastSyncPanel, NextSyncPanel, RecentPanel, ThroughputPanel } from './panels/SyncPanels.tsx';
+import type { DashboardModel } from './model.ts';
+
+export interface DashboardProps {
+  readonly model: DashboardModel;
+  readonly width: number;
+  readonly height: number;
+  readonly message?: string;
+  readonly showHelp?: boolean;
+}
+
+export const KEY_LINE = 's sync · d drain · p pause · o offline · r retry · ? help · q quit';
+
+/**
+ * The whole screen. At 80×24: header, three panels, three panels, the throughput line, recent
+ * syncs, failed and conflicts, the key line. Wider terminals move "next sync" into the top row;
+ * taller ones show more recent syncs and failures.
+ */
+export function Dashboard({ model, width, height, message, showHelp }: DashboardProps) {
+  const s = model.status;
+  const wide = width >= 120;
+  const col = Math.floor(width / (wide ? 4 : 3));
+  const recentRows = Math.max(2, Math.min(8, height - 21));
+  const itemRows = Math.max(1, Math.min(3, height - 21 - 8 + 1));
+  const row = (h: number, children: ReactNode) => (
+    <Box height={h} overflow="hidden">{children}</Box>
+  );
+  const cell = (w: number, children: ReactNode) => <Box width={w}>{children}</Box>;
+  const next = cell(col, <NextSyncPanel next={s.next_sync} interval={s.interval} paused={s.paused} now={model.now} />);
+  if (showHelp) {
+    return (
+      <Box flexDirection="column" width={width}>
+        <HelpPanel />
+        <Text dimColor>press ? to return</Text>
+      </Box>
+    );
+  }
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text>
+        <Text bold>ccm-sync</Text>
+        <Text dimColor> · {s.system.id} · {s.mode} · remote {s.remote}</Text>
+      </Text>
+      {row(6, <>
+        {cell(col, <QueuePanel pending={s.pending} now={model.now} tables={wide ? 4 : 2} />)}
+        {cell(col, <StatePanel status={s} now={model.now} width={col} />)}
+        {cell(wide ? col : width - 2 * col, <LastSyncPanel last={s.last_sync} now={model.now} />)}
+        {wide ? next : null}
+      </>)}
+      {row(5, <>
+        {wide ? null : next}
+        {cell(col, <ReductionPanel reduction={s.reduction_24h} />)}
+        {cell(wide ? width - col : width - 2 * col, <AlertsPanel alerts={s.alerts.slice(0, 2)} width={wide ? width - col : width - 2 * col} />)}
+      </>)}
+      {row(1, <ThroughputPanel perMinute={model.perMinute} width={width} />)}
+      {row(recentRows + 3, <RecentPanel recent={model.recent} now={model.now} rows={recentRows} />)}
+      {row(itemRows + 3, <>
+        {cell(Math.floor(width / 2), <FailedPanel failed={model.failed} total={s.failed} width={Math.floor(width / 2)} rows={itemRows} />)}
+        {cell(width - Math.floor(width / 2), <ConflictsPanel conflicts={model.conflicts} total={s.conflicts} width={width - Math.floor(width / 2)} rows={itemRows} />)}
+      </>)}
+      <Text>{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
+    </Box>
+  );
+}

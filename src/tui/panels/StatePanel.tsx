@@ -1,0 +1,33 @@
+import { Text } from 'ink';
+import { Panel } from './Panel.tsx';
+import { ago, clip } from '../format.ts';
+import type { StatusSnapshot } from '../../monitor/status.ts';
+
+export interface StatePanelProps {
+  readonly status: StatusSnapshot;
+  readonly now: number;
+  readonly width: number;
+}
+
+/** Online, offline, draining, syncing or backing off, with the reason and the next retry. */
+export function StatePanel({ status, now, width }: StatePanelProps) {
+  const c = status.connection;
+  const a = status.activity;
+  const syncing = status.daemon && a?.kind === 'syncing';
+  const backing = status.daemon && a?.kind === 'backing_off';
+  const label = syncing ? 'SYNCING' : backing && c.state === 'online' ? 'BACKING OFF' : c.state.toUpperCase();
+  const color = c.state === 'offline' ? 'red' : syncing || c.state === 'draining' ? 'yellow' : backing ? 'magenta' : 'green';
+  const detail = syncing
+    ? `${a?.trigger ?? ''} ${a?.done !== undefined ? `${a.done}/${a.total}` : ''}`.trim()
+    : c.state === 'offline' || backing
+      ? clip(`${c.reason ?? a?.reason ?? ''}`, width - 4)
+      : `since ${ago(c.since, now)}`;
+  const next = c.state === 'offline' && c.next_probe_at ? `next probe ${ago(c.next_probe_at, now)}` : backing && a?.next_retry_at ? `retry ${ago(a.next_retry_at, now)}` : '';
+  return (
+    <Panel title="State">
+      <Text wrap="truncate-end" bold color={color}>{label}{status.paused ? ' (paused)' : ''}{status.simulated_offline_until ? ' (simulated)' : ''}</Text>
+      <Text wrap="truncate-end">{detail || ' '}</Text>
+      <Text wrap="truncate-end" dimColor>{status.daemon ? `daemon pid ${status.daemon.pid}${next ? ` · ${next}` : ''}` : 'no daemon running'}</Text>
+    </Panel>
+  );
+}

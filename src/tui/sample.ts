@@ -1,0 +1,39 @@
+/** A dashboard model with known values: the component tests assert on it, example.tsx shows it. */
+import type { DashboardModel } from './model.ts';
+
+export const NOW = Date.parse('2026-08-01T12:00:00.000Z');
+
+export function fixtureModel(over: Partial<DashboardModel['status']> = {}): DashboardModel {
+  return {
+    now: NOW,
+    status: {
+      at: new Date(NOW).toISOString(),
+      system: { id: 'ws-42', type: 'developer_workstation' },
+      mode: 'adaptive',
+      remote: 'embedded',
+      enabled: true,
+      pending: { total: 23, by_priority: { urgent: 1, high: 2, normal: 15, low: 5 }, by_table: { hook_events: 12, tasks: 8, alerts: 3 }, oldest_created_at: '2026-08-01T11:55:00.000Z' },
+      failed: 1,
+      conflicts: 1,
+      last_sync: { at: '2026-08-01T11:55:00.000Z', trigger: 'threshold_total', operations: 50, duration_ms: 340, success: true },
+      last_success: '2026-08-01T11:55:00.000Z',
+      next_sync: '2026-08-01T12:10:00.000Z',
+      interval: { base_seconds: 1800, effective_seconds: 900, rate_per_minute: 10 },
+      connection: { state: 'online', since: '2026-08-01T09:00:00.000Z', consecutive_failures: 0 },
+      activity: { kind: 'idle', at: '2026-08-01T11:55:01.000Z' },
+      paused: false,
+      simulated_offline_until: null,
+      daemon: { pid: 4242, port: 7787, started_at: '2026-08-01T09:00:00.000Z' },
+      alerts: [{ rule: 'queue_backlog', severity: 'warning', message: '623 operations pending (limit 500)' }],
+      reduction_24h: { operations_in: 530, operations_out: 30, bytes_in: 530_000, bytes_out: 21_000 },
+      ...over,
+    },
+    recent: [
+      { id: 2, timestamp: '2026-08-01T11:55:00.000Z', operations_synced: 50, duration_ms: 340, trigger_type: 'threshold_total', success: 1, error_message: null, batches: 1, bytes_sent: 9000, operations_in: 50, bytes_in: 50_000, operations_out: 10, stale: 0, conflicts: 0, rejected: 0, failed: 0 },
+      { id: 1, timestamp: '2026-08-01T11:40:00.000Z', operations_synced: 0, duration_ms: 5012, trigger_type: 'periodic', success: 0, error_message: 'remote unreachable', batches: 0, bytes_sent: 0, operations_in: 0, bytes_in: 0, operations_out: 0, stale: 0, conflicts: 0, rejected: 0, failed: 1 },
+    ],
+    perMinute: Array.from({ length: 60 }, (_, i) => (i % 10 === 0 ? 50 : i % 3)),
+    failed: [{ id: 7, op_id: 'x', table_name: 'tasks', record_id: 'bad-1', operation: 'INSERT', retry_count: 5, error_message: 'rejected by remote (22007): invalid input syntax for type timestamp', created_at: '2026-08-01T10:00:00.000Z' }],
+    conflicts: [{ id: 9, table: 'supervisory_reports', record_id: 'rep-1', local: '{"summary":"local"}', remote: '{"summary":"remote"}' }],
+  };
+}
