@@ -1,0 +1,71 @@
+/** `ccm-sync start` (the daemon) and `ccm-sync tui` (the dashboard). */
+import { loadSettings } from '../../config/load.ts';
+import { openLocal } from '../../local.ts';
+import { statusSnapshot } from '../../monitor/status.ts';
+import { emit, type GlobalOptions } from '../output.ts';
+import { statusLines } from './sync.ts';
+import type { SyncProgress } from '../../workers/sync-run.ts';
+
+/**
+ * V8 flags for the long-running daemon. The job runner's dependencies (drizzle-orm, under liteque)
+ * grow a fresh heap by ~90 MiB while they load; --optimize-for-size keeps that to ~20 MiB, and a
+ * small young generation keeps the resident size flat during long drains. V8 only honours these
+ * at start, so `ccm-sync start` replaces itself (same pid) with a process that has them.
+ */
+const DAEMON_V8_FLAGS = ['--optimize-for-size', '--max-semi-space-size=1'];
+
+export async function startCommand(opts: GlobalOptions): Promise<void> {
+  if (!process.execArgv.includes(DAEMON_V8_FLAGS[0]!) && typeof process.execve === 'function') {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...DAEMON_V8_FLAGS, ...process.argv.slice(1)], process.env);
+  }
+  const settings = loadSettings({ configPath: opts.config });
+  const { startDaemon } = await import('../../daemon/daemon.ts');
+  const daemon = await startDaemon(settings, { onProgress: process.stderr.isTTY ? await drainBar() : undefined });
+  emit(opts, { started: true, pid: process.pid, port: daemon.port }, () => `ccm-sync daemon running (pid ${process.pid}, API on 127.0.0.1:${daemon.port}); Ctrl-C stops it`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      daemon.log.info({ signal }, 'stopping');
+      daemon.stop().then(resolve, (err: unknown) => {
+        daemon.log.error({ err: String(err) }, 'stop failed');
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+export async function tuiCommand(opts: GlobalOptions & { once?: boolean }): Promise<void> {
+  const settings = loadSettings({ configPath: opts.config });
+  if (opts.once || opts.json || !process.stdout.isTTY) {
+    const local = openLocal(settings, undefined, { readonly: true });
+    try {
+      const s = statusSnapshot(local, settings, { byTable: true });
+      emit(opts, s, () => statusLines(s).join('\n'));
+    } finally {
+      local.close();
+    }
+    return;
+  }
+  const { runDashboard } = await import('../../tui/run.tsx');
+  await runDashboard(settings);
+}
+
+/** On a terminal, long drains (a backlog after an outage, a start with work pending) get a bar. */
+async function drainBar(): Promise<(p: SyncProgress) => void> {
+  const { default: cliProgress } = await import('cli-progress');
+  let bar: InstanceType<typeof cliProgress.SingleBar> | undefined;
+  return (p) => {
+    if (!bar && p.total >= 1000 && p.done < p.total) {
+      bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${p.trigger} drain [{bar}] {value}/{total} ops · {eta_formatted} left` }, cliProgress.Presets.shades_classic);
+      bar.start(p.total, p.done);
+    }
+    if (!bar) return;
+    bar.setTotal(p.total);
+    bar.update(p.done);
+    if (p.done >= p.total) {
+      bar.stop();
+      bar = undefined;
+    }
+  };
+}

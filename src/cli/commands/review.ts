@@ -1,0 +1,58 @@
+/** `ccm-sync conflicts list|resolve` and `ccm-sync alerts`. */
+import { InputError } from '../../errors.ts';
+import { evaluateAlerts } from '../../monitor/alerts.ts';
+import { refreshLocalCopy } from '../../settle.ts';
+import { emit, type GlobalOptions } from '../output.ts';
+import { withLocal } from './sync.ts';
+
+export const alertsCommand = (opts: GlobalOptions) =>
+  withLocal(opts, async (settings, local) => {
+    const firing = evaluateAlerts(local, settings.monitoring, Date.now());
+    emit(opts, { firing }, () => (firing.length ? firing.map((a) => `[${a.severity}] ${a.rule}: ${a.message}`).join('\n') : 'no alerts firing'));
+    if (firing.length) process.exitCode = 1;
+  });
+
+export const conflictsListCommand = (opts: GlobalOptions) =>
+  withLocal(opts, async (_settings, local) => {
+    const rows = local.outbox.conflicts().map((c) => ({
+      id: c.id,
+      op_id: c.op_id,
+      table: c.table_name,
+      record_id: c.record_id,
+      operation: c.operation,
+      local: { changed_at: c.changed_at, data: c.record_data ? JSON.parse(c.record_data) : null },
+      remote: c.remote_data ? JSON.parse(c.remote_data) : null,
+    }));
+    emit(opts, { conflicts: rows }, () =>
+      rows.length === 0
+        ? 'no conflicts'
+        : rows.map((r) => [
+            `#${r.id} ${r.table}/${r.record_id} (${r.operation})`,
+            `  local  (changed ${r.local.changed_at}): ${JSON.stringify(r.local.data)}`,
+            `  remote (updated ${String((r.remote as { updated_at?: string } | null)?.updated_at ?? '?')}): ${JSON.stringify(r.remote)}`,
+            `  resolve: ccm-sync conflicts resolve ${r.id} --keep local|remote`,
+          ].join('\n')).join('\n\n'));
+  });
+
+export const conflictsResolveCommand = (id: string, opts: GlobalOptions & { keep: 'local' | 'remote' }) =>
+  withLocal(opts, async (_settings, local) => {
+    const row = local.outbox.findConflict(id);
+    if (!row) throw new InputError(`no conflict with id ${id}; see \`ccm-sync conflicts list\``);
+    const already = row.status !== 'conflict';
+    if (already) {
+      const was = row.result === 'kept_remote' ? 'remote' : row.force ? 'local' : undefined;
+      if (!was) throw new InputError(`operation ${id} is not a conflict (status ${row.status})`);
+      emit(opts, { id: row.id, kept: was, already_resolved: true }, () => `#${row.id} was already resolved (kept ${was})`);
+      return;
+    }
+    if (opts.keep === 'local') {
+      local.outbox.requeueConflict(row.id, row.buckets, true);
+      emit(opts, { id: row.id, kept: 'local' }, () => `#${row.id}: the local version goes up with the next sync (\`ccm-sync sync now\`)`);
+    } else {
+      local.db.transaction(() => {
+        local.outbox.keepRemote(row.id, new Date().toISOString());
+        refreshLocalCopy(local.db, row.table_name, row.record_id, row.remote_data ? JSON.parse(row.remote_data) : null);
+      })();
+      emit(opts, { id: row.id, kept: 'remote' }, () => `#${row.id}: kept the remote version; the local copy was refreshed`);
+    }
+  });

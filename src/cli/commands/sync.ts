@@ -1,0 +1,145 @@
+/**
+ * `ccm-sync sync now|drain|status|health|retry-failed`. `now` and `drain` ask a running daemon;
+ * with none running they sync in this process, through the same runSync the worker thread uses.
+ */
+import { DaemonUnreachableError } from '../../errors.ts';
+import { loadSettings, type Settings } from '../../config/load.ts';
+import { openLocal, syncContext, type Local } from '../../local.ts';
+import { statusSnapshot, type StatusSnapshot } from '../../monitor/status.ts';
+import { openTransport } from '../../remote/index.ts';
+import { runSync, type SyncProgress } from '../../workers/sync-run.ts';
+import { findDaemon } from '../client.ts';
+import { ago, bytes, emit, table, type GlobalOptions } from '../output.ts';
+import type { SyncJobPayload, SyncResult } from '../../types.ts';
+
+export function withLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local: Local) => Promise<T>): Promise<T> {
+  const settings = loadSettings({ configPath: opts.config });
+  const local = openLocal(settings);
+  return fn(settings, local).finally(() => local.close());
+}
+
+/** Runs one sync in this process. */
+export async function syncInProcess(settings: Settings, local: Local, job: SyncJobPayload, onProgress?: (p: SyncProgress) => void): Promise<SyncResult> {
+  const transport = await openTransport(settings);
+  try {
+    return await runSync(syncContext(local, settings, transport, { onProgress }), job);
+  } finally {
+    await transport.close();
+  }
+}
+
+/** The design's answer: {status: "synced", operations_synced, duration_ms} or nothing_to_sync. */
+function designResult(r: SyncResult, via: string) {
+  const { status, operations_synced, duration_ms, ...details } = r;
+  return { status, operations_synced, duration_ms, via, details };
+}
+
+function resultLine(r: SyncResult, via: string): string {
+  if (r.skipped && r.status !== 'failed') return `skipped: ${r.skipped} (${via})`;
+  if (r.status === 'nothing_to_sync') return `nothing_to_sync (${via})`;
+  const extra = [
+    r.operations_stale && `${r.operations_stale} stale`,
+    r.operations_conflict && `${r.operations_conflict} conflicts`,
+    r.operations_pending_retry && `${r.operations_pending_retry} to retry`,
+    r.operations_failed && `${r.operations_failed} failed`,
+  ].filter(Boolean).join(', ');
+  return `${r.status}: ${r.operations_synced} operations in ${r.duration_ms} ms, ${r.batches} batches, ${bytes(r.bytes_sent)} sent (${via})${extra ? `; ${extra}` : ''}${r.error ? `\nerror: ${r.error}` : ''}`;
+}
+
+async function progressBar(opts: GlobalOptions): Promise<{ update(p: SyncProgress): void; stop(): void }> {
+  if (!process.stderr.isTTY || opts.json) return { update() {}, stop() {} };
+  const { default: cliProgress } = await import('cli-progress');
+  const bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'draining [{bar}] {value}/{total} ops · {batches} batches · {eta_formatted} left', hideCursor: true }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update(p) {
+      if (!started) {
+        bar.start(p.total, 0, { batches: 0 });
+        started = true;
+      }
+      bar.setTotal(p.total);
+      bar.update(p.done, { batches: p.batches });
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string): Promise<void> {
+  await withLocal(opts, async (settings, local) => {
+    const daemon = findDaemon(settings, local.state);
+    let result: SyncResult | undefined;
+    let via = 'this process';
+    if (daemon) {
+      try {
+        result = await daemon.call<SyncResult>('POST', route);
+        via = `daemon pid ${local.state.get('daemon')?.pid}`;
+      } catch (err) {
+        if (!DaemonUnreachableError.is(err)) throw err;
+      }
+    }
+    if (!result) {
+      const bar = await progressBar(opts);
+      try {
+        result = await syncInProcess(settings, local, job, (p) => bar.update(p));
+      } finally {
+        bar.stop();
+      }
+    }
+    emit(opts, designResult(result, via), () => resultLine(result, via));
+    if (result.status === 'failed') process.exitCode = 1;
+  });
+}
+
+export const syncNowCommand = (opts: GlobalOptions) => runOrAsk(opts, { trigger: 'manual', reason: 'ccm-sync sync now' }, '/api/sync/now');
+
+export const syncDrainCommand = (opts: GlobalOptions & { batchSize?: number }) =>
+  runOrAsk(opts, { trigger: 'drain', reason: 'ccm-sync sync drain', limits: opts.batchSize ? { batchSize: opts.batchSize } : undefined }, '/api/sync/drain');
+
+export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
+  const prio = ['urgent', 'high', 'normal', 'low'].map((p) => `${p} ${s.pending.by_priority[p] ?? 0}`).join(', ');
+  const last = s.last_sync ? `${ago(s.last_sync.at, nowMs)} (${s.last_sync.trigger}, ${s.last_sync.operations} operations, ${s.last_sync.duration_ms} ms, ${s.last_sync.success ? 'ok' : `failed: ${s.last_sync.error ?? ''}`})` : 'never';
+  const interval = s.interval ? `; interval ${Math.round(s.interval.effective_seconds / 60)} min (base ${Math.round(s.interval.base_seconds / 60)} min, ${s.interval.rate_per_minute.toFixed(1)} ops/min)` : '';
+  const next = s.paused ? 'paused' : s.next_sync ? `${ago(s.next_sync, nowMs)}${interval}` : s.enabled ? 'when the daemon runs' : 'disabled (sync.enabled: false)';
+  const c = s.connection;
+  const conn = `${c.state} since ${c.since}${c.reason && c.state !== 'online' ? ` (${c.reason})` : ''}${c.next_probe_at && c.state === 'offline' ? `; next probe ${ago(c.next_probe_at, nowMs)}` : ''}${s.simulated_offline_until ? `; simulated until ${s.simulated_offline_until}` : ''}`;
+  const r = s.reduction_24h;
+  const reduction = r.operations_in > 0 ? `${r.operations_in} → ${r.operations_out} operations, ${bytes(r.bytes_in)} → ${bytes(r.bytes_out)} (${r.bytes_in > 0 ? (100 * (1 - r.bytes_out / r.bytes_in)).toFixed(1) : '0'}% fewer bytes)` : 'nothing synced in 24h';
+  return [
+    `Pending operations: ${s.pending.total} (${prio})${s.pending.oldest_created_at ? `, oldest ${ago(s.pending.oldest_created_at, nowMs)}` : ''}`,
+    `Last sync: ${last}`,
+    `Next sync: ${next}`,
+    `Connection: ${conn}`,
+    `Mode: ${s.mode} · remote: ${s.remote} · system: ${s.system.id} (${s.system.type})`,
+    `Daemon: ${s.daemon ? `running (pid ${s.daemon.pid}, port ${s.daemon.port})` : 'not running (start it with `ccm-sync start`)'}`,
+    `Failed: ${s.failed} · Conflicts: ${s.conflicts}`,
+    `Packaging (24h): ${reduction}`,
+    s.alerts.length ? `Alerts:\n${s.alerts.map((a) => `  [${a.severity}] ${a.rule}: ${a.message}`).join('\n')}` : 'Alerts: none',
+  ];
+}
+
+export const syncStatusCommand = (opts: GlobalOptions) =>
+  withLocal(opts, async (settings, local) => {
+    const s = statusSnapshot(local, settings, { byTable: true });
+    emit(opts, s, () => statusLines(s).join('\n'));
+  });
+
+export const syncHealthCommand = (opts: GlobalOptions & { days: number }) =>
+  withLocal(opts, async (_settings, local) => {
+    const since = new Date(Date.now() - opts.days * 86_400_000).toISOString().slice(0, 10);
+    const days = local.metrics.health(since);
+    emit(opts, { days: opts.days, rows: days }, () =>
+      days.length === 0
+        ? `no syncs in the last ${opts.days} days`
+        : table(['Date', 'Syncs', 'Operations', 'Avg Duration', 'Failures', 'Uploaded/Recorded'], days.map((d) => [
+            d.date, d.syncs, d.operations, `${d.avg_duration_ms} ms`, d.failures,
+            d.operations_in ? `${d.operations_out}/${d.operations_in} ops, ${d.bytes_in ? (100 * (1 - d.bytes_out / d.bytes_in)).toFixed(0) : 0}% fewer bytes` : '-',
+          ])));
+  });
+
+export const retryFailedCommand = (opts: GlobalOptions) =>
+  withLocal(opts, async (_settings, local) => {
+    const n = local.outbox.retryFailed();
+    emit(opts, { requeued: n }, () => (n ? `re-queued ${n} failed operations; they go up with the next sync (\`ccm-sync sync now\`)` : 'no failed operations'));
+  });

@@ -1,0 +1,30 @@
+/** How commands print: JSON for scripts (--json), plain lines for people. Secrets are redacted. */
+import { redact } from '../redact.ts';
+
+export interface GlobalOptions {
+  config?: string;
+  json?: boolean;
+}
+
+export function emit(opts: GlobalOptions, data: unknown, human: () => string): void {
+  process.stdout.write(redact(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`));
+}
+
+export function ago(iso: string | null | undefined, nowMs = Date.now()): string {
+  if (!iso) return 'never';
+  const s = Math.round((nowMs - Date.parse(iso)) / 1000);
+  const abs = Math.abs(s);
+  const text = abs < 60 ? `${abs} second${abs === 1 ? '' : 's'}` : abs < 3600 ? `${Math.round(abs / 60)} minute${Math.round(abs / 60) === 1 ? '' : 's'}` : abs < 172_800 ? `${(abs / 3600).toFixed(1)} hours` : `${Math.round(abs / 86_400)} days`;
+  return s >= 0 ? `${text} ago` : `in ${text}`;
+}
+
+export function bytes(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1_048_576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1_048_576).toFixed(1)} MiB`;
+}
+
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join(' | ').trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('-|-'), ...cells.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,150 @@
+/**
+ * The ccm-sync command line: argv → options → the library. Each command's module is imported only
+ * when that command runs, so `ccm-sync enqueue` (called by hooks once per event) loads nothing but
+ * the config and SQLite.
+ *
+ * Exit codes: 0 success; 1 runtime failure (remote down, sync failed, alerts firing, verification
+ * failed); 2 usage or config error (bad flag, bad config, bad input). Nothing is recorded when a
+ * command fails with 2.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ENQUEUE_FLAGS } from './commands/enqueue-flags.ts';
+import { reportFailure } from './exit.ts';
+import type { GlobalOptions } from './output.ts';
+
+const program = new Command('ccm-sync');
+
+function positiveInt(what: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive whole number`);
+    return n;
+  };
+}
+
+/** Adds the options every command takes and returns the merged options at run time. */
+function common(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'config file (default: $CCM_SYNC_CONFIG or .ccm-global/config.yaml)')
+    .option('--json', 'machine-readable JSON output');
+}
+
+function opts<T>(cmd: Command): T & GlobalOptions {
+  return cmd.optsWithGlobals() as T & GlobalOptions;
+}
+
+program
+  .description('Adaptive sync agent: records local work in a durable SQLite outbox and keeps a central Supabase project up to date.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+  .addHelpText('after', `
+Pipeline: record → outbox → trigger → sync job → package → upload → settle.
+Start here:
+  ccm-sync init                      write .ccm-global/config.yaml (embedded remote, no account needed)
+  ccm-sync enqueue --op UPDATE --table tasks --id 123 --data '{"status":"complete"}'
+  ccm-sync sync now                  sync everything pending (asks the daemon if one runs)
+  ccm-sync start                     run the daemon: adaptive periodic, threshold and urgent syncs
+  ccm-sync tui                       live dashboard
+Exit codes: 0 ok, 1 runtime failure, 2 usage/config/input error.`);
+
+common(program.command('init'))
+  .description('write a commented starter config (default .ccm-global/config.yaml)')
+  .option('--force', 'overwrite an existing file')
+  .option('--system-id <id>', 'system id to put in the config')
+  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).initCommand(opts(cmd)));
+
+const enqueue = common(program.command('enqueue')).description('record operations in the outbox (one from flags, or NDJSON from stdin in one transaction)');
+for (const f of ENQUEUE_FLAGS) {
+  const o = new Option(`--${f.name}${f.type === 'string' ? ` <${f.value}>` : ''}`, f.description);
+  if (f.choices) o.choices(f.choices);
+  enqueue.addOption(o);
+}
+enqueue
+  .addHelpText('after', `
+Examples:
+  ccm-sync enqueue --op UPDATE --table tasks --id 123 --data '{"status":"complete"}' --priority urgent
+  printf '%s\\n' '{"operation":"INSERT","table_name":"hook_events","record_id":"e1","record_data":{"task_id":"t1","tool_name":"Bash","tool_input":{"command":"ls"}}}' | ccm-sync enqueue --stdin
+Invalid input is rejected as a whole (exit 2) and names the line; nothing is recorded then.`)
+  .action(async (_o, cmd: Command) => (await import('./commands/enqueue.ts')).enqueueCommand(opts(cmd)));
+// Hooks call `ccm-sync enqueue` per event: main.ts routes it past commander (see enqueue-flags.ts).
+
+const sync = program.command('sync').description('run, inspect and repair syncs');
+common(sync.command('now'))
+  .description('sync everything pending now; asks a running daemon, else syncs in this process')
+  .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).syncNowCommand(opts(cmd)));
+common(sync.command('drain'))
+  .description('sync in batches until nothing eligible is pending, with a progress bar on a TTY')
+  .option('--batch-size <n>', 'operations per request (default sync.max_ops_per_request)', positiveInt('--batch-size'))
+  .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).syncDrainCommand(opts(cmd)));
+common(sync.command('status'))
+  .description('pending operations, last and next sync, connection state, alerts')
+  .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).syncStatusCommand(opts(cmd)));
+common(sync.command('health'))
+  .description('per-day table: Date | Syncs | Operations | Avg Duration | Failures, newest first')
+  .option('--days <n>', 'how many days back', positiveInt('--days'), 7)
+  .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).syncHealthCommand(opts(cmd)));
+common(sync.command('retry-failed'))
+  .description('move failed operations back to pending with a fresh retry budget')
+  .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).retryFailedCommand(opts(cmd)));
+
+common(program.command('start'))
+  .description('run the daemon (job runner, worker thread, triggers, local API) until SIGINT/SIGTERM')
+  .action(async (_o, cmd: Command) => (await import('./commands/daemon.ts')).startCommand(opts(cmd)));
+
+common(program.command('tui'))
+  .description('live dashboard (Ink); keys: s sync, d drain, p pause, o offline, r retry failed, ? help, q quit')
+  .option('--once', 'print one plain snapshot and exit (also when stdout is not a TTY)')
+  .action(async (_o, cmd: Command) => (await import('./commands/daemon.ts')).tuiCommand(opts(cmd)));
+
+common(program.command('alerts'))
+  .description('print firing alerts; exits 1 while any fire (for cron and monitoring)')
+  .action(async (_o, cmd: Command) => (await import('./commands/review.ts')).alertsCommand(opts(cmd)));
+
+const conflicts = program.command('conflicts').description('review operations held by manual conflict review');
+common(conflicts.command('list'))
+  .description('show local and remote versions side by side')
+  .action(async (_o, cmd: Command) => (await import('./commands/review.ts')).conflictsListCommand(opts(cmd)));
+common(conflicts.command('resolve'))
+  .description('settle one conflict: --keep local forces the local version up; --keep remote drops it and refreshes the local copy')
+  .argument('<id>', 'conflict id (outbox id or op_id) from `conflicts list`')
+  .addOption(new Option('--keep <side>', 'which version wins').choices(['local', 'remote']).makeOptionMandatory())
+  .action(async (id: string, _o, cmd: Command) => (await import('./commands/review.ts')).conflictsResolveCommand(id, opts(cmd)));
+
+const remote = program.command('remote').description('the remote database');
+common(remote.command('migrate'))
+  .description('apply the bootstrap and supabase/migrations to a postgres or embedded remote')
+  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).migrateCommand(opts(cmd)));
+common(remote.command('token'))
+  .description("mint a system's JWT (role authenticated, system_id claim) from the project's JWT secret")
+  .option('--system-id <id>', 'system id (default: system.id from the config)')
+  .option('--secret-env <var>', 'environment variable holding the JWT secret', 'SUPABASE_JWT_SECRET')
+  .option('--expires <span>', 'lifetime, e.g. 365d', '365d')
+  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).tokenCommand(opts(cmd)));
+
+const config = program.command('config').description('configuration');
+common(config.command('reference'))
+  .description('every config key with its default and meaning')
+  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).configReferenceCommand(opts(cmd)));
+
+const test = program.command('test').description('self-tests');
+common(test.command('offline'))
+  .description('simulate an offline window on the running daemon, then verify every operation queued in it reached the remote')
+  .requiredOption('--duration <span>', 'how long to stay offline: e.g. 30s, 30m, 1h')
+  .option('--workload <n>', 'operations to generate during the window', positiveInt('--workload'), 0)
+  .option('--timeout <span>', 'how long to wait for the drain afterwards', '10m')
+  .action(async (_o, cmd: Command) => (await import('./commands/offline.ts')).testOfflineCommand(opts(cmd)));
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+      return;
+    }
+    reportFailure(err);
+  }
+}
+
+await main();
