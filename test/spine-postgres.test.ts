@@ -1,0 +1,119 @@
+/**
+ * The spine through the `postgres` transport: record → outbox → package → upload → settle against
+ * a real Postgres with the real migration, in-process.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/clock.ts';
+import { openLocal, syncContext, type Local } from '../src/local.ts';
+import { PostgresTransport } from '../src/remote/postgres.ts';
+import { runSync } from '../src/workers/sync-run.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { makeEnv, type TestEnv } from './helpers/env.ts';
+import type { SyncJobPayload } from '../src/types.ts';
+
+let db: TestDatabase;
+let env: TestEnv;
+let local: Local;
+let transport: PostgresTransport;
+const clock = new ManualClock('2026-03-01T10:00:00.000Z');
+
+const sync = (job: Partial<SyncJobPayload> = {}) =>
+  runSync(
+    syncContext(local, env.settings, transport),
+    { trigger: 'manual', reason: 'test', ...job },
+  );
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  env = makeEnv({ remote: { kind: 'postgres' }, conflicts: { manual_tables: ['supervisory_reports'] } });
+  local = openLocal(env.settings, clock);
+  transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
+});
+
+afterAll(async () => {
+  await transport.close();
+  local.close();
+  env.cleanup();
+  await db.drop();
+});
+
+describe('spine on postgres', () => {
+  it('uploads mixed priorities in priority order, exactly once, and settles them', async () => {
+    const { op_ids } = local.recorder.record([
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'low-1', record_data: { title: 'low' }, priority: 'low' },
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'norm-1', record_data: { title: 'normal' } },
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'urg-1', record_data: { title: 'urgent' }, priority: 'urgent' },
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'high-1', record_data: { title: 'high' }, priority: 'high' },
+    ]);
+    clock.advance(1000);
+    const result = await sync({ limits: { batchSize: 1 } });
+    expect(result).toMatchObject({ status: 'synced', operations_synced: 4, batches: 4 });
+    const order = await db.query<{ record_id: string }>('select record_id from ccm_sync_ledger where system_id = $1 order by applied_at', [env.systemId]);
+    expect(order.map((r) => r.record_id)).toEqual(['urg-1', 'high-1', 'norm-1', 'low-1']);
+    const rows = await db.query<{ id: string; title: string }>('select id, title from tasks where system_id = $1 order by id', [env.systemId]);
+    expect(rows).toHaveLength(4);
+    const statuses = local.db.prepare('SELECT status, count(*) AS n FROM sync_queue GROUP BY status').all();
+    expect(statuses).toEqual([{ status: 'synced', n: 4 }]);
+    expect(local.outbox.pendingTotal()).toBe(0);
+    const ledger = await db.query<{ n: string }>('select count(*) n from ccm_sync_ledger where op_id = any($1::uuid[])', [op_ids]);
+    expect(Number(ledger[0]!.n)).toBe(4);
+    expect(local.metrics.recent(1)[0]).toMatchObject({ operations_synced: 4, trigger_type: 'manual', success: 1, batches: 4 });
+  });
+
+  it('answers duplicate for a batch uploaded twice and changes nothing the second time', async () => {
+    const batch = {
+      system_id: env.systemId,
+      sync_timestamp: new Date().toISOString(),
+      operations: [{ op_id: crypto.randomUUID(), operation: 'UPDATE' as const, table: 'tasks', record_id: 'dup-1', data: { title: 'once' }, changed_at: '2026-03-01T10:00:05.000Z', seq: 1 }],
+    };
+    const first = await transport.upload(batch);
+    const before = await db.query('select * from tasks where system_id = $1 and id = $2', [env.systemId, 'dup-1']);
+    const second = await transport.upload(batch);
+    const after = await db.query('select * from tasks where system_id = $1 and id = $2', [env.systemId, 'dup-1']);
+    expect(first[0]!.status).toBe('applied');
+    expect(second[0]).toMatchObject({ status: 'duplicate', first_status: 'applied' });
+    expect(after).toEqual(before);
+  });
+
+  it('keeps the newer write under last-write-wins, in both directions', async () => {
+    local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'lww-1', record_data: { status: 'new' }, changed_at: '2026-03-01T12:00:00.000Z' }]);
+    await sync();
+    local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'lww-1', record_data: { status: 'old' }, changed_at: '2026-03-01T11:00:00.000Z' }]);
+    const r = await sync();
+    expect(r.operations_stale).toBe(1);
+    expect((await db.query<{ status: string }>('select status from tasks where system_id = $1 and id = $2', [env.systemId, 'lww-1']))[0]!.status).toBe('new');
+    // The local copy follows the remote it kept.
+    const copy = local.db.prepare("SELECT data FROM local_records WHERE table_name = 'tasks' AND record_id = 'lww-1'").get() as { data: string };
+    expect(JSON.parse(copy.data).status).toBe('new');
+    local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'lww-1', record_data: { status: 'newest' }, changed_at: '2026-03-01T13:00:00.000Z' }]);
+    await sync();
+    expect((await db.query<{ status: string }>('select status from tasks where system_id = $1 and id = $2', [env.systemId, 'lww-1']))[0]!.status).toBe('newest');
+  });
+
+  it('isolates a poison operation: the rest of its batch syncs, it retries, then fails', async () => {
+    local.recorder.record([
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'ok-1', record_data: { title: 'fine' } },
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'bad-1', record_data: { title: 'x', no_such_column: 1 } },
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'ok-2', record_data: { title: 'fine too' } },
+    ]);
+    const r = await sync();
+    expect(r).toMatchObject({ operations_synced: 2, operations_pending_retry: 1, status: 'partial' });
+    const bad = local.db.prepare("SELECT status, retry_count, error_message FROM sync_queue WHERE record_id = 'bad-1'").get() as { status: string; retry_count: number; error_message: string };
+    expect(bad.status).toBe('pending');
+    expect(bad.error_message).toMatch(/42703.*no_such_column/);
+    for (let i = 0; i < 10; i++) {
+      clock.advance(10 * 60_000);
+      await sync();
+    }
+    const dead = local.db.prepare("SELECT status, retry_count FROM sync_queue WHERE record_id = 'bad-1'").get();
+    expect(dead).toEqual({ status: 'failed', retry_count: env.settings.sync.retry.operation_max_attempts });
+    expect(local.outbox.failed()[0]!.error_message).toMatch(/retry-failed/);
+  });
+
+  it('refuses a batch for another system', async () => {
+    const other = new PostgresTransport({ connectionString: db.url, systemId: 'someone-else', timeoutMs: 5000 });
+    const forged = { system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: [] };
+    await expect(other.upload(forged)).rejects.toMatchObject({ name: 'RemoteRejectedError', message: expect.stringMatching(/someone-else/) });
+    await other.close();
+  });
+});

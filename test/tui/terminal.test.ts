@@ -1,0 +1,92 @@
+/**
+ * `ccm-sync tui` in a real terminal (tmux) against a real database and a running daemon: the
+ * panels follow what happens, `s` syncs, `q` quits with the terminal restored.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
+import { makeEnv, type TestEnv } from '../helpers/env.ts';
+import { CLI, runCli } from '../helpers/cli.ts';
+import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.ts';
+import { until } from '../helpers/wait.ts';
+
+const hasTmux = (() => {
+  try {
+    execFileSync('tmux', ['-V']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+let db: TestDatabase;
+let env: TestEnv;
+let daemon: DaemonProcess;
+const session = `ccm-tui-${process.pid}`;
+const tmux = (...args: string[]) => execFileSync('tmux', ['-L', session, ...args]).toString();
+const screen = () => tmux('capture-pane', '-p', '-t', session);
+let raw = '';
+
+beforeAll(async () => {
+  if (!hasTmux) return;
+  db = await createTestDatabase();
+  env = makeEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
+  daemon = await startDaemonProcess(env.env);
+  raw = path.join(env.dir, 'pane.raw');
+});
+afterAll(async () => {
+  if (!hasTmux) return;
+  try {
+    tmux('kill-server');
+  } catch {
+    // already gone
+  }
+  await daemon.stop();
+  env.cleanup();
+  await db.drop();
+});
+
+describe.skipIf(!hasTmux)('ccm-sync tui in a terminal', () => {
+  it('shows the queue and last sync as they change, syncs on s, and quits cleanly on q', async () => {
+    const envArgs = Object.entries({ ...env.env, PATH: process.env.PATH!, TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
+    // Start a shell, record every byte the pane receives, then exec the dashboard in it.
+    tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', 'sh');
+    tmux('set-option', '-t', session, 'remain-on-exit', 'on');
+    tmux('pipe-pane', '-t', session, `cat > ${raw}`);
+    const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    tmux('send-keys', '-t', session, `${['env', ...envArgs, process.execPath, CLI, 'tui'].map(quote).join(' ')}; echo "EXIT=$?"`, 'Enter');
+    await until(() => /Queue: 0/.test(screen()), 'the dashboard with an empty queue', 15_000, 100);
+    expect(screen()).toMatch(/Last sync[\s\S]*never/);
+
+    const lines = [1, 2, 3].map((i) => JSON.stringify({ operation: 'INSERT', table_name: 'tasks', record_id: `tui-${i}`, record_data: { title: 'x' } })).join('\n');
+    await runCli(['enqueue', '--stdin'], { env: env.env, input: lines });
+    await until(() => /Queue: 3/.test(screen()), 'the queue panel to show 3 pending', 5000, 100);
+
+    tmux('send-keys', '-t', session, 's');
+    await until(() => /sync now: synced, 3 ops/.test(screen()), 'feedback from the s key', 10_000, 100);
+    await until(() => /Queue: 0/.test(screen()) && /manual/.test(screen()), 'queue empty and last sync manual', 5000, 100);
+    expect(Number((await db.query<{ n: string }>("select count(*) n from tasks where id like 'tui-%'"))[0]!.n)).toBe(3);
+
+    tmux('send-keys', '-t', session, '?');
+    await until(() => /p\s+pause \/ resume automatic syncs/.test(screen()), 'the help panel', 5000, 100);
+    tmux('send-keys', '-t', session, '?');
+
+    tmux('send-keys', '-t', session, 'q');
+    await until(() => /EXIT=\d+/.test(screen()), 'the tui to exit', 5000, 100);
+    expect(screen()).toMatch(/EXIT=0/);
+    // Terminal restored: the cursor Ink hid while running is shown again, no alternate screen.
+    const bytes = readFileSync(raw, 'latin1');
+    expect(bytes.lastIndexOf('\x1b[?25l')).toBeGreaterThan(-1);
+    expect(bytes.lastIndexOf('\x1b[?25h')).toBeGreaterThan(bytes.lastIndexOf('\x1b[?25l'));
+    expect(tmux('display-message', '-p', '-t', session, '#{alternate_on}').trim()).toBe('0');
+  });
+
+  it('prints one plain snapshot without a TTY or with --once', async () => {
+    const r = await runCli(['tui', '--once'], { env: env.env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Pending operations: \d+/m);
+    expect(r.stdout).not.toContain(String.fromCharCode(27)); // no escape codes
+  });
+});
