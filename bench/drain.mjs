@@ -1,0 +1,60 @@
+// Drain throughput into the local Postgres through the postgres transport, against a direct
+// multi-row upsert of the same rows into the same table.
+import { openLocal, syncContext } from '../dist/local.js';
+import { PostgresTransport } from '../dist/remote/postgres.js';
+import { runSync } from '../dist/workers/sync-run.js';
+import { median, now, scratchEnv } from './lib.mjs';
+
+const N = 20_000;
+const row = (i) => ({ title: `task ${i}`, status: 'complete', priority: 'normal', project: 'ccm', description: 'x'.repeat(120) });
+
+async function floor(db) {
+  const t0 = now();
+  for (let i = 0; i < N; i += 500) {
+    const values = [];
+    const params = [];
+    for (let j = i; j < i + 500; j++) {
+      const r = row(j);
+      params.push('floor', `f${j}`, r.title, r.status, r.priority, r.project, r.description, new Date().toISOString());
+      const b = params.length - 8;
+      values.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`);
+    }
+    await db.pool.query(
+      `insert into tasks (system_id, id, title, status, priority, project, description, updated_at) values ${values.join(', ')}
+       on conflict (system_id, id) do update set title = excluded.title, status = excluded.status, priority = excluded.priority,
+         project = excluded.project, description = excluded.description, updated_at = excluded.updated_at`,
+      params,
+    );
+  }
+  return N / ((now() - t0) / 1000);
+}
+
+async function drain(db, batchSize) {
+  const env = scratchEnv({ remote: { kind: 'postgres' }, sync: { max_ops_per_request: batchSize, page_size: Math.max(500, batchSize) } }, { CCM_SYNC_DATABASE_URL: db.url });
+  const local = openLocal(env.settings);
+  for (let i = 0; i < N; i += 1000) {
+    local.recorder.record(Array.from({ length: 1000 }, (_, j) => ({ operation: 'INSERT', table_name: 'tasks', record_id: `d${i + j}`, record_data: row(i + j) })));
+  }
+  const transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 60_000 });
+  const t0 = now();
+  const r = await runSync(syncContext(local, env.settings, transport), { trigger: 'drain', reason: 'bench' });
+  const ms = now() - t0;
+  if (r.operations_synced !== N) throw new Error(`bench: drained ${r.operations_synced} of ${N}`);
+  await transport.close();
+  local.close();
+  env.cleanup();
+  return N / (ms / 1000);
+}
+
+/** Three runs of each, interleaved with the floor, and the medians: the machine has 2 cores. */
+export async function benchDrain(db) {
+  const floors = [];
+  const rates = { 50: [], 500: [] };
+  for (let run = 0; run < 3; run++) {
+    await db.query('truncate tasks, ccm_sync_ledger');
+    floors.push(await floor(db));
+    for (const b of [50, 500]) rates[b].push(await drain(db, b));
+  }
+  const floorRate = median(floors);
+  return [50, 500].map((b) => ({ batch: b, ops_per_s: Math.round(median(rates[b])), floor_ops_per_s: Math.round(floorRate), ratio: median(rates[b]) / floorRate }));
+}

@@ -1,0 +1,62 @@
+// The daemon draining a very large backlog: peak resident memory for 1,000,000 operations, and
+// the drain after a one-hour simulated offline period.
+import { readFileSync } from 'node:fs';
+import { openLocal } from '../dist/local.js';
+import { referenceWorkload } from './packaging.mjs';
+import { now, peakRssMiB, scratchEnv, startDaemon, until } from './lib.mjs';
+
+export async function benchMillion(db, total = Number(process.env.CCM_BENCH_MILLION ?? 1_000_000)) {
+  const env = scratchEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 }, max_ops_per_request: 500 } }, { CCM_SYNC_DATABASE_URL: db.url });
+  const local = openLocal(env.settings);
+  try {
+    const t0 = now();
+    for (let i = 0; i < total; i += 10_000) {
+      local.recorder.record(Array.from({ length: Math.min(10_000, total - i) }, (_, j) => ({ operation: 'INSERT', table_name: 'supervisory_reports', record_id: `m-${i + j}`, record_data: { summary: `backlog item ${i + j}`, status: 'open' } })));
+    }
+    const recordS = (now() - t0) / 1000;
+    const d0 = now();
+    const daemon = await startDaemon(env.env);
+    let peak = 0;
+    await until(() => {
+      peak = Math.max(peak, peakRssMiB(daemon.pid));
+      return local.outbox.pendingTotal() === 0;
+    }, 'the million to drain', 1_800_000, 500);
+    const drainS = (now() - d0) / 1000;
+    peak = Math.max(peak, peakRssMiB(daemon.pid));
+    await daemon.stop();
+    return { operations: total, record_s: recordS, drain_s: drainS, ops_per_s: Math.round(total / drainS), peak_rss_mib: Math.round(peak) };
+  } finally {
+    local.close();
+    env.cleanup();
+  }
+}
+
+/** One hour of a busy workstation (10 operations a second) recorded during simulated offline. */
+export async function benchOfflineHour(db) {
+  const env = scratchEnv({ remote: { kind: 'postgres' }, offline: { probe_initial_ms: 100, probe_max_ms: 200 }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
+  const daemon = await startDaemon(env.env);
+  const local = openLocal(env.settings);
+  try {
+    const token = readFileSync(env.settings.paths.tokenFile, 'utf8').trim();
+    const port = local.state.get('daemon').port;
+    const call = (body) => fetch(`http://127.0.0.1:${port}/api/offline`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    await call({ duration_ms: 3_600_000 });
+    // 36,000 operations: hook events for 70 tasks of ~500 events (reference workload shape) and their tasks.
+    let n = 0;
+    for (let round = 0; n < 36_000; round++) {
+      const ops = referenceWorkload().map((o) => ({ ...o, record_id: `${round}-${o.record_id}`, record_data: o.record_data.task_id ? { ...o.record_data, task_id: `${round}-${o.record_data.task_id}` } : o.record_data }));
+      local.recorder.record(ops.slice(0, 36_000 - n));
+      n += Math.min(ops.length, 36_000 - n);
+    }
+    const t0 = now();
+    await call({ duration_ms: null });
+    await until(() => local.outbox.pendingTotal() === 0, 'the offline backlog to drain', 600_000, 50);
+    const drainS = (now() - t0) / 1000;
+    const last = local.metrics.recent(5);
+    return { operations: n, drain_s: drainS, uploaded_ops: last.reduce((a, m) => a + m.operations_out, 0) };
+  } finally {
+    local.close();
+    await daemon.stop();
+    env.cleanup();
+  }
+}
