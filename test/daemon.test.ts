@@ -6,6 +6,8 @@ import { readFileSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
+import { openLocal } from '../src/local.ts';
+import { ThresholdWatch } from '../src/triggers/threshold.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
@@ -128,5 +130,36 @@ describe('daemon triggers', () => {
     const syncs = triggers().length - before;
     expect(syncs).toBeGreaterThan(0);
     expect(syncs).toBeLessThan(25); // 20 enqueue calls crossed the thresholds 200 times
+  });
+});
+
+describe('threshold watch on a real outbox', () => {
+  it('fires for an urgent operation recorded while a sync settles another one (pending count unchanged)', () => {
+    const own = makeEnv();
+    const local = openLocal(own.settings);
+    try {
+      const watch = new ThresholdWatch(own.settings.sync);
+      const urgent = (id: string) => ({ operation: 'INSERT' as const, table_name: 'system_status', record_id: id, record_data: { state: 'online' }, priority: 'urgent' as const });
+      local.recorder.record([urgent('a')]);
+      expect(watch.check(local.outbox.activity())?.trigger).toBe('urgent');
+      // Between two looks: the sync settles a, and b is recorded. One urgent op pending before and after.
+      const a = local.outbox.page(Date.now(), 10)[0]!;
+      local.db.transaction(() => local.outbox.settle([{ kind: 'synced', row: a, result: 'applied' }], new Date().toISOString()))();
+      local.recorder.record([urgent('b')]);
+      const now = local.outbox.activity();
+      expect(now.pending.urgent).toBe(1);
+      expect(watch.check(now)?.trigger).toBe('urgent');
+      // Nothing new: nothing fires, and a settle alone never fires.
+      expect(watch.check(local.outbox.activity())).toBeUndefined();
+      const b = local.outbox.page(Date.now(), 10)[0]!;
+      local.db.transaction(() => local.outbox.settle([{ kind: 'synced', row: b, result: 'applied' }], new Date().toISOString()))();
+      expect(watch.check(local.outbox.activity())).toBeUndefined();
+      // recount (startup, pruning) keeps the ever-recorded counts.
+      local.outbox.recount();
+      expect(local.outbox.activity().recorded.urgent).toBe(2);
+    } finally {
+      local.close();
+      own.cleanup();
+    }
   });
 });

@@ -178,7 +178,7 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
   const checkThresholds = () => {
     if (stopping) return;
     try {
-      const fired = watchThresholds.check(local.outbox.counts());
+      const fired = watchThresholds.check(local.outbox.activity());
       if (fired) enqueue(fired.trigger, fired.reason);
     } catch (err) {
       log.error({ err: messageOf(err) }, 'threshold check failed');

@@ -102,4 +102,11 @@ export const MIGRATIONS: readonly string[] = [
     since     TEXT NOT NULL
   );
   `,
+  // 2: a monotonic count of operations ever recorded per bucket, beside the pending count.
+  `
+  -- The threshold watch asks "was anything recorded since my last look?". Pending counts cannot
+  -- answer that: a sync that settles one urgent operation while another is recorded leaves the
+  -- pending count unchanged. This count only ever grows.
+  ALTER TABLE pending_counts ADD COLUMN recorded INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

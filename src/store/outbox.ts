@@ -4,6 +4,7 @@
  * Invariant: pending_counts.n for a bucket equals the number of rows with status 'pending' whose
  * `buckets` contain it ('total' counts every pending row). Every method that moves a row into or
  * out of 'pending' adjusts the counters in the same transaction; `recount()` rebuilds them.
+ * pending_counts.recorded only grows: every insert adds to it, nothing else touches it.
  */
 import { statements, type Db } from './db.ts';
 import type { OperationKind, OutboxRow, Priority } from '../types.ts';
@@ -26,6 +27,12 @@ export interface SettledRow {
 }
 
 export type Counts = Record<string, number>;
+
+/** What the threshold watch looks at: pending counts, and ever-recorded counts, per bucket. */
+export interface Activity {
+  pending: Counts;
+  recorded: Counts;
+}
 
 export interface PendingRow extends OutboxRow {
   buckets: string;
@@ -72,12 +79,13 @@ export class Outbox {
       insert: (`
         INSERT INTO sync_queue (op_id, operation, table_name, record_id, record_data, priority, buckets, changed_at, created_at)
         VALUES (@op_id, @operation, @table_name, @record_id, @record_data, @priority, @buckets, @changed_at, @created_at)`),
-      // bump: adds n to a bucket counter. Params: bucket, n.
+      // bump: adds n to a bucket's pending count and `recorded` to its ever-recorded count.
+      // Params: bucket, n, recorded.
       bump: (`
-        INSERT INTO pending_counts (bucket, n) VALUES (?, ?)
-        ON CONFLICT (bucket) DO UPDATE SET n = n + excluded.n`),
-      // counts: every counter. Returns: [{bucket, n}].
-      counts: ('SELECT bucket, n FROM pending_counts'),
+        INSERT INTO pending_counts (bucket, n, recorded) VALUES (?, ?, ?)
+        ON CONFLICT (bucket) DO UPDATE SET n = n + excluded.n, recorded = recorded + excluded.recorded`),
+      // counts: every counter. Returns: [{bucket, n, recorded}].
+      counts: ('SELECT bucket, n, recorded FROM pending_counts'),
       // page: the next pending operations in upload order (urgent first, then oldest), skipping
       // those waiting for a retry time. Params: now (epoch ms), limit. Returns: PendingRow[].
       page: (`
@@ -150,17 +158,28 @@ export class Outbox {
       this.stmts.insert.run(row);
       addBuckets(deltas, row.buckets, 1);
     }
-    this.applyDeltas(deltas);
+    this.applyDeltas(deltas, true);
   }
 
-  private applyDeltas(deltas: Map<string, number>): void {
-    for (const [bucket, n] of deltas) if (n !== 0) this.stmts.bump.run(bucket, n);
+  /** Adds to the pending counts; `recorded` also counts the rows as newly recorded. */
+  private applyDeltas(deltas: Map<string, number>, recorded = false): void {
+    for (const [bucket, n] of deltas) if (n !== 0) this.stmts.bump.run(bucket, n, recorded ? n : 0);
   }
 
+  /** Pending operations per bucket. */
   counts(): Counts {
-    const out: Counts = {};
-    for (const r of this.stmts.counts.all() as { bucket: string; n: number }[]) out[r.bucket] = r.n;
-    return out;
+    return this.activity().pending;
+  }
+
+  /** Pending operations per bucket, and how many were ever recorded per bucket (only grows). */
+  activity(): Activity {
+    const pending: Counts = {};
+    const recorded: Counts = {};
+    for (const r of this.stmts.counts.all() as { bucket: string; n: number; recorded: number }[]) {
+      pending[r.bucket] = r.n;
+      recorded[r.bucket] = r.recorded;
+    }
+    return { pending, recorded };
   }
 
   pendingTotal(): number {
@@ -270,7 +289,7 @@ export class Outbox {
         deltas.set('total', (deltas.get('total') ?? 0) + r.n);
         if (r.buckets) for (const b of r.buckets.split(',')) deltas.set(b, (deltas.get(b) ?? 0) + r.n);
       }
-      this.db.prepare('DELETE FROM pending_counts').run();
+      this.db.prepare('UPDATE pending_counts SET n = 0').run();
       this.applyDeltas(deltas);
       return Object.fromEntries(deltas);
     }).immediate();

@@ -1,12 +1,14 @@
 /**
  * Threshold and event triggers, decided from the outbox counters after every enqueue.
  *
- * A trigger fires when a counter grew since the last look and is at or over its threshold, so a
- * sync's own writes (which only shrink the counters) never fire one, and a backlog that is not
- * growing is left to the periodic trigger. Event buckets (urgent, critical, security, context
- * changes) fire on any growth.
+ * A trigger fires when operations of its bucket were recorded since the last look (or requeued,
+ * which raises the pending count) and the pending count is at or over its threshold, so a sync's
+ * own writes never fire one, and a backlog that is not growing is left to the periodic trigger.
+ * Event buckets (urgent, critical, security, context changes) fire on any new operation.
+ * "Recorded since" comes from a counter that only grows: a sync that settles one urgent operation
+ * while another is recorded leaves the pending count as it was, and must still fire.
  */
-import type { Counts } from '../store/outbox.ts';
+import type { Activity } from '../store/outbox.ts';
 import type { Settings } from '../config/load.ts';
 import type { TriggerType } from '../types.ts';
 
@@ -18,21 +20,22 @@ export interface Fired {
 type Rules = Pick<Settings['sync'], 'thresholds' | 'event_driven'>;
 
 export class ThresholdWatch {
-  private last: Counts;
+  private last: Activity;
   private readonly rules: Rules;
 
-  /** `initial` is what counts as already seen (empty at daemon start, so a backlog fires once). */
-  constructor(rules: Rules, initial: Counts = {}) {
+  /** `initial` is what counts as already seen (nothing at daemon start, so a backlog fires once). */
+  constructor(rules: Rules, initial: Activity = { pending: {}, recorded: {} }) {
     this.rules = rules;
-    this.last = { ...initial };
+    this.last = initial;
   }
 
   /** Compares the counters with the last look; returns the trigger to fire, most urgent first. */
-  check(counts: Counts): Fired | undefined {
+  check(now: Activity): Fired | undefined {
     const prev = this.last;
-    this.last = { ...counts };
-    const grew = (b: string) => (counts[b] ?? 0) > (prev[b] ?? 0);
-    const n = (b: string) => counts[b] ?? 0;
+    this.last = now;
+    const more = (a: Activity['pending'], b: Activity['pending'], k: string) => (a[k] ?? 0) > (b[k] ?? 0);
+    const grew = (b: string) => more(now.recorded, prev.recorded, b) || more(now.pending, prev.pending, b);
+    const n = (b: string) => now.pending[b] ?? 0;
     const { thresholds: t, event_driven: ev } = this.rules;
     if (grew('security')) return { trigger: 'security', reason: `${n('security')} security event(s) pending` };
     if (ev.immediate_on_error && grew('critical')) return { trigger: 'critical_error', reason: `${n('critical')} critical error(s) pending` };
