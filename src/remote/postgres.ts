@@ -65,9 +65,9 @@ export class PostgresTransport implements Transport, SqlRunner {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await client.query('begin');
-      await client.query('set local role authenticated');
-      await client.query("select set_config('request.jwt.claims', $1, true)", [this.claims]);
+      // One round trip: a multi-statement simple query cannot take parameters, so the claims
+      // (our own JSON of the configured system id) go in as an escaped literal.
+      await client.query(`begin; set local role authenticated; select set_config('request.jwt.claims', ${client.escapeLiteral(this.claims)}, true)`);
       const out = await fn(client);
       await client.query('commit');
       return out;

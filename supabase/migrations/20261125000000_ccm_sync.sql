@@ -318,15 +318,18 @@ declare
   v_reserved constant text[] := array['system_id', 'id', 'updated_at', 'sync_seq', 'sync_op_id'];
   g record;
   r record;
-  v_cols text[];
+  v_keys text[];
   v_table_cols text[];
   v_live integer[];
-  v_rows jsonb;
   v_applied text[];
   v_stale_ids text[];
-  v_o integer;
-  v_tombs jsonb;
-  v_tomb jsonb;
+  v_g_rid text[];
+  v_g_chg timestamptz[];
+  v_g_seq bigint[];
+  v_g_op text[];
+  v_g_data jsonb[];
+  v_dead integer[];
+  v_tombs_found boolean;
 begin
   select array_agg(e ->> 'op_id' order by o), array_agg(e ->> 'table' order by o), array_agg(e ->> 'record_id' order by o),
          array_agg((e ->> 'changed_at')::timestamptz order by o), array_agg((e ->> 'seq')::bigint order by o),
@@ -349,94 +352,119 @@ begin
 
   -- Already applied: answer duplicate with the first outcome.
   for r in
-    select u.i::int as i, l.result
+    select u.i::int as i, u.id, l.result
       from unnest(v_opid) with ordinality u(id, i)
       join public.ccm_sync_ledger l on l.op_id = u.id::uuid
   loop
-    v_out[r.i] := jsonb_build_object('op_id', v_opid[r.i], 'status', 'duplicate', 'first_status', r.result);
+    v_out[r.i] := jsonb_build_object('op_id', r.id, 'status', 'duplicate', 'first_status', r.result);
   end loop;
 
+  -- Groups of operations on one table with one key set, each with its own arrays. jsonb keeps
+  -- an object's keys in a canonical order, so equal key sets list equally without sorting.
+  -- Arrays are zipped with unnest throughout: subscripting a large array inside a query walks it
+  -- from the start for every element.
   for g in
-    select v_tbl[i] as tbl,
-           coalesce((select array_agg(k order by k) from jsonb_object_keys(v_data[i]) k where not (k = any (v_reserved))), '{}') as keys,
-           array_agg(i order by i) as idx
-      from generate_series(1, v_n) i
-     where v_ok[i] and v_out[i] is null
+    select u.tbl, array(select jsonb_object_keys(u.data)) as keys,
+           array_agg(u.i order by u.i) as idx, array_agg(u.rid order by u.i) as rid, array_agg(u.chg order by u.i) as chg,
+           array_agg(u.seq order by u.i) as seq, array_agg(u.op_id order by u.i) as op_id, array_agg(u.data order by u.i) as data
+      from unnest(v_tbl, v_data, v_ok, v_out, v_rid, v_chg, v_seq, v_opid) with ordinality
+           u(tbl, data, ok, res, rid, chg, seq, op_id, i)
+     where u.ok and u.res is null
      group by 1, 2
   loop
+    select coalesce(array_agg(k), '{}') into v_keys from unnest(g.keys) k where not (k = any (v_reserved));
     select array_agg(a.attname::text) into v_table_cols from pg_attribute a
      where a.attrelid = format('public.%I', g.tbl)::regclass and a.attnum > 0 and not a.attisdropped;
-    continue when not (g.keys <@ v_table_cols);  -- unknown columns: the slow path rejects them
+    continue when not (v_keys <@ v_table_cols);  -- unknown columns: the slow path rejects them
 
-    -- Operations behind a newer tombstone are stale. One query finds the group's tombstones.
-    select coalesce(jsonb_object_agg(t.record_id, jsonb_build_array(t.deleted_at, t.sync_seq)), '{}') into v_tombs
-      from public.ccm_tombstones t
-     where t.system_id = sys and t.table_name = g.tbl
-       and t.record_id in (select v_rid[i] from unnest(g.idx) i);
-    v_live := '{}';
-    foreach v_o in array g.idx loop
-      v_tomb := v_tombs -> v_rid[v_o];
-      if v_tomb is not null
-         and ((v_tomb ->> 0)::timestamptz, coalesce((v_tomb ->> 1)::bigint, 9223372036854775807)) >= (v_chg[v_o], coalesce(v_seq[v_o], 0)) then
-        v_out[v_o] := jsonb_build_object('op_id', v_opid[v_o], 'status', 'stale', 'remote', null);
-      else
-        v_live := v_live || v_o;
+    v_live := g.idx;
+    v_g_rid := g.rid;
+    v_g_chg := g.chg;
+    v_g_seq := g.seq;
+    v_g_op := g.op_id;
+    v_g_data := g.data;
+    -- Operations behind a newer tombstone are stale, and left out of the upsert.
+    v_tombs_found := exists (select 1 from public.ccm_tombstones t
+                              where t.system_id = sys and t.table_name = g.tbl and t.record_id = any (g.rid));
+    if v_tombs_found then
+      v_dead := '{}';
+      for r in
+        select x.i, x.op_id
+          from unnest(g.idx, g.rid, g.chg, g.seq, g.op_id) x(i, rid, chg, seq, op_id)
+          join public.ccm_tombstones t on t.system_id = sys and t.table_name = g.tbl and t.record_id = x.rid
+         where (t.deleted_at, coalesce(t.sync_seq, 9223372036854775807)) >= (x.chg, coalesce(x.seq, 0))
+      loop
+        v_out[r.i] := jsonb_build_object('op_id', r.op_id, 'status', 'stale', 'remote', null);
+        v_dead := v_dead || r.i;
+      end loop;
+      if cardinality(v_dead) > 0 then
+        select coalesce(array_agg(x.i order by x.i), '{}'), array_agg(x.rid order by x.i), array_agg(x.chg order by x.i),
+               array_agg(x.seq order by x.i), array_agg(x.op_id order by x.i), array_agg(x.data order by x.i)
+          into v_live, v_g_rid, v_g_chg, v_g_seq, v_g_op, v_g_data
+          from unnest(g.idx, g.rid, g.chg, g.seq, g.op_id, g.data) x(i, rid, chg, seq, op_id, data)
+         where not (x.i = any (v_dead));
+        continue when cardinality(v_live) = 0;
       end if;
-    end loop;
-    continue when cardinality(v_live) = 0;
+    end if;
 
-    select jsonb_agg((v_data[i] - v_reserved) || jsonb_build_object(
-             'system_id', sys, 'id', v_rid[i], 'updated_at', v_chg[i], 'sync_seq', v_seq[i], 'sync_op_id', v_opid[i]))
-      into v_rows
-      from unnest(v_live) i;
-    v_cols := g.keys || v_reserved;
+    -- One upsert for the group. Each row's data columns come from jsonb_populate_record on the
+    -- table's own row type (so every value gets its column's type); the reserved columns come
+    -- from the operation, never from its data.
     execute format(
       'with ins as (
-         insert into public.%1$I as t (%2$s)
-         select %2$s from jsonb_populate_recordset(null::public.%1$I, $1)
-         on conflict (system_id, id) do update set %3$s
+         insert into public.%1$I as t (%2$s system_id, id, updated_at, sync_seq, sync_op_id)
+         select %3$s $1, u.rid, u.chg, u.seq, u.op_id::uuid
+           from unnest($2::text[], $3::timestamptz[], $4::bigint[], $5::text[], $6::jsonb[]) u(rid, chg, seq, op_id, data),
+                jsonb_populate_record(null::public.%1$I, u.data) r
+         on conflict (system_id, id) do update set %4$s updated_at = excluded.updated_at,
+           sync_seq = excluded.sync_seq, sync_op_id = excluded.sync_op_id
          where (t.updated_at, coalesce(t.sync_seq, 9223372036854775807)) < (excluded.updated_at, coalesce(excluded.sync_seq, 0))
          returning t.id)
        select coalesce(array_agg(id), ''{}'') from ins',
       g.tbl,
-      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c),
-      (select string_agg(format('%1$I = excluded.%1$I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')))
-      into v_applied using v_rows;
+      (select string_agg(format('%I, ', c), '') from unnest(v_keys) c),
+      (select string_agg(format('r.%I, ', c), '') from unnest(v_keys) c),
+      (select string_agg(format('%1$I = excluded.%1$I, ', c), '') from unnest(v_keys) c))
+      into v_applied using sys, v_g_rid, v_g_chg, v_g_seq, v_g_op, v_g_data;
 
+    -- Applied, or stale (the remote row is newer): a hash join with the ids the upsert returned.
     v_stale_ids := '{}';
-    foreach v_o in array v_live loop
-      if v_rid[v_o] = any (v_applied) then
-        v_out[v_o] := jsonb_build_object('op_id', v_opid[v_o], 'status', 'applied');
+    for r in
+      select u.i, u.op_id, u.rid, a.id is not null as applied
+        from unnest(v_live, v_g_op, v_g_rid) u(i, op_id, rid) left join unnest(v_applied) a(id) on a.id = u.rid
+    loop
+      if r.applied then
+        v_out[r.i] := jsonb_build_object('op_id', r.op_id, 'status', 'applied');
       else
-        v_stale_ids := v_stale_ids || v_rid[v_o];
+        v_stale_ids := v_stale_ids || r.rid;
       end if;
     end loop;
-    if v_tombs <> '{}'::jsonb and cardinality(v_applied) > 0 then
+    if v_tombs_found and cardinality(v_applied) > 0 then
       delete from public.ccm_tombstones t where t.system_id = sys and t.table_name = g.tbl and t.record_id = any (v_applied);
     end if;
     if cardinality(v_stale_ids) > 0 then
-      for r in execute format('select t.id, to_jsonb(t) as row from public.%I t where t.system_id = $1 and t.id = any ($2)', g.tbl)
-               using sys, v_stale_ids loop
-        foreach v_o in array v_live loop
-          if v_out[v_o] is null and v_rid[v_o] = r.id then
-            v_out[v_o] := jsonb_build_object('op_id', v_opid[v_o], 'status', 'stale', 'remote', r.row);
-          end if;
-        end loop;
+      for r in execute format(
+          'select u.i, u.op_id, to_jsonb(t) as row
+             from unnest($2::int[], $3::text[], $4::text[]) u(i, op_id, rid)
+             join public.%I t on t.system_id = $1 and t.id = u.rid
+            where u.rid = any ($5)', g.tbl)
+          using sys, v_live, v_g_op, v_g_rid, v_stale_ids loop
+        v_out[r.i] := jsonb_build_object('op_id', r.op_id, 'status', 'stale', 'remote', r.row);
       end loop;
     end if;
   end loop;
 
   insert into public.ccm_sync_ledger (op_id, system_id, table_name, record_id, result)
-  select v_opid[i]::uuid, sys, v_tbl[i], v_rid[i], v_out[i] ->> 'status'
-    from generate_series(1, v_n) i
-   where v_out[i] ->> 'status' in ('applied', 'stale')
+  select u.op_id::uuid, sys, u.tbl, u.rid, u.res ->> 'status'
+    from unnest(v_opid, v_tbl, v_rid, v_out) u(op_id, tbl, rid, res)
+   where u.res ->> 'status' in ('applied', 'stale')
   on conflict (op_id) do nothing;
   if exists (select 1 from unnest(v_src) x where x <> '[]'::jsonb) then
     insert into public.ccm_sync_ledger (op_id, system_id, table_name, record_id, result)
-    select y::uuid, sys, v_tbl[i], v_rid[i], v_out[i] ->> 'status'
-      from generate_series(1, v_n) i
-     cross join lateral jsonb_array_elements_text(v_src[i]) y
-     where v_out[i] ->> 'status' in ('applied', 'stale')
+    select y::uuid, sys, u.tbl, u.rid, u.res ->> 'status'
+      from unnest(v_tbl, v_rid, v_out, v_src) u(tbl, rid, res, src)
+     cross join lateral jsonb_array_elements_text(u.src) y
+     where u.res ->> 'status' in ('applied', 'stale')
     on conflict (op_id) do nothing;
   end if;
 
@@ -490,22 +518,21 @@ begin
   if v_n = 0 then
     return '[]'::jsonb;
   end if;
-  v_res := array_fill(null::jsonb, array[v_n]);
-
+  -- Fast path, 500 operations at a time; v_res grows by one chunk of answers (null: not settled
+  -- here) per step.
+  v_res := '{}';
   v_i := 0;
   while v_i < v_n loop
     begin
-      v_fast := public.ccm_apply_fast(v_sys, (select jsonb_agg(e order by o) from jsonb_array_elements(v_ops) with ordinality t(e, o)
-                                              where o > v_i and o <= v_i + 500));
-      for v_k in 0 .. jsonb_array_length(v_fast) - 1 loop
-        if jsonb_typeof(v_fast -> v_k) = 'object' then
-          v_res[v_i + v_k + 1] := v_fast -> v_k;
-        end if;
-      end loop;
+      v_fast := public.ccm_apply_fast(v_sys, case when v_n <= 500 then v_ops
+        else (select jsonb_agg(e order by o) from jsonb_array_elements(v_ops) with ordinality t(e, o) where o > v_i and o <= v_i + 500) end);
+      v_res := v_res || array(select case when jsonb_typeof(e) = 'object' then e end
+                                from jsonb_array_elements(v_fast) with ordinality t(e, o) order by o);
     exception when others then
       if public.ccm_is_transient(sqlstate) then
         raise;
       end if;  -- leave the chunk to the slow path, which isolates the bad operation
+      v_res := v_res || array_fill(null::jsonb, array[least(500, v_n - v_i)]);
     end;
     v_i := v_i + 500;
   end loop;
