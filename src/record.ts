@@ -59,12 +59,19 @@ export function classify(table: string, data: Record<string, unknown> | null): {
   return { buckets, critical };
 }
 
+const INPUT_FIELDS: ReadonlySet<string> = new Set(['operation', 'table_name', 'record_id', 'record_data', 'priority', 'changed_at']);
+
+/** An outbox row to write, with its record_data still parsed for the local detail. */
+interface Prepared {
+  row: NewOutboxRow;
+  data: Record<string, unknown> | null;
+}
+
 /** Checks one input and returns the outbox row it becomes. `where` names it in errors. */
-export function toOutboxRow(input: unknown, where: string, opts: RecordOptions, nowIso: string): NewOutboxRow {
+function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: string): Prepared {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) fail(where, 'expected a JSON object');
   const o = input as Record<string, unknown>;
-  const allowed = new Set(['operation', 'table_name', 'record_id', 'record_data', 'priority', 'changed_at']);
-  for (const k of Object.keys(o)) if (!allowed.has(k)) fail(where, `unknown field "${k}" (allowed: ${[...allowed].join(', ')})`);
+  for (const k of Object.keys(o)) if (!INPUT_FIELDS.has(k)) fail(where, `unknown field "${k}" (allowed: ${[...INPUT_FIELDS].join(', ')})`);
   const operation = typeof o.operation === 'string' ? o.operation.toUpperCase() : o.operation;
   if (!OPERATIONS.includes(operation as never)) fail(where, `operation must be one of ${OPERATIONS.join(', ')}, got ${JSON.stringify(o.operation)}`);
   const table = o.table_name;
@@ -92,12 +99,14 @@ export function toOutboxRow(input: unknown, where: string, opts: RecordOptions, 
     fail(where, 'a hook_events record needs record_data.task_id');
   }
   const json = data === null ? null : JSON.stringify(data);
-  if (json !== null && Buffer.byteLength(json) > opts.maxRecordBytes) {
-    fail(where, `record_data is ${Buffer.byteLength(json)} bytes, over the ${opts.maxRecordBytes}-byte limit (sync.max_bytes_per_request)`);
+  // A string of n UTF-16 units is at most 3n UTF-8 bytes: most records need no count at all.
+  if (json !== null && json.length * 3 > opts.maxRecordBytes) {
+    const bytes = Buffer.byteLength(json);
+    if (bytes > opts.maxRecordBytes) fail(where, `record_data is ${bytes} bytes, over the ${opts.maxRecordBytes}-byte limit (sync.max_bytes_per_request)`);
   }
   const { buckets, critical } = classify(table, data);
   if (priority === 'urgent' || critical) buckets.push('urgent');
-  return {
+  const row: NewOutboxRow = {
     // globalThis.crypto loads in half the time of node:crypto, and this is the per-event path.
     op_id: globalThis.crypto.randomUUID(),
     operation: operation as NewOutboxRow['operation'],
@@ -109,6 +118,7 @@ export function toOutboxRow(input: unknown, where: string, opts: RecordOptions, 
     changed_at: changedAt,
     created_at: nowIso,
   };
+  return { row, data };
 }
 
 /**
@@ -135,9 +145,8 @@ class LocalDetail {
     });
   }
 
-  write(row: NewOutboxRow): void {
-    if (row.table_name === 'hook_events' && row.record_data) {
-      const d = JSON.parse(row.record_data) as Record<string, unknown>;
+  write({ row, data: d }: Prepared): void {
+    if (row.table_name === 'hook_events' && d) {
       const text = (v: unknown) => (v === undefined || v === null ? null : typeof v === 'string' ? v : JSON.stringify(v));
       this.stmts.hook.run({
         event_id: row.record_id,
@@ -173,11 +182,12 @@ export class Recorder {
   /** Validates every input first (all or nothing), then writes them in one transaction. */
   record(inputs: readonly (OperationInput | unknown)[], where: (i: number) => string = (i) => `operation ${i + 1}`): RecordResult {
     const nowIso = new Date(this.opts.clock.now()).toISOString();
-    const rows = inputs.map((input, i) => toOutboxRow(input, where(i), this.opts, nowIso));
+    const prepared = inputs.map((input, i) => prepare(input, where(i), this.opts, nowIso));
+    const rows = prepared.map((p) => p.row);
     try {
       return this.db.transaction(() => {
         this.outbox.insertMany(rows);
-        for (const row of rows) this.detail.write(row);
+        for (const p of prepared) this.detail.write(p);
         return { op_ids: rows.map((r) => r.op_id), counts: this.outbox.counts() };
       }).immediate();
     } catch (err) {
