@@ -16,7 +16,11 @@ const DAEMON_V8_FLAGS = ['--optimize-for-size', '--max-semi-space-size=1'];
 
 export async function startCommand(opts: GlobalOptions): Promise<void> {
   if (!process.execArgv.includes(DAEMON_V8_FLAGS[0]!) && typeof process.execve === 'function') {
-    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...DAEMON_V8_FLAGS, ...process.argv.slice(1)], process.env);
+    try {
+      process.execve(process.execPath, [process.execPath, ...process.execArgv, ...DAEMON_V8_FLAGS, ...process.argv.slice(1)], process.env);
+    } catch {
+      // Cannot re-exec here (a sandbox, a seccomp filter): run on with V8's defaults, just larger.
+    }
   }
   const settings = loadSettings({ configPath: opts.config });
   const { startDaemon } = await import('../../daemon/daemon.ts');
