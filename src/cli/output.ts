@@ -22,6 +22,16 @@ export function bytes(n: number): string {
   return n < 1024 ? `${n} B` : n < 1_048_576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1_048_576).toFixed(1)} MiB`;
 }
 
+/**
+ * What packaging did to the bytes: "98.2% fewer bytes", or for a few small operations, where the
+ * batch envelope outweighs what aggregation saves, "12.0% more bytes (batch envelope)".
+ */
+export function byteChange(bytesIn: number, bytesOut: number, digits = 1): string {
+  if (bytesIn <= 0) return `${(0).toFixed(digits)}% fewer bytes`;
+  const saved = 100 * (1 - bytesOut / bytesIn);
+  return saved >= 0 ? `${saved.toFixed(digits)}% fewer bytes` : `${(-saved).toFixed(digits)}% more bytes (batch envelope)`;
+}
+
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));

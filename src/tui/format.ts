@@ -1,5 +1,5 @@
 /** Small text helpers shared by the panels. */
-export { ago, bytes } from '../cli/output.ts';
+export { ago, byteChange, bytes } from '../cli/output.ts';
 
 const BARS = '▁▂▃▄▅▆▇█';
 

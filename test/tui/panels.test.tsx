@@ -54,6 +54,8 @@ describe('dashboard panels', () => {
     expect(frame(<AlertsPanel alerts={m.status.alerts} width={80} />)).toMatch(/queue_backlog: 623 operations pending/);
     expect(frame(<AlertsPanel alerts={[]} width={80} />)).toContain('none firing');
     expect(frame(<ReductionPanel reduction={m.status.reduction_24h} />)).toMatch(/96\.0% fewer bytes[\s\S]*530 → 30 ops/);
+    // One small operation: the envelope outweighs it, and the panel says so instead of "-141% fewer".
+    expect(frame(<ReductionPanel reduction={{ ...m.status.reduction_24h, operations_in: 1, operations_out: 1, bytes_in: 181, bytes_out: 437 }} />)).toMatch(/141\.4% more bytes/);
     expect(frame(<HelpPanel />)).toMatch(/s\s+sync now[\s\S]*q\s+quit/);
   });
   it('fits 80×24 and uses more room when there is more', () => {

@@ -9,7 +9,7 @@ import { statusSnapshot, type StatusSnapshot } from '../../monitor/status.ts';
 import { openTransport } from '../../remote/index.ts';
 import { runSync, type SyncProgress } from '../../workers/sync-run.ts';
 import { findDaemon } from '../client.ts';
-import { ago, bytes, emit, table, type GlobalOptions } from '../output.ts';
+import { ago, byteChange, bytes, emit, table, type GlobalOptions } from '../output.ts';
 import type { SyncJobPayload, SyncResult } from '../../types.ts';
 
 export function withLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local: Local) => Promise<T>): Promise<T> {
@@ -105,7 +105,7 @@ export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
   const c = s.connection;
   const conn = `${c.state} since ${c.since}${c.reason && c.state !== 'online' ? ` (${c.reason})` : ''}${c.next_probe_at && c.state === 'offline' ? `; next probe ${ago(c.next_probe_at, nowMs)}` : ''}${s.simulated_offline_until ? `; simulated until ${s.simulated_offline_until}` : ''}`;
   const r = s.reduction_24h;
-  const reduction = r.operations_in > 0 ? `${r.operations_in} → ${r.operations_out} operations, ${bytes(r.bytes_in)} → ${bytes(r.bytes_out)} (${r.bytes_in > 0 ? (100 * (1 - r.bytes_out / r.bytes_in)).toFixed(1) : '0'}% fewer bytes)` : 'nothing synced in 24h';
+  const reduction = r.operations_in > 0 ? `${r.operations_in} → ${r.operations_out} operations, ${bytes(r.bytes_in)} → ${bytes(r.bytes_out)} (${byteChange(r.bytes_in, r.bytes_out)})` : 'nothing synced in 24h';
   return [
     `Pending operations: ${s.pending.total} (${prio})${s.pending.oldest_created_at ? `, oldest ${ago(s.pending.oldest_created_at, nowMs)}` : ''}`,
     `Last sync: ${last}`,
@@ -134,7 +134,7 @@ export const syncHealthCommand = (opts: GlobalOptions & { days: number }) =>
         ? `no syncs in the last ${opts.days} days`
         : table(['Date', 'Syncs', 'Operations', 'Avg Duration', 'Failures', 'Uploaded/Recorded'], days.map((d) => [
             d.date, d.syncs, d.operations, `${d.avg_duration_ms} ms`, d.failures,
-            d.operations_in ? `${d.operations_out}/${d.operations_in} ops, ${d.bytes_in ? (100 * (1 - d.bytes_out / d.bytes_in)).toFixed(0) : 0}% fewer bytes` : '-',
+            d.operations_in ? `${d.operations_out}/${d.operations_in} ops, ${byteChange(d.bytes_in, d.bytes_out, 0)}` : '-',
           ])));
   });
 

@@ -1,6 +1,6 @@
 import { Text } from 'ink';
 import { Panel } from './Panel.tsx';
-import { bytes, clip } from '../format.ts';
+import { byteChange, bytes, clip } from '../format.ts';
 import type { DashboardModel } from '../model.ts';
 import type { StatusSnapshot } from '../../monitor/status.ts';
 
@@ -65,9 +65,8 @@ export interface ReductionPanelProps {
 
 /** What packaging saved in the last 24 hours. */
 export function ReductionPanel({ reduction: r }: ReductionPanelProps) {
-  const pct = r.bytes_in > 0 ? (100 * (1 - r.bytes_out / r.bytes_in)).toFixed(1) : '0.0';
   return (
-    <Panel title={`Packaging (24h): ${pct}% fewer bytes`}>
+    <Panel title={`Packaging (24h): ${byteChange(r.bytes_in, r.bytes_out)}`}>
       <Text wrap="truncate-end">{r.operations_in} → {r.operations_out} ops</Text>
       <Text wrap="truncate-end">{bytes(r.bytes_in)} → {bytes(r.bytes_out)}</Text>
     </Panel>
