@@ -157,6 +157,8 @@ describe('threshold watch on a real outbox', () => {
       // recount (startup, pruning) keeps the ever-recorded counts.
       local.outbox.recount();
       expect(local.outbox.activity().recorded.urgent).toBe(2);
+      // A daemon starting on this history, with nothing pending, fires nothing.
+      expect(new ThresholdWatch(own.settings.sync).check(local.outbox.activity())).toBeUndefined();
     } finally {
       local.close();
       own.cleanup();

@@ -75,6 +75,17 @@ describe('spine on postgres', () => {
     expect(after).toEqual(before);
   });
 
+  it('judges two writes to one record in one batch one after the other', async () => {
+    const op = (title: string, changedAt: string, seq: number) => ({ op_id: crypto.randomUUID(), operation: 'UPDATE' as const, table: 'tasks', record_id: 'twice-1', data: { title }, changed_at: changedAt, seq });
+    const upload = (...ops: ReturnType<typeof op>[]) => transport.upload({ system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: ops });
+    expect((await upload(op('remote', '2026-03-01T10:00:05.000Z', 1)))[0]!.status).toBe('applied');
+    // Older than the remote, then newer: the first is stale, the second applied (one upsert of both
+    // would have let the second through and answered both applied).
+    const r = await upload(op('older', '2026-03-01T10:00:03.000Z', 2), op('newer', '2026-03-01T10:00:07.000Z', 3));
+    expect(r.map((x) => x.status)).toEqual(['stale', 'applied']);
+    expect((await db.query<{ title: string }>('select title from tasks where system_id = $1 and id = $2', [env.systemId, 'twice-1']))[0]!.title).toBe('newer');
+  });
+
   it('keeps the newer write under last-write-wins, in both directions', async () => {
     local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'lww-1', record_data: { status: 'new' }, changed_at: '2026-03-01T12:00:00.000Z' }]);
     await sync();

@@ -34,8 +34,10 @@ export class ThresholdWatch {
     const prev = this.last;
     this.last = now;
     const more = (a: Activity['pending'], b: Activity['pending'], k: string) => (a[k] ?? 0) > (b[k] ?? 0);
-    const grew = (b: string) => more(now.recorded, prev.recorded, b) || more(now.pending, prev.pending, b);
     const n = (b: string) => now.pending[b] ?? 0;
+    // Something of the bucket is pending, and it was recorded (or requeued) since the last look.
+    // The first look after a start sees all history as new; only a pending backlog fires then.
+    const grew = (b: string) => n(b) > 0 && (more(now.recorded, prev.recorded, b) || more(now.pending, prev.pending, b));
     const { thresholds: t, event_driven: ev } = this.rules;
     if (grew('security')) return { trigger: 'security', reason: `${n('security')} security event(s) pending` };
     if (ev.immediate_on_error && grew('critical')) return { trigger: 'critical_error', reason: `${n('critical')} critical error(s) pending` };

@@ -322,7 +322,8 @@ declare
   v_table_cols text[];
   v_live integer[];
   v_applied text[];
-  v_stale_ids text[];
+  v_applied_ops text[];
+  v_stale_ids text[];  -- operation ids answered stale, to be given the remote row
   v_g_rid text[];
   v_g_chg timestamptz[];
   v_g_seq bigint[];
@@ -419,24 +420,27 @@ begin
          on conflict (system_id, id) do update set %4$s updated_at = excluded.updated_at,
            sync_seq = excluded.sync_seq, sync_op_id = excluded.sync_op_id
          where (t.updated_at, coalesce(t.sync_seq, 9223372036854775807)) < (excluded.updated_at, coalesce(excluded.sync_seq, 0))
-         returning t.id)
-       select coalesce(array_agg(id), ''{}'') from ins',
+         returning t.id, t.sync_op_id)
+       select coalesce(array_agg(id), ''{}''), coalesce(array_agg(sync_op_id::text), ''{}'') from ins',
       g.tbl,
       (select string_agg(format('%I, ', c), '') from unnest(v_keys) c),
       (select string_agg(format('r.%I, ', c), '') from unnest(v_keys) c),
       (select string_agg(format('%1$I = excluded.%1$I, ', c), '') from unnest(v_keys) c))
-      into v_applied using sys, v_g_rid, v_g_chg, v_g_seq, v_g_op, v_g_data;
+      into v_applied, v_applied_ops using sys, v_g_rid, v_g_chg, v_g_seq, v_g_op, v_g_data;
 
-    -- Applied, or stale (the remote row is newer): a hash join with the ids the upsert returned.
+    -- Applied, or stale (the remote row is newer): a hash join with the operation ids the upsert
+    -- wrote. Matching on operation ids, not record ids, keeps two writes to one record apart: the
+    -- older one skipped by the WHERE is stale even when the newer one of the same upsert went in
+    -- (two writes that would both go in make Postgres raise, and the slow path takes the chunk).
     v_stale_ids := '{}';
     for r in
-      select u.i, u.op_id, u.rid, a.id is not null as applied
-        from unnest(v_live, v_g_op, v_g_rid) u(i, op_id, rid) left join unnest(v_applied) a(id) on a.id = u.rid
+      select u.i, u.op_id, u.rid, a.op_id is not null as applied
+        from unnest(v_live, v_g_op, v_g_rid) u(i, op_id, rid) left join unnest(v_applied_ops) a(op_id) on a.op_id = u.op_id
     loop
       if r.applied then
         v_out[r.i] := jsonb_build_object('op_id', r.op_id, 'status', 'applied');
       else
-        v_stale_ids := v_stale_ids || r.rid;
+        v_stale_ids := v_stale_ids || r.op_id;
       end if;
     end loop;
     if v_tombs_found and cardinality(v_applied) > 0 then
@@ -447,7 +451,7 @@ begin
           'select u.i, u.op_id, to_jsonb(t) as row
              from unnest($2::int[], $3::text[], $4::text[]) u(i, op_id, rid)
              join public.%I t on t.system_id = $1 and t.id = u.rid
-            where u.rid = any ($5)', g.tbl)
+            where u.op_id = any ($5)', g.tbl)
           using sys, v_live, v_g_op, v_g_rid, v_stale_ids loop
         v_out[r.i] := jsonb_build_object('op_id', r.op_id, 'status', 'stale', 'remote', r.row);
       end loop;
