@@ -7,19 +7,10 @@
  * pending_counts.recorded only grows: every insert adds to it, nothing else touches it.
  */
 import { statements, type Db } from './db.ts';
-import type { OperationKind, OutboxRow, Priority } from '../types.ts';
+import type { OutboxRow } from '../types.ts';
 
-export interface NewOutboxRow {
-  op_id: string;
-  operation: OperationKind;
-  table_name: string;
-  record_id: string;
-  record_data: string | null;
-  priority: Priority;
-  buckets: string;
-  changed_at: string;
-  created_at: string;
-}
+/** A row about to be inserted: the outbox row before it has an id or a try, plus its buckets. */
+export type NewOutboxRow = Omit<OutboxRow, 'id' | 'retry_count'> & { buckets: string };
 
 export interface SettledRow {
   id: number;
