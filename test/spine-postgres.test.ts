@@ -75,6 +75,18 @@ describe('spine on postgres', () => {
     expect(after).toEqual(before);
   });
 
+  it('carries quotes, backslashes and any text byte for byte (the batch goes up as an SQL literal)', async () => {
+    const nasty = `it's \\'); drop table tasks; -- \\x00 \\u0000 "q" \u00e9\u4e2d\ud83d\ude00 $$ $x$ E'\\n'`;
+    const res = await transport.upload({
+      system_id: env.systemId,
+      sync_timestamp: new Date().toISOString(),
+      operations: [{ op_id: crypto.randomUUID(), operation: 'INSERT', table: 'tasks', record_id: `lit-'\\`, data: { title: nasty, metadata: { nasty } }, changed_at: '2026-03-01T10:00:05.000Z', seq: 1 }],
+    });
+    expect(res[0]!.status).toBe('applied');
+    const [row] = await db.query<{ title: string; metadata: { nasty: string } }>('select title, metadata from tasks where system_id = $1 and id = $2', [env.systemId, `lit-'\\`]);
+    expect(row).toEqual({ title: nasty, metadata: { nasty } });
+  });
+
   it('judges two writes to one record in one batch one after the other', async () => {
     const op = (title: string, changedAt: string, seq: number) => ({ op_id: crypto.randomUUID(), operation: 'UPDATE' as const, table: 'tasks', record_id: 'twice-1', data: { title }, changed_at: changedAt, seq });
     const upload = (...ops: ReturnType<typeof op>[]) => transport.upload({ system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: ops });
@@ -119,6 +131,49 @@ describe('spine on postgres', () => {
     const dead = local.db.prepare("SELECT status, retry_count FROM sync_queue WHERE record_id = 'bad-1'").get();
     expect(dead).toEqual({ status: 'failed', retry_count: env.settings.sync.retry.operation_max_attempts });
     expect(local.outbox.failed()[0]!.error_message).toMatch(/retry-failed/);
+  });
+
+  it('settles every answered batch and leaves the rest pending when an upload fails mid-drain', async () => {
+    // A real transient fault: a trigger that raises serialization_failure for one record. batch_sync
+    // re-raises transient errors, so the whole third call fails and the run stops there.
+    await db.query(`create function ccm_test_fault() returns trigger language plpgsql as $$
+      begin if new.id = 'mid-11' then raise exception 'injected' using errcode = '40001'; end if; return new; end $$`);
+    await db.query('create trigger ccm_test_fault before insert on tasks for each row execute function ccm_test_fault()');
+    const ids = Array.from({ length: 20 }, (_, i) => `mid-${i}`);
+    local.recorder.record(ids.map((id) => ({ operation: 'INSERT' as const, table_name: 'tasks', record_id: id, record_data: { title: id } })));
+    await expect(sync({ limits: { batchSize: 5 } })).rejects.toMatchObject({ name: 'RemoteUnavailableError', message: expect.stringMatching(/40001/) });
+    const pending = () => (local.db.prepare("SELECT record_id FROM sync_queue WHERE record_id LIKE 'mid-%' AND status = 'pending' ORDER BY id").all() as { record_id: string }[]).map((r) => r.record_id);
+    // Batches 1 and 2 were answered and settled; batch 3 failed; batch 4 was packaged, never sent.
+    expect(pending()).toEqual(ids.slice(10));
+    expect(local.metrics.recent(1)[0]).toMatchObject({ success: 0, operations_synced: 10, batches: 2 });
+    await db.query('drop trigger ccm_test_fault on tasks; drop function ccm_test_fault()');
+    expect(await sync({ limits: { batchSize: 5 } })).toMatchObject({ status: 'synced', operations_synced: 10 });
+    expect(pending()).toEqual([]);
+    const ledger = await db.query<{ n: string }>("select count(*) n from ccm_sync_ledger where system_id = $1 and record_id like 'mid-%'", [env.systemId]);
+    expect(Number(ledger[0]!.n)).toBe(20);
+  });
+
+  it('sends an urgent operation recorded during a drain ahead of the batches already packaged', async () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `pre-${i}`);
+    local.recorder.record(ids.map((id) => ({ operation: 'INSERT' as const, table_name: 'tasks', record_id: id, record_data: { title: id } })));
+    let recorded = false;
+    const r = await runSync(
+      syncContext(local, env.settings, transport, {
+        onProgress: () => {
+          if (recorded) return;
+          recorded = true; // after the first batch is answered, while the second is uploading
+          local.recorder.record([{ operation: 'INSERT', table_name: 'tasks', record_id: 'pre-urgent', record_data: { title: 'now' }, priority: 'urgent' }]);
+        },
+      }),
+      { trigger: 'manual', reason: 'test', limits: { batchSize: 5 } },
+    );
+    expect(r).toMatchObject({ status: 'synced', operations_synced: 31, batches: 7 });
+    // Each batch is one transaction, so applied_at numbers the batches: the urgent one went third
+    // (the second was already on the wire), not seventh.
+    const [urgent] = await db.query<{ batch: string }>(
+      `select batch from (select record_id, dense_rank() over (order by applied_at) batch from ccm_sync_ledger
+        where system_id = $1 and record_id like 'pre-%') b where record_id = 'pre-urgent'`, [env.systemId]);
+    expect(Number(urgent!.batch)).toBe(3);
   });
 
   it('refuses a batch for another system', async () => {

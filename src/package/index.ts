@@ -33,7 +33,6 @@ export interface PackagedPage {
   batches: PackagedBatch[];
   settled: LocallySettled[];
   oversized: { item: Packaged; bytes: number }[];
-  bytesIn: number;
 }
 
 /** Bytes of the batch envelope around its operations: {"system_id":..,"sync_timestamp":..,"operations":[]}. */
@@ -53,10 +52,8 @@ export function packagePage(rows: PendingRow[], ctx: PackagerContext, opts: Pack
   const packagers = opts.packagers ?? BUILTIN_PACKAGERS;
   const routed = new Map<Packager, PendingRow[]>();
   const settled: LocallySettled[] = [];
-  let bytesIn = 0;
   const skipped: PendingRow[] = [];
   for (const row of rows) {
-    bytesIn += unpackagedBytes(row);
     if (opts.skipHookEvents && row.table_name === 'hook_events') {
       skipped.push(row);
       continue;
@@ -97,5 +94,5 @@ export function packagePage(rows: PendingRow[], ctx: PackagerContext, opts: Pack
     current.bytes += bytes;
   }
   if (current.items.length) batches.push(current);
-  return { batches, settled, oversized, bytesIn };
+  return { batches, settled, oversized };
 }

@@ -31,6 +31,15 @@ export function pgFacts(err: unknown, timedOut = false) {
   };
 }
 
+/**
+ * A string as an SQL literal that means the same whatever standard_conforming_strings says: the
+ * E'' form with quotes and backslashes doubled (what pg's escapeLiteral does, with native replaces,
+ * which matters for a 500-operation batch). JSON never holds a raw NUL, which a literal cannot.
+ */
+export function literal(s: string): string {
+  return `E'${s.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+}
+
 export class PostgresTransport implements Transport, SqlRunner {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
@@ -48,10 +57,17 @@ export class PostgresTransport implements Transport, SqlRunner {
     });
     // An idle client whose server went away emits 'error'; the next checkout gets a fresh one.
     this.pool.on('error', () => undefined);
-    this.claims = JSON.stringify({ role: 'authenticated', system_id: opts.systemId });
+    this.claims = literal(JSON.stringify({ role: 'authenticated', system_id: opts.systemId }));
   }
 
-  private async asSystem<T>(fn: (c: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /**
+   * Runs `sql` as this system, in one transaction and one round trip: begin, role, claims, the
+   * statement and commit go out as a single simple query. A simple query cannot take parameters,
+   * so every value in `sql` must already be a literal made by `literal()`. One round trip also
+   * means the request is on the wire as soon as `upload()` yields, so the worker can package and
+   * settle other batches while the server works. Resolves with the rows of the statement.
+   */
+  private async asSystem<T>(sql: string, signal?: AbortSignal): Promise<T[]> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -65,12 +81,10 @@ export class PostgresTransport implements Transport, SqlRunner {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      // One round trip: a multi-statement simple query cannot take parameters, so the claims
-      // (our own JSON of the configured system id) go in as an escaped literal.
-      await client.query(`begin; set local role authenticated; select set_config('request.jwt.claims', ${client.escapeLiteral(this.claims)}, true)`);
-      const out = await fn(client);
-      await client.query('commit');
-      return out;
+      const results = await client.query(
+        `begin; set local role authenticated; select set_config('request.jwt.claims', ${this.claims}, true); ${sql}; commit`,
+      ) as unknown as pg.QueryResult[];
+      return results[3]!.rows as T[];
     } catch (err) {
       broken = broken ?? (err as Error);
       await client.query('rollback').catch(() => undefined);
@@ -82,21 +96,17 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   async upload(batch: Batch, signal?: AbortSignal): Promise<RemoteResult[]> {
-    return this.asSystem(async (c) => {
-      const res = await c.query<{ r: unknown }>('select public.batch_sync($1::jsonb) as r', [JSON.stringify(batch)]);
-      return checkResults(this.kind, batch, res.rows[0]?.r);
-    }, signal);
+    const rows = await this.asSystem<{ r: unknown }>(`select public.batch_sync(${literal(JSON.stringify(batch))}::jsonb) as r`, signal);
+    return checkResults(this.kind, batch, rows[0]?.r);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.asSystem((c) => c.query('select public.ccm_ping()'), signal);
+    await this.asSystem('select public.ccm_ping()', signal);
   }
 
   async missing(opIds: readonly string[]): Promise<string[]> {
-    return this.asSystem(async (c) => {
-      const res = await c.query<{ r: string[] }>('select public.ccm_missing_ops($1::jsonb) as r', [JSON.stringify(opIds)]);
-      return res.rows[0]?.r ?? [];
-    });
+    const rows = await this.asSystem<{ r: string[] }>(`select public.ccm_missing_ops(${literal(JSON.stringify(opIds))}::jsonb) as r`);
+    return rows[0]?.r ?? [];
   }
 
   /** Migration access: runs as the connecting user, not as the system. */

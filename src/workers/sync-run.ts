@@ -3,10 +3,12 @@
  * or the job's limits are reached. This is what a sync job runs inside the worker thread (and what
  * `ccm-sync sync now` runs in-process when no daemon is up).
  *
- * Order: each page is read in upload order (urgent, high, normal, low, then oldest). After every
- * batch, if an urgent operation has arrived that the current page does not hold, the rest of the
- * page is dropped (it stays pending) and the next page is read, so urgent work never waits behind
- * a long drain.
+ * Order: each page is read in upload order (urgent, high, normal, low, then oldest), and batches go
+ * up one at a time in that order. The local work of the next step (settling the last answer,
+ * reading and packaging the next page) runs while a batch is on the wire. After every answer, if
+ * an urgent operation has arrived that no packaged batch holds, the packaged batches are dropped
+ * (their rows stay pending) and the next page is read, so urgent work waits for at most the batch
+ * already uploading.
  *
  * Selective sync: with a backlog of `selective.backlog_operations` or more, or when the job says so
  * (the drain after `selective.offline_seconds` offline), pages first hold only
@@ -17,15 +19,15 @@
  * batches settled before it stay settled. The metrics row and last_sync are written either way.
  */
 import { messageOf } from '../errors.ts';
-import { packagePage } from '../package/index.ts';
+import { packagePage, unpackagedBytes, type PackagedBatch } from '../package/index.ts';
 import { settleLocally, settleResults } from '../settle.ts';
 import type { Clock } from '../clock.ts';
 import type { Db } from '../store/db.ts';
 import type { MetricsStore } from '../store/metrics.ts';
-import type { Outbox } from '../store/outbox.ts';
+import type { Outbox, PendingRow } from '../store/outbox.ts';
 import type { StateStore } from '../store/state.ts';
 import type { Transport } from '../remote/transport.ts';
-import type { Batch, SyncJobPayload, SyncResult } from '../types.ts';
+import type { RemoteResult, SyncJobPayload, SyncResult } from '../types.ts';
 
 export interface SyncRunOptions {
   systemId: string;
@@ -76,6 +78,19 @@ function emptyResult(trigger: SyncJobPayload['trigger']): SyncResult {
   };
 }
 
+/** A packaged batch waiting for its upload, with what its source rows stand for. */
+interface Claim {
+  batch: PackagedBatch;
+  rows: PendingRow[];
+}
+
+/**
+ * The drain loop: uploads batches one at a time, and does the local work of the next step while an
+ * upload is on the wire. While batch N is uploading, the answer to batch N-1 is settled and the
+ * next page is read and packaged, so a drain runs at the speed of the remote rather than of the
+ * remote plus SQLite. Rows of a batch that is packaged or uploading are claimed: the next page
+ * skips them. Nothing is marked synced before its own batch is answered.
+ */
 export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<SyncResult> {
   const { outbox, clock, options: o } = ctx;
   const started = clock.now();
@@ -86,66 +101,110 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
   const manualTables = new Set(o.manualTables);
   const selectiveRun = job.limits?.selective === true || total >= o.selective.backlog_operations;
   let selective = selectiveRun;
+  const ready: Claim[] = [];
+  const claimed = new Set<number>();
+  let claimedUrgent = 0;
+  let answered: { claim: Claim; answers: RemoteResult[] } | undefined;
   let failure: unknown;
+
+  const claim = (rows: PendingRow[], sign: 1 | -1) => {
+    for (const r of rows) {
+      if (sign > 0) claimed.add(r.id);
+      else claimed.delete(r.id);
+      if (r.priority === 'urgent') claimedUrgent += sign;
+    }
+  };
+  const unclaimedPage = (limit: number, tables: readonly string[] | undefined) =>
+    outbox.page(clock.now(), limit + claimed.size, tables).filter((r) => !claimed.has(r.id)).slice(0, limit);
+
+  /** Reads and packages the next page into `ready`. False when nothing eligible is left. */
+  const prepare = (): boolean => {
+    const limit = Math.min(o.pageSize, maxOps - result.operations_in - claimed.size);
+    if (limit <= 0) return false;
+    let rows = unclaimedPage(limit, selective ? o.selective.first_tables : job.limits?.tables);
+    if (rows.length === 0 && selective) {
+      selective = false;
+      rows = unclaimedPage(limit, job.limits?.tables);
+    }
+    if (rows.length === 0) return false;
+    const page = packagePage(rows, { db: ctx.db, nowIso: new Date(clock.now()).toISOString(), manualTables }, {
+      maxOps: batchSize,
+      maxBytes: o.maxBytesPerRequest,
+      skipHookEvents: selectiveRun && o.selective.hook_events === 'skip',
+    });
+    const oversized = page.oversized.map(({ item, bytes }) => ({
+      sources: item.sources,
+      error: `record is ${bytes} bytes, over the ${o.maxBytesPerRequest}-byte request cap (sync.max_bytes_per_request); it was not uploaded. Shrink it or raise the cap, then \`ccm-sync sync retry-failed\``,
+    }));
+    settleLocally(outbox, page.settled, oversized, clock.now());
+    for (const s of [...page.settled, ...oversized]) {
+      countIn(result, s.sources);
+      if ('result' in s) result.operations_synced += s.sources.length;
+      else result.operations_failed += s.sources.length;
+    }
+    for (const batch of page.batches) {
+      const rows = batch.items.flatMap((i) => i.sources);
+      claim(rows, 1);
+      ready.push({ batch, rows });
+    }
+    return true;
+  };
+
+  /** Writes the answer to one batch back to the outbox and releases its rows. */
+  const settleAnswered = () => {
+    if (!answered) return;
+    const { claim: done, answers } = answered;
+    answered = undefined;
+    const c = settleResults(outbox, done.batch.items, answers, {
+      nowMs: clock.now(),
+      maxAttempts: o.operationMaxAttempts,
+      baseDelayMs: o.retryBaseMs,
+      maxDelayMs: o.retryMaxMs,
+    });
+    claim(done.rows, -1);
+    countIn(result, done.rows);
+    result.batches++;
+    result.bytes_sent += done.batch.bytes;
+    result.operations_out += done.batch.items.length;
+    result.operations_synced += c.synced;
+    result.operations_stale += c.stale;
+    result.operations_conflict += c.conflict;
+    result.operations_failed += c.failed;
+    result.operations_pending_retry += c.retry;
+    ctx.onProgress?.({ trigger: job.trigger, done: result.operations_in, total: Math.max(total, result.operations_in), batches: result.batches });
+    // An urgent operation arrived that no packaged batch carries: drop what is packaged (it stays
+    // pending) so that the next page, read now, puts the urgent one first.
+    if ((outbox.counts().urgent ?? 0) > claimedUrgent) {
+      for (const r of ready.splice(0)) claim(r.rows, -1);
+    }
+  };
 
   try {
     for (;;) {
       ctx.signal?.throwIfAborted();
-      const limit = Math.min(o.pageSize, maxOps - result.operations_in);
-      if (limit <= 0) break;
-      let rows = outbox.page(clock.now(), limit, selective ? o.selective.first_tables : job.limits?.tables);
-      if (rows.length === 0 && selective) {
-        selective = false;
-        rows = outbox.page(clock.now(), limit, job.limits?.tables);
+      if (ready.length === 0) {
+        settleAnswered();
+        if (!prepareUntilBatch(prepare, ready)) break;
       }
-      if (rows.length === 0) break;
-      const nowIso = new Date(clock.now()).toISOString();
-      const page = packagePage(rows, { db: ctx.db, nowIso, manualTables }, {
-        maxOps: batchSize,
-        maxBytes: o.maxBytesPerRequest,
-        skipHookEvents: selectiveRun && o.selective.hook_events === 'skip',
-      });
-      const oversized = page.oversized.map(({ item, bytes }) => ({
-        sources: item.sources,
-        error: `record is ${bytes} bytes, over the ${o.maxBytesPerRequest}-byte request cap (sync.max_bytes_per_request); it was not uploaded. Shrink it or raise the cap, then \`ccm-sync sync retry-failed\``,
-      }));
-      settleLocally(outbox, page.settled, oversized, clock.now());
-      for (const s of page.settled) result.operations_synced += s.sources.length;
-      for (const f of oversized) result.operations_failed += f.sources.length;
-      result.operations_in += rows.length;
-      result.bytes_in += page.bytesIn;
-
-      let urgentLeft = rows.filter((r) => r.priority === 'urgent').length;
-      for (const batch of page.batches) {
-        ctx.signal?.throwIfAborted();
-        const body: Batch = {
-          system_id: o.systemId,
-          sync_timestamp: new Date(clock.now()).toISOString(),
-          operations: batch.items.map((i) => i.op),
-        };
-        const answers = await ctx.transport.upload(body, ctx.signal);
-        const c = settleResults(outbox, batch.items, answers, {
-          nowMs: clock.now(),
-          maxAttempts: o.operationMaxAttempts,
-          baseDelayMs: o.retryBaseMs,
-          maxDelayMs: o.retryMaxMs,
-        });
-        result.batches++;
-        result.bytes_sent += batch.bytes;
-        result.operations_out += batch.items.length;
-        result.operations_synced += c.synced;
-        result.operations_stale += c.stale;
-        result.operations_conflict += c.conflict;
-        result.operations_failed += c.failed;
-        result.operations_pending_retry += c.retry;
-        for (const item of batch.items) urgentLeft -= item.sources.filter((r) => r.priority === 'urgent').length;
-        ctx.onProgress?.({ trigger: job.trigger, done: result.operations_in, total: Math.max(total, result.operations_in), batches: result.batches });
-        // An urgent operation arrived that this page does not carry: read a fresh page now.
-        if (urgentLeft <= 0 && (outbox.counts().urgent ?? 0) > 0) break;
-      }
+      const next = ready.shift()!;
+      const upload = ctx.transport.upload({
+        system_id: o.systemId,
+        sync_timestamp: new Date(clock.now()).toISOString(),
+        operations: next.batch.items.map((i) => i.op),
+      }, ctx.signal);
+      upload.catch(() => undefined); // awaited below, after the local work
+      await new Promise((resolve) => setImmediate(resolve)); // let the request go out first
+      settleAnswered();
+      if (ready.length === 0) prepareUntilBatch(prepare, ready);
+      answered = { claim: next, answers: await upload };
     }
   } catch (err) {
     failure = err;
+  }
+  try {
+    settleAnswered();
+  } catch (err) {
+    failure ??= err;
   }
 
   result.duration_ms = clock.now() - started;
@@ -158,6 +217,17 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
   recordOutcome(ctx, result);
   if (failure !== undefined) throw failure;
   return result;
+}
+
+/** Prepares pages until one yields a batch to upload (a page may settle entirely locally). */
+function prepareUntilBatch(prepare: () => boolean, ready: readonly Claim[]): boolean {
+  while (ready.length === 0) if (!prepare()) return false;
+  return true;
+}
+
+function countIn(result: SyncResult, rows: readonly PendingRow[]): void {
+  result.operations_in += rows.length;
+  for (const r of rows) result.bytes_in += unpackagedBytes(r);
 }
 
 function recordOutcome(ctx: SyncContext, result: SyncResult): void {
