@@ -55,7 +55,11 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
 
 function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
-  if (current >= MIGRATIONS.length) return;
+  if (current > MIGRATIONS.length) {
+    // Its counters and tables follow rules this version does not know: writing would break them.
+    throw new Error(`its schema is version ${current}, newer than this ccm-sync knows (${MIGRATIONS.length}); upgrade ccm-sync on this machine, then retry`);
+  }
+  if (current === MIGRATIONS.length) return;
   db.transaction(() => {
     // Re-read inside the write lock: another process may have migrated meanwhile.
     const now = db.pragma('user_version', { simple: true }) as number;

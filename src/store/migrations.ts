@@ -109,4 +109,52 @@ export const MIGRATIONS: readonly string[] = [
   -- pending count unchanged. This count only ever grows.
   ALTER TABLE pending_counts ADD COLUMN recorded INTEGER NOT NULL DEFAULT 0;
   `,
+  // 3: fewer pages written per recorded operation. Each page a commit changes is one WAL frame,
+  // and on the per-event path the frames are most of the cost.
+  `
+  -- hook_events: one index, UNIQUE (task_id, event_id), serves the per-task summary queries and
+  -- ignores a repeated event; it replaces the event_id and (task_id, timestamp) indexes.
+  CREATE TABLE hook_events_v3 (
+    id            INTEGER PRIMARY KEY,
+    event_id      TEXT NOT NULL,
+    task_id       TEXT NOT NULL,
+    session_id    TEXT,
+    event_name    TEXT,
+    tool_name     TEXT,
+    tool_input    TEXT,
+    tool_response TEXT,
+    success       INTEGER NOT NULL DEFAULT 1,
+    timestamp     TEXT NOT NULL,
+    UNIQUE (task_id, event_id)
+  );
+  INSERT INTO hook_events_v3 (id, event_id, task_id, session_id, event_name, tool_name, tool_input, tool_response, success, timestamp)
+    SELECT id, event_id, task_id, session_id, event_name, tool_name, tool_input, tool_response, success, timestamp FROM hook_events;
+  DROP TABLE hook_events;
+  ALTER TABLE hook_events_v3 RENAME TO hook_events;
+
+  -- local_records: keyed by its primary key alone (WITHOUT ROWID), one b-tree instead of a table
+  -- and its key index. Records of tasks and contexts are small, which is what WITHOUT ROWID suits.
+  CREATE TABLE local_records_v3 (
+    table_name TEXT NOT NULL,
+    record_id  TEXT NOT NULL,
+    data       TEXT,
+    changed_at TEXT NOT NULL,
+    deleted    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (table_name, record_id)
+  ) WITHOUT ROWID;
+  INSERT INTO local_records_v3 (table_name, record_id, data, changed_at, deleted)
+    SELECT table_name, record_id, data, changed_at, deleted FROM local_records;
+  DROP TABLE local_records;
+  ALTER TABLE local_records_v3 RENAME TO local_records;
+
+  -- The 'total' counter is no longer written on insert. sync_queue ids come from AUTOINCREMENT,
+  -- one per insert and never reused, so sqlite_sequence (which every insert updates anyway)
+  -- already counts the operations ever recorded. From here on the 'total' row holds offsets from
+  -- that sequence: pending = seq + n, recorded = seq + recorded (see Outbox).
+  INSERT OR IGNORE INTO pending_counts (bucket, n, recorded) VALUES ('total', 0, 0);
+  UPDATE pending_counts
+     SET n = n - (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'sync_queue'),
+         recorded = recorded - (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'sync_queue')
+   WHERE bucket = 'total';
+  `,
 ];

@@ -1,10 +1,15 @@
 /**
  * Every statement on the outbox (`sync_queue`) and its counters (`pending_counts`).
  *
- * Invariant: pending_counts.n for a bucket equals the number of rows with status 'pending' whose
+ * Invariant: the pending count of a bucket equals the number of rows with status 'pending' whose
  * `buckets` contain it ('total' counts every pending row). Every method that moves a row into or
  * out of 'pending' adjusts the counters in the same transaction; `recount()` rebuilds them.
- * pending_counts.recorded only grows: every insert adds to it, nothing else touches it.
+ * The recorded count only grows: every insert adds to it, nothing else touches it.
+ *
+ * For a named bucket both counts are its pending_counts row (n, recorded). The 'total' row is not
+ * written on insert, which saves a page, that is a WAL frame, on every recorded operation: each
+ * insert takes the next AUTOINCREMENT id and so adds one to sqlite_sequence's seq for sync_queue,
+ * and the 'total' row holds offsets from it (pending = seq + n, recorded = seq + recorded).
  */
 import { statements, type Db } from './db.ts';
 import type { OutboxRow } from '../types.ts';
@@ -53,8 +58,9 @@ export interface ConflictRow {
   changed_at: string;
 }
 
-function addBuckets(into: Map<string, number>, buckets: string, sign: 1 | -1): void {
-  into.set('total', (into.get('total') ?? 0) + sign);
+/** Adds a row's buckets to `into`, with 'total' unless the row is a new insert (see above). */
+function addBuckets(into: Map<string, number>, buckets: string, sign: 1 | -1, inserted = false): void {
+  if (!inserted) into.set('total', (into.get('total') ?? 0) + sign);
   if (!buckets) return;
   for (const b of buckets.split(',')) into.set(b, (into.get(b) ?? 0) + sign);
 }
@@ -75,8 +81,13 @@ export class Outbox {
       bump: (`
         INSERT INTO pending_counts (bucket, n, recorded) VALUES (?, ?, ?)
         ON CONFLICT (bucket) DO UPDATE SET n = n + excluded.n, recorded = recorded + excluded.recorded`),
-      // counts: every counter. Returns: [{bucket, n, recorded}].
-      counts: ('SELECT bucket, n, recorded FROM pending_counts'),
+      // counts: every counter, 'total' resolved against the sync_queue sequence.
+      // Returns: [{bucket, n, recorded}].
+      counts: (`
+        SELECT c.bucket, c.n + iif(c.bucket = 'total', s.seq, 0) AS n, c.recorded + iif(c.bucket = 'total', s.seq, 0) AS recorded
+        FROM pending_counts c, (SELECT coalesce(max(seq), 0) AS seq FROM sqlite_sequence WHERE name = 'sync_queue') s`),
+      // seq: operations ever inserted. Returns: {seq}.
+      seq: (`SELECT coalesce(max(seq), 0) AS seq FROM sqlite_sequence WHERE name = 'sync_queue'`),
       // page: the next pending operations in upload order (urgent first, then oldest), skipping
       // those waiting for a retry time. Params: now (epoch ms), limit. Returns: PendingRow[].
       page: (`
@@ -147,7 +158,7 @@ export class Outbox {
     const deltas = new Map<string, number>();
     for (const row of rows) {
       this.stmts.insert.run(row);
-      addBuckets(deltas, row.buckets, 1);
+      addBuckets(deltas, row.buckets, 1, true);
     }
     this.applyDeltas(deltas, true);
   }
@@ -280,9 +291,11 @@ export class Outbox {
         deltas.set('total', (deltas.get('total') ?? 0) + r.n);
         if (r.buckets) for (const b of r.buckets.split(',')) deltas.set(b, (deltas.get(b) ?? 0) + r.n);
       }
+      const counts = Object.fromEntries(deltas);
       this.db.prepare('UPDATE pending_counts SET n = 0').run();
+      deltas.set('total', (deltas.get('total') ?? 0) - (this.stmts.seq.get() as { seq: number }).seq);
       this.applyDeltas(deltas);
-      return Object.fromEntries(deltas);
+      return counts;
     }).immediate();
   }
 }
