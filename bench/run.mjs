@@ -63,7 +63,7 @@ if (results.daemon) {
   lines.push('## Triggers with the daemon running (targets: urgent p95 < 250 ms; threshold late < 100 ms)', '',
     `- urgent latency, from spawning \`ccm-sync enqueue --priority urgent\` to the row committed in Postgres (LISTEN/NOTIFY), ${d.urgent.samples} samples: **p50 ${ms(d.urgent.p50_ms)}, p95 ${ms(d.urgent.p95_ms)}** (max ${ms(d.urgent.max_ms)}). This includes starting the enqueue process itself; counted from the moment that process has exited (its commit is done), the daemon's part is p50 ${ms(d.urgent.after_exit_p50_ms)}, p95 ${ms(d.urgent.after_exit_p95_ms)}.`,
     `- threshold trigger: from the commit of the 50th pending operation (another connection) to the start of its sync job, ${d.threshold.samples} samples: **p50 ${ms(d.threshold.p50_ms)}, p95 ${ms(d.threshold.p95_ms)}**`,
-    `- burst: ${d.burst.operations.toLocaleString('en')} single-operation commits in ${ms(d.burst.record_ms)} crossed the 50-operation threshold ${Math.floor(d.burst.operations / 50)} times and produced **${d.burst.sync_jobs} sync jobs** (${Object.entries(d.burst.by_trigger).map(([k, v]) => `${k} ${v}`).join(', ')}); all synced ${ms(d.burst.drained_ms)} after the first commit.`, '');
+    `- burst: ${d.burst.operations.toLocaleString('en')} single-operation commits in ${ms(d.burst.record_ms)} crossed the 50-operation threshold ${Math.floor(d.burst.operations / 50)} times and produced **${d.burst.sync_jobs} sync job${d.burst.sync_jobs === 1 ? "" : "s"}** (${Object.entries(d.burst.by_trigger).map(([k, v]) => `${k} ${v}`).join(', ')}); all synced ${ms(d.burst.drained_ms)} after the first commit.`, '');
 }
 if (results.offline) {
   const o = results.offline;
