@@ -113,6 +113,10 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
     const bytes = Buffer.byteLength(json);
     if (bytes > opts.maxRecordBytes) fail(where, `record_data is ${bytes} bytes, over the ${opts.maxRecordBytes}-byte limit (sync.max_bytes_per_request)`);
   }
+  // Postgres text and jsonb cannot hold U+0000: such a record would fail every upload of its batch.
+  if (json !== null && json.includes('\\u0000') && /(?<!\\)(?:\\\\)*\\u0000/.test(json)) {
+    fail(where, 'record_data contains a NUL character (\\u0000), which Postgres cannot store; remove it');
+  }
   const { buckets, critical } = classify(table, data);
   if (priority === 'urgent' || critical) buckets.push('urgent');
   const row: NewOutboxRow = {

@@ -2,6 +2,7 @@
  * The spine through the `postgres` transport: record → outbox → package → upload → settle against
  * a real Postgres with the real migration, in-process.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
@@ -75,7 +76,7 @@ describe('spine on postgres', () => {
     expect(after).toEqual(before);
   });
 
-  it('carries quotes, backslashes and any text byte for byte (the batch goes up as an SQL literal)', async () => {
+  it('carries quotes, backslashes and any text byte for byte', async () => {
     const nasty = `it's \\'); drop table tasks; -- \\x00 \\u0000 "q" \u00e9\u4e2d\ud83d\ude00 $$ $x$ E'\\n'`;
     const res = await transport.upload({
       system_id: env.systemId,
@@ -174,6 +175,48 @@ describe('spine on postgres', () => {
       `select batch from (select record_id, dense_rank() over (order by applied_at) batch from ccm_sync_ledger
         where system_id = $1 and record_id like 'pre-%') b where record_id = 'pre-urgent'`, [env.systemId]);
     expect(Number(urgent!.batch)).toBe(3);
+  });
+
+  it('takes the answer of the batch on the wire and settles it when local work fails meanwhile', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `wire-${i}`);
+    local.recorder.record(ids.map((id) => ({ operation: 'INSERT' as const, table_name: 'tasks', record_id: id, record_data: { title: id } })));
+    let calls = 0;
+    const run = runSync(
+      syncContext(local, env.settings, transport, {
+        onProgress: () => {
+          // Runs while the second batch is uploading: a failure here must not orphan that upload.
+          if (calls++ === 0) throw new Error('progress display broke');
+        },
+      }),
+      { trigger: 'manual', reason: 'test', limits: { batchSize: 5 } },
+    );
+    await expect(run).rejects.toThrow(/progress display broke/);
+    const pending = (local.db.prepare("SELECT record_id FROM sync_queue WHERE record_id LIKE 'wire-%' AND status = 'pending' ORDER BY id").all() as { record_id: string }[]).map((r) => r.record_id);
+    expect(pending).toEqual(ids.slice(10));
+    const remote = await db.query<{ n: string }>("select count(*) n from tasks where system_id = $1 and id like 'wire-%'", [env.systemId]);
+    expect(Number(remote[0]!.n)).toBe(10);
+  });
+
+  it('answers duplicate, not a second apply, when the same batch arrives twice at once', async () => {
+    const op = { op_id: crypto.randomUUID(), operation: 'UPDATE' as const, table: 'tasks', record_id: 'twin-1', data: { title: 'once' }, changed_at: '2026-03-01T10:00:05.000Z', seq: 1, force: true };
+    const batch = JSON.stringify({ system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: [op] });
+    // Two sessions as the system, as PostgREST would open them: the first holds its transaction
+    // open, the second arrives meanwhile (a client that retried a call the server still ran).
+    const [a, b] = [new pg.Client({ connectionString: db.url }), new pg.Client({ connectionString: db.url })];
+    await Promise.all([a.connect(), b.connect()]);
+    const asSystem = `begin; set local role authenticated; select set_config('request.jwt.claims', '${JSON.stringify({ role: 'authenticated', system_id: env.systemId })}', true)`;
+    await a.query(asSystem);
+    await b.query(asSystem);
+    const first = await a.query<{ r: { status: string }[] }>('select batch_sync($1::jsonb) r', [batch]);
+    const second = b.query<{ r: { status: string }[] }>('select batch_sync($1::jsonb) r', [batch]);
+    await new Promise((r) => setTimeout(r, 100));
+    await a.query('commit');
+    const answered = await second;
+    await b.query('commit');
+    await Promise.all([a.end(), b.end()]);
+    expect([first.rows[0]!.r[0]!.status, answered.rows[0]!.r[0]!.status]).toEqual(['applied', 'duplicate']);
+    const ledger = await db.query<{ n: string }>('select count(*) n from ccm_sync_ledger where op_id = $1', [op.op_id]);
+    expect(Number(ledger[0]!.n)).toBe(1);
   });
 
   it('refuses a batch for another system', async () => {

@@ -111,6 +111,19 @@ describe('local store', () => {
     expect(outbox.activity().recorded).toMatchObject({ total: before.total! + 1, tasks: before.tasks! + 1 });
   });
 
+  it('refuses a record with a NUL character, which Postgres cannot store, and queues nothing', () => {
+    env = makeEnv();
+    local = openLocal(env.settings);
+    expect(() => local!.recorder.record([
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'fine', record_data: { title: 'ok' } },
+      { operation: 'INSERT', table_name: 'tasks', record_id: 'nul', record_data: { title: 'a\u0000b' } },
+    ])).toThrow(/operation 2: record_data contains a NUL character/);
+    expect(local.outbox.pendingTotal()).toBe(0);
+    // The six characters \u0000 as text are fine.
+    local.recorder.record([{ operation: 'INSERT', table_name: 'tasks', record_id: 'text', record_data: { title: 'a\\u0000b' } }]);
+    expect(local.outbox.pendingTotal()).toBe(1);
+  });
+
   it('refuses a database written by a newer ccm-sync instead of writing to it', () => {
     env = makeEnv();
     local = openLocal(env.settings);

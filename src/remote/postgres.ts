@@ -1,7 +1,7 @@
 /**
- * The `postgres` transport: node-postgres straight to the database, calling batch_sync exactly as
- * PostgREST would: inside a transaction, as role `authenticated`, with `request.jwt.claims` holding
- * this system's claims. The connection string comes from CCM_SYNC_DATABASE_URL.
+ * The `postgres` transport: node-postgres straight to the database, calling batch_sync as
+ * PostgREST would: as role `authenticated`, with `request.jwt.claims` holding this system's claims,
+ * one call per transaction. The connection string comes from CCM_SYNC_DATABASE_URL.
  */
 import pg from 'pg';
 import { classifyFailure, checkResults, type Transport } from './transport.ts';
@@ -31,43 +31,45 @@ export function pgFacts(err: unknown, timedOut = false) {
   };
 }
 
-/**
- * A string as an SQL literal that means the same whatever standard_conforming_strings says: the
- * E'' form with quotes and backslashes doubled (what pg's escapeLiteral does, with native replaces,
- * which matters for a 500-operation batch). JSON never holds a raw NUL, which a literal cannot.
- */
-export function literal(s: string): string {
-  return `E'${s.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
-}
-
 export class PostgresTransport implements Transport, SqlRunner {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
+  private readonly opts: PostgresOptions;
   private readonly claims: string;
+  /** Pooled connections already switched to this system's role and claims. */
+  private readonly asSystemAlready = new WeakSet<pg.PoolClient>();
+  private admin: pg.Pool | undefined;
 
   constructor(opts: PostgresOptions) {
-    this.pool = new pg.Pool({
-      connectionString: opts.connectionString,
-      max: 2,
-      connectionTimeoutMillis: opts.timeoutMs,
-      query_timeout: opts.timeoutMs,
-      statement_timeout: opts.timeoutMs,
+    this.opts = opts;
+    this.pool = this.newPool(2);
+    this.claims = JSON.stringify({ role: 'authenticated', system_id: opts.systemId });
+  }
+
+  private newPool(max: number): pg.Pool {
+    const pool = new pg.Pool({
+      connectionString: this.opts.connectionString,
+      max,
+      connectionTimeoutMillis: this.opts.timeoutMs,
+      query_timeout: this.opts.timeoutMs,
+      statement_timeout: this.opts.timeoutMs,
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });
     // An idle client whose server went away emits 'error'; the next checkout gets a fresh one.
-    this.pool.on('error', () => undefined);
-    this.claims = literal(JSON.stringify({ role: 'authenticated', system_id: opts.systemId }));
+    pool.on('error', () => undefined);
+    return pool;
   }
 
   /**
-   * Runs `sql` as this system, in one transaction and one round trip: begin, role, claims, the
-   * statement and commit go out as a single simple query. A simple query cannot take parameters,
-   * so every value in `sql` must already be a literal made by `literal()`. One round trip also
-   * means the request is on the wire as soon as `upload()` yields, so the worker can package and
-   * settle other batches while the server works. Resolves with the rows of the statement.
+   * Runs one statement as this system. Each pooled connection is switched to role `authenticated`
+   * with this system's `request.jwt.claims` once, for its whole session (the pool serves only this
+   * system; migrations use a pool of their own). The statement then runs alone, with its values
+   * as bound parameters, in one round trip and its own transaction: the request is on the wire as
+   * soon as `upload()` yields, so the worker packages and settles other batches while the server
+   * works. Resolves with the statement's rows.
    */
-  private async asSystem<T>(sql: string, signal?: AbortSignal): Promise<T[]> {
+  private async asSystem<T>(sql: string, params: unknown[], signal?: AbortSignal): Promise<T[]> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -81,13 +83,13 @@ export class PostgresTransport implements Transport, SqlRunner {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const results = await client.query(
-        `begin; set local role authenticated; select set_config('request.jwt.claims', ${this.claims}, true); ${sql}; commit`,
-      ) as unknown as pg.QueryResult[];
-      return results[3]!.rows as T[];
+      if (!this.asSystemAlready.has(client)) {
+        await client.query(`set role authenticated; select set_config('request.jwt.claims', ${client.escapeLiteral(this.claims)}, false)`);
+        this.asSystemAlready.add(client);
+      }
+      return (await client.query(sql, params)).rows as T[];
     } catch (err) {
       broken = broken ?? (err as Error);
-      await client.query('rollback').catch(() => undefined);
       throw classifyFailure(this.kind, pgFacts(err, signal?.aborted));
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -96,34 +98,39 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   async upload(batch: Batch, signal?: AbortSignal): Promise<RemoteResult[]> {
-    const rows = await this.asSystem<{ r: unknown }>(`select public.batch_sync(${literal(JSON.stringify(batch))}::jsonb) as r`, signal);
+    const rows = await this.asSystem<{ r: unknown }>('select public.batch_sync($1::jsonb) as r', [JSON.stringify(batch)], signal);
     return checkResults(this.kind, batch, rows[0]?.r);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.asSystem('select public.ccm_ping()', signal);
+    await this.asSystem('select public.ccm_ping()', [], signal);
   }
 
   async missing(opIds: readonly string[]): Promise<string[]> {
-    const rows = await this.asSystem<{ r: string[] }>(`select public.ccm_missing_ops(${literal(JSON.stringify(opIds))}::jsonb) as r`);
+    const rows = await this.asSystem<{ r: string[] }>('select public.ccm_missing_ops($1::jsonb) as r', [JSON.stringify(opIds)]);
     return rows[0]?.r ?? [];
   }
 
   /** Migration access: runs as the connecting user, not as the system. */
   async exec(sql: string): Promise<void> {
     try {
-      await this.pool.query(sql);
+      await this.adminPool().query(sql);
     } catch (err) {
       throw classifyFailure(this.kind, pgFacts(err));
     }
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const res = await this.pool.query(sql, params);
+    const res = await this.adminPool().query(sql, params);
     return res.rows as T[];
   }
 
+  private adminPool(): pg.Pool {
+    this.admin ??= this.newPool(1);
+    return this.admin;
+  }
+
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.admin?.end()]);
   }
 }

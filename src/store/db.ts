@@ -41,11 +41,12 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
   try {
     if (!opts.readonly) mkdirSync(path.dirname(file), { recursive: true });
     db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 10_000;
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      migrate(db);
+      migrate(db, busyTimeoutMs);
     }
   } catch (err) {
     throw storeError(file, err);
@@ -53,19 +54,34 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
   return db;
 }
 
-function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  if (current > MIGRATIONS.length) {
+/** The schema version, refusing one newer than this ccm-sync knows. */
+function schemaVersion(db: Db): number {
+  const v = db.pragma('user_version', { simple: true }) as number;
+  if (v > MIGRATIONS.length) {
     // Its counters and tables follow rules this version does not know: writing would break them.
-    throw new Error(`its schema is version ${current}, newer than this ccm-sync knows (${MIGRATIONS.length}); upgrade ccm-sync on this machine, then retry`);
+    throw new Error(`its schema is version ${v}, newer than this ccm-sync knows (${MIGRATIONS.length}); upgrade ccm-sync on this machine, then retry`);
   }
-  if (current === MIGRATIONS.length) return;
-  db.transaction(() => {
-    // Re-read inside the write lock: another process may have migrated meanwhile.
-    const now = db.pragma('user_version', { simple: true }) as number;
-    for (let v = now; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
-    db.pragma(`user_version = ${MIGRATIONS.length}`);
-  }).immediate();
+  return v;
+}
+
+/** How long any opener waits for another process's migration (a large hook_events copy). */
+const MIGRATION_WAIT_MS = 600_000;
+
+function migrate(db: Db, busyTimeoutMs: number): void {
+  if (schemaVersion(db) === MIGRATIONS.length) return;
+  // Every process that opens an old database tries to migrate it. Those that lose the race wait
+  // for the winner instead of failing after the usual busy timeout and losing their operation.
+  db.pragma(`busy_timeout = ${Math.max(busyTimeoutMs, MIGRATION_WAIT_MS)}`);
+  try {
+    db.transaction(() => {
+      // Re-read inside the write lock: another process may have migrated meanwhile.
+      const now = schemaVersion(db);
+      for (let v = now; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+      if (now < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  } finally {
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  }
 }
 
 /**

@@ -73,6 +73,8 @@ export class Outbox {
     this.db = db;
     this.stmts = statements(db, {
       // insert: one operation. Params: NewOutboxRow. Returns: run info (lastInsertRowid).
+      // A plain INSERT on purpose: the 'total' count relies on every successful insert taking
+      // the next id (no OR IGNORE, no upsert, no explicit id).
       insert: (`
         INSERT INTO sync_queue (op_id, operation, table_name, record_id, record_data, priority, buckets, changed_at, created_at)
         VALUES (@op_id, @operation, @table_name, @record_id, @record_data, @priority, @buckets, @changed_at, @created_at)`),
@@ -292,6 +294,7 @@ export class Outbox {
         if (r.buckets) for (const b of r.buckets.split(',')) deltas.set(b, (deltas.get(b) ?? 0) + r.n);
       }
       const counts = Object.fromEntries(deltas);
+      this.db.prepare("INSERT OR IGNORE INTO pending_counts (bucket, n, recorded) VALUES ('total', 0, 0)").run();
       this.db.prepare('UPDATE pending_counts SET n = 0').run();
       deltas.set('total', (deltas.get('total') ?? 0) - (this.stmts.seq.get() as { seq: number }).seq);
       this.applyDeltas(deltas);

@@ -172,16 +172,16 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
     result.operations_failed += c.failed;
     result.operations_pending_retry += c.retry;
     ctx.onProgress?.({ trigger: job.trigger, done: result.operations_in, total: Math.max(total, result.operations_in), batches: result.batches });
-    // An urgent operation arrived that no packaged batch carries: drop what is packaged (it stays
-    // pending) so that the next page, read now, puts the urgent one first.
-    if ((outbox.counts().urgent ?? 0) > claimedUrgent) {
-      for (const r of ready.splice(0)) claim(r.rows, -1);
-    }
   };
 
   try {
     for (;;) {
       ctx.signal?.throwIfAborted();
+      // An urgent operation arrived that no packaged batch carries: drop what is packaged (it stays
+      // pending) so that the next page puts the urgent one first.
+      if (ready.length > 0 && (outbox.counts().urgent ?? 0) > claimedUrgent) {
+        for (const r of ready.splice(0)) claim(r.rows, -1);
+      }
       if (ready.length === 0) {
         settleAnswered();
         if (!prepareUntilBatch(prepare, ready)) break;
@@ -194,9 +194,15 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
       }, ctx.signal);
       upload.catch(() => undefined); // awaited below, after the local work
       await new Promise((resolve) => setImmediate(resolve)); // let the request go out first
-      settleAnswered();
-      if (ready.length === 0) prepareUntilBatch(prepare, ready);
+      let localFailure: unknown;
+      try {
+        settleAnswered();
+        if (ready.length === 0) prepareUntilBatch(prepare, ready);
+      } catch (err) {
+        localFailure = err; // still take the answer of the batch on the wire, and settle it
+      }
       answered = { claim: next, answers: await upload };
+      if (localFailure !== undefined) throw localFailure;
     }
   } catch (err) {
     failure = err;
