@@ -219,6 +219,26 @@ describe('spine on postgres', () => {
     expect(Number(ledger[0]!.n)).toBe(1);
   });
 
+  it('finds a batch\'s duplicates through the ledger\'s primary key, not by reading the system\'s ledger', async () => {
+    // A ledger that grew fast and has no statistics yet (the first big drain of a new project).
+    await db.query(`insert into ccm_sync_ledger (op_id, system_id, table_name, record_id, result)
+      select gen_random_uuid(), $1, 'tasks', 'bulk-' || i, 'applied' from generate_series(1, 50000) i`, [env.systemId]);
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    const plans: string[] = [];
+    c.on('notice', (n) => plans.push(n.message ?? ''));
+    // auto_explain sends the plan of every statement inside batch_sync to this client.
+    await c.query("load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on; set auto_explain.log_level = notice");
+    await c.query(`set role authenticated; select set_config('request.jwt.claims', '${JSON.stringify({ role: 'authenticated', system_id: env.systemId })}', false)`);
+    const ops = Array.from({ length: 500 }, (_, i) => ({ op_id: crypto.randomUUID(), operation: 'UPDATE', table: 'tasks', record_id: `plan-${i}`, data: { title: 't' }, changed_at: '2026-03-01T10:00:05.000Z', seq: i }));
+    await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: ops })]);
+    await c.end();
+    const lookup = plans.find((p) => p.includes('join lateral') || (p.includes('l.result') && p.includes('ccm_sync_ledger')));
+    expect(lookup).toBeDefined();
+    expect(lookup).toMatch(/Index Scan using ccm_sync_ledger_pkey/);
+    expect(lookup).not.toMatch(/(Seq Scan|Bitmap Heap Scan) on ccm_sync_ledger/);
+  });
+
   it('refuses a batch for another system', async () => {
     const other = new PostgresTransport({ connectionString: db.url, systemId: 'someone-else', timeoutMs: 5000 });
     const forged = { system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: [] };
