@@ -58,7 +58,8 @@ describe('daemon triggers', () => {
     expect(r.code).toBe(0);
     await until(async () => (await db.query("select 1 from alerts where id = 'u1'")).length === 1, 'the urgent alert on the remote', 5000);
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(triggers()).toContain('urgent');
+    // The remote commits before the worker settles the batch and writes the sync's metrics row.
+    await until(() => triggers().includes('urgent'), 'the urgent sync in sync_metrics', 5000);
   });
 
   it('fires threshold_tasks on the 5th pending task and threshold_total on the 50th operation', async () => {
@@ -91,7 +92,7 @@ describe('daemon triggers', () => {
     expect(out.via).toMatch(/daemon pid/);
     expect(out.status).toMatch(/synced|nothing_to_sync/);
     await until(async () => (await db.query("select 1 from tasks where id = 'm1'")).length === 1, 'm1 on the remote');
-    expect(triggers()).toContain('manual');
+    await until(() => triggers().includes('manual'), 'the manual sync in sync_metrics');
   });
 
   it('serves the local API behind the token, on 127.0.0.1 only', async () => {
@@ -127,6 +128,7 @@ describe('daemon triggers', () => {
     const lines = Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ operation: 'INSERT', table_name: 'tasks', record_id: `burst-${i}`, record_data: { title: 'b' } }));
     for (let i = 0; i < 10_000; i += 500) await runCli(['enqueue', '--stdin'], { env: env.env, input: lines.slice(i, i + 500).join('\n') });
     await until(async () => (await remoteCount('tasks')) >= 10_000, 'the burst on the remote', 60_000, 200);
+    await until(() => daemon.local.outbox.pendingTotal() === 0 && triggers().length > before, 'the burst settled and its syncs in sync_metrics');
     const syncs = triggers().length - before;
     expect(syncs).toBeGreaterThan(0);
     expect(syncs).toBeLessThan(25); // 20 enqueue calls crossed the thresholds 200 times
