@@ -220,23 +220,44 @@ describe('spine on postgres', () => {
   });
 
   it('finds a batch\'s duplicates through the ledger\'s primary key, not by reading the system\'s ledger', async () => {
-    // A ledger that grew fast and has no statistics yet (the first big drain of a new project).
-    await db.query(`insert into ccm_sync_ledger (op_id, system_id, table_name, record_id, result)
-      select gen_random_uuid(), $1, 'tasks', 'bulk-' || i, 'applied' from generate_series(1, 50000) i`, [env.systemId]);
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
+    await c.query(`set role authenticated; select set_config('request.jwt.claims', '${JSON.stringify({ role: 'authenticated', system_id: env.systemId })}', false)`);
+    const call = (n: number, prefix: string) => c.query('select batch_sync($1::jsonb)', [JSON.stringify({
+      system_id: env.systemId,
+      sync_timestamp: new Date().toISOString(),
+      operations: Array.from({ length: n }, (_, i) => ({ op_id: crypto.randomUUID(), operation: 'UPDATE', table: 'tasks', record_id: `${prefix}-${i}`, data: { title: 't' }, changed_at: '2026-03-01T10:00:05.000Z', seq: i })),
+    })]);
+    // A session that made its plans while the ledger was small (a few single-operation syncs)...
+    for (let i = 0; i < 8; i++) await call(1, `early-${i}`);
+    // ...then a ledger that grew fast and has no statistics yet (the first big drain of a project).
+    await db.query(`insert into ccm_sync_ledger (op_id, system_id, table_name, record_id, result)
+      select gen_random_uuid(), $1, 'tasks', 'bulk-' || i, 'applied' from generate_series(1, 50000) i`, [env.systemId]);
     const plans: string[] = [];
     c.on('notice', (n) => plans.push(n.message ?? ''));
     // auto_explain sends the plan of every statement inside batch_sync to this client.
-    await c.query("load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on; set auto_explain.log_level = notice");
-    await c.query(`set role authenticated; select set_config('request.jwt.claims', '${JSON.stringify({ role: 'authenticated', system_id: env.systemId })}', false)`);
-    const ops = Array.from({ length: 500 }, (_, i) => ({ op_id: crypto.randomUUID(), operation: 'UPDATE', table: 'tasks', record_id: `plan-${i}`, data: { title: 't' }, changed_at: '2026-03-01T10:00:05.000Z', seq: i }));
-    await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: ops })]);
+    await c.query("reset role; load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on; set auto_explain.log_level = notice; set role authenticated");
+    await call(500, 'plan');
     await c.end();
     const lookup = plans.find((p) => p.includes('join lateral') || (p.includes('l.result') && p.includes('ccm_sync_ledger')));
     expect(lookup).toBeDefined();
     expect(lookup).toMatch(/Index Scan using ccm_sync_ledger_pkey/);
     expect(lookup).not.toMatch(/(Seq Scan|Bitmap Heap Scan) on ccm_sync_ledger/);
+  });
+
+  it('calls as the system, under row-level security, and leaves nothing set on the connection', async () => {
+    const other = new PostgresTransport({ connectionString: db.url, systemId: 'other-system', timeoutMs: 5000 });
+    const theirs = { op_id: crypto.randomUUID(), operation: 'INSERT' as const, table: 'tasks', record_id: 'theirs-1', data: { title: 'b' }, changed_at: '2026-03-01T10:00:05.000Z', seq: 1 };
+    expect((await other.upload({ system_id: 'other-system', sync_timestamp: new Date().toISOString(), operations: [theirs] }))[0]!.status).toBe('applied');
+    // Row-level security hides the other system's ledger: its operation looks missing to us.
+    expect(await transport.missing([theirs.op_id])).toEqual([theirs.op_id]);
+    expect(await other.missing([theirs.op_id])).toEqual([]);
+    // The role and claims lived only as long as the call (a transaction-mode pooler may hand the
+    // connection to anyone next).
+    const pool = (other as unknown as { pool: pg.Pool }).pool;
+    const [after] = (await pool.query("select current_user as u, coalesce(current_setting('request.jwt.claims', true), '') as c")).rows;
+    expect(after).toEqual({ u: 'postgres', c: '' });
+    await other.close();
   });
 
   it('refuses a batch for another system', async () => {

@@ -36,8 +36,6 @@ export class PostgresTransport implements Transport, SqlRunner {
   private readonly pool: pg.Pool;
   private readonly opts: PostgresOptions;
   private readonly claims: string;
-  /** Pooled connections already switched to this system's role and claims. */
-  private readonly asSystemAlready = new WeakSet<pg.PoolClient>();
   private admin: pg.Pool | undefined;
 
   constructor(opts: PostgresOptions) {
@@ -62,14 +60,14 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   /**
-   * Runs one statement as this system. Each pooled connection is switched to role `authenticated`
-   * with this system's `request.jwt.claims` once, for its whole session (the pool serves only this
-   * system; migrations use a pool of their own). The statement then runs alone, with its values
-   * as bound parameters, in one round trip and its own transaction: the request is on the wire as
-   * soon as `upload()` yields, so the worker packages and settles other batches while the server
-   * works. Resolves with the statement's rows.
+   * Runs one call as this system, in one statement, one round trip and its own transaction: a
+   * materialized CTE first sets role `authenticated` and this system's `request.jwt.claims` for the
+   * transaction, then `call` runs (its inner statements are planned after that, so row-level
+   * security applies to them). Values are bound parameters; `$1` is the claims. Nothing outlives
+   * the call, so the connection may also be a transaction-mode pooler's. The request is on the
+   * wire as soon as `upload()` yields, and the worker packages and settles meanwhile.
    */
-  private async asSystem<T>(sql: string, params: unknown[], signal?: AbortSignal): Promise<T[]> {
+  private async asSystem<T>(call: string, params: unknown[], signal?: AbortSignal): Promise<T[]> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -83,11 +81,10 @@ export class PostgresTransport implements Transport, SqlRunner {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      if (!this.asSystemAlready.has(client)) {
-        await client.query(`set role authenticated; select set_config('request.jwt.claims', ${client.escapeLiteral(this.claims)}, false)`);
-        this.asSystemAlready.add(client);
-      }
-      return (await client.query(sql, params)).rows as T[];
+      const sql = `with system as materialized (
+          select set_config('role', 'authenticated', true) as role, set_config('request.jwt.claims', $1, true) as claims)
+        select ${call} from system`;
+      return (await client.query(sql, [this.claims, ...params])).rows as T[];
     } catch (err) {
       broken = broken ?? (err as Error);
       throw classifyFailure(this.kind, pgFacts(err, signal?.aborted));
@@ -98,16 +95,16 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   async upload(batch: Batch, signal?: AbortSignal): Promise<RemoteResult[]> {
-    const rows = await this.asSystem<{ r: unknown }>('select public.batch_sync($1::jsonb) as r', [JSON.stringify(batch)], signal);
+    const rows = await this.asSystem<{ r: unknown }>('public.batch_sync($2::jsonb) as r', [JSON.stringify(batch)], signal);
     return checkResults(this.kind, batch, rows[0]?.r);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.asSystem('select public.ccm_ping()', [], signal);
+    await this.asSystem('public.ccm_ping()', [], signal);
   }
 
   async missing(opIds: readonly string[]): Promise<string[]> {
-    const rows = await this.asSystem<{ r: string[] }>('select public.ccm_missing_ops($1::jsonb) as r', [JSON.stringify(opIds)]);
+    const rows = await this.asSystem<{ r: string[] }>('public.ccm_missing_ops($2::jsonb) as r', [JSON.stringify(opIds)]);
     return rows[0]?.r ?? [];
   }
 

@@ -11,12 +11,12 @@
 --   statistics it guesses that 0.5% of the rows pass, and a hash of "those few" rows looks cheaper
 --   than 500 index probes.
 -- The ids are now cast before the lookup, and the lookup is one probe per operation (LATERAL …
--- LIMIT 1), which leaves the primary key as the only sensible plan. ccm_apply_fast also plans
--- every call afresh, so that no plan made while the ledger was empty is kept. It is otherwise
--- unchanged from 20261125000000_ccm_sync.sql; ccm_missing_ops gets the same cast.
+-- LIMIT 1), which leaves the primary key as the only sensible plan, also for a plan PL/pgSQL made
+-- while the ledger was nearly empty and keeps. ccm_apply_fast is otherwise unchanged from
+-- 20261125000000_ccm_sync.sql; ccm_missing_ops gets the same cast.
 
 create or replace function public.ccm_apply_fast(sys text, ops jsonb) returns jsonb
-language plpgsql security invoker set search_path = public, pg_temp set plan_cache_mode = force_custom_plan as $$
+language plpgsql security invoker set search_path = public, pg_temp as $$
 declare
   -- The batch is unpacked once into arrays of small values: touching a large jsonb variable
   -- inside a loop would detoast all of it on every access.
