@@ -14,6 +14,9 @@
 import { statements, type Db } from './db.ts';
 import type { OutboxRow } from '../types.ts';
 
+/** Operations ever inserted into sync_queue (its AUTOINCREMENT sequence). Returns: {seq}. */
+const SEQ = `SELECT coalesce(max(seq), 0) AS seq FROM sqlite_sequence WHERE name = 'sync_queue'`;
+
 /** A row about to be inserted: the outbox row before it has an id or a try, plus its buckets. */
 export type NewOutboxRow = Omit<OutboxRow, 'id' | 'retry_count'> & { buckets: string };
 
@@ -87,9 +90,9 @@ export class Outbox {
       // Returns: [{bucket, n, recorded}].
       counts: (`
         SELECT c.bucket, c.n + iif(c.bucket = 'total', s.seq, 0) AS n, c.recorded + iif(c.bucket = 'total', s.seq, 0) AS recorded
-        FROM pending_counts c, (SELECT coalesce(max(seq), 0) AS seq FROM sqlite_sequence WHERE name = 'sync_queue') s`),
+        FROM pending_counts c, (${SEQ}) s`),
       // seq: operations ever inserted. Returns: {seq}.
-      seq: (`SELECT coalesce(max(seq), 0) AS seq FROM sqlite_sequence WHERE name = 'sync_queue'`),
+      seq: SEQ,
       // page: the next pending operations in upload order (urgent first, then oldest), skipping
       // those waiting for a retry time. Params: now (epoch ms), limit. Returns: PendingRow[].
       page: (`
