@@ -18,6 +18,8 @@ abstract class CcmError extends Error {
   readonly retryable: boolean = false;
   /** Process exit code when this error ends a CLI command. */
   readonly exitCode: number = 1;
+  /** The remote's SQLSTATE (or PostgREST code), when the remote answered with one. */
+  sqlstate?: string;
 }
 
 function matches(err: unknown, name: string): boolean {
@@ -81,8 +83,21 @@ export class DaemonUnreachableError extends CcmError {
   }
 }
 
+/**
+ * The sync worker thread died (out of memory, a native crash, an uncaught error): a local failure,
+ * not a sign that the remote is down. The job is retried; the host starts a fresh thread.
+ */
+export class WorkerCrashError extends CcmError {
+  override readonly name = 'WorkerCrashError';
+  readonly code = 'WORKER_CRASHED';
+  override readonly retryable = true;
+  static is(err: unknown): err is WorkerCrashError {
+    return err instanceof WorkerCrashError || matches(err, 'WorkerCrashError');
+  }
+}
+
 export function isRetryable(err: unknown): boolean {
-  return RemoteUnavailableError.is(err);
+  return RemoteUnavailableError.is(err) || WorkerCrashError.is(err);
 }
 
 /** The exit code a CLI command ends with for this error. */
@@ -94,28 +109,37 @@ export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Serialises an error for a worker message; `is()` still matches on the other side. */
-export function toPlainError(err: unknown): { name: string; message: string } {
-  return { name: err instanceof Error ? err.name : 'Error', message: messageOf(err) };
+/** The stable code of an error: ours, or INTERNAL for anything else. */
+export function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof CcmError && typeof code === 'string' ? code : typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code : 'INTERNAL';
 }
 
+export interface PlainError {
+  name: string;
+  message: string;
+  sqlstate?: string;
+}
+
+/** Serialises an error for a worker message; `is()` still matches on the other side. */
+export function toPlainError(err: unknown): PlainError {
+  const sqlstate = (err as { sqlstate?: unknown } | null)?.sqlstate;
+  return { name: err instanceof Error ? err.name : 'Error', message: messageOf(err), ...(typeof sqlstate === 'string' ? { sqlstate } : {}) };
+}
+
+const REBUILD: Record<string, new (message: string) => CcmError> = {
+  RemoteUnavailableError, RemoteRejectedError, ConfigError, InputError, StoreError, DaemonUnreachableError, WorkerCrashError,
+};
+
 /** Rebuilds a typed error from a worker message. */
-export function fromPlainError(plain: { name: string; message: string }): Error {
-  switch (plain.name) {
-    case 'RemoteUnavailableError':
-      return new RemoteUnavailableError(plain.message);
-    case 'RemoteRejectedError':
-      return new RemoteRejectedError(plain.message);
-    case 'ConfigError':
-      return new ConfigError(plain.message);
-    case 'InputError':
-      return new InputError(plain.message);
-    case 'StoreError':
-      return new StoreError(plain.message);
-    default: {
-      const err = new Error(plain.message);
-      err.name = plain.name;
-      return err;
-    }
+export function fromPlainError(plain: PlainError): Error {
+  const Cls = REBUILD[plain.name];
+  if (Cls) {
+    const err = new Cls(plain.message);
+    if (plain.sqlstate) err.sqlstate = plain.sqlstate;
+    return err;
   }
+  const err = new Error(plain.message);
+  err.name = plain.name;
+  return err;
 }

@@ -7,6 +7,7 @@ import { Recorder } from './record.ts';
 import { openDb, type Db } from './store/db.ts';
 import { MetricsStore } from './store/metrics.ts';
 import { Outbox } from './store/outbox.ts';
+import { Review } from './store/review.ts';
 import { StateStore } from './store/state.ts';
 import type { Settings } from './config/load.ts';
 import type { Transport } from './remote/transport.ts';
@@ -16,6 +17,7 @@ export interface Local {
   db: Db;
   recorder: Recorder;
   outbox: Outbox;
+  review: Review;
   metrics: MetricsStore;
   state: StateStore;
   clock: Clock;
@@ -26,11 +28,12 @@ export type LocalSettings = Pick<Settings, 'paths' | 'sync'>;
 
 export function openLocal(settings: LocalSettings, clock: Clock = systemClock, opts: { readonly?: boolean } = {}): Local {
   const db = openDb(settings.paths.db, { readonly: opts.readonly });
-  const recorder = new Recorder(db, { clock, maxRecordBytes: settings.sync.max_bytes_per_request - 512 });
+  const recorder = new Recorder(db, { clock, maxRecordBytes: settings.sync.max_bytes_per_request - 512, strictColumns: settings.sync.strict_columns });
   return {
     db,
     recorder,
     outbox: recorder.outbox,
+    review: new Review(recorder.outbox),
     metrics: new MetricsStore(db),
     state: new StateStore(db),
     clock,
@@ -39,7 +42,7 @@ export function openLocal(settings: LocalSettings, clock: Clock = systemClock, o
 }
 
 /** The parts of the settings one sync run needs. */
-export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts'>): SyncRunOptions {
+export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote'>): SyncRunOptions {
   return {
     systemId: s.system.id,
     maxOpsPerRequest: s.sync.max_ops_per_request,
@@ -49,16 +52,21 @@ export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts'
     operationMaxAttempts: s.sync.retry.operation_max_attempts,
     retryBaseMs: s.sync.retry.base_delay_ms,
     retryMaxMs: s.sync.retry.max_delay_ms,
+    retryJitter: s.sync.retry.jitter,
     selective: s.sync.selective,
+    pruneLedgerEveryMs: s.remote.prune_ledger ? s.remote.prune_interval_minutes * 60_000 : undefined,
   };
 }
 
 /** Everything one sync run needs, from the local handle, the settings and a transport. */
 export function syncContext(
   local: Local,
-  settings: Pick<Settings, 'system' | 'sync' | 'conflicts'>,
+  settings: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote'>,
   transport: Transport,
-  extra: Pick<SyncContext, 'signal' | 'onProgress'> = {},
+  extra: Pick<SyncContext, 'signal' | 'onProgress' | 'heartbeat'> = {},
 ): SyncContext {
-  return { db: local.db, outbox: local.outbox, metrics: local.metrics, state: local.state, transport, clock: local.clock, options: syncRunOptions(settings), ...extra };
+  return {
+    db: local.db, outbox: local.outbox, review: local.review, metrics: local.metrics, state: local.state, transport, clock: local.clock,
+    options: syncRunOptions(settings), ...extra,
+  };
 }

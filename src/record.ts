@@ -12,18 +12,18 @@
  */
 import * as nodeCrypto from 'node:crypto';
 import { InputError } from './errors.ts';
+import { LOCAL_COPY_TABLES, TABLE_NAMES, contractProblems, tableSpec, withoutRedundantId } from './catalog.ts';
 import { statements, storeError, type Db } from './store/db.ts';
 import { Outbox, type Counts, type NewOutboxRow } from './store/outbox.ts';
-import { OPERATIONS, PRIORITIES, SYNC_TABLES, type OperationInput, type Priority } from './types.ts';
+import { OPERATIONS, PRIORITIES, type OperationInput, type Priority } from './types.ts';
 import type { Clock } from './clock.ts';
-
-/** Tables whose records ccm-sync keeps a local copy of (refreshed when the remote wins). */
-export const OWNED_TABLES: ReadonlySet<string> = new Set(['tasks', 'contexts']);
 
 export interface RecordOptions {
   clock: Clock;
   /** Largest serialized record_data accepted, in bytes. */
   maxRecordBytes: number;
+  /** Refuse keys that name no column (sync.strict_columns). */
+  strictColumns?: boolean;
 }
 
 export interface RecordResult {
@@ -46,8 +46,10 @@ export function classify(table: string, data: Record<string, unknown> | null): {
     if (data && (data.action === 'registered' || data.action === 'removed')) buckets.push('context_change');
   }
   if (table === 'alerts' && data) {
-    if (data.severity === 'error' || data.severity === 'critical') buckets.push('errors');
-    if (data.severity === 'critical') {
+    // The design writes `level`; ccm-sync's own alerts write `severity`. Either counts.
+    const severity = data.severity ?? data.level;
+    if (severity === 'error' || severity === 'critical') buckets.push('errors');
+    if (severity === 'critical') {
       buckets.push('critical');
       critical = true;
     }
@@ -84,15 +86,18 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
   const operation = typeof o.operation === 'string' ? o.operation.toUpperCase() : o.operation;
   if (!OPERATIONS.includes(operation as never)) fail(where, `operation must be one of ${OPERATIONS.join(', ')}, got ${JSON.stringify(o.operation)}`);
   const table = o.table_name;
-  if (typeof table !== 'string' || !SYNC_TABLES.includes(table as never)) {
-    fail(where, `unknown table ${JSON.stringify(table)}; ccm-sync syncs ${SYNC_TABLES.join(', ')}`);
-  }
+  const spec = typeof table === 'string' ? tableSpec(table) : undefined;
+  if (!spec) fail(where, `unknown table ${JSON.stringify(table)}; ccm-sync syncs ${TABLE_NAMES.join(', ')} (see \`ccm-sync tables\`)`);
   const rid = typeof o.record_id === 'number' ? String(o.record_id) : o.record_id;
   if (typeof rid !== 'string' || rid.length === 0 || rid.length > 256) fail(where, 'record_id must be a non-empty string of at most 256 characters');
   let data: Record<string, unknown> | null = null;
   if (o.record_data !== undefined && o.record_data !== null) {
     if (typeof o.record_data !== 'object' || Array.isArray(o.record_data)) fail(where, 'record_data must be a JSON object');
     data = o.record_data as Record<string, unknown>;
+    if (spec.sync === 'summary' && typeof data.task_id === 'number') data = { ...data, task_id: String(data.task_id) };
+    const problems = contractProblems(spec, rid, data, { strictColumns: opts.strictColumns ?? false });
+    if (problems.length) fail(where, problems.join('; '));
+    data = withoutRedundantId(data);
   } else if (operation !== 'DELETE') {
     fail(where, `${String(operation)} needs record_data`);
   }
@@ -104,8 +109,8 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
     if (Number.isNaN(t)) fail(where, `changed_at must be an ISO 8601 time, got ${JSON.stringify(o.changed_at)}`);
     changedAt = new Date(t).toISOString();
   }
-  if (table === 'hook_events' && data && typeof data.task_id !== 'string' && typeof data.task_id !== 'number') {
-    fail(where, 'a hook_events record needs record_data.task_id');
+  if (spec.sync === 'summary' && data && typeof data.task_id !== 'string') {
+    fail(where, `a ${spec.name} record needs record_data.task_id`);
   }
   const json = data === null ? null : JSON.stringify(data);
   // A string of n UTF-16 units is at most 3n UTF-8 bytes: most records need no count at all.
@@ -117,12 +122,12 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
   if (json !== null && json.includes('\\u0000') && /(?<!\\)(?:\\\\)*\\u0000/.test(json)) {
     fail(where, 'record_data contains a NUL character (\\u0000), which Postgres cannot store; remove it');
   }
-  const { buckets, critical } = classify(table, data);
+  const { buckets, critical } = classify(spec.name, data);
   if (priority === 'urgent' || critical) buckets.push('urgent');
   const row: NewOutboxRow = {
     op_id: newOpId(),
     operation: operation as NewOutboxRow['operation'],
-    table_name: table,
+    table_name: spec.name,
     record_id: rid,
     record_data: json,
     priority: critical ? 'urgent' : priority,
@@ -171,7 +176,7 @@ class LocalDetail {
         success: d.success === false ? 0 : 1,
         timestamp: typeof d.timestamp === 'string' ? d.timestamp : row.changed_at,
       });
-    } else if (OWNED_TABLES.has(row.table_name)) {
+    } else if (LOCAL_COPY_TABLES.has(row.table_name)) {
       this.stmts.upsert.run(row.table_name, row.record_id, row.record_data ?? '{}', row.changed_at, row.operation === 'DELETE' ? 1 : 0);
     }
   }

@@ -5,13 +5,18 @@
  * - applied, duplicate → synced (a duplicate was applied by an earlier upload whose answer was lost);
  *   sources folded into an aggregate settle as 'summarised', the one whose op_id it carries as the
  *   remote's answer;
- * - stale → synced with result 'stale': the remote was newer and is kept; the local copy of an owned
- *   table is refreshed from the remote version;
+ * - stale → synced with result 'stale': the remote was newer and is kept;
  * - conflict → status 'conflict', both versions kept for `ccm-sync conflicts`;
- * - rejected → retried later with backoff, and failed (dead letter) after `maxAttempts` uploads.
+ * - rejected, permanently (SQLSTATE class 22, 23 or 42, or ccm-sync's CCMxx: the same data would
+ *   be refused again) → failed at once, a dead letter with the reason and what to change;
+ * - rejected otherwise → retried with backoff, and failed after `maxAttempts` uploads.
+ * Whenever the remote answers with its version of the row (the operation lost a column to a newer
+ * write), the local copy of a table ccm-sync keeps locally is refreshed from it.
  * Nothing is marked synced without the remote's answer for it.
  */
-import { OWNED_TABLES } from './record.ts';
+import { LOCAL_COPY_TABLES, recordFromRemoteRow } from './catalog.ts';
+import { backoffDelay } from './backoff.ts';
+import { isPermanentRejection, remediation } from './remote/transport.ts';
 import type { Db } from './store/db.ts';
 import type { Outbox, PendingRow, SettleEntry } from './store/outbox.ts';
 import type { Packaged } from './package/types.ts';
@@ -22,6 +27,7 @@ export interface SettleOptions {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  jitter?: number;
 }
 
 export interface SettleCounts {
@@ -30,20 +36,13 @@ export interface SettleCounts {
   conflict: number;
   failed: number;
   retry: number;
+  /** The remote's settled watermark, when it refused operations below it (CCM01). */
+  watermark?: number;
 }
 
-const META_COLUMNS = ['system_id', 'id', 'updated_at', 'sync_seq', 'sync_op_id'];
-
-/** Remote row without its bookkeeping columns, as a local record. */
-export function remoteData(remote: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(remote)) if (!META_COLUMNS.includes(k) && v !== null) out[k] = v;
-  return out;
-}
-
-/** Replaces the local copy of an owned record with the remote version. */
+/** Replaces the local copy of a record ccm-sync keeps locally with the remote version. */
 export function refreshLocalCopy(db: Db, table: string, recordId: string, remote: Record<string, unknown> | null | undefined): void {
-  if (!OWNED_TABLES.has(table)) return;
+  if (!LOCAL_COPY_TABLES.has(table)) return;
   if (!remote) {
     db.prepare('UPDATE local_records SET deleted = 1 WHERE table_name = ? AND record_id = ?').run(table, recordId);
     return;
@@ -51,11 +50,7 @@ export function refreshLocalCopy(db: Db, table: string, recordId: string, remote
   db.prepare(`
     INSERT INTO local_records (table_name, record_id, data, changed_at, deleted) VALUES (?, ?, ?, ?, 0)
     ON CONFLICT (table_name, record_id) DO UPDATE SET data = excluded.data, changed_at = excluded.changed_at, deleted = 0`)
-    .run(table, recordId, JSON.stringify(remoteData(remote)), new Date(String(remote.updated_at)).toISOString());
-}
-
-export function retryDelay(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+    .run(table, recordId, JSON.stringify(recordFromRemoteRow(remote)), new Date(String(remote.updated_at)).toISOString());
 }
 
 export function settleResults(
@@ -85,13 +80,16 @@ export function settleResults(
           entries.push({ kind: 'conflict', row, remote: JSON.stringify(r.remote ?? null), error: `remote version is newer (updated ${String(r.remote?.updated_at ?? '?')}); resolve with \`ccm-sync conflicts resolve ${row.id} --keep local|remote\`` });
           counts.conflict++;
           break;
-        case 'rejected':
-          entries.push(rejection(row, `rejected by remote${r.sqlstate ? ` (${r.sqlstate})` : ''}: ${r.message ?? 'no reason given'}`, opts));
-          counts[row.retry_count + 1 >= opts.maxAttempts ? 'failed' : 'retry']++;
+        case 'rejected': {
+          const entry = rejection(row, r, opts);
+          entries.push(entry);
+          counts[entry.kind === 'failed' ? 'failed' : 'retry']++;
+          if (r.sqlstate === 'CCM01' && typeof r.watermark === 'number') counts.watermark = Math.max(counts.watermark ?? 0, r.watermark);
           break;
+        }
       }
     }
-    if (r.status === 'stale') refresh.push({ table: item.op.table, id: item.op.record_id, remote: r.remote });
+    if ((r.status === 'stale' || r.status === 'applied') && r.remote !== undefined) refresh.push({ table: item.op.table, id: item.op.record_id, remote: r.remote });
   });
   outbox.db.transaction(() => {
     outbox.settle(entries, new Date(opts.nowMs).toISOString());
@@ -100,16 +98,23 @@ export function settleResults(
   return counts;
 }
 
-function rejection(row: PendingRow, error: string, opts: SettleOptions): SettleEntry {
+function rejection(row: PendingRow, r: RemoteResult, opts: SettleOptions): SettleEntry {
+  const reason = `rejected by the remote${r.sqlstate ? ` (${r.sqlstate})` : ''}: ${r.message ?? 'no reason given'}`;
+  if (isPermanentRejection(r.sqlstate)) {
+    return { kind: 'failed', row, code: r.sqlstate, error: `${reason}. Not retried: the same data would be refused again. ${remediation(r.sqlstate)}` };
+  }
   const attempt = row.retry_count + 1;
-  if (attempt >= opts.maxAttempts) return { kind: 'failed', row, error: `${error} (gave up after ${attempt} attempt${attempt > 1 ? 's' : ''}; fix it, then \`ccm-sync sync retry-failed\`)` };
-  return { kind: 'retry', row, error, nextAttemptAt: opts.nowMs + retryDelay(attempt, opts.baseDelayMs, opts.maxDelayMs) };
+  if (attempt >= opts.maxAttempts) {
+    return { kind: 'failed', row, code: r.sqlstate, error: `${reason} (gave up after ${attempt} attempt${attempt > 1 ? 's' : ''}; once it is fixed, \`ccm-sync failed retry ${row.id}\`)` };
+  }
+  const delay = backoffDelay(attempt, { base_delay_ms: opts.baseDelayMs, max_delay_ms: opts.maxDelayMs, jitter: opts.jitter ?? 0 });
+  return { kind: 'retry', row, code: r.sqlstate, error: reason, nextAttemptAt: opts.nowMs + delay };
 }
 
 /** Settles rows that never left the machine: coalesced away, skipped, or over the byte cap. */
-export function settleLocally(outbox: Outbox, synced: { sources: PendingRow[]; result: string }[], failed: { sources: PendingRow[]; error: string }[], nowMs: number): void {
+export function settleLocally(outbox: Outbox, synced: { sources: PendingRow[]; result: string }[], failed: { sources: PendingRow[]; error: string; code?: string }[], nowMs: number): void {
   const entries: SettleEntry[] = [];
   for (const s of synced) for (const row of s.sources) entries.push({ kind: 'synced', row, result: s.result });
-  for (const f of failed) for (const row of f.sources) entries.push({ kind: 'failed', row, error: f.error });
+  for (const f of failed) for (const row of f.sources) entries.push({ kind: 'failed', row, error: f.error, code: f.code });
   if (entries.length) outbox.settle(entries, new Date(nowMs).toISOString());
 }

@@ -19,6 +19,10 @@
  *   failed (after retries), or still pending with a retry time.
  * - conflict: the remote row is newer than the operation. Under last-write-wins the remote is kept
  *   (result `stale`); under manual review the operation waits in status `conflict` for a person.
+ * - version: when a write happened, as (change time, outbox position). Last-write-wins compares
+ *   versions per column (see supabase/migrations/20261126000000_ccm_sync_contract.sql).
+ * - dead letter: an operation in status `failed`, which no sync sends again until a person retries
+ *   or discards it (`ccm-sync failed`).
  */
 
 export const PRIORITIES = ['urgent', 'high', 'normal', 'low'] as const;
@@ -27,21 +31,8 @@ export type Priority = (typeof PRIORITIES)[number];
 export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE'] as const;
 export type OperationKind = (typeof OPERATIONS)[number];
 
-/** Tables the remote migration creates and batch_sync accepts. */
-export const REMOTE_TABLES = [
-  'tasks',
-  'supervisory_reports',
-  'alerts',
-  'contexts',
-  'task_summaries',
-  'system_status',
-] as const;
-/** Tables that stay local and reach the remote only through a packager (hook_events → task_summaries). */
-export const LOCAL_TABLES = ['hook_events'] as const;
-export const SYNC_TABLES = [...REMOTE_TABLES, ...LOCAL_TABLES] as const;
-export type SyncTable = (typeof SYNC_TABLES)[number];
-
-export type OperationStatus = 'pending' | 'synced' | 'failed' | 'conflict';
+/** Tables are described once, in ./catalog.ts. */
+export type OperationStatus = 'pending' | 'synced' | 'failed' | 'conflict' | 'discarded';
 
 /** What a caller hands to `record()`. Field names are the outbox's own. */
 export interface OperationInput {
@@ -81,12 +72,33 @@ export interface WireOperation {
   force?: boolean;
   /** Other outbox operations this one stands for after coalescing or aggregation. */
   source_ids?: string[];
+  /** Keys whose version differs from the operation's own: [changed_at, seq] of their last write. */
+  versions?: Record<string, [string, number]>;
+  /** The highest outbox position among the operations this one stands for (ledger pruning). */
+  ledger_seq?: number;
+}
+
+/** What a system says about itself with every batch (the fleet view reads it). */
+export interface Heartbeat {
+  type: string;
+  version: string;
+  backlog: number;
+  failed: number;
+  connection: string;
+  alerts: string[];
+  last_sync_at: string | null;
+  at: string;
 }
 
 export interface Batch {
   system_id: string;
   sync_timestamp: string;
   operations: WireOperation[];
+  /** Every outbox position at or below this is settled locally and will never be sent again. */
+  settled_through?: number;
+  /** Ask the remote to prune this system's ledger up to settled_through. */
+  prune_ledger?: boolean;
+  heartbeat?: Heartbeat;
 }
 
 export type RemoteStatus = 'applied' | 'duplicate' | 'stale' | 'conflict' | 'rejected';
@@ -97,7 +109,10 @@ export interface RemoteResult {
   first_status?: string;
   sqlstate?: string;
   message?: string;
+  /** The row as it now is, when the operation lost a column (or all of them) to a newer write. */
   remote?: Record<string, unknown> | null;
+  /** With sqlstate CCM01: the system's settled watermark on the remote. */
+  watermark?: number;
 }
 
 export const TRIGGER_TYPES = [
@@ -136,6 +151,28 @@ export interface SyncJobPayload {
   limits?: SyncLimits;
 }
 
+/** One reason operations are held back, and how many share it. */
+export interface Reason {
+  code: string | null;
+  message: string;
+  count: number;
+}
+
+/** What is still held back after a sync, and why. */
+export interface HeldBack {
+  /** Operations still pending (waiting for a retry time, or not reached by this sync's limits). */
+  pending: number;
+  /** Of those, waiting out a retry delay; the earliest next try. */
+  waiting: number;
+  next_attempt_at: string | null;
+  waiting_reasons: Reason[];
+  /** Dead letters: not sent again until a person retries or discards them. */
+  failed: number;
+  failed_reasons: Reason[];
+  /** Held for manual conflict review. */
+  conflicts: number;
+}
+
 /** The design's result of one sync. */
 export interface SyncResult {
   status: 'synced' | 'nothing_to_sync' | 'partial' | 'failed';
@@ -155,4 +192,6 @@ export interface SyncResult {
   error?: string;
   /** Why a sync job did nothing: paused, offline, sync.enabled false. */
   skipped?: string;
+  /** What is still held back after it (absent for a skipped sync). */
+  held?: HeldBack;
 }

@@ -114,7 +114,7 @@ describe('coalescing', () => {
     expect(statusOf('c-3').map((s) => s.result)).toEqual(['applied', 'applied']); // one tombstone for both
     // Every source op id is in the remote ledger, so a replay of any of them is a duplicate.
     const ids = (local.db.prepare("SELECT op_id FROM sync_queue WHERE record_id IN ('c-1', 'c-2')").all() as { op_id: string }[]).map((x) => x.op_id);
-    expect(await transport.missing(ids)).toEqual([]);
+    expect((await transport.verify(ids.map((op_id) => ({ op_id, seq: 0 })))).missing).toEqual([]);
   });
 
   it('sends a tombstone when the remote already has the record', async () => {
@@ -185,7 +185,9 @@ describe('conflicts', () => {
     }
     const r = await sync();
     expect(r.operations_conflict).toBe(2);
-    const list = JSON.parse((await runCli(['conflicts', 'list', '--json'], { env: env.env })).stdout) as { conflicts: { id: number; record_id: string; local: { data: { summary: string } }; remote: { summary: string } }[] };
+    const listed = await runCli(['conflicts', 'list', '--json'], { env: env.env });
+    if (listed.code !== 0) throw new Error(listed.stderr);
+    const list = JSON.parse(listed.stdout) as { conflicts: { id: number; record_id: string; local: { data: { summary: string } }; remote: { summary: string } }[] };
     expect(list.conflicts.map((c) => [c.record_id, c.local.data.summary, c.remote.summary])).toEqual([
       ['rep-1', 'local view', 'edited in Supabase'],
       ['rep-2', 'local view', 'edited in Supabase'],
@@ -201,7 +203,7 @@ describe('conflicts', () => {
     await sync();
     expect(await remote('supervisory_reports', 'rep-1')).toMatchObject({ summary: 'local view' });
     expect(await remote('supervisory_reports', 'rep-2')).toMatchObject({ summary: 'edited in Supabase' });
-    expect(local.outbox.conflicts()).toEqual([]);
+    expect(local.review.conflicts()).toEqual([]);
   });
 
   it('refreshes the local copy of an owned record when last-write-wins keeps the remote', async () => {

@@ -58,32 +58,43 @@ describe('self-tests and faults a person meets', () => {
     none.cleanup();
   });
 
-  it('isolates a poison operation, marks it failed after N tries, and retry-failed re-queues it', async () => {
-    const env = makeEnv({ remote: { kind: 'postgres' }, sync: { retry: { operation_max_attempts: 2, base_delay_ms: 0, max_delay_ms: 0 } } }, { CCM_SYNC_DATABASE_URL: db.url });
+  it('dead-letters a remote refusal at once, says so everywhere, and repairs it with failed retry', async () => {
+    const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
+    await db.query("alter table tasks add constraint ccm_selftest_title check (title is distinct from 'poison')");
     try {
       const lines = [
         { operation: 'INSERT', table_name: 'tasks', record_id: 'good-1', record_data: { title: 'ok' } },
-        { operation: 'INSERT', table_name: 'tasks', record_id: 'poison-1', record_data: { title: 'x', completed_at: 'yesterday-ish' } },
+        { operation: 'INSERT', table_name: 'tasks', record_id: 'poison-1', record_data: { title: 'poison' } },
         { operation: 'INSERT', table_name: 'tasks', record_id: 'good-2', record_data: { title: 'ok' } },
       ].map((o) => JSON.stringify(o)).join('\n');
       await runCli(['enqueue', '--stdin'], { env: env.env, input: lines });
-      const first = JSON.parse((await runCli(['sync', 'now', '--json'], { env: env.env })).stdout);
-      expect(first).toMatchObject({ status: 'partial', operations_synced: 2 });
-      await runCli(['sync', 'now'], { env: env.env });
+      const now = await runCli(['sync', 'now', '--json'], { env: env.env });
+      expect(now.code).toBe(1);
+      expect(JSON.parse(now.stdout)).toMatchObject({ status: 'partial', operations_synced: 2, details: { operations_failed: 1, held: { failed: 1 } } });
       expect(statusCounts(env.settings.paths.db)).toEqual({ synced: 2, failed: 1 });
-      const status = await runCli(['sync', 'status', '--json'], { env: env.env });
-      expect(JSON.parse(status.stdout).failed).toBe(1);
-      // The fix: the remote learns to accept it (here: the value is fixed by a later change).
-      await db.query('alter table tasks alter column completed_at type text');
-      const retry = await runCli(['sync', 'retry-failed', '--json'], { env: env.env });
-      expect(JSON.parse(retry.stdout)).toEqual({ requeued: 1 });
-      await runCli(['sync', 'now'], { env: env.env });
+      const human = await runCli(['sync', 'now'], { env: env.env });
+      expect(human.code).toBe(1);
+      expect(human.stdout).toMatch(/nothing sent[\s\S]*1 failed \(dead letters, not retried\)[\s\S]*1 × rejected by the remote \(23514\)/);
+      const status = JSON.parse((await runCli(['sync', 'status', '--json'], { env: env.env })).stdout);
+      expect(status).toMatchObject({ failed: 1, failed_reasons: [{ code: '23514', count: 1 }] });
+      expect(status.alerts.map((a: { rule: string }) => a.rule)).toContain('operations_failed');
+      const list = JSON.parse((await runCli(['failed', 'list', '--json'], { env: env.env })).stdout);
+      expect(list.operations.map((o: { record_id: string }) => o.record_id)).toEqual(['poison-1']);
+      // The fix: the remote learns to accept it. Retrying warns that the data is sent unchanged.
+      await db.query('alter table tasks drop constraint ccm_selftest_title');
+      const retry = await runCli(['failed', 'retry', '--all', '--json'], { env: env.env });
+      expect(JSON.parse(retry.stdout)).toMatchObject({ requeued: [expect.any(Number)] });
+      expect(retry.stderr).toMatch(/warning: #\d+ was refused by the remote \(23514\) and is sent again unchanged/);
+      const again = await runCli(['sync', 'now'], { env: env.env });
+      expect(again.code).toBe(0);
       expect(statusCounts(env.settings.paths.db)).toEqual({ synced: 3 });
+      expect((await runCli(['alerts'], { env: env.env })).code).toBe(0);
     } finally {
-      await db.query('alter table tasks alter column completed_at type timestamptz using null');
+      await db.query('alter table tasks drop constraint if exists ccm_selftest_title');
       env.cleanup();
     }
   });
+
 
   it('takes concurrent enqueuers while the daemon drains: no SQLITE_BUSY, nothing lost', async () => {
     const env = makeEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });

@@ -114,24 +114,38 @@ describe('spine on postgres', () => {
     expect((await db.query<{ status: string }>('select status from tasks where system_id = $1 and id = $2', [env.systemId, 'lww-1']))[0]!.status).toBe('newest');
   });
 
-  it('isolates a poison operation: the rest of its batch syncs, it retries, then fails', async () => {
-    local.recorder.record([
-      { operation: 'INSERT', table_name: 'tasks', record_id: 'ok-1', record_data: { title: 'fine' } },
-      { operation: 'INSERT', table_name: 'tasks', record_id: 'bad-1', record_data: { title: 'x', no_such_column: 1 } },
-      { operation: 'INSERT', table_name: 'tasks', record_id: 'ok-2', record_data: { title: 'fine too' } },
-    ]);
-    const r = await sync();
-    expect(r).toMatchObject({ operations_synced: 2, operations_pending_retry: 1, status: 'partial' });
-    const bad = local.db.prepare("SELECT status, retry_count, error_message FROM sync_queue WHERE record_id = 'bad-1'").get() as { status: string; retry_count: number; error_message: string };
-    expect(bad.status).toBe('pending');
-    expect(bad.error_message).toMatch(/42703.*no_such_column/);
-    for (let i = 0; i < 10; i++) {
-      clock.advance(10 * 60_000);
-      await sync();
+  it('dead-letters a permanent rejection at once and retries another with backoff, while the rest of the batch syncs', async () => {
+    // Real remote refusals: a CHECK constraint (23514, permanent) and a trigger that raises
+    // raise_exception (P0001: not known to be permanent, so retried with backoff).
+    await db.query("alter table tasks add constraint ccm_test_no_forbidden check (title is distinct from 'forbidden')");
+    await db.query(`create function ccm_test_flaky() returns trigger language plpgsql as $$
+      begin if new.id = 'flaky-1' then raise exception 'flaky for now'; end if; return new; end $$`);
+    await db.query('create trigger ccm_test_flaky before insert on tasks for each row execute function ccm_test_flaky()');
+    try {
+      local.recorder.record([
+        { operation: 'INSERT', table_name: 'tasks', record_id: 'ok-1', record_data: { title: 'fine' } },
+        { operation: 'INSERT', table_name: 'tasks', record_id: 'bad-1', record_data: { title: 'forbidden' } },
+        { operation: 'INSERT', table_name: 'tasks', record_id: 'flaky-1', record_data: { title: 'later' } },
+        { operation: 'INSERT', table_name: 'tasks', record_id: 'ok-2', record_data: { title: 'fine too' } },
+      ]);
+      const r = await sync();
+      expect(r).toMatchObject({ operations_synced: 2, operations_failed: 1, operations_pending_retry: 1, status: 'partial' });
+      const row = (id: string) => local.db.prepare('SELECT status, retry_count, error_code, error_message, next_attempt_at FROM sync_queue WHERE record_id = ?').get(id) as { status: string; retry_count: number; error_code: string; error_message: string; next_attempt_at: number | null };
+      expect(row('bad-1')).toMatchObject({ status: 'failed', retry_count: 1, error_code: '23514' });
+      expect(row('bad-1').error_message).toMatch(/23514.*ccm_test_no_forbidden.*Not retried.*Fix: a constraint/);
+      expect(row('flaky-1')).toMatchObject({ status: 'pending', retry_count: 1, error_code: 'P0001' });
+      expect(row('flaky-1').next_attempt_at).toBeGreaterThan(clock.now());
+      expect(r.held).toMatchObject({ failed: 1, waiting: 1, failed_reasons: [{ code: '23514', count: 1 }], waiting_reasons: [{ code: 'P0001', count: 1 }] });
+      for (let i = 0; i < 10; i++) {
+        clock.advance(10 * 60_000);
+        await sync();
+      }
+      expect(row('flaky-1')).toMatchObject({ status: 'failed', retry_count: env.settings.sync.retry.operation_max_attempts });
+      expect(row('flaky-1').error_message).toMatch(/gave up after 5 attempts.*ccm-sync failed retry/);
+      expect(local.review.failedReasons().map((x) => [x.code, x.count])).toEqual([['23514', 1], ['P0001', 1]]);
+    } finally {
+      await db.query('drop trigger ccm_test_flaky on tasks; drop function ccm_test_flaky(); alter table tasks drop constraint ccm_test_no_forbidden');
     }
-    const dead = local.db.prepare("SELECT status, retry_count FROM sync_queue WHERE record_id = 'bad-1'").get();
-    expect(dead).toEqual({ status: 'failed', retry_count: env.settings.sync.retry.operation_max_attempts });
-    expect(local.outbox.failed()[0]!.error_message).toMatch(/retry-failed/);
   });
 
   it('settles every answered batch and leaves the rest pending when an upload fails mid-drain', async () => {
@@ -250,8 +264,8 @@ describe('spine on postgres', () => {
     const theirs = { op_id: crypto.randomUUID(), operation: 'INSERT' as const, table: 'tasks', record_id: 'theirs-1', data: { title: 'b' }, changed_at: '2026-03-01T10:00:05.000Z', seq: 1 };
     expect((await other.upload({ system_id: 'other-system', sync_timestamp: new Date().toISOString(), operations: [theirs] }))[0]!.status).toBe('applied');
     // Row-level security hides the other system's ledger: its operation looks missing to us.
-    expect(await transport.missing([theirs.op_id])).toEqual([theirs.op_id]);
-    expect(await other.missing([theirs.op_id])).toEqual([]);
+    expect((await transport.verify([{ op_id: theirs.op_id, seq: 1e12 }])).missing).toEqual([theirs.op_id]);
+    expect((await other.verify([{ op_id: theirs.op_id, seq: 1e12 }])).missing).toEqual([]);
     // The role and claims lived only as long as the call (a transaction-mode pooler may hand the
     // connection to anyone next).
     const pool = (other as unknown as { pool: pg.Pool }).pool;

@@ -95,9 +95,9 @@ describe('local store', () => {
     ], at);
     check();
     expect(outbox.counts().total).toBe(2);
-    expect(outbox.retryFailed()).toBe(1);
+    expect(local.review.retry([b.id])).toEqual([b.id]);
     check();
-    expect(outbox.requeueConflict(c.id, c.buckets, false)).toBe(true);
+    expect(local.review.requeueConflict(c.id, c.buckets, false)).toBe(true);
     check();
     expect(outbox.pruneSynced('9999-01-01T00:00:00.000Z')).toBe(1);
     check();

@@ -45,7 +45,7 @@ function roundTrip(name: string, open: (env: TestEnv) => Promise<{ transport: Tr
       expect(r).toMatchObject({ status: 'synced', operations_synced: 3, batches: 3 });
       const ledger = await rows('select record_id from ccm_sync_ledger where system_id = $1 order by applied_at', [env.systemId]);
       expect(ledger.map((x) => x.record_id)).toEqual(['b', 'c', 'a']);
-      expect(await transport.missing(op_ids)).toEqual([]);
+      expect((await transport.verify(op_ids.map((op_id) => ({ op_id, seq: 0 })))).missing).toEqual([]);
       const again = await transport.upload({
         system_id: env.systemId,
         sync_timestamp: new Date().toISOString(),

@@ -15,7 +15,7 @@ if (args[0] === 'enqueue' && !args.includes('--help') && !args.includes('-h')) {
   try {
     await enqueueCommand(parseEnqueueArgs(args.slice(1)));
   } catch (err) {
-    reportFailure(err);
+    reportFailure(err, { json: args.includes('--json') });
   }
 } else {
   await import('./program.ts');

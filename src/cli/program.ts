@@ -9,7 +9,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ENQUEUE_FLAGS } from './commands/enqueue-flags.ts';
-import { reportFailure } from './exit.ts';
+import { reportFailure, reportJsonUsage } from './exit.ts';
+import { VERSION } from '../version.ts';
 import type { GlobalOptions } from './output.ts';
 
 const program = new Command('ccm-sync');
@@ -35,7 +36,7 @@ function opts<T>(cmd: Command): T & GlobalOptions {
 
 program
   .description('Adaptive sync agent: records local work in a durable SQLite outbox and keeps a central Supabase project up to date.')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .addHelpText('after', `
@@ -85,8 +86,38 @@ common(sync.command('health'))
   .option('--days <n>', 'how many days back', positiveInt('--days'), 7)
   .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).syncHealthCommand(opts(cmd)));
 common(sync.command('retry-failed'))
-  .description('move failed operations back to pending with a fresh retry budget')
+  .description('move every failed operation back to pending with a fresh retry budget (same as `failed retry --all`)')
   .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).retryFailedCommand(opts(cmd)));
+
+const failed = program.command('failed').description('dead letters: operations the remote refused for good, or that could not be packaged')
+  .addHelpText('after', `
+A failed operation is never sent again by itself. Look at why (list, show), fix the cause, then
+retry it, or discard it (it stays in the outbox as 'discarded', with who and when).`);
+common(failed.command('list'))
+  .description('failed operations, newest first, with the distinct reasons and how many share each')
+  .option('--discarded', 'list discarded operations instead')
+  .option('--limit <n>', 'how many to list', positiveInt('--limit'), 50)
+  .action(async (_o, cmd: Command) => (await import('./commands/failed.ts')).failedListCommand(opts(cmd)));
+common(failed.command('show'))
+  .description('one failed or discarded operation: its whole reason and record_data')
+  .argument('<id>', 'outbox id (from `failed list`) or op_id')
+  .action(async (id: string, _o, cmd: Command) => (await import('./commands/failed.ts')).failedShowCommand(id, opts(cmd)));
+common(failed.command('retry'))
+  .description('send failed operations again (with a fresh retry budget); warns when they would fail the same way')
+  .argument('[ids...]', 'outbox ids or op_ids')
+  .option('--all', 'every failed operation')
+  .action(async (ids: string[], _o, cmd: Command) => (await import('./commands/failed.ts')).failedRetryCommand(ids, opts(cmd)));
+common(failed.command('discard'))
+  .description('give up on failed operations; they stay in the outbox as discarded, with who and when')
+  .argument('<ids...>', 'outbox ids or op_ids')
+  .option('--yes', 'confirm')
+  .option('--by <name>', 'who discards (default: user@host)')
+  .action(async (ids: string[], _o, cmd: Command) => (await import('./commands/failed.ts')).failedDiscardCommand(ids, opts(cmd)));
+
+common(program.command('tables'))
+  .description('the synced tables: columns and types, key, packaging, local copies (the record_data contract)')
+  .option('--markdown', 'print the README\'s table reference')
+  .action(async (_o, cmd: Command) => (await import('./commands/tables.ts')).tablesCommand(opts(cmd)));
 
 common(program.command('start'))
   .description('run the daemon (job runner, worker thread, triggers, local API) until SIGINT/SIGTERM')
@@ -136,14 +167,17 @@ common(test.command('offline'))
   .action(async (_o, cmd: Command) => (await import('./commands/offline.ts')).testOfflineCommand(opts(cmd)));
 
 async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+      const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
+      process.exitCode = ok ? 0 : 2;
+      if (!ok && json) reportJsonUsage(err.message);
       return;
     }
-    reportFailure(err);
+    reportFailure(err, { json });
   }
 }
 

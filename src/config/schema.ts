@@ -102,6 +102,7 @@ export const configSchema = z
           .strict()
           .prefault({}),
         scheduled_jobs: z.array(scheduledJobSchema).default([]).describe('Extra cron-style jobs the daemon runs'),
+        strict_columns: z.boolean().default(false).describe('Refuse record_data keys that name no column of their table (exit 2 at enqueue) instead of keeping them in the remote row\'s extra column'),
       })
       .strict()
       .prefault({}),
@@ -125,6 +126,7 @@ export const configSchema = z
         max_pending_operations: z.number().int().min(0).default(500).describe('Alert when more operations than this are pending'),
         max_seconds_since_success: z.number().int().positive().default(7200).describe('Alert when the last successful sync is older than this'),
         metrics_retention_days: z.number().int().positive().default(30).describe('sync_metrics rows older than this are pruned daily'),
+        max_failed_operations: z.number().int().min(0).default(0).describe('Alert operations_failed while more operations than this are dead-lettered (status failed)'),
       })
       .strict()
       .prefault({}),
@@ -146,6 +148,9 @@ export const configSchema = z
       .object({
         kind: z.enum(['embedded', 'postgres', 'supabase']).default('embedded').describe('embedded: PGlite on disk; postgres: CCM_SYNC_DATABASE_URL; supabase: SUPABASE_URL, SUPABASE_ANON_KEY, CCM_SYNC_ACCESS_TOKEN'),
         embedded_path: z.string().default('.ccm-global/remote').describe('PGlite data directory for the embedded remote'),
+        schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL name (letters, digits, _)').default('public').describe('Schema holding the synced tables and batch_sync on the remote (see README: Tables in their own schema)'),
+        prune_ledger: z.boolean().default(true).describe('Let the remote delete this system\'s ledger entries below its settled watermark'),
+        prune_interval_minutes: z.number().int().min(0).default(60).describe('How often a sync asks the remote to prune the ledger (0: with every batch)'),
       })
       .strict()
       .prefault({}),

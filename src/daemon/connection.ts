@@ -11,7 +11,7 @@
  * state is online again. Every transition is persisted (sync_state.connection) and recorded as an
  * urgent `system_status` operation, which syncs as soon as the remote is reachable.
  */
-import { backoffDelay } from '../jobs/sync-jobs.ts';
+import { backoffDelay } from '../backoff.ts';
 import { messageOf } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';

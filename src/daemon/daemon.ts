@@ -32,6 +32,8 @@ import { SyncWorkerHost } from '../workers/host.ts';
 import { startApi } from './api.ts';
 import { ConnectionMonitor } from './connection.ts';
 import { ensureToken } from './token.ts';
+import { retryFailed } from '../repair.ts';
+import type { VerifyItem } from '../remote/transport.ts';
 import type { Settings } from '../config/load.ts';
 import type { ConnectionState } from '../store/state.ts';
 import type { SyncProgress } from '../workers/sync-run.ts';
@@ -249,9 +251,9 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
       return { recorded: res.op_ids.length, op_ids: res.op_ids };
     },
     'POST /api/sync/retry-failed': () => {
-      const n = local.outbox.retryFailed();
-      if (n > 0) enqueue('retry', `${n} failed operations re-queued`);
-      return { requeued: n };
+      const out = retryFailed(local, settings, 'all');
+      if (out.requeued.length > 0) enqueue('retry', `${out.requeued.length} failed operations re-queued`);
+      return { requeued: out.requeued.length, warnings: out.warnings };
     },
     'POST /api/pause': (body) => {
       const want = (body as { paused?: boolean } | undefined)?.paused;
@@ -266,11 +268,16 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
       return { simulated_offline_until: ms ? new Date(clock.now() + ms).toISOString() : null };
     },
     'POST /api/verify': async (body) => {
-      const ids = (body as { op_ids?: unknown } | undefined)?.op_ids;
-      if (!Array.isArray(ids)) throw new InputError('expected {"op_ids": [...]}');
+      const ops = (body as { ops?: unknown } | undefined)?.ops;
+      if (!Array.isArray(ops)) throw new InputError('expected {"ops": [{"op_id", "seq"}, ...]}');
       const missing: string[] = [];
-      for (let i = 0; i < ids.length; i += 5000) missing.push(...(await worker.missing(ids.slice(i, i + 5000) as string[])));
-      return { checked: ids.length, missing };
+      const pruned: string[] = [];
+      for (let i = 0; i < ops.length; i += 5000) {
+        const v = await worker.verify(ops.slice(i, i + 5000) as VerifyItem[]);
+        missing.push(...v.missing);
+        pruned.push(...v.pruned);
+      }
+      return { checked: ops.length, missing, pruned };
     },
   }, () => prom.text());
 

@@ -16,22 +16,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { buildDBClient, Runner, SqliteQueue } from 'liteque';
+import { backoffDelay, type BackoffOptions } from '../backoff.ts';
 import type { SyncJobPayload, TriggerType } from '../types.ts';
 
+export { backoffDelay, type BackoffOptions };
+
 export const EVENT_TRIGGERS: ReadonlySet<TriggerType> = new Set(['urgent', 'critical_error', 'security', 'context_change', 'online', 'offline']);
-
-export interface BackoffOptions {
-  base_delay_ms: number;
-  max_delay_ms: number;
-  jitter: number;
-}
-
-/** Delay before retry number `run` (1-based): base·2^(run-1), capped, ± jitter. */
-export function backoffDelay(run: number, o: BackoffOptions, random: () => number = Math.random): number {
-  const raw = Math.min(o.max_delay_ms, o.base_delay_ms * 2 ** Math.max(0, run - 1));
-  const spread = raw * o.jitter;
-  return Math.max(0, Math.round(raw - spread + random() * 2 * spread));
-}
 
 export interface SyncJobsOptions {
   file: string;

@@ -1,19 +1,23 @@
 /**
- * Alert rules from the design, with thresholds from `monitoring.*`:
+ * Alert rules, with thresholds from `monitoring.*`:
  * - sync_failures: more than max_failures_per_hour failed syncs in the last hour;
  * - queue_backlog: more than max_pending_operations operations pending;
- * - sync_stale: the last successful sync is older than max_seconds_since_success (only once
- *   something has been recorded: a machine that never recorded anything is not stale).
+ * - sync_stale: the last successful sync is older than max_seconds_since_success. A system that
+ *   never synced gets the same grace from its oldest pending operation, so a fresh install is not
+ *   stale before a first sync has had its chance;
+ * - operations_failed: more than max_failed_operations dead letters (operations the remote
+ *   refused for good, or that could not be packaged). It clears when they are retried or discarded.
  *
  * `reconcileAlerts` remembers what fires in `alert_state`: a rule that starts firing is queued once
  * as an urgent `alerts` operation; when it clears, the same alert is updated to resolved.
  */
 import { randomUUID } from 'node:crypto';
+import { AlertState } from '../store/alert-state.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 
 export interface Alert {
-  rule: 'sync_failures' | 'queue_backlog' | 'sync_stale';
+  rule: 'sync_failures' | 'queue_backlog' | 'sync_stale' | 'operations_failed';
   severity: 'warning' | 'error';
   message: string;
 }
@@ -30,11 +34,20 @@ export function evaluateAlerts(local: Local, monitoring: Settings['monitoring'],
     out.push({ rule: 'queue_backlog', severity: 'warning', message: `${pending} operations pending (limit ${monitoring.max_pending_operations})` });
   }
   const lastSuccess = local.state.get('last_success')?.at;
-  const anything = lastSuccess !== undefined || pending > 0;
-  const ageS = lastSuccess ? (nowMs - Date.parse(lastSuccess)) / 1000 : Number.POSITIVE_INFINITY;
-  if (anything && ageS > monitoring.max_seconds_since_success) {
-    const since = lastSuccess ? `${Math.round(ageS / 60)} minutes ago` : 'never';
-    out.push({ rule: 'sync_stale', severity: 'error', message: `last successful sync: ${since} (limit ${Math.round(monitoring.max_seconds_since_success / 60)} minutes)` });
+  const since = lastSuccess ?? (pending > 0 ? local.outbox.oldestPendingCreatedAt() : undefined);
+  const ageS = since ? (nowMs - Date.parse(since)) / 1000 : 0;
+  if (ageS > monitoring.max_seconds_since_success) {
+    const what = lastSuccess ? `last successful sync: ${Math.round(ageS / 60)} minutes ago` : `no successful sync yet; operations have waited ${Math.round(ageS / 60)} minutes`;
+    out.push({ rule: 'sync_stale', severity: 'error', message: `${what} (limit ${Math.round(monitoring.max_seconds_since_success / 60)} minutes)` });
+  }
+  const { failed } = local.outbox.heldBack();
+  if (failed > monitoring.max_failed_operations) {
+    const top = local.review.failedReasons(1)[0];
+    out.push({
+      rule: 'operations_failed',
+      severity: 'error',
+      message: `${failed} operation${failed === 1 ? '' : 's'} dead-lettered${top ? `, e.g. ${top.message.slice(0, 120)}` : ''}; see \`ccm-sync failed list\``,
+    });
   }
   return out;
 }
@@ -44,19 +57,20 @@ export function reconcileAlerts(local: Local, firing: readonly Alert[], nowMs: n
   const nowIso = new Date(nowMs).toISOString();
   const started: string[] = [];
   const resolved: string[] = [];
+  const state = new AlertState(local.db);
   local.db.transaction(() => {
-    const known = new Map((local.db.prepare('SELECT rule, alert_id, since FROM alert_state').all() as { rule: string; alert_id: string; since: string }[]).map((r) => [r.rule, r]));
+    const known = new Map(state.firing().map((r) => [r.rule, r]));
     for (const a of firing) {
       if (known.has(a.rule)) continue;
       const id = `${a.rule}-${randomUUID()}`;
-      local.db.prepare('INSERT INTO alert_state (rule, alert_id, message, since) VALUES (?, ?, ?, ?)').run(a.rule, id, a.message, nowIso);
-      local.recorder.record([{ operation: 'INSERT', table_name: 'alerts', record_id: id, priority: 'urgent', record_data: { rule: a.rule, severity: a.severity, category: 'sync', status: 'firing', message: a.message, fired_at: nowIso } }]);
+      state.start({ rule: a.rule, alert_id: id, message: a.message, since: nowIso });
+      local.recorder.record([{ operation: 'INSERT', table_name: 'alerts', record_id: id, priority: 'urgent', record_data: { rule: a.rule, severity: a.severity, level: a.severity, category: 'sync', status: 'firing', message: a.message, fired_at: nowIso, source: 'ccm-sync' } }]);
       started.push(a.rule);
     }
     const now = new Set<string>(firing.map((a) => a.rule));
     for (const [rule, row] of known) {
       if (now.has(rule)) continue;
-      local.db.prepare('DELETE FROM alert_state WHERE rule = ?').run(rule);
+      state.stop(rule);
       local.recorder.record([{ operation: 'UPDATE', table_name: 'alerts', record_id: row.alert_id, priority: 'urgent', record_data: { status: 'resolved', resolved_at: nowIso } }]);
       resolved.push(rule);
     }

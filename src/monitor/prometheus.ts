@@ -19,15 +19,17 @@ export class SyncMetrics {
     new Gauge({
       name: 'ccm_sync_queue_depth', help: 'Pending operations by priority', labelNames: ['priority'], registers: [r],
       collect() {
-        const by = local.outbox.groupedPending('priority');
+        const by = local.outbox.pendingByPriority();
         for (const p of ['urgent', 'high', 'normal', 'low']) this.set({ priority: p }, by[p] ?? 0);
       },
     });
     new Gauge({
-      name: 'ccm_sync_operations', help: 'Operations in the outbox by status', labelNames: ['status'], registers: [r],
+      name: 'ccm_sync_operations', help: 'Operations in the outbox not synced yet, by status (failed: dead letters)', labelNames: ['status'], registers: [r],
       collect() {
-        const by = local.outbox.byStatus();
-        for (const s of ['pending', 'synced', 'failed', 'conflict']) this.set({ status: s }, by[s] ?? 0);
+        const held = local.outbox.heldBack();
+        this.set({ status: 'pending' }, local.outbox.pendingTotal());
+        this.set({ status: 'failed' }, held.failed);
+        this.set({ status: 'conflict' }, held.conflict);
       },
     });
     new Gauge({

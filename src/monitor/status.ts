@@ -6,6 +6,7 @@ import { evaluateAlerts, type Alert } from './alerts.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 import type { ConnectionState, StateKeys } from '../store/state.ts';
+import type { Reason } from '../types.ts';
 
 export interface StatusSnapshot {
   at: string;
@@ -14,7 +15,11 @@ export interface StatusSnapshot {
   remote: string;
   enabled: boolean;
   pending: { total: number; by_priority: Record<string, number>; by_table?: Record<string, number>; oldest_created_at: string | null };
+  /** Pending operations waiting out a retry delay, and why. */
+  waiting: { count: number; next_attempt_at: string | null; reasons: Reason[] };
+  /** Dead letters, and the most common reasons. */
   failed: number;
+  failed_reasons: Reason[];
   conflicts: number;
   last_sync: StateKeys['last_sync'] | null;
   last_success: string | null;
@@ -41,9 +46,11 @@ export function processAlive(pid: number): boolean {
 export function statusSnapshot(local: Local, settings: Settings, opts: { byTable?: boolean } = {}): StatusSnapshot {
   const now = local.clock.now();
   const st = local.state;
-  const byStatus = local.outbox.byStatus();
+  const back = local.outbox.heldBack();
+  const held = local.review.held(now);
   const daemon = st.get('daemon');
   const sim = st.get('simulated_offline_until')?.until ?? null;
+  const byTable = opts.byTable ? local.outbox.pendingByTable() : undefined;
   return {
     at: new Date(now).toISOString(),
     system: { id: settings.system.id, type: settings.system.type },
@@ -52,12 +59,14 @@ export function statusSnapshot(local: Local, settings: Settings, opts: { byTable
     enabled: settings.sync.enabled,
     pending: {
       total: local.outbox.pendingTotal(),
-      by_priority: local.outbox.groupedPending('priority'),
-      ...(opts.byTable ? { by_table: local.outbox.groupedPending('table') } : {}),
+      by_priority: local.outbox.pendingByPriority(),
+      ...(byTable ? { by_table: byTable } : {}),
       oldest_created_at: local.outbox.oldestPendingCreatedAt() ?? null,
     },
-    failed: byStatus.failed ?? 0,
-    conflicts: byStatus.conflict ?? 0,
+    waiting: { count: held.waiting, next_attempt_at: held.next_attempt_at, reasons: held.reasons },
+    failed: back.failed,
+    failed_reasons: back.failed ? local.review.failedReasons() : [],
+    conflicts: back.conflict,
     last_sync: st.get('last_sync') ?? null,
     last_success: st.get('last_success')?.at ?? null,
     next_sync: st.get('next_sync')?.at ?? null,

@@ -6,6 +6,7 @@
  * pending ones. A later batch therefore updates the summary correctly, and re-uploading it after a
  * crash is harmless: the values are absolute, never increments.
  */
+import { TABLES } from '../catalog.ts';
 import type { Db } from '../store/db.ts';
 import type { PendingRow } from '../store/outbox.ts';
 import type { Packaged, Packager } from './types.ts';
@@ -96,12 +97,12 @@ export function summariseTask(db: Db, taskId: string): TaskSummary {
 
 export const hookSummaryPackager: Packager = {
   name: 'hook-summary',
-  tables: ['hook_events'],
+  tables: TABLES.filter((t) => t.summarisedInto === 'task_summaries').map((t) => t.name),
   package(rows, ctx) {
     const byTask = new Map<string, PendingRow[]>();
     for (const row of rows) {
-      const data = row.record_data ? (JSON.parse(row.record_data) as { task_id?: unknown }) : {};
-      const task = String(data.task_id ?? '');
+      // The page carries the task id (read by SQLite), not the event: its payload may be large.
+      const task = String(row.task_id ?? '');
       const g = byTask.get(task);
       if (g) g.push(row);
       else byTask.set(task, [row]);
@@ -120,6 +121,7 @@ export const hookSummaryPackager: Packager = {
           // A summary describes the whole task as of now; its own change time is the packaging time.
           changed_at: ctx.nowIso,
           seq: newest.id,
+          ledger_seq: newest.id,
         },
         sources,
         aggregated: true,

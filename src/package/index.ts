@@ -9,12 +9,14 @@
  *    An operation that alone exceeds `maxBytes` is not uploaded: its sources are failed locally
  *    with a message naming the size and the fix, and the rest of the page goes on.
  */
+import { TABLES } from '../catalog.ts';
 import { coalescingPackager } from './coalesce.ts';
 import { hookSummaryPackager } from './hook-summary.ts';
 import type { LocallySettled, Packaged, Packager, PackagerContext } from './types.ts';
 import type { PendingRow } from '../store/outbox.ts';
 
 export const BUILTIN_PACKAGERS: readonly Packager[] = [hookSummaryPackager];
+const SUMMARY_TABLES: ReadonlySet<string> = new Set(TABLES.filter((t) => t.sync === 'summary').map((t) => t.name));
 
 export interface PackagedBatch {
   items: Packaged[];
@@ -45,7 +47,7 @@ const ENVELOPE_BYTES = 256;
  */
 export function unpackagedBytes(row: PendingRow): number {
   return 84 + 1 + row.op_id.length + row.operation.length + Buffer.byteLength(row.table_name) + Buffer.byteLength(row.record_id) +
-    (row.record_data ? Buffer.byteLength(row.record_data) : 2) + row.changed_at.length + String(row.id).length;
+    (row.bytes || 2) + row.changed_at.length + String(row.id).length;
 }
 
 export function packagePage(rows: PendingRow[], ctx: PackagerContext, opts: PackageOptions): PackagedPage {
@@ -54,7 +56,7 @@ export function packagePage(rows: PendingRow[], ctx: PackagerContext, opts: Pack
   const settled: LocallySettled[] = [];
   const skipped: PendingRow[] = [];
   for (const row of rows) {
-    if (opts.skipHookEvents && row.table_name === 'hook_events') {
+    if (opts.skipHookEvents && SUMMARY_TABLES.has(row.table_name)) {
       skipped.push(row);
       continue;
     }

@@ -1,6 +1,8 @@
 /**
  * What Supabase provides and plain Postgres or PGlite lack: the roles anon, authenticated and
- * service_role, and auth.jwt(), which reads the claims PostgREST puts in `request.jwt.claims`.
+ * service_role (which bypasses row-level security, as on Supabase: the fleet view reads every
+ * system's rows with it), and auth.jwt(), which reads the claims PostgREST puts in
+ * `request.jwt.claims`. It runs as a superuser.
  * `ccm-sync remote migrate` and the tests run this before the migration. It is never part of the
  * migration itself, which must apply unchanged to a real Supabase project.
  */
@@ -18,6 +20,9 @@ begin
       end;
     end if;
   end loop;
+  if not (select rolbypassrls from pg_roles where rolname = 'service_role') then
+    alter role service_role bypassrls;
+  end if;
 end
 $$;
 create schema if not exists auth;

@@ -9,8 +9,8 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { RemoteRejectedError } from '../errors.ts';
-import { migrateRemote, type SqlRunner } from './migrations.ts';
-import { checkResults, classifyFailure, type Transport } from './transport.ts';
+import { checkSchemaName, migrateRemote, type SqlRunner } from './migrations.ts';
+import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 import type { PGlite } from '@electric-sql/pglite';
 
@@ -50,23 +50,25 @@ export class EmbeddedTransport implements Transport, SqlRunner {
   private readonly db: PGlite;
   private readonly claims: string;
   private readonly lockFile: string;
+  private readonly schema: string;
 
-  private constructor(db: PGlite, systemId: string, lockFile: string) {
+  private constructor(db: PGlite, systemId: string, lockFile: string, schema: string) {
     this.db = db;
     this.claims = JSON.stringify({ role: 'authenticated', system_id: systemId });
     this.lockFile = lockFile;
+    this.schema = schema;
   }
 
   /** Opens (creating if needed) the data directory and brings its schema up to date. */
-  static async open(dir: string, systemId: string): Promise<EmbeddedTransport> {
+  static async open(dir: string, systemId: string, schema = 'public'): Promise<EmbeddedTransport> {
     mkdirSync(path.dirname(dir), { recursive: true });
     const lockFile = `${dir}.lock`;
     takeLock(lockFile);
     try {
       const { PGlite } = await import('@electric-sql/pglite');
       const db = await PGlite.create(dir);
-      const t = new EmbeddedTransport(db, systemId, lockFile);
-      await migrateRemote(t);
+      const t = new EmbeddedTransport(db, systemId, lockFile, checkSchemaName(schema));
+      await migrateRemote(t, { schema });
       return t;
     } catch (err) {
       rmSync(lockFile, { force: true });
@@ -90,7 +92,7 @@ export class EmbeddedTransport implements Transport, SqlRunner {
 
   async upload(batch: Batch): Promise<RemoteResult[]> {
     return this.asSystem(async (tx) => {
-      const res = await tx.query<{ r: unknown }>('select public.batch_sync($1::jsonb) as r', [JSON.stringify(batch)]);
+      const res = await tx.query<{ r: unknown }>(`select ${this.schema}.batch_sync($1::jsonb) as r`, [JSON.stringify(batch)]);
       return checkResults(this.kind, batch, res.rows[0]?.r);
     });
   }
@@ -99,10 +101,15 @@ export class EmbeddedTransport implements Transport, SqlRunner {
     await this.db.query('select 1');
   }
 
-  async missing(opIds: readonly string[]): Promise<string[]> {
+  async info(): Promise<{ schema: number }> {
+    const res = await this.asSystem((tx) => tx.query<{ r: unknown }>(`select ${this.schema}.ccm_sync_info() as r`));
+    return checkInfo(this.kind, res.rows[0]?.r);
+  }
+
+  async verify(items: readonly VerifyItem[]): Promise<Verification> {
     return this.asSystem(async (tx) => {
-      const res = await tx.query<{ r: string[] }>('select public.ccm_missing_ops($1::jsonb) as r', [JSON.stringify(opIds)]);
-      return res.rows[0]?.r ?? [];
+      const res = await tx.query<{ r: Verification }>(`select ${this.schema}.ccm_verify_ops($1::jsonb) as r`, [JSON.stringify(items)]);
+      return res.rows[0]?.r ?? { missing: [], pruned: [] };
     });
   }
 

@@ -15,12 +15,12 @@ export async function openTransport(s: RemoteSettings): Promise<Transport> {
   switch (s.remote.kind) {
     case 'embedded': {
       const { EmbeddedTransport } = await import('./embedded.ts');
-      return EmbeddedTransport.open(s.paths.embedded, s.system.id);
+      return EmbeddedTransport.open(s.paths.embedded, s.system.id, s.remote.schema);
     }
     case 'postgres': {
       if (!s.secrets.databaseUrl) throw new ConfigError('remote.kind is postgres but CCM_SYNC_DATABASE_URL is not set; export it (postgres://user:pass@host:5432/db)');
       const { PostgresTransport } = await import('./postgres.ts');
-      return new PostgresTransport({ connectionString: s.secrets.databaseUrl, systemId: s.system.id, timeoutMs });
+      return new PostgresTransport({ connectionString: s.secrets.databaseUrl, systemId: s.system.id, timeoutMs, schema: s.remote.schema });
     }
     case 'supabase': {
       const missing = [
@@ -30,7 +30,7 @@ export async function openTransport(s: RemoteSettings): Promise<Transport> {
       ].filter(([, v]) => !v).map(([k]) => k);
       if (missing.length) throw new ConfigError(`remote.kind is supabase but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set; export them (see README: Connecting Supabase)`);
       const { SupabaseTransport } = await import('./supabase.ts');
-      return new SupabaseTransport({ url: s.secrets.supabaseUrl!, anonKey: s.secrets.supabaseAnonKey!, accessToken: s.secrets.accessToken!, timeoutMs });
+      return new SupabaseTransport({ url: s.secrets.supabaseUrl!, anonKey: s.secrets.supabaseAnonKey!, accessToken: s.secrets.accessToken!, timeoutMs, schema: s.remote.schema });
     }
   }
 }

@@ -2,16 +2,25 @@
  * The `postgres` transport: node-postgres straight to the database, calling batch_sync as
  * PostgREST would: as role `authenticated`, with `request.jwt.claims` holding this system's claims,
  * one call per transaction. The connection string comes from CCM_SYNC_DATABASE_URL.
+ *
+ * Connections that fail are thrown away, never back into the pool and never into the thread: a
+ * checked-out client has an 'error' listener for as long as it is out (a terminated backend or a
+ * reset socket would otherwise be an uncaught exception that kills the worker thread), and a
+ * client whose call failed for any reason but a statement-level SQL error is destroyed on release.
  */
 import pg from 'pg';
-import { classifyFailure, checkResults, type Transport } from './transport.ts';
-import type { SqlRunner } from './migrations.ts';
+import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
 export interface PostgresOptions {
   connectionString: string;
   systemId: string;
   timeoutMs: number;
+  /** Schema holding batch_sync and the synced tables (remote.schema). */
+  schema?: string;
+  /** Connections this transport may open (default 2). */
+  maxConnections?: number;
 }
 
 interface PgError {
@@ -19,10 +28,12 @@ interface PgError {
   code?: string;
 }
 
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
 export function pgFacts(err: unknown, timedOut = false) {
   const e = err as PgError;
   const code = e.code ?? '';
-  const isSqlState = /^[0-9A-Z]{5}$/.test(code);
+  const isSqlState = SQLSTATE.test(code);
   return {
     message: e.message || String(err),
     sqlstate: isSqlState ? code : undefined,
@@ -31,16 +42,31 @@ export function pgFacts(err: unknown, timedOut = false) {
   };
 }
 
+/**
+ * Whether a client that failed with `err` may go back to the pool: only after an error the server
+ * raised for one statement, on a connection that is still fine. Connection exceptions (08),
+ * operator intervention (57P01 admin shutdown and friends, but not a cancelled statement, 57014),
+ * internal errors (XX) and anything without a SQLSTATE (a reset, a timeout) end the connection.
+ */
+export function reusableAfter(err: unknown): boolean {
+  const code = (err as PgError | undefined)?.code ?? '';
+  if (!SQLSTATE.test(code)) return false;
+  if (code === '57014') return true;
+  return !['08', '57', 'XX'].includes(code.slice(0, 2));
+}
+
 export class PostgresTransport implements Transport, SqlRunner {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly opts: PostgresOptions;
   private readonly claims: string;
+  private readonly schema: string;
   private admin: pg.Pool | undefined;
 
   constructor(opts: PostgresOptions) {
     this.opts = opts;
-    this.pool = this.newPool(2);
+    this.schema = checkSchemaName(opts.schema ?? 'public');
+    this.pool = this.newPool(opts.maxConnections ?? 2);
     this.claims = JSON.stringify({ role: 'authenticated', system_id: opts.systemId });
   }
 
@@ -49,7 +75,9 @@ export class PostgresTransport implements Transport, SqlRunner {
       connectionString: this.opts.connectionString,
       max,
       connectionTimeoutMillis: this.opts.timeoutMs,
-      query_timeout: this.opts.timeoutMs,
+      // The server's statement timeout fires first, so a slow batch is answered 57014 (and split)
+      // rather than cut off on our side with no answer.
+      query_timeout: this.opts.timeoutMs + 2000,
       statement_timeout: this.opts.timeoutMs,
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
@@ -75,8 +103,12 @@ export class PostgresTransport implements Transport, SqlRunner {
       throw classifyFailure(this.kind, pgFacts(err));
     }
     let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken ??= err;
+    };
+    client.on('error', onError);
     const onAbort = () => {
-      broken = new Error('aborted');
+      broken ??= new Error('aborted');
       (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -86,26 +118,37 @@ export class PostgresTransport implements Transport, SqlRunner {
         select ${call} from system`;
       return (await client.query(sql, [this.claims, ...params])).rows as T[];
     } catch (err) {
-      broken = broken ?? (err as Error);
-      throw classifyFailure(this.kind, pgFacts(err, signal?.aborted));
+      broken ??= err as Error;
+      throw classifyFailure(this.kind, pgFacts(broken === err ? err : broken, signal?.aborted));
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      client.release(broken && !(broken as PgError).code?.match(/^[0-9A-Z]{5}$/) ? broken : undefined);
+      client.release(broken && !reusableAfter(broken) ? broken : undefined);
+      client.off('error', onError);
     }
   }
 
   async upload(batch: Batch, signal?: AbortSignal): Promise<RemoteResult[]> {
-    const rows = await this.asSystem<{ r: unknown }>('public.batch_sync($2::jsonb) as r', [JSON.stringify(batch)], signal);
+    const rows = await this.asSystem<{ r: unknown }>(`${this.schema}.batch_sync($2::jsonb) as r`, [JSON.stringify(batch)], signal);
     return checkResults(this.kind, batch, rows[0]?.r);
   }
 
   async ping(signal?: AbortSignal): Promise<void> {
-    await this.asSystem('public.ccm_ping()', [], signal);
+    await this.asSystem(`${this.schema}.ccm_ping()`, [], signal);
   }
 
-  async missing(opIds: readonly string[]): Promise<string[]> {
-    const rows = await this.asSystem<{ r: string[] }>('public.ccm_missing_ops($2::jsonb) as r', [JSON.stringify(opIds)]);
-    return rows[0]?.r ?? [];
+  async info(signal?: AbortSignal): Promise<{ schema: number }> {
+    try {
+      const rows = await this.asSystem<{ r: unknown }>(`${this.schema}.ccm_sync_info() as r`, [], signal);
+      return checkInfo(this.kind, rows[0]?.r);
+    } catch (err) {
+      if ((err as { sqlstate?: string }).sqlstate === '42883') return checkInfo(this.kind, null);
+      throw err;
+    }
+  }
+
+  async verify(items: readonly VerifyItem[]): Promise<Verification> {
+    const rows = await this.asSystem<{ r: Verification }>(`${this.schema}.ccm_verify_ops($2::jsonb) as r`, [JSON.stringify(items)]);
+    return rows[0]?.r ?? { missing: [], pruned: [] };
   }
 
   /** Migration access: runs as the connecting user, not as the system. */
@@ -118,8 +161,11 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    const res = await this.adminPool().query(sql, params);
-    return res.rows as T[];
+    try {
+      return (await this.adminPool().query(sql, params)).rows as T[];
+    } catch (err) {
+      throw classifyFailure(this.kind, pgFacts(err));
+    }
   }
 
   private adminPool(): pg.Pool {

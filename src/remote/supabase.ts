@@ -3,11 +3,14 @@
  * anon key and this system's JWT (whose system_id claim batch_sync and RLS check).
  *
  * supabase-js never retries an RPC POST, so retries are ours (the sync job backs off); this module
- * only adds a timeout to each call and sorts failures into retryable and permanent.
+ * only adds a timeout to each call and sorts failures into retryable and permanent. A network
+ * failure reaches us as `TypeError: fetch failed` with the cause, and a stack, in `details`: we keep
+ * the cause's code (ECONNREFUSED, ENOTFOUND, ...) and one line, never the stack.
  */
-import { createClient, type SupabaseClient } from '@supabase/supabase-js';
+import { createClient } from '@supabase/supabase-js';
 import { ConfigError } from '../errors.ts';
-import { checkResults, classifyFailure, type Transport } from './transport.ts';
+import { checkSchemaName } from './migrations.ts';
+import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
 export interface SupabaseOptions {
@@ -15,6 +18,8 @@ export interface SupabaseOptions {
   anonKey: string;
   accessToken: string;
   timeoutMs: number;
+  /** Schema holding batch_sync (remote.schema); it must be exposed to the Data API. */
+  schema?: string;
 }
 
 interface RpcAnswer {
@@ -23,22 +28,43 @@ interface RpcAnswer {
   status: number;
 }
 
+const NETWORK_CODE = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ECONNABORTED|UND_ERR_[A-Z_]+)\b/;
+
+/** The first line of a network failure's cause, and its code. */
+export function networkCause(details: string | undefined, message: string): { code: string; line: string } {
+  const text = details ?? message;
+  const code = NETWORK_CODE.exec(text)?.[1] ?? 'ECONNRESET';
+  const caused = /Caused by: ([^\n]+)/.exec(text)?.[1];
+  return { code, line: caused ?? message.split('\n')[0]! };
+}
+
+/**
+ * The one supabase-js call we make. The schema is a setting, not a generated type, so the client
+ * is seen through this shape rather than SupabaseClient's schema-typed generics.
+ */
+interface RpcClient {
+  rpc(fn: string, args: Record<string, unknown>): { abortSignal(signal: AbortSignal): PromiseLike<unknown> };
+}
+
 export class SupabaseTransport implements Transport {
   readonly kind = 'supabase' as const;
-  private readonly client: SupabaseClient;
+  private readonly client: RpcClient;
   private readonly opts: SupabaseOptions;
 
   constructor(opts: SupabaseOptions) {
     this.opts = opts;
+    let url: URL;
     try {
-      new URL(opts.url);
+      url = new URL(opts.url);
     } catch {
       throw new ConfigError('SUPABASE_URL is not a valid URL (expected https://<project>.supabase.co)');
     }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`SUPABASE_URL must be an http(s) URL, got ${url.protocol}`);
     this.client = createClient(opts.url, opts.anonKey, {
       accessToken: async () => opts.accessToken,
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    });
+      db: { schema: checkSchemaName(opts.schema ?? 'public') },
+    }) as unknown as RpcClient;
   }
 
   private async call(fn: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
@@ -48,17 +74,20 @@ export class SupabaseTransport implements Transport {
     try {
       answer = (await this.client.rpc(fn, args).abortSignal(combined)) as RpcAnswer;
     } catch (err) {
-      throw classifyFailure(this.kind, { message: (err as Error).message, networkCode: 'ECONNRESET', timedOut: timeout.aborted });
+      const cause = networkCause(undefined, (err as Error).message);
+      throw classifyFailure(this.kind, { message: cause.line, networkCode: cause.code, timedOut: timeout.aborted });
     }
     if (answer.error) {
       const e = answer.error;
-      const code = e.code || undefined;
+      if (answer.status === 0) {
+        const cause = networkCause(e.details, e.message);
+        throw classifyFailure(this.kind, { message: cause.line, networkCode: cause.code, timedOut: timeout.aborted });
+      }
       throw classifyFailure(this.kind, {
         message: [e.message, e.details].filter(Boolean).join(': '),
-        sqlstate: code,
+        sqlstate: e.code || undefined,
         httpStatus: answer.status,
         timedOut: timeout.aborted,
-        networkCode: answer.status === 0 ? 'ECONNRESET' : undefined,
       });
     }
     return answer.data;
@@ -72,8 +101,17 @@ export class SupabaseTransport implements Transport {
     await this.call('ccm_ping', {}, signal);
   }
 
-  async missing(opIds: readonly string[]): Promise<string[]> {
-    return (await this.call('ccm_missing_ops', { op_ids: opIds })) as string[];
+  async info(signal?: AbortSignal): Promise<{ schema: number }> {
+    try {
+      return checkInfo(this.kind, await this.call('ccm_sync_info', {}, signal));
+    } catch (err) {
+      if ((err as { sqlstate?: string }).sqlstate === 'PGRST202') return checkInfo(this.kind, null);
+      throw err;
+    }
+  }
+
+  async verify(items: readonly VerifyItem[]): Promise<Verification> {
+    return (await this.call('ccm_verify_ops', { ops: items })) as Verification;
   }
 
   async close(): Promise<void> {

@@ -5,13 +5,33 @@
  * Retryable (RemoteUnavailableError; the job backs off, operations stay pending, and repeated
  * failures mark the system offline): connection refused or reset, DNS failure, timeout, HTTP 5xx,
  * 408 and 429, and the transient SQLSTATE classes batch_sync re-raises (40, 53, 57, 58, 08, XX).
+ * A statement timeout (57014) is one of them, and the sync run answers it by splitting the batch
+ * (see workers/upload.ts).
  * Permanent (RemoteRejectedError): anything else that fails the whole call, such as a missing
  * system_id claim (42501), a missing migration (42883, PGRST202) or a bad JWT (401).
+ *
+ * One operation's rejection (inside a batch_sync answer) is judged by `isPermanentRejection`.
  */
 import { RemoteRejectedError, RemoteUnavailableError } from '../errors.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
 export type RemoteKind = 'embedded' | 'postgres' | 'supabase';
+
+/** An operation to verify against the ledger: its id and the highest outbox position it stands for. */
+export interface VerifyItem {
+  op_id: string;
+  seq: number;
+}
+
+export interface Verification {
+  /** Not in the ledger, and above the position it was pruned to: never applied. */
+  missing: string[];
+  /** Not in the ledger, but at or below the position it was pruned to. */
+  pruned: string[];
+}
+
+/** The remote schema this ccm-sync speaks (ccm_sync_info().schema). */
+export const REMOTE_SCHEMA_VERSION = 2;
 
 export interface Transport {
   readonly kind: RemoteKind;
@@ -19,8 +39,10 @@ export interface Transport {
   upload(batch: Batch, signal?: AbortSignal): Promise<RemoteResult[]>;
   /** A cheap round trip that proves the remote answers. */
   ping(signal?: AbortSignal): Promise<void>;
-  /** Which of these op_ids the remote ledger does not hold. */
-  missing(opIds: readonly string[]): Promise<string[]>;
+  /** What the remote speaks: {schema}. Throws RemoteRejectedError when it predates ccm_sync_info. */
+  info(signal?: AbortSignal): Promise<{ schema: number }>;
+  /** Which of these operations the remote ledger does not hold. */
+  verify(items: readonly VerifyItem[]): Promise<Verification>;
   close(): Promise<void>;
 }
 
@@ -44,7 +66,15 @@ export interface FailureFacts {
 
 /** Sorts a failed call into a retryable or permanent error with a message that says what to do. */
 export function classifyFailure(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | RemoteRejectedError {
+  const err = classify(kind, f);
+  if (f.sqlstate) err.sqlstate = f.sqlstate;
+  return err;
+}
+
+function classify(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | RemoteRejectedError {
   const where = `${kind} remote`;
+  if (f.networkCode === 'ECONNREFUSED') return new RemoteUnavailableError(`${where} refused the connection (ECONNREFUSED): nothing listens at its address; is it running, and is the URL right?`);
+  if (f.sqlstate === '57014') return new RemoteUnavailableError(`${where} cancelled the statement (57014, statement timeout): ${f.message}`);
   if (f.timedOut) return new RemoteUnavailableError(`${where} timed out: ${f.message}`);
   if (f.networkCode && NETWORK_CODES.has(f.networkCode)) return new RemoteUnavailableError(`${where} unreachable (${f.networkCode}): ${f.message}`);
   if (isTransientSqlState(f.sqlstate)) return new RemoteUnavailableError(`${where} transient error ${f.sqlstate}: ${f.message}`);
@@ -59,6 +89,40 @@ export function classifyFailure(kind: RemoteKind, f: FailureFacts): RemoteUnavai
     return new RemoteRejectedError(`${where} refused the credentials (HTTP ${f.httpStatus}): ${f.message}; check SUPABASE_ANON_KEY and CCM_SYNC_ACCESS_TOKEN`);
   }
   return new RemoteRejectedError(`${where} rejected the call${f.sqlstate ? ` (${f.sqlstate})` : ''}: ${f.message}`);
+}
+
+/**
+ * Whether one operation's rejection is permanent: the same data would be refused again, so it is
+ * dead-lettered at once instead of retried. SQLSTATE classes 22 (data), 23 (constraint) and 42
+ * (schema, permission), and ccm-sync's own codes (CCMxx). Anything else is retried with backoff.
+ */
+export function isPermanentRejection(sqlstate: string | undefined): boolean {
+  if (!sqlstate) return false;
+  return ['22', '23', '42'].includes(sqlstate.slice(0, 2)) || sqlstate.startsWith('CCM');
+}
+
+/** What a person should change after a permanent rejection with this SQLSTATE. */
+export function remediation(sqlstate: string | undefined): string {
+  switch (sqlstate?.slice(0, 2)) {
+    case '42':
+      if (sqlstate === '42501') return 'Fix: the remote refused the permission; check the system\'s JWT (its system_id claim) and that the newest supabase/migrations are applied.';
+      return 'Fix: the remote\'s schema does not match (a table or column is missing or has another type); apply the newest supabase/migrations, or change the record, then `ccm-sync failed retry`.';
+    case '22':
+      return 'Fix: a value does not fit its column (see `ccm-sync tables`); record a corrected operation and `ccm-sync failed discard` this one.';
+    case '23':
+      return 'Fix: a constraint on the remote refused the record; change the record or the constraint, then `ccm-sync failed retry` or `discard`.';
+    default:
+      return 'See `ccm-sync failed show` for the operation, then retry or discard it.';
+  }
+}
+
+/** Checks the remote's ccm_sync_info() answer against the schema this ccm-sync speaks. */
+export function checkInfo(kind: RemoteKind, value: unknown): { schema: number } {
+  const schema = Number((value as { schema?: unknown } | null)?.schema);
+  if (!(schema >= REMOTE_SCHEMA_VERSION)) {
+    throw new RemoteRejectedError(`${kind} remote speaks ccm-sync schema ${Number.isFinite(schema) ? schema : 1}, this ccm-sync needs ${REMOTE_SCHEMA_VERSION}: apply the new files in supabase/migrations (\`ccm-sync remote migrate\` for postgres/embedded)`);
+  }
+  return { schema };
 }
 
 /** Checks that a batch_sync answer is one result per operation, in order. */

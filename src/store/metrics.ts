@@ -30,6 +30,8 @@ export interface HealthDay {
   operations: number;
   avg_duration_ms: number;
   failures: number;
+  /** Operations that became dead letters that day. */
+  failed_operations: number;
   operations_in: number;
   operations_out: number;
   bytes_in: number;
@@ -53,6 +55,7 @@ export class MetricsStore {
       health: (`
         SELECT substr(timestamp, 1, 10) AS date, count(*) AS syncs, sum(operations_synced) AS operations,
                cast(round(avg(duration_ms)) AS INTEGER) AS avg_duration_ms, sum(success = 0) AS failures,
+               sum(rejected) AS failed_operations,
                sum(operations_in) AS operations_in, sum(operations_out) AS operations_out,
                sum(bytes_in) AS bytes_in, sum(bytes_sent) AS bytes_out
         FROM sync_metrics WHERE timestamp >= ? GROUP BY date ORDER BY date DESC`),

@@ -157,4 +157,54 @@ export const MIGRATIONS: readonly string[] = [
          recorded = recorded - (SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'sync_queue')
    WHERE bucket = 'total';
   `,
+  // 4: dead letters a person can see and settle: a 'discarded' status with who and when, the
+  // remote's error code, when an operation failed, and an index for pruning synced history.
+  `
+  -- A CHECK constraint cannot be altered in SQLite, so the outbox is copied once. Its AUTOINCREMENT
+  -- sequence is kept exactly: the 'total' counter holds offsets from it (see migration 3).
+  CREATE TABLE ccm_v4_seq AS SELECT coalesce(max(seq), 0) AS seq FROM sqlite_sequence WHERE name = 'sync_queue';
+  CREATE TABLE sync_queue_v4 (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id           TEXT NOT NULL UNIQUE,
+    operation       TEXT NOT NULL CHECK (operation IN ('INSERT', 'UPDATE', 'DELETE')),
+    table_name      TEXT NOT NULL,
+    record_id       TEXT NOT NULL,
+    record_data     TEXT,
+    priority        TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('low', 'normal', 'high', 'urgent')),
+    priority_rank   INTEGER GENERATED ALWAYS AS (
+                      CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END) VIRTUAL,
+    buckets         TEXT NOT NULL DEFAULT '',
+    changed_at      TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    synced_at       TEXT,
+    status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'synced', 'failed', 'conflict', 'discarded')),
+    result          TEXT,
+    retry_count     INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    force           INTEGER NOT NULL DEFAULT 0,
+    error_message   TEXT,
+    remote_data     TEXT,
+    error_code      TEXT,
+    failed_at       TEXT,
+    discarded_at    TEXT,
+    discarded_by    TEXT
+  );
+  INSERT INTO sync_queue_v4 (id, op_id, operation, table_name, record_id, record_data, priority, buckets, changed_at, created_at,
+                             synced_at, status, result, retry_count, next_attempt_at, force, error_message, remote_data)
+    SELECT id, op_id, operation, table_name, record_id, record_data, priority, buckets, changed_at, created_at,
+           synced_at, status, result, retry_count, next_attempt_at, force, error_message, remote_data FROM sync_queue;
+  DROP TABLE sync_queue;
+  ALTER TABLE sync_queue_v4 RENAME TO sync_queue;
+  DELETE FROM sqlite_sequence WHERE name = 'sync_queue';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'sync_queue', max(seq, (SELECT coalesce(max(id), 0) FROM sync_queue)) FROM ccm_v4_seq;
+  DROP TABLE ccm_v4_seq;
+  CREATE INDEX idx_sync_queue_pending ON sync_queue (synced_at) WHERE synced_at IS NULL;
+  CREATE INDEX idx_sync_queue_priority ON sync_queue (priority, created_at);
+  CREATE INDEX idx_sync_queue_next ON sync_queue (priority_rank, id) WHERE status = 'pending';
+  CREATE INDEX idx_sync_queue_status ON sync_queue (status) WHERE status IN ('failed', 'conflict');
+  -- Retention prunes synced rows oldest first; rows enter this index when they settle, never on insert.
+  CREATE INDEX idx_sync_queue_synced ON sync_queue (synced_at) WHERE status = 'synced';
+  -- Pending operations waiting out a retry delay, so that status can say what holds them.
+  CREATE INDEX idx_sync_queue_held ON sync_queue (next_attempt_at) WHERE status = 'pending' AND next_attempt_at IS NOT NULL;
+  `,
 ];

@@ -1,5 +1,7 @@
 /**
- * Every statement on the outbox (`sync_queue`) and its counters (`pending_counts`).
+ * Every statement on the outbox (`sync_queue`) that records, pages and settles operations, and its
+ * counters (`pending_counts`). Reviewing what is held back (failed, conflicts) lives in
+ * ./review.ts.
  *
  * Invariant: the pending count of a bucket equals the number of rows with status 'pending' whose
  * `buckets` contain it ('total' counts every pending row). Every method that moves a row into or
@@ -10,12 +12,22 @@
  * written on insert, which saves a page, that is a WAL frame, on every recorded operation: each
  * insert takes the next AUTOINCREMENT id and so adds one to sqlite_sequence's seq for sync_queue,
  * and the 'total' row holds offsets from it (pending = seq + n, recorded = seq + recorded).
+ *
+ * Every read that status, the dashboard or /metrics make is a counter or an indexed read: their
+ * cost does not grow with the synced history.
  */
 import { statements, type Db } from './db.ts';
-import type { OutboxRow } from '../types.ts';
+import { PRIORITIES, type OutboxRow } from '../types.ts';
+import { TABLES } from '../catalog.ts';
 
 /** Operations ever inserted into sync_queue (its AUTOINCREMENT sequence). Returns: {seq}. */
 const SEQ = `SELECT coalesce(max(seq), 0) AS seq FROM sqlite_sequence WHERE name = 'sync_queue'`;
+
+/** The lowest id among pending operations of one priority rank (one index seek). */
+const LOWEST_PENDING = (rank: number) => `SELECT min(id) AS m FROM sync_queue INDEXED BY idx_sync_queue_next WHERE status = 'pending' AND priority_rank = ${rank}`;
+
+/** Tables whose operations the worker never reads record_data of (packaged from local detail). */
+const SUMMARY_TABLES = JSON.stringify(TABLES.filter((t) => t.sync === 'summary').map((t) => t.name));
 
 /** A row about to be inserted: the outbox row before it has an id or a try, plus its buckets. */
 export type NewOutboxRow = Omit<OutboxRow, 'id' | 'retry_count'> & { buckets: string };
@@ -37,32 +49,23 @@ export interface PendingRow extends OutboxRow {
   buckets: string;
   /** 1 when a person chose `conflicts resolve --keep local`: upload over a newer remote. */
   force: number;
+  /** Bytes of record_data as stored. */
+  bytes: number;
+  /** For summary tables (hook events): the task, read by SQLite; record_data is not loaded. */
+  task_id?: string | number | null;
 }
 
-export interface FailedRow {
-  id: number;
-  op_id: string;
-  table_name: string;
-  record_id: string;
-  operation: string;
-  retry_count: number;
-  error_message: string | null;
-  created_at: string;
-}
-
-export interface ConflictRow {
-  id: number;
-  op_id: string;
-  table_name: string;
-  record_id: string;
-  operation: string;
-  record_data: string | null;
-  remote_data: string | null;
-  changed_at: string;
+export interface PageOptions {
+  /** Operations already packaged or uploading: the page skips them. */
+  exclude?: readonly number[];
+  /** Only urgent operations and these tables (selective sync). */
+  onlyTables?: readonly string[];
+  /** Stop before the loaded record_data passes this many bytes (the first row always comes). */
+  maxBytes?: number;
 }
 
 /** Adds a row's buckets to `into`, with 'total' unless the row is a new insert (see above). */
-function addBuckets(into: Map<string, number>, buckets: string, sign: 1 | -1, inserted = false): void {
+export function addBuckets(into: Map<string, number>, buckets: string, sign: 1 | -1, inserted = false): void {
   if (!inserted) into.set('total', (into.get('total') ?? 0) + sign);
   if (!buckets) return;
   for (const b of buckets.split(',')) into.set(b, (into.get(b) ?? 0) + sign);
@@ -94,67 +97,68 @@ export class Outbox {
       // seq: operations ever inserted. Returns: {seq}.
       seq: SEQ,
       // page: the next pending operations in upload order (urgent first, then oldest), skipping
-      // those waiting for a retry time. Params: now (epoch ms), limit. Returns: PendingRow[].
+      // those waiting for a retry time and those excluded, and stopping at a byte budget of loaded
+      // record_data. Summary tables come without record_data (their task id instead).
+      // Params: now (epoch ms), exclude (JSON ids), all (1: every table), tables (JSON), summary
+      // (JSON tables), limit, max_bytes. Returns: PendingRow[].
       page: (`
-        SELECT id, op_id, operation, table_name, record_id, record_data, priority, buckets, changed_at, created_at, retry_count, force
-        FROM sync_queue INDEXED BY idx_sync_queue_next
-        WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-        ORDER BY priority_rank, id
-        LIMIT ?`),
-      // pageOf: like page, restricted to urgent operations and the given tables (selective sync).
-      // Params: now (epoch ms), tables (JSON array), limit. Returns: PendingRow[].
-      pageOf: (`
-        SELECT id, op_id, operation, table_name, record_id, record_data, priority, buckets, changed_at, created_at, retry_count, force
-        FROM sync_queue INDEXED BY idx_sync_queue_next
-        WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-          AND (priority_rank = 0 OR table_name IN (SELECT value FROM json_each(?)))
-        ORDER BY priority_rank, id
-        LIMIT ?`),
+        WITH cand AS (
+          SELECT id, priority_rank AS r, table_name IN (SELECT value FROM json_each(@summary)) AS s,
+                 coalesce(octet_length(record_data), 0) AS b
+          FROM sync_queue INDEXED BY idx_sync_queue_next
+          WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= @now)
+            AND id NOT IN (SELECT value FROM json_each(@exclude))
+            AND (@all = 1 OR priority_rank = 0 OR table_name IN (SELECT value FROM json_each(@tables)))
+          ORDER BY priority_rank, id
+          LIMIT @limit),
+        run AS (SELECT id, r, s, b, sum(iif(s, 0, b)) OVER (ORDER BY r, id ROWS UNBOUNDED PRECEDING) - iif(s, 0, b) AS before FROM cand)
+        SELECT q.id, q.op_id, q.operation, q.table_name, q.record_id,
+               iif(run.s, NULL, q.record_data) AS record_data,
+               iif(run.s, json_extract(q.record_data, '$.task_id'), NULL) AS task_id,
+               run.b AS bytes, q.priority, q.buckets, q.changed_at, q.created_at, q.retry_count, q.force
+        FROM run JOIN sync_queue q ON q.id = run.id
+        WHERE run.before < @max_bytes
+        ORDER BY run.r, run.id`),
       // markSynced: settles one operation as synced. Params: result, synced_at, id.
       markSynced: (`
         UPDATE sync_queue SET status = 'synced', result = ?, synced_at = ?, error_message = NULL, next_attempt_at = NULL
         WHERE id = ? AND status = 'pending'`),
-      // markRetry: an upload attempt failed; try again later. Params: error, next_attempt_at, id.
+      // markRetry: an upload attempt failed; try again later. Params: error, code, next_attempt_at, id.
       markRetry: (`
-        UPDATE sync_queue SET retry_count = retry_count + 1, error_message = ?, next_attempt_at = ?
+        UPDATE sync_queue SET retry_count = retry_count + 1, error_message = ?, error_code = ?, next_attempt_at = ?
         WHERE id = ? AND status = 'pending'`),
-      // markFailed: dead letter. Params: error, id.
+      // markFailed: dead letter. Params: error, code, failed_at, id.
       markFailed: (`
-        UPDATE sync_queue SET status = 'failed', retry_count = retry_count + 1, error_message = ?, next_attempt_at = NULL
+        UPDATE sync_queue SET status = 'failed', retry_count = retry_count + 1, error_message = ?, error_code = ?, failed_at = ?,
+               next_attempt_at = NULL
         WHERE id = ? AND status = 'pending'`),
       // markConflict: waits for manual review. Params: remote_data, error, id.
       markConflict: (`
         UPDATE sync_queue SET status = 'conflict', remote_data = ?, error_message = ?, next_attempt_at = NULL
         WHERE id = ? AND status = 'pending'`),
-      // pendingSince: the oldest pending operation's created_at. Returns: {created_at} or undefined.
-      oldest: (`SELECT created_at FROM sync_queue INDEXED BY idx_sync_queue_next WHERE status = 'pending' ORDER BY id LIMIT 1`),
-      // byPriority / byTable: pending operations grouped. Returns: [{key, n}].
-      byPriority: (`SELECT priority AS key, count(*) AS n FROM sync_queue WHERE status = 'pending' GROUP BY priority`),
-      byTable: (`SELECT table_name AS key, count(*) AS n FROM sync_queue WHERE status = 'pending' GROUP BY table_name ORDER BY n DESC`),
-      byStatus: (`SELECT status AS key, count(*) AS n FROM sync_queue GROUP BY status`),
-      // failed / conflicts: rows for review. Params: limit.
-      failed: (`
-        SELECT id, op_id, table_name, record_id, operation, retry_count, error_message, created_at
-        FROM sync_queue WHERE status = 'failed' ORDER BY id DESC LIMIT ?`),
-      conflicts: (`
-        SELECT id, op_id, table_name, record_id, operation, record_data, remote_data, changed_at
-        FROM sync_queue WHERE status = 'conflict' ORDER BY id LIMIT ?`),
-      conflictById: (`
-        SELECT id, op_id, table_name, record_id, operation, record_data, remote_data, changed_at, status, buckets, result, force
-        FROM sync_queue WHERE id = ? OR op_id = ?`),
-      // retryFailed: failed → pending with a fresh retry budget. Returns: the rows moved.
-      failedIds: (`SELECT id, buckets FROM sync_queue WHERE status = 'failed'`),
-      requeue: (`
-        UPDATE sync_queue SET status = 'pending', retry_count = 0, next_attempt_at = NULL, error_message = NULL, force = ?
-        WHERE id = ? AND status IN ('failed', 'conflict')`),
-      // keepRemote: a person settled a conflict for the remote version. Params: id.
-      keepRemote: (`
-        UPDATE sync_queue SET status = 'synced', result = 'kept_remote', synced_at = ?, error_message = NULL
-        WHERE id = ? AND status = 'conflict'`),
-      // prune: deletes synced rows settled before a time. Params: iso. Returns: changes.
-      prune: (`DELETE FROM sync_queue WHERE status = 'synced' AND synced_at < ?`),
+      // lowest: the lowest id that may still be sent: pending (any rank), failed or conflict.
+      // Returns: {low} (null when there is none).
+      lowest: (`
+        SELECT min(m) AS low FROM (${[0, 1, 2, 3].map(LOWEST_PENDING).join(' UNION ALL ')}
+          UNION ALL SELECT min(id) FROM sync_queue INDEXED BY idx_sync_queue_status WHERE status IN ('failed', 'conflict'))`),
+      // oldest: the created_at of the oldest pending operation. Returns: {created_at} or undefined.
+      oldest: (`SELECT created_at FROM sync_queue WHERE id = (SELECT min(m) FROM (${[0, 1, 2, 3].map(LOWEST_PENDING).join(' UNION ALL ')}))`),
+      // byPriority: pending operations per priority rank, from the pending index alone. Returns: [{rank, n}].
+      byPriority: (`SELECT priority_rank AS rank, count(*) AS n FROM sync_queue INDEXED BY idx_sync_queue_next WHERE status = 'pending' GROUP BY priority_rank`),
+      // byTable: pending operations per table (reads each pending row). Returns: [{key, n}].
+      byTable: (`SELECT table_name AS key, count(*) AS n FROM sync_queue INDEXED BY idx_sync_queue_next WHERE status = 'pending' GROUP BY table_name ORDER BY n DESC`),
+      // heldBack: failed and conflict counts, from their partial index. Returns: [{key, n}].
+      heldBack: (`SELECT status AS key, count(*) AS n FROM sync_queue INDEXED BY idx_sync_queue_status WHERE status IN ('failed', 'conflict') GROUP BY status`),
+      // prune: deletes up to `limit` synced rows settled before a time, oldest first. Params: iso, limit.
+      prune: (`
+        DELETE FROM sync_queue WHERE id IN (
+          SELECT id FROM sync_queue INDEXED BY idx_sync_queue_synced WHERE status = 'synced' AND synced_at < ? ORDER BY synced_at LIMIT ?)`),
       // recount: rebuilds counters from the rows.
       pendingBuckets: (`SELECT buckets, count(*) AS n FROM sync_queue WHERE status = 'pending' GROUP BY buckets`),
+      // setSeq: moves the id sequence forward. Params: seq.
+      setSeq: (`UPDATE sqlite_sequence SET seq = ? WHERE name = 'sync_queue'`),
+      // shiftTotal: keeps 'total' (an offset from the sequence) right when the sequence moves. Params: delta.
+      shiftTotal: (`UPDATE pending_counts SET n = n - ?1, recorded = recorded - ?1 WHERE bucket = 'total'`),
     });
   }
 
@@ -169,7 +173,7 @@ export class Outbox {
   }
 
   /** Adds to the pending counts; `recorded` also counts the rows as newly recorded. */
-  private applyDeltas(deltas: Map<string, number>, recorded = false): void {
+  applyDeltas(deltas: Map<string, number>, recorded = false): void {
     for (const [bucket, n] of deltas) if (n !== 0) this.stmts.bump.run(bucket, n, recorded ? n : 0);
   }
 
@@ -194,9 +198,16 @@ export class Outbox {
   }
 
   /** The next page of pending operations in upload order. */
-  page(nowMs: number, limit: number, onlyTables?: readonly string[]): PendingRow[] {
-    if (onlyTables) return this.stmts.pageOf.all(nowMs, JSON.stringify(onlyTables), limit) as PendingRow[];
-    return this.stmts.page.all(nowMs, limit) as PendingRow[];
+  page(nowMs: number, limit: number, opts: PageOptions = {}): PendingRow[] {
+    return this.stmts.page.all({
+      now: nowMs,
+      exclude: JSON.stringify(opts.exclude ?? []),
+      all: opts.onlyTables ? 0 : 1,
+      tables: JSON.stringify(opts.onlyTables ?? []),
+      summary: SUMMARY_TABLES,
+      limit,
+      max_bytes: opts.maxBytes ?? Number.MAX_SAFE_INTEGER,
+    }) as PendingRow[];
   }
 
   /**
@@ -213,13 +224,13 @@ export class Outbox {
             changed = this.stmts.markSynced.run(e.result, nowIso, e.row.id).changes;
             break;
           case 'failed':
-            changed = this.stmts.markFailed.run(e.error, e.row.id).changes;
+            changed = this.stmts.markFailed.run(e.error, e.code ?? null, nowIso, e.row.id).changes;
             break;
           case 'conflict':
             changed = this.stmts.markConflict.run(e.remote, e.error, e.row.id).changes;
             break;
           case 'retry':
-            this.stmts.markRetry.run(e.error, e.nextAttemptAt, e.row.id);
+            this.stmts.markRetry.run(e.error, e.code ?? null, e.nextAttemptAt, e.row.id);
             break;
         }
         if (changed > 0) addBuckets(deltas, e.row.buckets, -1);
@@ -228,64 +239,56 @@ export class Outbox {
     }).immediate();
   }
 
+  /**
+   * The settled watermark: every operation at or below it is settled for good (synced or
+   * discarded) and will never be sent again; everything above is pending, failed, in conflict, or
+   * not recorded yet.
+   */
+  settledThrough(): number {
+    const low = (this.stmts.lowest.get() as { low: number | null }).low;
+    return low === null ? (this.stmts.seq.get() as { seq: number }).seq : low - 1;
+  }
+
+  /**
+   * Moves the id sequence to at least `to`, so new operations are numbered above it (after the
+   * remote refused operations below its watermark: this database is an older copy). The 'total'
+   * counter is an offset from the sequence and moves with it.
+   */
+  advanceSequence(to: number): boolean {
+    return this.db.transaction(() => {
+      const seq = (this.stmts.seq.get() as { seq: number }).seq;
+      if (to <= seq) return false;
+      this.stmts.setSeq.run(to);
+      this.stmts.shiftTotal.run(to - seq);
+      return true;
+    }).immediate();
+  }
+
   oldestPendingCreatedAt(): string | undefined {
     return (this.stmts.oldest.get() as { created_at: string } | undefined)?.created_at;
   }
 
-  groupedPending(by: 'priority' | 'table'): Record<string, number> {
-    const rows = (by === 'priority' ? this.stmts.byPriority : this.stmts.byTable).all() as { key: string; n: number }[];
+  pendingByPriority(): Record<string, number> {
+    const rows = this.stmts.byPriority.all() as { rank: number; n: number }[];
+    return Object.fromEntries(rows.map((r) => [PRIORITIES[r.rank]!, r.n]));
+  }
+
+  /** Pending operations per table; undefined above `maxPending` (it reads every pending row). */
+  pendingByTable(maxPending = 50_000): Record<string, number> | undefined {
+    if (this.pendingTotal() > maxPending) return undefined;
+    const rows = this.stmts.byTable.all() as { key: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.key, r.n]));
   }
 
-  byStatus(): Record<string, number> {
-    const rows = this.stmts.byStatus.all() as { key: string; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.key, r.n]));
+  /** Failed and conflict counts. */
+  heldBack(): { failed: number; conflict: number } {
+    const by = Object.fromEntries((this.stmts.heldBack.all() as { key: string; n: number }[]).map((r) => [r.key, r.n]));
+    return { failed: by.failed ?? 0, conflict: by.conflict ?? 0 };
   }
 
-  failed(limit = 50): FailedRow[] {
-    return this.stmts.failed.all(limit) as FailedRow[];
-  }
-
-  conflicts(limit = 100): ConflictRow[] {
-    return this.stmts.conflicts.all(limit) as ConflictRow[];
-  }
-
-  findConflict(idOrOpId: string): (ConflictRow & { status: string; buckets: string; result: string | null; force: number }) | undefined {
-    const n = /^\d+$/.test(idOrOpId) ? Number(idOrOpId) : -1;
-    return this.stmts.conflictById.get(n, idOrOpId) as (ConflictRow & { status: string; buckets: string; result: string | null; force: number }) | undefined;
-  }
-
-  /** Moves every failed operation back to pending with a fresh retry budget. Returns how many. */
-  retryFailed(): number {
-    return this.db.transaction(() => {
-      const rows = this.stmts.failedIds.all() as { id: number; buckets: string }[];
-      const deltas = new Map<string, number>();
-      for (const r of rows) {
-        this.stmts.requeue.run(0, r.id);
-        addBuckets(deltas, r.buckets, 1);
-      }
-      this.applyDeltas(deltas);
-      return rows.length;
-    }).immediate();
-  }
-
-  /** Moves one conflict back to pending (its data may have been changed by the caller first). */
-  requeueConflict(id: number, buckets: string, force: boolean): boolean {
-    return this.db.transaction(() => {
-      const moved = this.stmts.requeue.run(force ? 1 : 0, id).changes > 0;
-      if (moved) this.applyDeltas(addAll(buckets));
-      return moved;
-    }).immediate();
-  }
-
-  /** Settles a conflict in favour of the remote version (it was never pending, so no counters). */
-  keepRemote(id: number, nowIso: string): boolean {
-    return this.stmts.keepRemote.run(nowIso, id).changes > 0;
-  }
-
-  /** Deletes synced rows settled before `beforeIso`. Returns how many. */
-  pruneSynced(beforeIso: string): number {
-    return this.stmts.prune.run(beforeIso).changes;
+  /** Deletes up to `limit` synced rows settled before `beforeIso`, oldest first. Returns how many. */
+  pruneSynced(beforeIso: string, limit = 5000): number {
+    return this.stmts.prune.run(beforeIso, limit).changes;
   }
 
   /** Rebuilds pending_counts from the rows (startup and after pruning). */
@@ -306,14 +309,8 @@ export class Outbox {
   }
 }
 
-function addAll(buckets: string): Map<string, number> {
-  const m = new Map<string, number>();
-  addBuckets(m, buckets, 1);
-  return m;
-}
-
 export type SettleEntry =
   | { kind: 'synced'; row: SettledRow; result: string }
-  | { kind: 'failed'; row: SettledRow; error: string }
+  | { kind: 'failed'; row: SettledRow; error: string; code?: string }
   | { kind: 'conflict'; row: SettledRow; error: string; remote: string | null }
-  | { kind: 'retry'; row: SettledRow; error: string; nextAttemptAt: number };
+  | { kind: 'retry'; row: SettledRow; error: string; code?: string; nextAttemptAt: number };

@@ -14,7 +14,7 @@ export interface ConnectionState {
 }
 
 export interface StateKeys {
-  last_sync: { at: string; trigger: string; operations: number; duration_ms: number; success: boolean; error?: string };
+  last_sync: { at: string; trigger: string; operations: number; duration_ms: number; success: boolean; error?: string; failed?: number };
   last_success: { at: string };
   next_sync: { at: string; trigger: 'periodic' };
   interval: { base_seconds: number; effective_seconds: number; rate_per_minute: number };
@@ -22,6 +22,7 @@ export interface StateKeys {
   paused: { paused: boolean; at: string };
   simulated_offline_until: { until: string | null };
   daemon: { pid: number; port: number; started_at: string };
+  ledger_pruned: { at: string; through: number };
   activity: { kind: 'idle' | 'syncing' | 'backing_off'; trigger?: string; done?: number; total?: number; reason?: string; next_retry_at?: string; at: string };
 }
 

@@ -21,6 +21,7 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
   const [model, setModel] = useState<DashboardModel>(() => buildModel(local, settings));
   const [message, setMessage] = useState<string | undefined>();
   const [help, setHelp] = useState(false);
+  const [failures, setFailures] = useState(false);
   const [size, setSize] = useState({ width: stdout.columns || 80, height: stdout.rows || 24 });
 
   useEffect(() => {
@@ -48,6 +49,10 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
       setHelp((h) => !h);
       return;
     }
+    if (input === 'f') {
+      setFailures((f) => !f);
+      return;
+    }
     if ('sdpor'.includes(input) && input.length === 1) {
       setMessage(`${input}: working…`);
       void runAction(input as ActionKey, settings, local.state).then((m) => {
@@ -57,5 +62,5 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
     }
   });
 
-  return <Dashboard model={model} width={Math.max(80, size.width)} height={Math.max(24, size.height)} message={message} showHelp={help} />;
+  return <Dashboard model={model} width={Math.max(80, size.width)} height={Math.max(24, size.height)} message={message} showHelp={help} showFailures={failures} />;
 }

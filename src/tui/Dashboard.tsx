@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
 import { AlertsPanel, ConflictsPanel, FailedPanel, ReductionPanel } from './panels/ReviewPanels.tsx';
+import { FailuresView } from './panels/FailuresView.tsx';
 import { HelpPanel } from './panels/HelpPanel.tsx';
 import { QueuePanel } from './panels/QueuePanel.tsx';
 import { StatePanel } from './panels/StatePanel.tsx';
@@ -13,16 +14,18 @@ export interface DashboardProps {
   readonly height: number;
   readonly message?: string;
   readonly showHelp?: boolean;
+  /** The failures view (key f) instead of the dashboard. */
+  readonly showFailures?: boolean;
 }
 
-export const KEY_LINE = 's sync · d drain · p pause · o offline · r retry · ? help · q quit';
+export const KEY_LINE = 's sync · d drain · p pause · o offline · r retry · f failures · ? help · q quit';
 
 /**
  * The whole screen. At 80×24: header, three panels, three panels, the throughput line, recent
  * syncs, failed and conflicts, the key line. Wider terminals move "next sync" into the top row;
  * taller ones show more recent syncs and failures.
  */
-export function Dashboard({ model, width, height, message, showHelp }: DashboardProps) {
+export function Dashboard({ model, width, height, message, showHelp, showFailures }: DashboardProps) {
   const s = model.status;
   const wide = width >= 120;
   const col = Math.floor(width / (wide ? 4 : 3));
@@ -38,6 +41,14 @@ export function Dashboard({ model, width, height, message, showHelp }: Dashboard
       <Box flexDirection="column" width={width}>
         <HelpPanel />
         <Text dimColor>press ? to return</Text>
+      </Box>
+    );
+  }
+  if (showFailures) {
+    return (
+      <Box flexDirection="column" width={width}>
+        <FailuresView failed={model.failed} total={s.failed} now={model.now} height={height - 1} />
+        <Text>{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
       </Box>
     );
   }

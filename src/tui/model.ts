@@ -5,7 +5,7 @@
 import { statusSnapshot, type StatusSnapshot } from '../monitor/status.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
-import type { FailedRow } from '../store/outbox.ts';
+import type { FailedRow } from '../store/review.ts';
 import type { MetricRow } from '../store/metrics.ts';
 
 export interface DashboardModel {
@@ -28,8 +28,8 @@ export function buildModel(local: Local, settings: Settings): DashboardModel {
     status: statusSnapshot(local, settings, { byTable: true }),
     recent: local.metrics.recent(6),
     perMinute,
-    failed: local.outbox.failed(5),
-    conflicts: local.outbox.conflicts(5).map((c) => ({
+    failed: local.review.failed(20),
+    conflicts: local.review.conflicts(5).map((c) => ({
       id: c.id,
       table: c.table_name,
       record_id: c.record_id,

@@ -13,7 +13,9 @@ export function fixtureModel(over: Partial<DashboardModel['status']> = {}): Dash
       remote: 'embedded',
       enabled: true,
       pending: { total: 23, by_priority: { urgent: 1, high: 2, normal: 15, low: 5 }, by_table: { hook_events: 12, tasks: 8, alerts: 3 }, oldest_created_at: '2026-08-01T11:55:00.000Z' },
+      waiting: { count: 2, next_attempt_at: '2026-08-01T12:04:00.000Z', reasons: [{ code: '40001', message: 'rejected by the remote (40001): could not serialize access', count: 2 }] },
       failed: 1,
+      failed_reasons: [{ code: '22007', message: 'rejected by the remote (22007): invalid input syntax for type timestamp with time zone: "yesterday-ish". Not retried: the same data would be refused again.', count: 1 }],
       conflicts: 1,
       last_sync: { at: '2026-08-01T11:55:00.000Z', trigger: 'threshold_total', operations: 50, duration_ms: 340, success: true },
       last_success: '2026-08-01T11:55:00.000Z',
@@ -33,7 +35,11 @@ export function fixtureModel(over: Partial<DashboardModel['status']> = {}): Dash
       { id: 1, timestamp: '2026-08-01T11:40:00.000Z', operations_synced: 0, duration_ms: 5012, trigger_type: 'periodic', success: 0, error_message: 'remote unreachable', batches: 0, bytes_sent: 0, operations_in: 0, bytes_in: 0, operations_out: 0, stale: 0, conflicts: 0, rejected: 0, failed: 1 },
     ],
     perMinute: Array.from({ length: 60 }, (_, i) => (i % 10 === 0 ? 50 : i % 3)),
-    failed: [{ id: 7, op_id: 'x', table_name: 'tasks', record_id: 'bad-1', operation: 'INSERT', retry_count: 5, error_message: 'rejected by remote (22007): invalid input syntax for type timestamp', created_at: '2026-08-01T10:00:00.000Z' }],
+    failed: [{
+      id: 7, op_id: 'x', table_name: 'tasks', record_id: 'bad-1', operation: 'INSERT', status: 'failed', retry_count: 1, error_code: '22007',
+      error_message: 'rejected by the remote (22007): invalid input syntax for type timestamp with time zone: "yesterday-ish". Not retried: the same data would be refused again. Fix: a value does not fit its column (see `ccm-sync tables`); record a corrected operation and `ccm-sync failed discard` this one.',
+      failed_at: '2026-08-01T11:00:00.000Z', created_at: '2026-08-01T10:00:00.000Z', discarded_at: null, discarded_by: null,
+    }],
     conflicts: [{ id: 9, table: 'supervisory_reports', record_id: 'rep-1', local: '{"summary":"local"}', remote: '{"summary":"remote"}' }],
   };
 }

@@ -1,26 +1,28 @@
 /**
  * What runs inside the sync worker thread: it owns its own SQLite connection and its own transport,
- * and answers the host's requests (run a sync, probe the remote, check the ledger) one message at a
- * time. Testable in-process: pass any MessagePort-like pair.
+ * and answers the host's requests (run a sync, probe the remote, check the ledger). Syncs run one
+ * at a time, in the order asked: a `run` that arrives while one is running waits for it, so two
+ * sync loops never overlap on one outbox. Testable in-process: pass any MessagePort-like pair.
  */
-import { fromPlainError, toPlainError } from '../errors.ts';
+import { fromPlainError, toPlainError, type PlainError } from '../errors.ts';
 import { openLocal, syncContext } from '../local.ts';
+import { heartbeatOf } from '../monitor/heartbeat.ts';
 import { openTransport } from '../remote/index.ts';
 import { runSync } from './sync-run.ts';
 import type { Settings } from '../config/load.ts';
-import type { Transport } from '../remote/transport.ts';
+import type { Transport, VerifyItem } from '../remote/transport.ts';
 import type { SyncJobPayload } from '../types.ts';
 
 export type HostMessage =
   | { type: 'run'; id: number; payload: SyncJobPayload }
   | { type: 'ping'; id: number }
-  | { type: 'missing'; id: number; opIds: string[] }
+  | { type: 'verify'; id: number; items: VerifyItem[] }
   | { type: 'abort'; id: number }
   | { type: 'close'; id: number };
 
 export type WorkerMessage =
   | { type: 'done'; id: number; value: unknown }
-  | { type: 'error'; id: number; error: { name: string; message: string } }
+  | { type: 'error'; id: number; error: PlainError }
   | { type: 'progress'; id: number; progress: unknown };
 
 export interface Port {
@@ -40,33 +42,41 @@ export function serveSyncWorker(port: Port, settings: Settings): void {
     return transport;
   };
   const aborts = new Map<number, AbortController>();
+  let runs: Promise<unknown> = Promise.resolve();
+
+  const run = async (id: number, payload: SyncJobPayload): Promise<unknown> => {
+    const ac = aborts.get(id)!;
+    ac.signal.throwIfAborted();
+    const ctx = syncContext(local, settings, await getTransport(), {
+      signal: ac.signal,
+      onProgress: (progress) => port.postMessage({ type: 'progress', id, progress }),
+      heartbeat: () => heartbeatOf(local, settings),
+    });
+    return runSync(ctx, payload);
+  };
 
   const handle = async (msg: HostMessage): Promise<unknown> => {
     switch (msg.type) {
       case 'run': {
-        const ac = new AbortController();
-        aborts.set(msg.id, ac);
+        aborts.set(msg.id, new AbortController());
+        const mine = runs.then(() => run(msg.id, msg.payload));
+        runs = mine.catch(() => undefined);
         try {
-          return await runSync(
-            syncContext(local, settings, await getTransport(), {
-              signal: ac.signal,
-              onProgress: (progress) => port.postMessage({ type: 'progress', id: msg.id, progress }),
-            }),
-            msg.payload,
-          );
+          return await mine;
         } finally {
           aborts.delete(msg.id);
         }
       }
       case 'ping':
         return (await getTransport()).ping(AbortSignal.timeout(settings.sync.request_timeout_ms));
-      case 'missing':
-        return (await getTransport()).missing(msg.opIds);
+      case 'verify':
+        return (await getTransport()).verify(msg.items);
       case 'abort':
         aborts.get(msg.id)?.abort(new Error('sync job timed out or was cancelled'));
         return undefined;
       case 'close':
         for (const ac of aborts.values()) ac.abort(new Error('the worker is closing'));
+        await runs;
         if (transport) await (await transport.catch(() => undefined))?.close();
         local.close();
         return undefined;

@@ -6,9 +6,13 @@
  * Order: each page is read in upload order (urgent, high, normal, low, then oldest), and batches go
  * up one at a time in that order. The local work of the next step (settling the last answer,
  * reading and packaging the next page) runs while a batch is on the wire. After every answer, if
- * an urgent operation has arrived that no packaged batch holds, the packaged batches are dropped
- * (their rows stay pending) and the next page is read, so urgent work waits for at most the batch
- * already uploading.
+ * an urgent operation was recorded since the packaged batches were read, they are dropped (their
+ * rows stay pending) and the next page is read, so urgent work waits for at most the batch
+ * already uploading. An urgent operation waiting out a retry delay does not count: it is not new.
+ *
+ * Memory: a page is bounded by rows (`page_size`) and by the bytes of record_data it loads (four
+ * requests' worth); hook events are packaged from the local table, so their payloads are never
+ * loaded here at all.
  *
  * Selective sync: with a backlog of `selective.backlog_operations` or more, or when the job says so
  * (the drain after `selective.offline_seconds` offline), pages first hold only
@@ -19,15 +23,18 @@
  * batches settled before it stay settled. The metrics row and last_sync are written either way.
  */
 import { messageOf } from '../errors.ts';
-import { packagePage, unpackagedBytes, type PackagedBatch } from '../package/index.ts';
+import { unpackagedBytes, type PackagedBatch } from '../package/index.ts';
 import { settleLocally, settleResults } from '../settle.ts';
+import { packageIsolating } from './page.ts';
+import { uploader, type Envelope } from './upload.ts';
 import type { Clock } from '../clock.ts';
 import type { Db } from '../store/db.ts';
 import type { MetricsStore } from '../store/metrics.ts';
 import type { Outbox, PendingRow } from '../store/outbox.ts';
+import type { Review } from '../store/review.ts';
 import type { StateStore } from '../store/state.ts';
 import type { Transport } from '../remote/transport.ts';
-import type { RemoteResult, SyncJobPayload, SyncResult } from '../types.ts';
+import type { Heartbeat, RemoteResult, SyncJobPayload, SyncResult } from '../types.ts';
 
 export interface SyncRunOptions {
   systemId: string;
@@ -38,7 +45,10 @@ export interface SyncRunOptions {
   operationMaxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
+  retryJitter: number;
   selective: { backlog_operations: number; first_tables: readonly string[]; hook_events: 'summarise' | 'skip' };
+  /** Ask the remote to prune the ledger at most this often (undefined: never). */
+  pruneLedgerEveryMs?: number;
 }
 
 export interface SyncProgress {
@@ -51,6 +61,7 @@ export interface SyncProgress {
 export interface SyncContext {
   db: Db;
   outbox: Outbox;
+  review: Review;
   metrics: MetricsStore;
   state: StateStore;
   transport: Transport;
@@ -58,9 +69,11 @@ export interface SyncContext {
   options: SyncRunOptions;
   signal?: AbortSignal;
   onProgress?: (p: SyncProgress) => void;
+  /** What this system says about itself with the first batch of the run. */
+  heartbeat?: () => Heartbeat;
 }
 
-function emptyResult(trigger: SyncJobPayload['trigger']): SyncResult {
+export function emptyResult(trigger: SyncJobPayload['trigger']): SyncResult {
   return {
     status: 'nothing_to_sync',
     trigger,
@@ -100,10 +113,12 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
   const total = Math.min(outbox.pendingTotal(), maxOps);
   const manualTables = new Set(o.manualTables);
   const selectiveRun = job.limits?.selective === true || total >= o.selective.backlog_operations;
+  const up = uploader(ctx.transport, o.systemId, clock);
   let selective = selectiveRun;
+  let heartbeatSent = false;
   const ready: Claim[] = [];
   const claimed = new Set<number>();
-  let claimedUrgent = 0;
+  let urgentSeen = 0;
   let answered: { claim: Claim; answers: RemoteResult[] } | undefined;
   let failure: unknown;
 
@@ -111,33 +126,37 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
     for (const r of rows) {
       if (sign > 0) claimed.add(r.id);
       else claimed.delete(r.id);
-      if (r.priority === 'urgent') claimedUrgent += sign;
     }
   };
-  const unclaimedPage = (limit: number, tables: readonly string[] | undefined) =>
-    outbox.page(clock.now(), limit + claimed.size, tables).filter((r) => !claimed.has(r.id)).slice(0, limit);
+  const readPage = (limit: number, onlyTables: readonly string[] | undefined) =>
+    outbox.page(clock.now(), limit, { exclude: [...claimed], onlyTables, maxBytes: 4 * o.maxBytesPerRequest });
 
   /** Reads and packages the next page into `ready`. False when nothing eligible is left. */
   const prepare = (): boolean => {
     const limit = Math.min(o.pageSize, maxOps - result.operations_in - claimed.size);
     if (limit <= 0) return false;
-    let rows = unclaimedPage(limit, selective ? o.selective.first_tables : job.limits?.tables);
+    urgentSeen = outbox.activity().recorded.urgent ?? 0;
+    let rows = readPage(limit, selective ? o.selective.first_tables : job.limits?.tables);
     if (rows.length === 0 && selective) {
       selective = false;
-      rows = unclaimedPage(limit, job.limits?.tables);
+      rows = readPage(limit, job.limits?.tables);
     }
     if (rows.length === 0) return false;
-    const page = packagePage(rows, { db: ctx.db, nowIso: new Date(clock.now()).toISOString(), manualTables }, {
+    const { page, poisoned } = packageIsolating(rows, { db: ctx.db, nowIso: new Date(clock.now()).toISOString(), manualTables }, {
       maxOps: batchSize,
       maxBytes: o.maxBytesPerRequest,
       skipHookEvents: selectiveRun && o.selective.hook_events === 'skip',
     });
-    const oversized = page.oversized.map(({ item, bytes }) => ({
-      sources: item.sources,
-      error: `record is ${bytes} bytes, over the ${o.maxBytesPerRequest}-byte request cap (sync.max_bytes_per_request); it was not uploaded. Shrink it or raise the cap, then \`ccm-sync sync retry-failed\``,
-    }));
-    settleLocally(outbox, page.settled, oversized, clock.now());
-    for (const s of [...page.settled, ...oversized]) {
+    const failed = [
+      ...page.oversized.map(({ item, bytes }) => ({
+        sources: item.sources,
+        code: 'CCM03',
+        error: `record is ${bytes} bytes, over the ${o.maxBytesPerRequest}-byte request cap (sync.max_bytes_per_request); it was not uploaded. Shrink it or raise the cap, then \`ccm-sync failed retry\``,
+      })),
+      ...poisoned.map((p) => ({ sources: [p.row], code: 'CCM04', error: `packaging this operation failed locally: ${p.error}; it was not uploaded. See \`ccm-sync failed show ${p.row.id}\`` })),
+    ];
+    settleLocally(outbox, page.settled, failed, clock.now());
+    for (const s of [...page.settled, ...failed]) {
       countIn(result, s.sources);
       if ('result' in s) result.operations_synced += s.sources.length;
       else result.operations_failed += s.sources.length;
@@ -160,7 +179,11 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
       maxAttempts: o.operationMaxAttempts,
       baseDelayMs: o.retryBaseMs,
       maxDelayMs: o.retryMaxMs,
+      jitter: o.retryJitter,
     });
+    // The remote refused operations below its watermark: this database is an older copy. New
+    // operations must be numbered above it, or the remote would refuse them too.
+    if (c.watermark !== undefined) outbox.advanceSequence(c.watermark);
     claim(done.rows, -1);
     countIn(result, done.rows);
     result.batches++;
@@ -174,12 +197,28 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
     ctx.onProgress?.({ trigger: job.trigger, done: result.operations_in, total: Math.max(total, result.operations_in), batches: result.batches });
   };
 
+  /** What goes with the next batch: the watermark, a prune request when due, the heartbeat once. */
+  const envelope = (): Envelope => {
+    const env: Envelope = { settled_through: outbox.settledThrough() };
+    const every = o.pruneLedgerEveryMs;
+    const last = ctx.state.get('ledger_pruned')?.at;
+    if (every !== undefined && (!last || clock.now() - Date.parse(last) >= every)) {
+      env.prune_ledger = true;
+      ctx.state.set('ledger_pruned', { at: new Date(clock.now()).toISOString(), through: env.settled_through! });
+    }
+    if (!heartbeatSent && ctx.heartbeat) {
+      env.heartbeat = ctx.heartbeat();
+      heartbeatSent = true;
+    }
+    return env;
+  };
+
   try {
     for (;;) {
       ctx.signal?.throwIfAborted();
-      // An urgent operation arrived that no packaged batch carries: drop what is packaged (it stays
-      // pending) so that the next page puts the urgent one first.
-      if (ready.length > 0 && (outbox.counts().urgent ?? 0) > claimedUrgent) {
+      // An urgent operation was recorded since the packaged batches were read: drop them (they
+      // stay pending) so that the next page puts the urgent one first.
+      if (ready.length > 0 && (outbox.activity().recorded.urgent ?? 0) > urgentSeen) {
         for (const r of ready.splice(0)) claim(r.rows, -1);
       }
       if (ready.length === 0) {
@@ -187,11 +226,7 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
         if (!prepareUntilBatch(prepare, ready)) break;
       }
       const next = ready.shift()!;
-      const upload = ctx.transport.upload({
-        system_id: o.systemId,
-        sync_timestamp: new Date(clock.now()).toISOString(),
-        operations: next.batch.items.map((i) => i.op),
-      }, ctx.signal);
+      const upload = up.upload(next.batch.items.map((i) => i.op), envelope(), ctx.signal);
       upload.catch(() => undefined); // awaited below, after the local work
       await new Promise((resolve) => setImmediate(resolve)); // let the request go out first
       let localFailure: unknown;
@@ -212,17 +247,7 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
   } catch (err) {
     failure ??= err;
   }
-
-  result.duration_ms = clock.now() - started;
-  if (failure !== undefined) {
-    result.status = 'failed';
-    result.error = messageOf(failure);
-  } else if (result.operations_in > 0) {
-    result.status = result.operations_failed + result.operations_pending_retry + result.operations_conflict > 0 ? 'partial' : 'synced';
-  }
-  recordOutcome(ctx, result);
-  if (failure !== undefined) throw failure;
-  return result;
+  return finish(ctx, result, started, failure);
 }
 
 /** Prepares pages until one yields a batch to upload (a page may settle entirely locally). */
@@ -234,6 +259,35 @@ function prepareUntilBatch(prepare: () => boolean, ready: readonly Claim[]): boo
 function countIn(result: SyncResult, rows: readonly PendingRow[]): void {
   result.operations_in += rows.length;
   for (const r of rows) result.bytes_in += unpackagedBytes(r);
+}
+
+/** Sets the status, says what is still held back, records the sync, and throws a failure. */
+function finish(ctx: SyncContext, result: SyncResult, started: number, failure: unknown): SyncResult {
+  result.duration_ms = ctx.clock.now() - started;
+  if (failure !== undefined) {
+    result.status = 'failed';
+    result.error = messageOf(failure);
+  } else if (result.operations_in > 0) {
+    result.status = result.operations_failed + result.operations_pending_retry + result.operations_conflict > 0 ? 'partial' : 'synced';
+  }
+  try {
+    const held = ctx.review.held(ctx.clock.now());
+    const back = ctx.outbox.heldBack();
+    result.held = {
+      pending: ctx.outbox.pendingTotal(),
+      waiting: held.waiting,
+      next_attempt_at: held.next_attempt_at,
+      waiting_reasons: held.reasons,
+      failed: back.failed,
+      failed_reasons: back.failed ? ctx.review.failedReasons() : [],
+      conflicts: back.conflict,
+    };
+  } catch {
+    // What is held back is reported by status too; a read failing here must not fail the sync.
+  }
+  recordOutcome(ctx, result);
+  if (failure !== undefined) throw failure;
+  return result;
 }
 
 function recordOutcome(ctx: SyncContext, result: SyncResult): void {
@@ -248,6 +302,7 @@ function recordOutcome(ctx: SyncContext, result: SyncResult): void {
         duration_ms: result.duration_ms,
         success: result.status !== 'failed',
         ...(result.error ? { error: result.error } : {}),
+        ...(result.operations_failed ? { failed: result.operations_failed } : {}),
       }, at);
       if (result.status !== 'failed') ctx.state.set('last_success', { at: at.toISOString() }, at);
     })();

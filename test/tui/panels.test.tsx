@@ -49,7 +49,7 @@ describe('dashboard panels', () => {
     expect(r).toMatch(/periodic\s+0 ops\s+5012 ms FAILED/);
   });
   it('failed operations, conflicts, alerts, reduction and help', () => {
-    expect(frame(<FailedPanel failed={m.failed} total={1} width={100} />)).toMatch(/Failed: 1[\s\S]*#7 tasks\/bad-1: rejected by remote \(22007\)/);
+    expect(frame(<FailedPanel failed={m.failed} total={1} width={100} />)).toMatch(/Failed: 1[\s\S]*#7 tasks\/bad-1: rejected by the remote \(22007\)/);
     expect(frame(<ConflictsPanel conflicts={m.conflicts} total={1} width={100} />)).toMatch(/#9 supervisory_reports\/rep-1/);
     expect(frame(<AlertsPanel alerts={m.status.alerts} width={80} />)).toMatch(/queue_backlog: 623 operations pending/);
     expect(frame(<AlertsPanel alerts={[]} width={80} />)).toContain('none firing');

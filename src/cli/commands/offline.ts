@@ -13,7 +13,7 @@ import { DaemonUnreachableError } from '../../errors.ts';
 import { findDaemon } from '../client.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { parseSpan } from '../span.ts';
-import { withLocal } from './sync.ts';
+import { withLocal } from '../with-local.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,12 +53,12 @@ export const testOfflineCommand = (opts: GlobalOptions & { duration: string; wor
       await sleep(200);
     }
     const drainMs = Date.now() - windowEnd;
-    const rows = local.db.prepare('SELECT op_id, status, result FROM sync_queue WHERE id > ? AND id <= ?').all(lastBefore, lastDuring) as { op_id: string; status: string; result: string | null }[];
+    const rows = local.db.prepare('SELECT id, op_id, status, result FROM sync_queue WHERE id > ? AND id <= ?').all(lastBefore, lastDuring) as { id: number; op_id: string; status: string; result: string | null }[];
     // Operations folded into an aggregate (hook events into a task summary) or skipped by selective
     // sync are not in the ledger one by one; their carrier is.
-    const uploaded = rows.filter((r) => r.status === 'synced' && r.result !== 'summarised' && r.result !== 'skipped').map((r) => r.op_id);
+    const uploaded = rows.filter((r) => r.status === 'synced' && r.result !== 'summarised' && r.result !== 'skipped').map((r) => ({ op_id: r.op_id, seq: r.id }));
     const notSynced = rows.filter((r) => r.status !== 'synced');
-    const { missing } = await daemon.call<{ missing: string[] }>('POST', '/api/verify', { op_ids: uploaded });
+    const { missing } = await daemon.call<{ missing: string[] }>('POST', '/api/verify', { ops: uploaded });
     const ok = notSynced.length === 0 && missing.length === 0;
     const report = {
       duration_ms: durationMs,

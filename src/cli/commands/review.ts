@@ -3,7 +3,7 @@ import { InputError } from '../../errors.ts';
 import { evaluateAlerts } from '../../monitor/alerts.ts';
 import { refreshLocalCopy } from '../../settle.ts';
 import { emit, type GlobalOptions } from '../output.ts';
-import { withLocal } from './sync.ts';
+import { withLocal } from '../with-local.ts';
 
 export const alertsCommand = (opts: GlobalOptions) =>
   withLocal(opts, async (settings, local) => {
@@ -14,7 +14,7 @@ export const alertsCommand = (opts: GlobalOptions) =>
 
 export const conflictsListCommand = (opts: GlobalOptions) =>
   withLocal(opts, async (_settings, local) => {
-    const rows = local.outbox.conflicts().map((c) => ({
+    const rows = local.review.conflicts().map((c) => ({
       id: c.id,
       op_id: c.op_id,
       table: c.table_name,
@@ -36,7 +36,7 @@ export const conflictsListCommand = (opts: GlobalOptions) =>
 
 export const conflictsResolveCommand = (id: string, opts: GlobalOptions & { keep: 'local' | 'remote' }) =>
   withLocal(opts, async (_settings, local) => {
-    const row = local.outbox.findConflict(id);
+    const row = local.review.findConflict(id);
     if (!row) throw new InputError(`no conflict with id ${id}; see \`ccm-sync conflicts list\``);
     const already = row.status !== 'conflict';
     if (already) {
@@ -46,11 +46,11 @@ export const conflictsResolveCommand = (id: string, opts: GlobalOptions & { keep
       return;
     }
     if (opts.keep === 'local') {
-      local.outbox.requeueConflict(row.id, row.buckets, true);
+      local.review.requeueConflict(row.id, row.buckets, true);
       emit(opts, { id: row.id, kept: 'local' }, () => `#${row.id}: the local version goes up with the next sync (\`ccm-sync sync now\`)`);
     } else {
       local.db.transaction(() => {
-        local.outbox.keepRemote(row.id, new Date().toISOString());
+        local.review.keepRemote(row.id, new Date().toISOString());
         refreshLocalCopy(local.db, row.table_name, row.record_id, row.remote_data ? JSON.parse(row.remote_data) : null);
       })();
       emit(opts, { id: row.id, kept: 'remote' }, () => `#${row.id}: kept the remote version; the local copy was refreshed`);

@@ -3,20 +3,16 @@
  * with none running they sync in this process, through the same runSync the worker thread uses.
  */
 import { DaemonUnreachableError } from '../../errors.ts';
-import { loadSettings, type Settings } from '../../config/load.ts';
-import { openLocal, syncContext, type Local } from '../../local.ts';
+import { syncContext, type Local } from '../../local.ts';
+import type { Settings } from '../../config/load.ts';
 import { statusSnapshot, type StatusSnapshot } from '../../monitor/status.ts';
 import { openTransport } from '../../remote/index.ts';
 import { runSync, type SyncProgress } from '../../workers/sync-run.ts';
 import { findDaemon } from '../client.ts';
+import { withLocal } from '../with-local.ts';
+import { failedRetryCommand } from './failed.ts';
 import { ago, byteChange, bytes, emit, table, type GlobalOptions } from '../output.ts';
-import type { SyncJobPayload, SyncResult } from '../../types.ts';
-
-export function withLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local: Local) => Promise<T>): Promise<T> {
-  const settings = loadSettings({ configPath: opts.config });
-  const local = openLocal(settings);
-  return fn(settings, local).finally(() => local.close());
-}
+import type { HeldBack, SyncJobPayload, SyncResult } from '../../types.ts';
 
 /** Runs one sync in this process. */
 export async function syncInProcess(settings: Settings, local: Local, job: SyncJobPayload, onProgress?: (p: SyncProgress) => void): Promise<SyncResult> {
@@ -34,16 +30,39 @@ function designResult(r: SyncResult, via: string) {
   return { status, operations_synced, duration_ms, via, details };
 }
 
+/** The held-back part of a sync's answer: what waits, what failed, and why. */
+export function heldLines(h: HeldBack | undefined, nowMs = Date.now()): string[] {
+  if (!h) return [];
+  const reasons = (list: HeldBack['failed_reasons']) => list.slice(0, 3).map((x) => `    ${x.count} × ${x.message}`);
+  const out: string[] = [];
+  if (h.waiting) out.push(`  ${h.waiting} waiting to be retried (next try ${ago(h.next_attempt_at, nowMs)}); last error:`, ...reasons(h.waiting_reasons));
+  const other = h.pending - h.waiting;
+  if (other > 0) out.push(`  ${other} pending beyond this sync's limits`);
+  if (h.failed) out.push(`  ${h.failed} failed (dead letters, not retried): see \`ccm-sync failed list\``, ...reasons(h.failed_reasons));
+  if (h.conflicts) out.push(`  ${h.conflicts} held for conflict review: see \`ccm-sync conflicts list\``);
+  return out.length ? ['held back:', ...out] : [];
+}
+
+/** Anything held back after a sync makes `sync now` and `sync drain` exit 1. */
+export function heldBackCount(r: SyncResult): number {
+  const h = r.held;
+  return r.operations_failed + (h ? h.pending + h.failed + h.conflicts : 0);
+}
+
 function resultLine(r: SyncResult, via: string): string {
   if (r.skipped && r.status !== 'failed') return `skipped: ${r.skipped} (${via})`;
-  if (r.status === 'nothing_to_sync') return `nothing_to_sync (${via})`;
+  const held = heldLines(r.held);
+  if (r.status === 'nothing_to_sync') return held.length ? [`nothing sent (${via})`, ...held].join('\n') : `nothing_to_sync (${via})`;
   const extra = [
     r.operations_stale && `${r.operations_stale} stale`,
     r.operations_conflict && `${r.operations_conflict} conflicts`,
     r.operations_pending_retry && `${r.operations_pending_retry} to retry`,
     r.operations_failed && `${r.operations_failed} failed`,
   ].filter(Boolean).join(', ');
-  return `${r.status}: ${r.operations_synced} operations in ${r.duration_ms} ms, ${r.batches} batches, ${bytes(r.bytes_sent)} sent (${via})${extra ? `; ${extra}` : ''}${r.error ? `\nerror: ${r.error}` : ''}`;
+  return [
+    `${r.status}: ${r.operations_synced} operations in ${r.duration_ms} ms, ${r.batches} batches, ${bytes(r.bytes_sent)} sent (${via})${extra ? `; ${extra}` : ''}${r.error ? `\nerror: ${r.error}` : ''}`,
+    ...held,
+  ].join('\n');
 }
 
 async function progressBar(opts: GlobalOptions): Promise<{ update(p: SyncProgress): void; stop(): void }> {
@@ -88,7 +107,7 @@ async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string)
       }
     }
     emit(opts, designResult(result, via), () => resultLine(result, via));
-    if (result.status === 'failed') process.exitCode = 1;
+    if (result.status === 'failed' || heldBackCount(result) > 0) process.exitCode = 1;
   });
 }
 
@@ -113,7 +132,10 @@ export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
     `Connection: ${conn}`,
     `Mode: ${s.mode} · remote: ${s.remote} · system: ${s.system.id} (${s.system.type})`,
     `Daemon: ${s.daemon ? `running (pid ${s.daemon.pid}, port ${s.daemon.port})` : 'not running (start it with `ccm-sync start`)'}`,
-    `Failed: ${s.failed} · Conflicts: ${s.conflicts}`,
+    `Failed: ${s.failed} · Conflicts: ${s.conflicts} · Waiting to retry: ${s.waiting.count}${s.waiting.next_attempt_at ? ` (next ${ago(s.waiting.next_attempt_at, nowMs)})` : ''}`,
+    ...s.failed_reasons.slice(0, 3).map((r) => `  failed ${r.count} × ${r.message}`),
+    ...s.waiting.reasons.slice(0, 3).map((r) => `  waiting ${r.count} × ${r.message}`),
+    ...(s.failed ? ['  see `ccm-sync failed list`; retry or discard with `ccm-sync failed retry|discard`'] : []),
     `Packaging (24h): ${reduction}`,
     s.alerts.length ? `Alerts:\n${s.alerts.map((a) => `  [${a.severity}] ${a.rule}: ${a.message}`).join('\n')}` : 'Alerts: none',
   ];
@@ -132,14 +154,10 @@ export const syncHealthCommand = (opts: GlobalOptions & { days: number }) =>
     emit(opts, { days: opts.days, rows: days }, () =>
       days.length === 0
         ? `no syncs in the last ${opts.days} days`
-        : table(['Date', 'Syncs', 'Operations', 'Avg Duration', 'Failures', 'Uploaded/Recorded'], days.map((d) => [
-            d.date, d.syncs, d.operations, `${d.avg_duration_ms} ms`, d.failures,
+        : table(['Date', 'Syncs', 'Operations', 'Avg Duration', 'Failures', 'Failed ops', 'Uploaded/Recorded'], days.map((d) => [
+            d.date, d.syncs, d.operations, `${d.avg_duration_ms} ms`, d.failures, d.failed_operations,
             d.operations_in ? `${d.operations_out}/${d.operations_in} ops, ${byteChange(d.bytes_in, d.bytes_out, 0)}` : '-',
           ])));
   });
 
-export const retryFailedCommand = (opts: GlobalOptions) =>
-  withLocal(opts, async (_settings, local) => {
-    const n = local.outbox.retryFailed();
-    emit(opts, { requeued: n }, () => (n ? `re-queued ${n} failed operations; they go up with the next sync (\`ccm-sync sync now\`)` : 'no failed operations'));
-  });
+export const retryFailedCommand = (opts: GlobalOptions) => failedRetryCommand([], { ...opts, all: true });

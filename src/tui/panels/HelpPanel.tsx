@@ -7,6 +7,7 @@ export const KEYS: readonly [string, string][] = [
   ['p', 'pause / resume automatic syncs'],
   ['o', 'toggle simulated offline (5 minutes)'],
   ['r', 'retry failed operations'],
+  ['f', 'failed operations with their whole reason'],
   ['?', 'this help'],
   ['q', 'quit'],
 ];

@@ -14,7 +14,7 @@ export interface FailedPanelProps {
 /** Failed operations with their error text. */
 export function FailedPanel({ failed, total, width, rows = 3 }: FailedPanelProps) {
   return (
-    <Panel title={`Failed: ${total}`}>
+    <Panel title={`Failed: ${total}${total ? ' (f: reasons)' : ''}`}>
       {failed.length === 0 ? <Text dimColor>none</Text> : null}
       {failed.slice(0, rows).map((f) => (
         <Text wrap="truncate-end" key={f.id} color="red">{clip(`#${f.id} ${f.table_name}/${f.record_id}: ${f.error_message ?? ''}`, width - 4)}</Text>

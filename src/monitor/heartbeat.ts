@@ -1,0 +1,23 @@
+/**
+ * What a system says about itself to the remote with the first batch of every sync (and at least
+ * hourly, from the daemon): its type and version, backlog and dead letters, connection state, the
+ * alert rules firing, and when it last synced. The fleet view (`ccm-sync fleet`) reads these rows.
+ */
+import { AlertState } from '../store/alert-state.ts';
+import { VERSION } from '../version.ts';
+import type { Settings } from '../config/load.ts';
+import type { Local } from '../local.ts';
+import type { Heartbeat } from '../types.ts';
+
+export function heartbeatOf(local: Local, settings: Pick<Settings, 'system'>): Heartbeat {
+  return {
+    type: settings.system.type,
+    version: VERSION,
+    backlog: local.outbox.pendingTotal(),
+    failed: local.outbox.heldBack().failed,
+    connection: local.state.get('connection')?.state ?? 'online',
+    alerts: new AlertState(local.db).firing().map((a) => a.rule),
+    last_sync_at: local.state.get('last_success')?.at ?? null,
+    at: new Date(local.clock.now()).toISOString(),
+  };
+}
