@@ -179,7 +179,7 @@ export function contractProblems(table: TableSpec, recordId: string, data: Recor
       const why = misfit(col.type, value);
       if (why) problems.push(`${table.name}.${key} ${why}`);
     } else if (RESERVED.has(key) && table.sync === 'rows') {
-      if (key === 'id' && String(value) === recordId) continue;
+      if (key === 'id' && (typeof value === 'string' || typeof value === 'number') && String(value) === recordId) continue;
       problems.push(key === 'updated_at'
         ? 'updated_at is kept by ccm-sync; pass the change time as changed_at (--changed-at) instead'
         : `${key} is a column ccm-sync maintains itself; remove it from record_data${key === 'id' ? ' (the record id is --id / record_id)' : ''}`);

@@ -122,6 +122,10 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
   if (json !== null && json.includes('\\u0000') && /(?<!\\)(?:\\\\)*\\u0000/.test(json)) {
     fail(where, 'record_data contains a NUL character (\\u0000), which Postgres cannot store; remove it');
   }
+  // Nor a lone UTF-16 surrogate: JSON.stringify writes it as an escape, which jsonb refuses.
+  if (json !== null && json.includes('\\ud') && /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i.test(json)) {
+    fail(where, 'record_data contains a lone UTF-16 surrogate (half of a character), which Postgres cannot store; fix the text encoding');
+  }
   const { buckets, critical } = classify(spec.name, data);
   if (priority === 'urgent' || critical) buckets.push('urgent');
   const row: NewOutboxRow = {

@@ -156,6 +156,7 @@ common(remote.command('token'))
 const config = program.command('config').description('configuration');
 common(config.command('reference'))
   .description('every config key with its default and meaning')
+  .option('--markdown', 'print the README\'s configuration reference')
   .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).configReferenceCommand(opts(cmd)));
 
 const test = program.command('test').description('self-tests');

@@ -53,12 +53,14 @@ $$;
 grant usage, create on schema public to ccm_sync_owner;
 
 -- ---------------------------------------------------------------------------------------------
--- ccm_version(ts, seq): a write's version as text that sorts like (ts, seq). No seq (a direct
--- edit) sorts after every seq, so a direct edit wins a tie of change times.
+-- ccm_version(ts, seq): a write's version as text that sorts like (ts, seq): the change time in
+-- microseconds since 1970 (17 digits), then the outbox position (19 digits). Digits only, so any
+-- collation orders versions the same way. No seq (a direct edit) sorts after every seq, so a
+-- direct edit wins a tie of change times.
 -- ---------------------------------------------------------------------------------------------
 create or replace function public.ccm_version(ts timestamptz, seq bigint) returns text
 language sql immutable parallel safe set search_path = '' as $$
-  select pg_catalog.to_char(ts at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z#"')
+  select pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from ts) * 1000000))::bigint::text, 17, '0')
       || pg_catalog.lpad(coalesce(seq, 9223372036854775807)::text, 19, '0')
 $$;
 
@@ -66,6 +68,17 @@ $$;
 create or replace function public.ccm_claim() returns text
 language sql stable set search_path = '' as $$
   select nullif(coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), ''), '{}')::jsonb ->> 'system_id', '')
+$$;
+
+-- ccm_clock(row): a row's per-column versions. sync_clock null (a row written once, by one
+-- operation or one direct insert) means: every key with a value has the row's sync_version.
+create or replace function public.ccm_clock(r jsonb) returns jsonb
+language sql immutable set search_path = '' as $$
+  select coalesce(nullif(r -> 'sync_clock', 'null'::jsonb),
+    (select coalesce(jsonb_object_agg(f.key, r ->> 'sync_version'), '{}'::jsonb)
+       from jsonb_each((r - array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])
+                       || coalesce(nullif(r -> 'extra', 'null'::jsonb), '{}'::jsonb)) f
+      where f.value <> 'null'::jsonb))
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -101,7 +114,7 @@ begin
   for t in select name from public.ccm_sync_tables loop
     execute format('alter table public.%I add column if not exists extra jsonb, '
                    'add column if not exists sync_version text, '
-                   'add column if not exists sync_clock jsonb not null default ''{}''::jsonb', t);
+                   'add column if not exists sync_clock jsonb', t);
     -- Rows written before this file: every column has the row's version.
     execute format('update public.%I set sync_version = public.ccm_version(updated_at, sync_seq), '
                    'sync_clock = jsonb_build_object(''*'', public.ccm_version(updated_at, sync_seq)) '
@@ -246,31 +259,40 @@ declare
   v_data_cols text[];
   v_cur_ids text[]; v_cur_rows jsonb[];
   v_tomb_ids text[]; v_tomb_vers text[];
+  v_solo record;
+  v_inserted text[];
+  v_dups text[];
   v_idx integer[]; v_res jsonb[]; v_fresh jsonb[]; v_existing jsonb[];
 begin
   if sys is distinct from public.ccm_claim() then
     raise exception using errcode = '42501', message = 'ccm_apply_upserts: the system does not match the caller''s system_id claim';
   end if;
   select array_agg(name) into v_tables from public.ccm_sync_tables;
-  select array_agg(e ->> 'op_id' order by o), array_agg(e ->> 'table' order by o), array_agg(e ->> 'record_id' order by o),
-         array_agg((e ->> 'changed_at')::timestamptz order by o), array_agg((e ->> 'seq')::bigint order by o),
-         array_agg((e ->> 'ledger_seq')::bigint order by o),
-         array_agg(public.ccm_version((e ->> 'changed_at')::timestamptz, (e ->> 'seq')::bigint) order by o),
-         array_agg(e -> 'data' order by o), array_agg(coalesce(e -> 'versions', '{}'::jsonb) order by o),
-         array_agg(coalesce(e -> 'source_ids', '[]'::jsonb) order by o),
-         array_agg(coalesce(upper(e ->> 'operation') in ('INSERT', 'UPDATE')
-                   and coalesce(e ->> 'conflict', 'lww') = 'lww'
-                   and not coalesce((e ->> 'force')::boolean, false)
-                   and e ->> 'table' = any (v_tables)
-                   and e ->> 'record_id' <> ''
-                   and e ->> 'op_id' is not null
-                   and e ->> 'changed_at' is not null
-                   and jsonb_typeof(e -> 'data') = 'object'
-                   and not ((e -> 'data') ?| v_bk)
-                   and jsonb_typeof(coalesce(e -> 'versions', '{}'::jsonb)) = 'object', false) order by o),
+  -- One ordered pass: every array gets the operations in input order (aggregates without an ORDER
+  -- BY of their own take rows as the sorted subquery yields them), each operation parsed once.
+  -- Each operation's version is ccm_version(changed_at, seq), written out here: a function with
+  -- a SET clause costs ~20 µs a call, and this runs for every operation of every batch.
+  select array_agg(x.op_id), array_agg(x.tbl), array_agg(x.record_id), array_agg(x.changed_at), array_agg(x.seq),
+         array_agg(x.ledger_seq),
+         array_agg(pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from x.changed_at) * 1000000))::bigint::text, 17, '0')
+                   || pg_catalog.lpad(coalesce(x.seq, 9223372036854775807)::text, 19, '0')),
+         array_agg(x.data), array_agg(coalesce(x.versions, '{}'::jsonb)), array_agg(coalesce(x.source_ids, '[]'::jsonb)),
+         array_agg(coalesce(upper(x.operation) in ('INSERT', 'UPDATE')
+                   and coalesce(x.conflict, 'lww') = 'lww'
+                   and not coalesce(x.force, false)
+                   and x.tbl = any (v_tables)
+                   and x.record_id <> ''
+                   and x.op_id is not null
+                   and x.changed_at is not null
+                   and jsonb_typeof(x.data) = 'object'
+                   and not (x.data ?| v_bk)
+                   and jsonb_typeof(coalesce(x.versions, '{}'::jsonb)) = 'object', false)),
          count(*)
     into v_opid, v_tbl, v_rid, v_chg, v_seq, v_lseq, v_ver, v_data, v_vers, v_src, v_ok, v_n
-    from jsonb_array_elements(ops) with ordinality x(e, o);
+    from (select q.* from rows from (jsonb_to_recordset(ops) as (op_id text, operation text, "table" text, record_id text, data jsonb,
+                   changed_at timestamptz, seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb, conflict text, force boolean))
+                   with ordinality q(op_id, operation, tbl, record_id, data, changed_at, seq, ledger_seq, versions, source_ids, conflict, force, o)
+           order by q.o) x;
   if v_n = 0 then
     return '[]'::jsonb;
   end if;
@@ -295,59 +317,113 @@ begin
   end if;
 
   for g in
-    select u.tbl, array_agg(distinct u.rid) as rids
+    select u.tbl, array_agg(u.rid) as rids
       from unnest(v_tbl, v_rid, v_ok, v_out) u(tbl, rid, ok, res)
      where u.ok and u.res is null
      group by u.tbl
   loop
-    select array_agg(a.attname::text) into v_data_cols
+    select array_agg(a.attname::text order by a.attnum) into v_data_cols
       from pg_catalog.pg_attribute a
      where a.attrelid = format('public.%I', g.tbl)::regclass and a.attnum > 0 and not a.attisdropped and not (a.attname::text = any (v_bk));
+    v_tomb_ids := '{}';
+    v_tomb_vers := '{}';
+    if exists (select 1 from public.ccm_tombstones t where t.system_id = sys and t.table_name = g.tbl) then
+      select coalesce(array_agg(t.record_id), '{}'), coalesce(array_agg(t.version), '{}') into v_tomb_ids, v_tomb_vers
+        from public.ccm_tombstones t where t.system_id = sys and t.table_name = g.tbl and t.record_id = any (g.rids);
+    end if;
+
+    -- Plain inserts first: an operation that is the group's only write to its record, with every
+    -- key at its own version and no tombstone, is inserted as is if the record has no row. The
+    -- row needs no merge, and no sync_clock (null: every column with a value has the row's
+    -- sync_version). Records that turn out to exist are merged below with everything else.
+    select coalesce(array_agg(d.rid), '{}') into v_dups
+      from (select u.rid from unnest(v_tbl, v_rid, v_ok, v_out) u(tbl, rid, ok, res)
+             where u.tbl = g.tbl and u.ok and u.res is null group by u.rid having count(*) > 1) d;
+    select array_agg(o.i) as i, array_agg(o.rid) as rid, array_agg(o.chg) as chg, array_agg(o.seq) as seq,
+           array_agg(o.op_id) as op_id, array_agg(o.data) as data, array_agg(o.ver) as ver
+      into v_solo
+      from unnest(v_tbl, v_rid, v_ver, v_chg, v_seq, v_opid, v_data, v_vers, v_ok, v_out)
+           with ordinality o(tbl, rid, ver, chg, seq, op_id, data, vers, ok, res, i)
+     where o.tbl = g.tbl and o.ok and o.res is null and o.vers = '{}'::jsonb
+       and not (o.rid = any (v_dups)) and not (o.rid = any (v_tomb_ids));
+    if v_solo.i is not null then
+      execute format('with ins as (insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock) '
+                     'select %3$s, nullif(u.data - $8, ''{}''::jsonb), $1, u.rid, u.chg, u.seq, u.op_id::uuid, u.ver, null '
+                     'from unnest($2::text[], $3::timestamptz[], $4::bigint[], $5::text[], $6::jsonb[], $7::text[]) u(rid, chg, seq, op_id, data, ver), '
+                     'jsonb_populate_record(null::public.%1$I, u.data) r on conflict (system_id, id) do nothing returning t.id) '
+                     'select coalesce(array_agg(id), ''{}'') from ins',
+                     g.tbl, (select string_agg(format('%I', c), ', ') from unnest(v_data_cols) c),
+                     (select string_agg(format('r.%I', c), ', ') from unnest(v_data_cols) c))
+        into v_inserted
+        using sys, v_solo.rid, v_solo.chg, v_solo.seq, v_solo.op_id, v_solo.data, v_solo.ver, v_data_cols;
+      v_out := array(
+        select coalesce(n.res, u.res)
+          from unnest(v_out) with ordinality u(res, i)
+          left join (select s.i, jsonb_build_object('op_id', s.id, 'status', 'applied') as res
+                       from unnest(v_solo.i, v_solo.op_id, v_solo.rid) s(i, id, rid) join unnest(v_inserted) x(rid) on x.rid = s.rid) n on n.i = u.i
+         order by u.i);
+      continue when not exists (select 1 from unnest(v_tbl, v_ok, v_out) u(tbl, ok, res) where u.tbl = g.tbl and u.ok and u.res is null);
+    end if;
     execute format('select coalesce(array_agg(x.id), ''{}''), coalesce(array_agg(x.r), ''{}'') from '
                    '(select t.id, to_jsonb(t) as r from public.%I t where t.system_id = $1 and t.id = any ($2) for update) x', g.tbl)
-      into v_cur_ids, v_cur_rows using sys, g.rids;
-    select coalesce(array_agg(t.record_id), '{}'), coalesce(array_agg(t.version), '{}') into v_tomb_ids, v_tomb_vers
-      from public.ccm_tombstones t where t.system_id = sys and t.table_name = g.tbl and t.record_id = any (g.rids);
+      into v_cur_ids, v_cur_rows using sys,
+           array(select distinct u.rid from unnest(v_tbl, v_rid, v_ok, v_out) u(tbl, rid, ok, res) where u.tbl = g.tbl and u.ok and u.res is null);
 
-    -- The merge. Every key an operation writes competes with the key's current version (its own
-    -- entry in sync_clock, the row's '*', the tombstone); the newest write of each key wins.
+    -- The merge. Every key an operation writes competes with the key's current version (its
+    -- entry in the row's clock, the clock's '*', the tombstone); the newest write of each key wins.
     with o as (
       select u.i::int as i, u.rid, u.ver, u.chg, u.seq, u.op_id, u.data, u.vers
         from unnest(v_tbl, v_rid, v_ver, v_chg, v_seq, v_opid, v_data, v_vers, v_ok, v_out)
              with ordinality u(tbl, rid, ver, chg, seq, op_id, data, vers, ok, res, i)
        where u.tbl = g.tbl and u.ok and u.res is null
     ),
-    cur as (select u.rid, u.row from unnest(v_cur_ids, v_cur_rows) u(rid, row)),
+    cur as (
+      select u.rid, u.row,
+             (u.row - v_bk) || coalesce(nullif(u.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat,
+             -- the row's clock; null means every key with a value has the row's version
+             coalesce(nullif(u.row -> 'sync_clock', 'null'::jsonb),
+                      (select coalesce(jsonb_object_agg(f.key, u.row ->> 'sync_version'), '{}'::jsonb)
+                         from jsonb_each((u.row - v_bk) || coalesce(nullif(u.row -> 'extra', 'null'::jsonb), '{}'::jsonb)) f
+                        where f.value <> 'null'::jsonb)) as clock
+        from unnest(v_cur_ids, v_cur_rows) u(rid, row)
+    ),
     tomb as (select u.rid, u.ver from unnest(v_tomb_ids, v_tomb_vers) u(rid, ver)),
     op as (
-      select o.*, t.ver as floor, c.row as cur, (t.ver is null or o.ver > t.ver) as live
+      select o.*, t.ver as floor, c.row as cur, c.flat as cur_flat, c.clock as cur_clock, (t.ver is null or o.ver > t.ver) as live
         from o left join tomb t on t.rid = o.rid left join cur c on c.rid = o.rid
     ),
     keys as (
       select op.i, op.rid, e.key, e.value,
-             coalesce(public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint), op.ver) as ver,
-             coalesce(greatest(op.cur -> 'sync_clock' ->> e.key, op.cur -> 'sync_clock' ->> '*', op.floor), '') as prior
+             case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
+                  else op.ver end as ver,
+             coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
         from op cross join lateral jsonb_each(op.data) e
        where op.live
     ),
     won as (
-      select distinct on (k.rid, k.key) k.rid, k.key, k.value, k.ver, k.i
+      select distinct on (k.rid collate "C", k.key collate "C") k.rid, k.key, k.value, k.ver, k.i
         from keys k where k.ver > k.prior
-       order by k.rid, k.key, k.ver desc
+       order by k.rid collate "C", k.key collate "C", k.ver collate "C" desc
+    ),
+    won_rows as (
+      select w.rid, jsonb_object_agg(w.key, w.value) as vals, jsonb_object_agg(w.key, w.ver) as vers from won w group by w.rid
+    ),
+    op_keys as (  -- per operation: did any key beat the record's version, did any key lose
+      select k.i, bool_or(k.ver > k.prior) as newer, bool_or(w.i is distinct from k.i) as lost
+        from keys k left join won w on w.rid = k.rid and w.key = k.key
+       group by k.i
     ),
     top as (  -- per record, its newest live operation
-      select distinct on (op.rid) op.rid, op.i, op.ver, op.chg, op.seq, op.op_id, op.cur
-        from op where op.live order by op.rid, op.ver desc
+      select distinct on (op.rid collate "C") op.rid, op.i, op.ver, op.chg, op.seq, op.op_id, op.cur, op.cur_flat, op.cur_clock
+        from op where op.live order by op.rid collate "C", op.ver collate "C" desc
     ),
     merged as (
       select t.rid, t.i, t.cur is null as fresh,
-             coalesce(t.cur - v_bk, '{}'::jsonb) || coalesce(nullif(t.cur -> 'extra', 'null'::jsonb), '{}'::jsonb)
-               || coalesce((select jsonb_object_agg(w.key, w.value) from won w where w.rid = t.rid), '{}'::jsonb) as flat,
-             coalesce(t.cur -> 'sync_clock', '{}'::jsonb)
-               || coalesce((select jsonb_object_agg(w.key, w.ver) from won w where w.rid = t.rid), '{}'::jsonb) as clock,
+             coalesce(t.cur_flat, '{}'::jsonb) || coalesce(wr.vals, '{}'::jsonb) as flat,
+             coalesce(t.cur_clock, '{}'::jsonb) || coalesce(wr.vers, '{}'::jsonb) as clock,
              t.ver > coalesce(t.cur ->> 'sync_version', '') as newest,
              t.ver, t.chg, t.seq, t.op_id, t.cur
-        from top t
+        from top t left join won_rows wr on wr.rid = t.rid
     ),
     built as (
       select m.rid, m.i, m.fresh,
@@ -365,13 +441,12 @@ begin
     results as (
       select op.i,
              jsonb_build_object('op_id', op.op_id,
-               'status', case when op.live and (op.cur is null or exists (select 1 from keys k where k.i = op.i and k.ver > k.prior))
-                              then 'applied' else 'stale' end)
-             || case when not op.live or exists (select 1 from keys k where k.i = op.i
-                                                    and not exists (select 1 from won w where w.i = op.i and w.key = k.key))
+               'status', case when op.live and (op.cur is null or coalesce(ok.newer, false)) then 'applied' else 'stale' end)
+             -- (evaluated only for an operation that lost a column: rare, and a join would cost every one)
+             || case when not op.live or coalesce(ok.lost, false)
                      then jsonb_build_object('remote', coalesce((select b.row from built b where b.rid = op.rid), op.cur))
                      else '{}'::jsonb end as res
-        from op
+        from op left join op_keys ok on ok.i = op.i
     )
     select (select array_agg(x.i) from results x), (select array_agg(x.res) from results x),
            coalesce((select array_agg(b.row) from built b where b.fresh), '{}'),
@@ -379,9 +454,9 @@ begin
       into v_idx, v_res, v_fresh, v_existing;
 
     perform public.ccm_write_rows(g.tbl, v_fresh, v_existing);
-    for r in select u.i, u.res from unnest(v_idx, v_res) u(i, res) loop
-      v_out[r.i] := r.res;
-    end loop;
+    v_out := array(
+      select coalesce(n.res, u.res) from unnest(v_out) with ordinality u(res, i) left join unnest(v_idx, v_res) n(i, res) on n.i = u.i
+       order by u.i);
   end loop;
 
   insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
@@ -480,7 +555,7 @@ begin
          (v_floor.version is not null and v_ver <= v_floor.version)
          or exists (select 1 from jsonb_object_keys(v_data) k
                      where coalesce(public.ccm_version((op -> 'versions' -> k ->> 0)::timestamptz, (op -> 'versions' -> k ->> 1)::bigint), v_ver)
-                           <= coalesce(greatest(v_row -> 'sync_clock' ->> k, v_row -> 'sync_clock' ->> '*'), ''))) then
+                           <= coalesce(greatest(public.ccm_clock(v_row) ->> k, public.ccm_clock(v_row) ->> '*'), ''))) then
       return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
     end if;
     if v_force then
@@ -508,7 +583,7 @@ begin
     v_flat := (v_row - v_bk) || coalesce(nullif(v_row -> 'extra', 'null'::jsonb), '{}'::jsonb);
     select coalesce(array_agg(f.key), '{}') into v_cleared from jsonb_each(v_flat) f
      where f.value <> 'null'::jsonb
-       and coalesce(greatest(v_row -> 'sync_clock' ->> f.key, v_row -> 'sync_clock' ->> '*'), '') < v_ver;
+       and coalesce(greatest(public.ccm_clock(v_row) ->> f.key, public.ccm_clock(v_row) ->> '*'), '') < v_ver;
     v_row := v_row
       || jsonb_build_object('extra', nullif(coalesce(nullif(v_row -> 'extra', 'null'::jsonb), '{}'::jsonb) - v_cleared, '{}'::jsonb))
       || coalesce((select jsonb_object_agg(k, null) from unnest(v_cleared) k where v_row ? k), '{}'::jsonb);
@@ -698,8 +773,7 @@ declare
 begin
   v_new := (to_jsonb(new) - v_bk) || coalesce(nullif(to_jsonb(new) -> 'extra', 'null'::jsonb), '{}'::jsonb);
   if tg_op = 'INSERT' then
-    select coalesce(jsonb_object_agg(e.key, v_at), '{}'::jsonb) into v_stamp from jsonb_each(v_new) e where e.value <> 'null'::jsonb;
-    new.sync_clock := v_stamp;
+    new.sync_clock := null; -- every column with a value has sync_version (see ccm_clock)
     new.sync_version := v_at;
   else
     if new.id is distinct from old.id or new.system_id is distinct from old.system_id then
@@ -710,7 +784,7 @@ begin
     select coalesce(jsonb_object_agg(k.key, v_at), '{}'::jsonb) into v_stamp
       from (select key from jsonb_each(v_new) union select key from jsonb_each(v_old)) k
      where v_new -> k.key is distinct from v_old -> k.key;
-    new.sync_clock := coalesce(old.sync_clock, '{}'::jsonb) || v_stamp;
+    new.sync_clock := public.ccm_clock(to_jsonb(old)) || v_stamp;
     new.sync_version := greatest(old.sync_version, v_at);
   end if;
   new.updated_at := now();
@@ -739,7 +813,7 @@ do $$
 declare
   f text;
 begin
-  foreach f in array array['ccm_version(timestamptz, bigint)', 'ccm_claim()', 'ccm_is_transient(text)', 'ccm_ping()',
+  foreach f in array array['ccm_version(timestamptz, bigint)', 'ccm_claim()', 'ccm_clock(jsonb)', 'ccm_is_transient(text)', 'ccm_ping()',
                            'ccm_sync_info()', 'ccm_write_rows(text, jsonb[], jsonb[])', 'ccm_refusal(text, bigint, bigint)',
                            'ccm_apply_upserts(text, jsonb, bigint)', 'ccm_apply_op(text, jsonb, bigint)', 'batch_sync(jsonb)',
                            'ccm_verify_ops(jsonb)', 'ccm_missing_ops(jsonb)', 'ccm_stamp_direct_write()',
@@ -749,7 +823,7 @@ begin
   end loop;
 end
 $$;
-grant execute on function public.ccm_version(timestamptz, bigint), public.ccm_claim(), public.ccm_ping(), public.ccm_sync_info()
+grant execute on function public.ccm_version(timestamptz, bigint), public.ccm_claim(), public.ccm_clock(jsonb), public.ccm_ping(), public.ccm_sync_info()
   to anon, authenticated, service_role;
 grant execute on function public.ccm_is_transient(text), public.batch_sync(jsonb), public.ccm_verify_ops(jsonb),
   public.ccm_missing_ops(jsonb) to authenticated, service_role;

@@ -68,20 +68,34 @@ interface SchemaNode {
   items?: SchemaNode;
 }
 
-export async function configReferenceCommand(opts: GlobalOptions): Promise<void> {
+/** Every config key with its type, default and meaning, from the schema. */
+async function configEntries(): Promise<{ key: string; values: string; default: unknown; description: string }[]> {
   const { z } = await import('zod');
   const schema = z.toJSONSchema(configSchema, { io: 'input' }) as SchemaNode;
-  const lines: string[] = [];
+  const out: { key: string; values: string; default: unknown; description: string }[] = [];
   const walk = (node: SchemaNode, prefix: string) => {
     for (const [key, child] of Object.entries(node.properties ?? {})) {
       const name = prefix ? `${prefix}.${key}` : key;
       if (child.properties) walk(child, name);
-      else {
-        const values = child.enum ? ` (${child.enum.join(' | ')})` : '';
-        lines.push(`${name}${values}  default ${JSON.stringify(child.default)}\n    ${child.description ?? ''}`);
-      }
+      else out.push({ key: name, values: child.enum ? child.enum.join(' | ') : '', default: child.default, description: child.description ?? '' });
     }
   };
   walk(schema, '');
-  emit(opts, schema, () => lines.join('\n'));
+  return out;
+}
+
+/** The README's configuration reference (between its `config:begin` and `config:end` markers). */
+export async function configMarkdown(): Promise<string> {
+  const cell = (t: string) => t.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const rows = (await configEntries()).map((e) => `| \`${e.key}\` | \`${JSON.stringify(e.default)}\` | ${cell(e.description)}${e.values ? ` (one of: ${e.values.split(' | ').join(', ')})` : ''} |`);
+  return ['| key | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+export async function configReferenceCommand(opts: GlobalOptions & { markdown?: boolean }): Promise<void> {
+  if (opts.markdown) {
+    process.stdout.write(`${await configMarkdown()}\n`);
+    return;
+  }
+  const entries = await configEntries();
+  emit(opts, entries, () => entries.map((e) => `${e.key}${e.values ? ` (${e.values})` : ''}  default ${JSON.stringify(e.default)}\n    ${e.description}`).join('\n'));
 }
