@@ -334,8 +334,8 @@ begin
 
     -- Plain inserts first: an operation that is the group's only write to its record, with every
     -- key at its own version and no tombstone, is inserted as is if the record has no row. The
-    -- row needs no merge, and no sync_clock (null: every column with a value has the row's
-    -- sync_version). Records that turn out to exist are merged below with everything else.
+    -- row needs no merge, and no sync_clock unless a key was written as null (null: every column
+    -- with a value has the row's sync_version). Records that turn out to exist are merged below.
     select coalesce(array_agg(d.rid), '{}') into v_dups
       from (select u.rid from unnest(v_tbl, v_rid, v_ok, v_out) u(tbl, rid, ok, res)
              where u.tbl = g.tbl and u.ok and u.res is null group by u.rid having count(*) > 1) d;
@@ -348,7 +348,9 @@ begin
        and not (o.rid = any (v_dups)) and not (o.rid = any (v_tomb_ids));
     if v_solo.i is not null then
       execute format('with ins as (insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock) '
-                     'select %3$s, nullif(u.data - $8, ''{}''::jsonb), $1, u.rid, u.chg, u.seq, u.op_id::uuid, u.ver, null '
+                     'select %3$s, nullif(u.data - $8, ''{}''::jsonb), $1, u.rid, u.chg, u.seq, u.op_id::uuid, u.ver, '
+                     -- a key written as null keeps its version too, which the implicit clock cannot say
+                     'case when u.data @? ''$.* ? (@ == null)'' then (select jsonb_object_agg(k, u.ver) from jsonb_object_keys(u.data) k) end '
                      'from unnest($2::text[], $3::timestamptz[], $4::bigint[], $5::text[], $6::jsonb[], $7::text[]) u(rid, chg, seq, op_id, data, ver), '
                      'jsonb_populate_record(null::public.%1$I, u.data) r on conflict (system_id, id) do nothing returning t.id) '
                      'select coalesce(array_agg(id), ''{}'') from ins',
@@ -762,24 +764,37 @@ $$;
 -- statement said. A direct delete leaves a tombstone at now(): a later upload of an older change
 -- loses to it, a newer one brings the record back.
 -- ---------------------------------------------------------------------------------------------
+-- ccm_direct_at(system, table, id, newest): when a direct edit of a record happens: now, or just
+-- after the newest version the record has seen (its newest write, or its tombstone) when that is
+-- later than now (a machine whose clock runs ahead wrote it). A direct edit is the newest version.
+create or replace function public.ccm_direct_at(sys text, tbl text, rid text, newest text) returns timestamptz
+language sql stable security definer set search_path = '' as $$
+  select greatest(now(), pg_catalog.to_timestamp((left(v, 17)::bigint + 1) / 1000000.0))
+    from (select greatest(newest, (select t.version from public.ccm_tombstones t
+                                    where t.system_id = sys and t.table_name = tbl and t.record_id = rid)) as v) x
+$$;
+
 create or replace function public.ccm_stamp_direct_write() returns trigger
-language plpgsql security invoker set search_path = '' as $$
+language plpgsql security definer set search_path = '' as $$
 declare
   v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
-  v_at text := public.ccm_version(now(), null);
+  v_when timestamptz;
+  v_at text;
   v_new jsonb;
   v_old jsonb;
   v_stamp jsonb;
 begin
-  v_new := (to_jsonb(new) - v_bk) || coalesce(nullif(to_jsonb(new) -> 'extra', 'null'::jsonb), '{}'::jsonb);
+  if tg_op = 'UPDATE' and (new.id is distinct from old.id or new.system_id is distinct from old.system_id) then
+    raise exception using errcode = '42501', message = 'a synced record keeps its system_id and id',
+      hint = 'Delete it and insert the record under its new id instead.';
+  end if;
+  v_when := public.ccm_direct_at(new.system_id, tg_table_name, new.id, case when tg_op = 'UPDATE' then old.sync_version end);
+  v_at := public.ccm_version(v_when, null);
   if tg_op = 'INSERT' then
     new.sync_clock := null; -- every column with a value has sync_version (see ccm_clock)
     new.sync_version := v_at;
   else
-    if new.id is distinct from old.id or new.system_id is distinct from old.system_id then
-      raise exception using errcode = '42501', message = 'a synced record keeps its system_id and id',
-        hint = 'Delete it and insert the record under its new id instead.';
-    end if;
+    v_new := (to_jsonb(new) - v_bk) || coalesce(nullif(to_jsonb(new) -> 'extra', 'null'::jsonb), '{}'::jsonb);
     v_old := (to_jsonb(old) - v_bk) || coalesce(nullif(to_jsonb(old) -> 'extra', 'null'::jsonb), '{}'::jsonb);
     select coalesce(jsonb_object_agg(k.key, v_at), '{}'::jsonb) into v_stamp
       from (select key from jsonb_each(v_new) union select key from jsonb_each(v_old)) k
@@ -787,7 +802,7 @@ begin
     new.sync_clock := public.ccm_clock(to_jsonb(old)) || v_stamp;
     new.sync_version := greatest(old.sync_version, v_at);
   end if;
-  new.updated_at := now();
+  new.updated_at := v_when;
   new.sync_seq := null;
   new.sync_op_id := null;
   return new;
@@ -796,9 +811,11 @@ $$;
 
 create or replace function public.ccm_tombstone_direct_delete() returns trigger
 language plpgsql security definer set search_path = '' as $$
+declare
+  v_when timestamptz := public.ccm_direct_at(old.system_id, tg_table_name, old.id, old.sync_version);
 begin
   insert into public.ccm_tombstones as t (system_id, table_name, record_id, deleted_at, sync_seq, version)
-  values (old.system_id, tg_table_name, old.id, now(), null, public.ccm_version(now(), null))
+  values (old.system_id, tg_table_name, old.id, v_when, null, public.ccm_version(v_when, null))
   on conflict (system_id, table_name, record_id) do update
     set deleted_at = excluded.deleted_at, sync_seq = null, version = excluded.version
     where t.version is null or t.version < excluded.version;
@@ -816,7 +833,7 @@ begin
   foreach f in array array['ccm_version(timestamptz, bigint)', 'ccm_claim()', 'ccm_clock(jsonb)', 'ccm_is_transient(text)', 'ccm_ping()',
                            'ccm_sync_info()', 'ccm_write_rows(text, jsonb[], jsonb[])', 'ccm_refusal(text, bigint, bigint)',
                            'ccm_apply_upserts(text, jsonb, bigint)', 'ccm_apply_op(text, jsonb, bigint)', 'batch_sync(jsonb)',
-                           'ccm_verify_ops(jsonb)', 'ccm_missing_ops(jsonb)', 'ccm_stamp_direct_write()',
+                           'ccm_verify_ops(jsonb)', 'ccm_missing_ops(jsonb)', 'ccm_stamp_direct_write()', 'ccm_direct_at(text, text, text, text)',
                            'ccm_tombstone_direct_delete()'] loop
     execute format('alter function public.%s owner to ccm_sync_owner', f);
     execute format('revoke all on function public.%s from public, anon, authenticated, service_role', f);
