@@ -66,14 +66,16 @@ export class PostgresTransport implements Transport, SqlRunner {
   constructor(opts: PostgresOptions) {
     this.opts = opts;
     this.schema = checkSchemaName(opts.schema ?? 'public');
-    this.pool = this.newPool(opts.maxConnections ?? 2);
+    this.pool = this.newPool(opts.maxConnections ?? 2, true);
     this.claims = JSON.stringify({ role: 'authenticated', system_id: opts.systemId });
   }
 
-  private newPool(max: number): pg.Pool {
+  private newPool(max: number, pipeline: boolean): pg.Pool {
     const pool = new pg.Pool({
       connectionString: this.opts.connectionString,
       max,
+      // The begin / role / call / commit of one call go out together (see asSystem).
+      pipeline,
       connectionTimeoutMillis: this.opts.timeoutMs,
       // The server's statement timeout fires first, so a slow batch is answered 57014 (and split)
       // rather than cut off on our side with no answer.
@@ -88,12 +90,13 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   /**
-   * Runs one call as this system, in one statement, one round trip and its own transaction: a
-   * materialized CTE first sets role `authenticated` and this system's `request.jwt.claims` for the
-   * transaction, then `call` runs (its inner statements are planned after that, so row-level
-   * security applies to them). Values are bound parameters; `$1` is the claims. Nothing outlives
-   * the call, so the connection may also be a transaction-mode pooler's. The request is on the
-   * wire as soon as `upload()` yields, and the worker packages and settles meanwhile.
+   * Runs one call as this system, in its own transaction and one round trip: begin, set role
+   * `authenticated` and this system's `request.jwt.claims` for the transaction, run `call`,
+   * commit, all pipelined. The call's permission is checked after the role is set, so the
+   * connecting user needs no privilege of its own (it only has to be a member of authenticated,
+   * as PostgREST's authenticator is). Values are bound parameters. Nothing outlives the call, so
+   * the connection may also be a transaction-mode pooler's. The request is on the wire as soon as
+   * `upload()` yields, and the worker packages and settles meanwhile.
    */
   private async asSystem<T>(call: string, params: unknown[], signal?: AbortSignal): Promise<T[]> {
     let client: pg.PoolClient;
@@ -112,23 +115,30 @@ export class PostgresTransport implements Transport, SqlRunner {
       (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     };
     signal?.addEventListener('abort', onAbort, { once: true });
+    const steps = [
+      client.query('begin'),
+      client.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [this.claims]),
+      client.query(`select ${call}`, params),
+      client.query('commit'),
+    ];
+    const settled = await Promise.allSettled(steps);
+    signal?.removeEventListener('abort', onAbort);
+    // The first failure is the cause; the ones after it only say the transaction was aborted.
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     try {
-      const sql = `with system as materialized (
-          select set_config('role', 'authenticated', true) as role, set_config('request.jwt.claims', $1, true) as claims)
-        select ${call} from system`;
-      return (await client.query(sql, [this.claims, ...params])).rows as T[];
-    } catch (err) {
-      broken ??= err as Error;
-      throw classifyFailure(this.kind, pgFacts(broken === err ? err : broken, signal?.aborted));
+      if (failed) {
+        broken ??= failed.reason as Error;
+        throw classifyFailure(this.kind, pgFacts(failed.reason, signal?.aborted));
+      }
+      return (settled[2] as PromiseFulfilledResult<pg.QueryResult>).value.rows as T[];
     } finally {
-      signal?.removeEventListener('abort', onAbort);
       client.release(broken && !reusableAfter(broken) ? broken : undefined);
       client.off('error', onError);
     }
   }
 
   async upload(batch: Batch, signal?: AbortSignal): Promise<RemoteResult[]> {
-    const rows = await this.asSystem<{ r: unknown }>(`${this.schema}.batch_sync($2::jsonb) as r`, [JSON.stringify(batch)], signal);
+    const rows = await this.asSystem<{ r: unknown }>(`${this.schema}.batch_sync($1::jsonb) as r`, [JSON.stringify(batch)], signal);
     return checkResults(this.kind, batch, rows[0]?.r);
   }
 
@@ -147,7 +157,7 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   async verify(items: readonly VerifyItem[]): Promise<Verification> {
-    const rows = await this.asSystem<{ r: Verification }>(`${this.schema}.ccm_verify_ops($2::jsonb) as r`, [JSON.stringify(items)]);
+    const rows = await this.asSystem<{ r: Verification }>(`${this.schema}.ccm_verify_ops($1::jsonb) as r`, [JSON.stringify(items)]);
     return rows[0]?.r ?? { missing: [], pruned: [] };
   }
 
@@ -169,7 +179,7 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   private adminPool(): pg.Pool {
-    this.admin ??= this.newPool(1);
+    this.admin ??= this.newPool(1, false);
     return this.admin;
   }
 
