@@ -101,6 +101,62 @@ function examplesLand(name: string, open: (env: TestEnv) => Promise<{ transport:
   });
 }
 
+/**
+ * Each rejection class goes where it should: a constraint (23514) and a permission refusal (42501)
+ * are dead letters at once; an error of no known class (P0001) is retried with backoff; a transient
+ * one (40001) fails the whole call, so the job retries it and the operation stays pending.
+ */
+function rejectionClasses(name: string, open: (env: TestEnv) => Promise<{ transport: Transport; exec: (sql: string) => Promise<unknown> }>) {
+  it(`sends each rejection class where it belongs: ${name}`, async () => {
+    const env = makeEnv();
+    const local = openLocal(env.settings);
+    const { transport, exec } = await open(env);
+    await exec(`create or replace function ccm_test_refuse() returns trigger language plpgsql as $$ begin
+        if new.summary = 'constraint' then raise exception 'refused by a constraint' using errcode = '23514'; end if;
+        if new.summary = 'permission' then raise exception 'not allowed' using errcode = '42501'; end if;
+        if new.summary = 'unknown' then raise exception 'who knows'; end if;
+        if new.summary = 'transient' then raise exception 'try again' using errcode = '40001'; end if;
+        return new; end $$`);
+    await exec('drop trigger if exists ccm_test_refuse on supervisory_reports');
+    await exec('create trigger ccm_test_refuse before insert on supervisory_reports for each row execute function ccm_test_refuse()');
+    try {
+      const rec = (id: string, summary: string) => ({ operation: 'INSERT' as const, table_name: 'supervisory_reports', record_id: `${name}-${id}`, record_data: { summary } });
+      local.recorder.record([rec('ok', 'fine'), rec('c', 'constraint'), rec('p', 'permission'), rec('u', 'unknown')]);
+      const r = await runSync(syncContext(local, env.settings, transport), { trigger: 'manual', reason: 'classes' });
+      expect(r).toMatchObject({ operations_synced: 1, operations_failed: 2, operations_pending_retry: 1 });
+      const row = (id: string) => local.db.prepare('SELECT status, error_code FROM sync_queue WHERE record_id = ?').get(`${name}-${id}`);
+      expect([row('c'), row('p'), row('u')]).toEqual([
+        { status: 'failed', error_code: '23514' }, { status: 'failed', error_code: '42501' }, { status: 'pending', error_code: 'P0001' },
+      ]);
+      local.recorder.record([rec('t', 'transient')]);
+      // (PostgREST itself retries a serialization failure until our request timeout ends it.)
+      await expect(runSync(syncContext(local, env.settings, transport), { trigger: 'manual', reason: 'transient' }))
+        .rejects.toMatchObject({ name: 'RemoteUnavailableError' });
+      expect(row('t')).toEqual({ status: 'pending', error_code: null });
+    } finally {
+      await exec('drop trigger if exists ccm_test_refuse on supervisory_reports');
+      await transport.close();
+      local.close();
+      env.cleanup();
+    }
+  });
+}
+
+describe('rejection classes', () => {
+  rejectionClasses('postgres', async (env) => ({
+    transport: new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 }),
+    exec: (sql) => db.query(sql),
+  }));
+  rejectionClasses('supabase', async (env) => ({
+    transport: new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken(env.systemId), timeoutMs: 2000 }),
+    exec: (sql) => db.query(sql),
+  }));
+  rejectionClasses('embedded', async (env) => {
+    const t = await EmbeddedTransport.open(env.settings.paths.embedded, env.systemId);
+    return { transport: t, exec: (sql) => t.exec(sql) };
+  });
+});
+
 describe('the design\'s examples', () => {
   const superRow = async (table: string, id: string, sys: string) => (await db.query(`select * from ${table} where system_id = $1 and id = $2`, [sys, id]))[0]!;
   examplesLand('postgres', async (env) => ({

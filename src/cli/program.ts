@@ -146,6 +146,10 @@ const remote = program.command('remote').description('the remote database');
 common(remote.command('migrate'))
   .description('apply the bootstrap and supabase/migrations to a postgres or embedded remote')
   .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).migrateCommand(opts(cmd)));
+common(remote.command('sql'))
+  .description('print the remote migrations as one script (for the Supabase SQL editor), rendered for remote.schema')
+  .option('--schema <name>', 'schema to put the tables and functions in (default: remote.schema)')
+  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).remoteSqlCommand(opts(cmd)));
 common(remote.command('token'))
   .description("mint a system's JWT (role authenticated, system_id claim) from the project's JWT secret")
   .option('--system-id <id>', 'system id (default: system.id from the config)')

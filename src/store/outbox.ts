@@ -157,8 +157,8 @@ export class Outbox {
       pendingBuckets: (`SELECT buckets, count(*) AS n FROM sync_queue WHERE status = 'pending' GROUP BY buckets`),
       // setSeq: moves the id sequence forward. Params: seq.
       setSeq: (`UPDATE sqlite_sequence SET seq = ? WHERE name = 'sync_queue'`),
-      // shiftTotal: keeps 'total' (an offset from the sequence) right when the sequence moves. Params: delta.
-      shiftTotal: (`UPDATE pending_counts SET n = n - ?1, recorded = recorded - ?1 WHERE bucket = 'total'`),
+      // shiftTotal: keeps 'total' (an offset from the sequence) right when the sequence moves. Params: delta, delta.
+      shiftTotal: (`UPDATE pending_counts SET n = n - ?, recorded = recorded - ? WHERE bucket = 'total'`),
     });
   }
 
@@ -259,7 +259,7 @@ export class Outbox {
       const seq = (this.stmts.seq.get() as { seq: number }).seq;
       if (to <= seq) return false;
       this.stmts.setSeq.run(to);
-      this.stmts.shiftTotal.run(to - seq);
+      this.stmts.shiftTotal.run(to - seq, to - seq);
       return true;
     }).immediate();
   }

@@ -22,7 +22,7 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(prefix = 'ccm'): Promise<TestDatabase> {
+export async function createTestDatabase(prefix = 'ccm', opts: { schema?: string } = {}): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: pgUrl('postgres') });
   await admin.connect();
@@ -35,7 +35,7 @@ export async function createTestDatabase(prefix = 'ccm'): Promise<TestDatabase> 
       await pool.query(sql);
     },
     query: async <T>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as T[],
-  });
+  }, { schema: opts.schema });
   return {
     name,
     url: pgUrl(name),

@@ -56,7 +56,7 @@ async function waitHttp(url: string, timeoutMs = 15_000): Promise<void> {
 }
 
 /** Starts PostgREST for `db`, connecting through `pgPort` (a fault proxy's port, if given). */
-export async function startPostgrest(db: TestDatabase, opts: { pgPort?: number } = {}): Promise<PostgrestServer> {
+export async function startPostgrest(db: TestDatabase, opts: { pgPort?: number; schemas?: string } = {}): Promise<PostgrestServer> {
   await db.query(`do $$ begin
       if not exists (select 1 from pg_roles where rolname = 'ccm_authenticator') then
         create role ccm_authenticator login noinherit;
@@ -71,7 +71,7 @@ export async function startPostgrest(db: TestDatabase, opts: { pgPort?: number }
       env: {
         PATH: process.env.PATH,
         PGRST_DB_URI: dbUri,
-        PGRST_DB_SCHEMAS: 'public',
+        PGRST_DB_SCHEMAS: opts.schemas ?? 'public',
         PGRST_DB_ANON_ROLE: 'anon',
         PGRST_JWT_SECRET: JWT_SECRET,
         PGRST_SERVER_HOST: '127.0.0.1',

@@ -29,19 +29,37 @@ export async function migrateCommand(opts: GlobalOptions): Promise<void> {
   if (settings.remote.kind === 'postgres') {
     if (!settings.secrets.databaseUrl) throw new ConfigError('remote.kind is postgres but CCM_SYNC_DATABASE_URL is not set');
     const { PostgresTransport } = await import('../../remote/postgres.ts');
-    const t = new PostgresTransport({ connectionString: settings.secrets.databaseUrl, systemId: settings.system.id, timeoutMs: settings.sync.request_timeout_ms });
+    const t = new PostgresTransport({ connectionString: settings.secrets.databaseUrl, systemId: settings.system.id, timeoutMs: settings.sync.request_timeout_ms, schema: settings.remote.schema });
     try {
-      applied = await migrateRemote(t);
+      applied = await migrateRemote(t, { schema: settings.remote.schema });
     } finally {
       await t.close();
     }
   } else {
     const { EmbeddedTransport } = await import('../../remote/embedded.ts');
-    const t = await EmbeddedTransport.open(settings.paths.embedded, settings.system.id); // migrates on open
+    const t = await EmbeddedTransport.open(settings.paths.embedded, settings.system.id, settings.remote.schema); // migrates on open
     applied = ['(embedded remote is migrated on open)'];
     await t.close();
   }
   emit(opts, { remote: settings.remote.kind, applied }, () => (applied.length ? `applied: ${applied.join(', ')}` : 'remote schema is up to date'));
+}
+
+/**
+ * `ccm-sync remote sql [--schema name]`: the migrations as one script for a Supabase SQL editor,
+ * rendered for the schema (remote.schema by default). ccm-sync never holds a Supabase admin
+ * credential, so applying them there is a person's step.
+ */
+export async function remoteSqlCommand(opts: GlobalOptions & { schema?: string }): Promise<void> {
+  const { checkSchemaName, migrationFiles, schemaPrelude } = await import('../../remote/migrations.ts');
+  const schema = checkSchemaName(opts.schema ?? loadSettings({ configPath: opts.config }).remote.schema);
+  const files = migrationFiles(schema);
+  if (opts.json) {
+    emit(opts, { schema, files: files.map((f) => ({ version: f.version, sql: f.sql })) }, () => '');
+    return;
+  }
+  const parts = [`-- ccm-sync ${files.length} migration(s) for schema ${schema}; apply in this order, once each.`, schemaPrelude(schema)];
+  for (const f of files) parts.push(`-- ==== ${f.version} ====`, f.sql);
+  process.stdout.write(`${parts.filter(Boolean).join('\n')}\n`);
 }
 
 export async function tokenCommand(opts: GlobalOptions & { systemId?: string; secretEnv: string; expires: string }): Promise<void> {
