@@ -83,6 +83,15 @@ export class DaemonUnreachableError extends CcmError {
   }
 }
 
+/** The daemon's API port is taken (by another daemon, or another program). */
+export class PortInUseError extends CcmError {
+  override readonly name = 'PortInUseError';
+  readonly code = 'PORT_IN_USE';
+  static is(err: unknown): err is PortInUseError {
+    return err instanceof PortInUseError || matches(err, 'PortInUseError');
+  }
+}
+
 /**
  * The sync worker thread died (out of memory, a native crash, an uncaught error): a local failure,
  * not a sign that the remote is down. The job is retried; the host starts a fresh thread.

@@ -8,6 +8,7 @@ import { openDb, type Db } from './store/db.ts';
 import { MetricsStore } from './store/metrics.ts';
 import { Outbox } from './store/outbox.ts';
 import { Review } from './store/review.ts';
+import { HookEvents } from './store/hook-events.ts';
 import { StateStore } from './store/state.ts';
 import type { Settings } from './config/load.ts';
 import type { Transport } from './remote/transport.ts';
@@ -18,22 +19,29 @@ export interface Local {
   recorder: Recorder;
   outbox: Outbox;
   review: Review;
+  hookEvents: HookEvents;
   metrics: MetricsStore;
   state: StateStore;
   clock: Clock;
   close(): void;
 }
 
-export type LocalSettings = Pick<Settings, 'paths' | 'sync'>;
+export type LocalSettings = Pick<Settings, 'paths' | 'sync' | 'hooks'>;
 
 export function openLocal(settings: LocalSettings, clock: Clock = systemClock, opts: { readonly?: boolean } = {}): Local {
   const db = openDb(settings.paths.db, { readonly: opts.readonly });
-  const recorder = new Recorder(db, { clock, maxRecordBytes: settings.sync.max_bytes_per_request - 512, strictColumns: settings.sync.strict_columns });
+  const recorder = new Recorder(db, {
+    clock,
+    maxRecordBytes: settings.sync.max_bytes_per_request - 512,
+    strictColumns: settings.sync.strict_columns,
+    maxHookFieldChars: settings.hooks.max_field_chars,
+  });
   return {
     db,
     recorder,
     outbox: recorder.outbox,
     review: new Review(recorder.outbox),
+    hookEvents: new HookEvents(db),
     metrics: new MetricsStore(db),
     state: new StateStore(db),
     clock,

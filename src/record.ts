@@ -13,7 +13,9 @@
 import * as nodeCrypto from 'node:crypto';
 import { InputError } from './errors.ts';
 import { LOCAL_COPY_TABLES, TABLE_NAMES, contractProblems, tableSpec, withoutRedundantId } from './catalog.ts';
-import { statements, storeError, type Db } from './store/db.ts';
+import { storeError, type Db } from './store/db.ts';
+import { HookEvents, type HookEventRow } from './store/hook-events.ts';
+import { LocalRecords } from './store/local-records.ts';
 import { Outbox, type Counts, type NewOutboxRow } from './store/outbox.ts';
 import { OPERATIONS, PRIORITIES, type OperationInput, type Priority } from './types.ts';
 import type { Clock } from './clock.ts';
@@ -24,6 +26,8 @@ export interface RecordOptions {
   maxRecordBytes: number;
   /** Refuse keys that name no column (sync.strict_columns). */
   strictColumns?: boolean;
+  /** Hook events keep strings up to this many characters (hooks.max_field_bytes). */
+  maxHookFieldChars?: number;
 }
 
 export interface RecordResult {
@@ -76,6 +80,40 @@ const INPUT_FIELDS: ReadonlySet<string> = new Set(['operation', 'table_name', 'r
 interface Prepared {
   row: NewOutboxRow;
   data: Record<string, unknown> | null;
+  /** The record's size before long strings were cut (null: nothing was cut). */
+  originalBytes: number | null;
+}
+
+/**
+ * Cuts every string longer than `max` characters to `max`, noting how long it was, however deep it
+ * sits (a file's content in a Write's tool_input, a Read's output), so that one hook event cannot
+ * grow the local store without bound. Keys and short values are kept as they are.
+ */
+export function truncateStrings(value: unknown, max: number): { value: unknown; cut: boolean } {
+  if (typeof value === 'string') {
+    if (value.length <= max) return { value, cut: false };
+    return { value: `${value.slice(0, max)}…[truncated: ${Buffer.byteLength(value)} bytes]`, cut: true };
+  }
+  if (Array.isArray(value)) {
+    let cut = false;
+    const out = value.map((v) => {
+      const r = truncateStrings(v, max);
+      cut ||= r.cut;
+      return r.value;
+    });
+    return { value: out, cut };
+  }
+  if (value && typeof value === 'object') {
+    let cut = false;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const r = truncateStrings(v, max);
+      cut ||= r.cut;
+      out[k] = r.value;
+    }
+    return { value: out, cut };
+  }
+  return { value, cut: false };
 }
 
 /** Checks one input and returns the outbox row it becomes. `where` names it in errors. */
@@ -91,10 +129,18 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
   const rid = typeof o.record_id === 'number' ? String(o.record_id) : o.record_id;
   if (typeof rid !== 'string' || rid.length === 0 || rid.length > 256) fail(where, 'record_id must be a non-empty string of at most 256 characters');
   let data: Record<string, unknown> | null = null;
+  let originalBytes: number | null = null;
   if (o.record_data !== undefined && o.record_data !== null) {
     if (typeof o.record_data !== 'object' || Array.isArray(o.record_data)) fail(where, 'record_data must be a JSON object');
     data = o.record_data as Record<string, unknown>;
-    if (spec.sync === 'summary' && typeof data.task_id === 'number') data = { ...data, task_id: String(data.task_id) };
+    if (spec.sync === 'summary') {
+      if (typeof data.task_id === 'number') data = { ...data, task_id: String(data.task_id) };
+      const cut = truncateStrings(data, opts.maxHookFieldChars ?? 8192);
+      if (cut.cut) {
+        originalBytes = Buffer.byteLength(JSON.stringify(data));
+        data = cut.value as Record<string, unknown>;
+      }
+    }
     const problems = contractProblems(spec, rid, data, { strictColumns: opts.strictColumns ?? false });
     if (problems.length) fail(where, problems.join('; '));
     data = withoutRedundantId(data);
@@ -127,7 +173,10 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
     fail(where, 'record_data contains a lone UTF-16 surrogate (half of a character), which Postgres cannot store; fix the text encoding');
   }
   const { buckets, critical } = classify(spec.name, data);
-  if (priority === 'urgent' || critical) buckets.push('urgent');
+  // The 'urgent' bucket is for operations recorded as urgent. A critical or security alert goes up
+  // first too (priority urgent), but whether it starts a sync at once is its own bucket's rule
+  // (sync.event_driven.immediate_on_error for critical errors; security always).
+  if (priority === 'urgent') buckets.push('urgent');
   const row: NewOutboxRow = {
     op_id: newOpId(),
     operation: operation as NewOutboxRow['operation'],
@@ -139,51 +188,55 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
     changed_at: changedAt,
     created_at: nowIso,
   };
-  return { row, data };
+  return { row, data, originalBytes };
 }
 
 /**
- * Writes the local detail that goes with an operation: hook events to `hook_events`, owned tables
- * to `local_records`. Same transaction as the outbox insert.
+ * Writes the local detail that goes with an operation: hook events to `hook_events`, records of
+ * tables ccm-sync keeps locally to `local_records`. Same transaction as the outbox insert.
  */
 class LocalDetail {
-  private readonly stmts;
+  private readonly hooks: HookEvents;
+  private readonly copies: LocalRecords;
 
   constructor(db: Db) {
-    this.stmts = statements(db, {
-      // hook: one hook event, kept in full. Params: named. Ignores an event already kept for its task.
-      hook: `
-      INSERT OR IGNORE INTO hook_events (event_id, task_id, session_id, event_name, tool_name, tool_input, tool_response, success, timestamp)
-      VALUES (@event_id, @task_id, @session_id, @event_name, @tool_name, @tool_input, @tool_response, @success, @timestamp)`,
-      // upsert: the local copy of an owned record, if this change is newer. Params: table, id, data, changed_at, deleted.
-      upsert: `
-      INSERT INTO local_records (table_name, record_id, data, changed_at, deleted) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (table_name, record_id) DO UPDATE SET
-        data = CASE WHEN excluded.deleted = 1 THEN local_records.data
-                    ELSE json_patch(coalesce(local_records.data, '{}'), excluded.data) END,
-        changed_at = excluded.changed_at, deleted = excluded.deleted
-      WHERE excluded.changed_at >= local_records.changed_at`,
-    });
+    this.hooks = new HookEvents(db);
+    this.copies = new LocalRecords(db);
   }
 
-  write({ row, data: d }: Prepared): void {
-    if (row.table_name === 'hook_events' && d) {
-      const text = (v: unknown) => (v === undefined || v === null ? null : typeof v === 'string' ? v : JSON.stringify(v));
-      this.stmts.hook.run({
-        event_id: row.record_id,
-        task_id: String(d.task_id),
-        session_id: text(d.session_id),
-        event_name: text(d.event_name ?? d.event),
-        tool_name: text(d.tool_name ?? d.tool),
-        tool_input: text(d.tool_input),
-        tool_response: text(d.tool_response ?? d.response),
-        success: d.success === false ? 0 : 1,
-        timestamp: typeof d.timestamp === 'string' ? d.timestamp : row.changed_at,
-      });
+  write({ row, data: d, originalBytes }: Prepared): void {
+    if (d && tableSpec(row.table_name)?.sync === 'summary') {
+      this.hooks.insert(hookEventRow(row, d, originalBytes));
     } else if (LOCAL_COPY_TABLES.has(row.table_name)) {
-      this.stmts.upsert.run(row.table_name, row.record_id, row.record_data ?? '{}', row.changed_at, row.operation === 'DELETE' ? 1 : 0);
+      this.copies.patch(row.table_name, row.record_id, row.record_data ?? '{}', row.changed_at, row.operation === 'DELETE');
     }
   }
+}
+
+const text = (v: unknown): string | null => (v === undefined || v === null ? null : typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * A hook event as `hook_events` keeps it: the whole payload, and the fields summaries group by.
+ * Takes Claude Code's field names (hook_event_name, tool_use_id, ...) and ccm-sync's older ones
+ * (event_name, success: false).
+ */
+function hookEventRow(row: NewOutboxRow, d: Record<string, unknown>, originalBytes: number | null): HookEventRow {
+  const event = text(d.hook_event_name ?? d.event_name ?? d.event);
+  return {
+    event_id: row.record_id,
+    task_id: String(d.task_id),
+    session_id: text(d.session_id),
+    prompt_id: text(d.prompt_id),
+    agent_id: text(d.agent_id),
+    event_name: event,
+    tool_name: text(d.tool_name ?? d.tool),
+    tool_use_id: text(d.tool_use_id),
+    cwd: text(d.cwd),
+    success: d.success === false || event === 'PostToolUseFailure' ? 0 : 1,
+    timestamp: typeof d.timestamp === 'string' ? d.timestamp : row.changed_at,
+    payload: row.record_data ?? '{}',
+    payload_bytes: originalBytes,
+  };
 }
 
 /** Records operations into the outbox. Keep one per database connection; it caches statements. */

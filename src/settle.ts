@@ -17,6 +17,7 @@
 import { LOCAL_COPY_TABLES, recordFromRemoteRow } from './catalog.ts';
 import { backoffDelay } from './backoff.ts';
 import { isPermanentRejection, remediation } from './remote/transport.ts';
+import { LocalRecords } from './store/local-records.ts';
 import type { Db } from './store/db.ts';
 import type { Outbox, PendingRow, SettleEntry } from './store/outbox.ts';
 import type { Packaged } from './package/types.ts';
@@ -43,14 +44,9 @@ export interface SettleCounts {
 /** Replaces the local copy of a record ccm-sync keeps locally with the remote version. */
 export function refreshLocalCopy(db: Db, table: string, recordId: string, remote: Record<string, unknown> | null | undefined): void {
   if (!LOCAL_COPY_TABLES.has(table)) return;
-  if (!remote) {
-    db.prepare('UPDATE local_records SET deleted = 1 WHERE table_name = ? AND record_id = ?').run(table, recordId);
-    return;
-  }
-  db.prepare(`
-    INSERT INTO local_records (table_name, record_id, data, changed_at, deleted) VALUES (?, ?, ?, ?, 0)
-    ON CONFLICT (table_name, record_id) DO UPDATE SET data = excluded.data, changed_at = excluded.changed_at, deleted = 0`)
-    .run(table, recordId, JSON.stringify(recordFromRemoteRow(remote)), new Date(String(remote.updated_at)).toISOString());
+  const copies = new LocalRecords(db);
+  if (!remote) copies.gone(table, recordId);
+  else copies.replace(table, recordId, recordFromRemoteRow(remote), new Date(String(remote.updated_at)).toISOString());
 }
 
 export function settleResults(

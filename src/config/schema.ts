@@ -127,6 +127,22 @@ export const configSchema = z
         max_seconds_since_success: z.number().int().positive().default(7200).describe('Alert when the last successful sync is older than this'),
         metrics_retention_days: z.number().int().positive().default(30).describe('sync_metrics rows older than this are pruned daily'),
         max_failed_operations: z.number().int().min(0).default(0).describe('Alert operations_failed while more operations than this are dead-lettered (status failed)'),
+        heartbeat_minutes: z.number().int().positive().default(60).describe('The daemon tells the remote it is alive at least this often, even with nothing to sync (the fleet view)'),
+      })
+      .strict()
+      .prefault({}),
+    hooks: z
+      .object({
+        max_field_chars: z.number().int().min(64).default(8192).describe('Hook events keep each string (a file written, a command\'s output) up to this many characters locally; longer ones are cut, noting their size'),
+        upload_prompts: z.boolean().default(false).describe('Also upload each task\'s prompt texts in its summary (extra.prompts); by default prompts, file contents and tool output stay local'),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        synced_days: z.number().positive().default(7).describe('Synced operations are deleted from the outbox this many days after they synced'),
+        hook_events_days: z.number().positive().default(30).describe('Hook events of a task idle this long (whose summary is synced) are deleted locally'),
+        every_minutes: z.number().int().positive().default(60).describe('How often the daemon prunes, in bounded chunks'),
       })
       .strict()
       .prefault({}),

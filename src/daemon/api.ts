@@ -1,18 +1,15 @@
 /**
- * The daemon's local HTTP API, on 127.0.0.1 only, every route behind the bearer token.
+ * The daemon's local HTTP API, on 127.0.0.1 only, every route behind the bearer token (the scheme
+ * name is case-insensitive, as HTTP says). Routes are declared in ./routes.ts.
  *
- *   POST /api/sync/now        run a sync now; answers the design's result
- *   POST /api/sync/drain      sync until nothing eligible is pending
- *   GET  /api/sync/status     the status object (same as `ccm-sync sync status --json`)
- *   POST /api/operations      record one operation, an array, or {operations: [...]}
- *   POST /api/sync/retry-failed, /api/pause {paused?}, /api/offline {duration_ms|null}
- *   POST /api/verify          {op_ids} → {missing} from the remote ledger
- *   GET  /metrics             Prometheus text format
- * Errors are JSON {error}: 401 without the token, 400 for malformed JSON or bad operations.
+ * The port is bound first, before the daemon starts anything else, so a port that is taken ends
+ * the start at once with a clear error instead of leaving a half-started daemon behind.
+ * Errors are JSON {error}: 401 without the token, 400 for malformed JSON, unknown keys or bad
+ * operations, 404 for an unknown path, 405 (with Allow) for a known path and the wrong method.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InputError, exitCodeOf, messageOf } from '../errors.ts';
+import { InputError, PortInUseError, exitCodeOf, messageOf } from '../errors.ts';
 import { redact } from '../redact.ts';
 import { tokenMatches } from './token.ts';
 
@@ -26,9 +23,11 @@ const MAX_BODY = 16 * 1024 * 1024;
 
 class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly headers: Record<string, string>;
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.status = status;
+    this.headers = headers;
   }
 }
 
@@ -49,39 +48,74 @@ async function readBody(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-export async function startApi(port: number, token: string, routes: ApiRoutes, metrics: () => Promise<string>): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer(async (req, res) => {
-    const send = (status: number, body: unknown, type = 'application/json') => {
-      res.writeHead(status, { 'content-type': type });
-      res.end(type === 'application/json' ? JSON.stringify(body) : String(body));
-    };
-    try {
-      if (!tokenMatches(token, req.headers.authorization)) throw new HttpError(401, 'missing or wrong bearer token (see api.token_file)');
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      if (req.method === 'GET' && url.pathname === '/metrics') {
-        send(200, await metrics(), 'text/plain; version=0.0.4');
-        return;
-      }
-      const handler = routes[`${req.method} ${url.pathname}`];
-      if (!handler) throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
-      const body = req.method === 'POST' ? await readBody(req) : undefined;
-      send(200, await handler(body));
-    } catch (err) {
-      const status = err instanceof HttpError ? err.status : InputError.is(err) ? 400 : exitCodeOf(err) === 2 ? 400 : 500;
-      send(status, { error: redact(messageOf(err)) });
-    }
-  });
+/** Refuses a body with keys a route does not take (a typo should not be silently ignored). */
+export function onlyKeys(body: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (body === undefined) return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError(`expected a JSON object with ${allowed.join(', ') || 'no keys'}`);
+  const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw new InputError(`unknown key(s) ${unknown.join(', ')}; this route takes ${allowed.join(', ') || 'no keys'}`);
+  return body as Record<string, unknown>;
+}
+
+export interface Api {
+  port: number;
+  /** Starts answering requests. */
+  serve(token: string, routes: ApiRoutes, metrics: () => Promise<string>): void;
+  close(): Promise<void>;
+}
+
+/** Binds 127.0.0.1:port (0 picks one). A taken port is a PortInUseError. */
+export async function bindApi(port: number, heldBy: () => string | undefined): Promise<Api> {
+  let handle: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> = async (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'the daemon is starting' }));
+  };
+  const server = http.createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EADDRINUSE') return reject(err);
+      const who = heldBy();
+      reject(new PortInUseError(`port ${port} on 127.0.0.1 is taken${who ? ` by ${who}` : ' by another program'}; ` +
+        `stop it, or give this daemon another port with api.port in the config (0 picks a free one)`));
+    });
     server.listen(port, '127.0.0.1', () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,
+    serve(token, routes, metrics) {
+      handle = (req, res) => answer(req, res, token, routes, metrics);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+async function answer(req: http.IncomingMessage, res: http.ServerResponse, token: string, routes: ApiRoutes, metrics: () => Promise<string>): Promise<void> {
+  const send = (status: number, body: unknown, type = 'application/json', headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': type, ...headers });
+    res.end(type === 'application/json' ? JSON.stringify(body) : String(body));
+  };
+  try {
+    if (!tokenMatches(token, req.headers.authorization)) throw new HttpError(401, 'missing or wrong bearer token (see api.token_file)');
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const all: ApiRoutes = { ...routes, 'GET /metrics': () => undefined };
+    const handler = all[`${req.method} ${url.pathname}`];
+    if (!handler) {
+      const allow = Object.keys(all).filter((r) => r.endsWith(` ${url.pathname}`)).map((r) => r.split(' ')[0]!);
+      if (allow.length) throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}; use ${allow.join(', ')}`, { allow: allow.join(', ') });
+      throw new HttpError(404, `no route ${req.method} ${url.pathname}`);
+    }
+    if (url.pathname === '/metrics') {
+      send(200, await metrics(), 'text/plain; version=0.0.4');
+      return;
+    }
+    const body = req.method === 'POST' ? await readBody(req) : undefined;
+    send(200, await handler(body));
+  } catch (err) {
+    const status = err instanceof HttpError ? err.status : InputError.is(err) ? 400 : exitCodeOf(err) === 2 ? 400 : 500;
+    send(status, { error: redact(messageOf(err)) }, 'application/json', err instanceof HttpError ? err.headers : {});
+  }
 }

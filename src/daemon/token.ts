@@ -27,8 +27,10 @@ export function readToken(file: string): string | undefined {
   }
 }
 
+/** Whether an Authorization header carries the token (the scheme name is case-insensitive). */
 export function tokenMatches(expected: string, header: string | undefined): boolean {
-  const given = header?.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  const m = /^bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  const given = m?.[1] ?? '';
   const a = Buffer.from(expected);
   const b = Buffer.from(given);
   return a.length === b.length && timingSafeEqual(a, b);

@@ -207,4 +207,42 @@ export const MIGRATIONS: readonly string[] = [
   -- Pending operations waiting out a retry delay, so that status can say what holds them.
   CREATE INDEX idx_sync_queue_held ON sync_queue (next_attempt_at) WHERE status = 'pending' AND next_attempt_at IS NOT NULL;
   `,
+  // 5: hook events kept whole (the payload as JSON, long strings truncated), with the fields a
+  // summary groups by in columns, and each coding-agent session's current task.
+  `
+  CREATE TABLE hook_events_v5 (
+    id            INTEGER PRIMARY KEY,
+    event_id      TEXT NOT NULL,
+    task_id       TEXT NOT NULL,
+    session_id    TEXT,
+    prompt_id     TEXT,
+    agent_id      TEXT,
+    event_name    TEXT,
+    tool_name     TEXT,
+    tool_use_id   TEXT,
+    cwd           TEXT,
+    success       INTEGER NOT NULL DEFAULT 1,
+    timestamp     TEXT NOT NULL,
+    payload       TEXT,
+    payload_bytes INTEGER,
+    UNIQUE (task_id, event_id)
+  );
+  INSERT INTO hook_events_v5 (id, event_id, task_id, session_id, event_name, tool_name, success, timestamp, payload)
+    SELECT id, event_id, task_id, session_id, event_name, tool_name, success, timestamp,
+           json_object('task_id', task_id, 'session_id', session_id, 'event_name', event_name, 'tool_name', tool_name,
+                       'tool_input', CASE WHEN json_valid(tool_input) THEN json(tool_input) ELSE tool_input END,
+                       'tool_response', CASE WHEN json_valid(tool_response) THEN json(tool_response) ELSE tool_response END,
+                       'success', json(CASE success WHEN 0 THEN 'false' ELSE 'true' END), 'timestamp', timestamp)
+    FROM hook_events;
+  DROP TABLE hook_events;
+  ALTER TABLE hook_events_v5 RENAME TO hook_events;
+
+  -- One row per coding-agent session: how many prompts it has had, and the task of the last one
+  -- (events without a prompt id of their own belong to it). Written on a prompt, read per event.
+  CREATE TABLE hook_sessions (
+    session_id TEXT PRIMARY KEY,
+    prompts    INTEGER NOT NULL DEFAULT 0,
+    task_id    TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

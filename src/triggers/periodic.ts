@@ -42,6 +42,8 @@ export class PeriodicScheduler {
   private bree?: Bree;
   private readonly deps: PeriodicDeps;
   private stopped = false;
+  /** Reschedules run one after another: bree's remove/add/start must not interleave. */
+  private chain: Promise<void> = Promise.resolve();
   current?: IntervalChoice;
 
   constructor(deps: PeriodicDeps) {
@@ -89,14 +91,26 @@ export class PeriodicScheduler {
   }
 
   /** Recomputes the adaptive interval and schedules the periodic sync that far from now. */
-  async scheduleNext(): Promise<void> {
-    const now = this.deps.clock.now();
-    this.current = effectiveInterval(this.deps.settings, recordingRate(this.deps.local.db, now));
-    this.deps.local.state.set('interval', this.current);
-    await this.scheduleAt(new Date(now + this.current.effective_seconds * 1000));
+  scheduleNext(): Promise<void> {
+    return this.serialised(async () => {
+      const now = this.deps.clock.now();
+      this.current = effectiveInterval(this.deps.settings, recordingRate(this.deps.local.db, now));
+      this.deps.local.state.set('interval', this.current);
+      await this.reschedule(new Date(now + this.current.effective_seconds * 1000));
+    });
   }
 
-  private async scheduleAt(at: Date): Promise<void> {
+  private scheduleAt(at: Date): Promise<void> {
+    return this.serialised(() => this.reschedule(at));
+  }
+
+  private serialised(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reschedule(at: Date): Promise<void> {
     const bree = this.bree;
     if (!bree || this.stopped) return;
     if (!this.deps.settings.sync.enabled) {

@@ -118,6 +118,16 @@ export class SyncWorkerHost {
     return this.request<Verification>({ type: 'verify', items }).promise;
   }
 
+  /** Prunes the local history in the thread (retention), in bounded chunks. */
+  async prune(syncedDays?: number): Promise<{ operations: number; hook_events: number; metrics: number }> {
+    return this.request<{ operations: number; hook_events: number; metrics: number }>({ type: 'prune', ...(syncedDays ? { syncedDays } : {}) }).promise;
+  }
+
+  /** Tells the remote this system is alive, with its heartbeat, in an empty batch. */
+  async heartbeat(): Promise<void> {
+    await this.request<void>({ type: 'heartbeat' }).promise;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     const w = this.worker;

@@ -8,7 +8,9 @@ import { fromPlainError, toPlainError, type PlainError } from '../errors.ts';
 import { openLocal, syncContext } from '../local.ts';
 import { heartbeatOf } from '../monitor/heartbeat.ts';
 import { openTransport } from '../remote/index.ts';
+import { pruneHistory } from '../retention.ts';
 import { runSync } from './sync-run.ts';
+import { uploader } from './upload.ts';
 import type { Settings } from '../config/load.ts';
 import type { Transport, VerifyItem } from '../remote/transport.ts';
 import type { SyncJobPayload } from '../types.ts';
@@ -17,6 +19,8 @@ export type HostMessage =
   | { type: 'run'; id: number; payload: SyncJobPayload }
   | { type: 'ping'; id: number }
   | { type: 'verify'; id: number; items: VerifyItem[] }
+  | { type: 'prune'; id: number; syncedDays?: number }
+  | { type: 'heartbeat'; id: number }
   | { type: 'abort'; id: number }
   | { type: 'close'; id: number };
 
@@ -71,6 +75,18 @@ export function serveSyncWorker(port: Port, settings: Settings): void {
         return (await getTransport()).ping(AbortSignal.timeout(settings.sync.request_timeout_ms));
       case 'verify':
         return (await getTransport()).verify(msg.items);
+      case 'prune': {
+        // In the chain of runs: one writer of the history at a time.
+        const retention = msg.syncedDays ? { ...settings.retention, synced_days: msg.syncedDays } : settings.retention;
+        const mine = runs.then(() => pruneHistory(local, { retention, monitoring: settings.monitoring }));
+        runs = mine.catch(() => undefined);
+        return mine;
+      }
+      case 'heartbeat': {
+        const t = await getTransport();
+        await uploader(t, settings.system.id, local.clock).upload([], { heartbeat: heartbeatOf(local, settings), settled_through: local.outbox.settledThrough() });
+        return undefined;
+      }
       case 'abort':
         aborts.get(msg.id)?.abort(new Error('sync job timed out or was cancelled'));
         return undefined;

@@ -135,7 +135,7 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
   const prepare = (): boolean => {
     const limit = Math.min(o.pageSize, maxOps - result.operations_in - claimed.size);
     if (limit <= 0) return false;
-    urgentSeen = outbox.activity().recorded.urgent ?? 0;
+    urgentSeen = urgentRecorded(outbox);
     let rows = readPage(limit, selective ? o.selective.first_tables : job.limits?.tables);
     if (rows.length === 0 && selective) {
       selective = false;
@@ -218,7 +218,7 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
       ctx.signal?.throwIfAborted();
       // An urgent operation was recorded since the packaged batches were read: drop them (they
       // stay pending) so that the next page puts the urgent one first.
-      if (ready.length > 0 && (outbox.activity().recorded.urgent ?? 0) > urgentSeen) {
+      if (ready.length > 0 && urgentRecorded(outbox) > urgentSeen) {
         for (const r of ready.splice(0)) claim(r.rows, -1);
       }
       if (ready.length === 0) {
@@ -248,6 +248,12 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
     failure ??= err;
   }
   return finish(ctx, result, started, failure);
+}
+
+/** Operations ever recorded that go up first: urgent ones, and critical and security alerts. */
+function urgentRecorded(outbox: Outbox): number {
+  const r = outbox.activity().recorded;
+  return (r.urgent ?? 0) + (r.critical ?? 0) + (r.security ?? 0);
 }
 
 /** Prepares pages until one yields a batch to upload (a page may settle entirely locally). */

@@ -1,0 +1,187 @@
+/**
+ * `hook_events` and `hook_sessions`: coding-agent hook events, kept whole locally (the payload as
+ * JSON, long strings truncated by the recorder), and the statements that turn a task's events into
+ * its summary. The remote only ever gets the summary.
+ *
+ * A summary is computed from every event of the task, not just the pending ones, so a later batch
+ * updates it correctly and uploading it again after a crash changes nothing (its values are
+ * absolute, never increments). It is computed by SQLite's JSON functions: large payloads are never
+ * parsed in JavaScript.
+ */
+import { statements, type Db } from './db.ts';
+
+/** Tools whose input names a file they write. */
+const FILE_TOOLS = ['Edit', 'Write', 'MultiEdit', 'NotebookEdit'];
+/** Events that end a task: the agent stopped (or failed to), or the session ended. */
+const CLOSING_EVENTS = ['Stop', 'StopFailure', 'SessionEnd'];
+/** A summary stays small whatever the task did: lists are capped, long texts cut. */
+const MAX_FILES = 50;
+const MAX_COMMANDS = 25;
+const MAX_TEXT = 160;
+const MAX_ERRORS = 10;
+
+export interface HookEventRow {
+  event_id: string;
+  task_id: string;
+  session_id: string | null;
+  prompt_id: string | null;
+  agent_id: string | null;
+  event_name: string | null;
+  tool_name: string | null;
+  tool_use_id: string | null;
+  cwd: string | null;
+  success: number;
+  timestamp: string;
+  payload: string;
+  payload_bytes: number | null;
+}
+
+export interface TaskSummary {
+  task_id: string;
+  session_id: string | null;
+  cwd: string | null;
+  status: 'open' | 'closed';
+  total_events: number;
+  prompt_count: number;
+  tools_used: Record<string, number>;
+  files_modified: string[];
+  commands_run: string[];
+  errors: { tool_name: string | null; event_name: string | null; message: string | null; target: string | null; timestamp: string }[];
+  error_count: number;
+  duration_seconds: number;
+  first_event_at: string | null;
+  last_event_at: string | null;
+  closed_at: string | null;
+}
+
+const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
+const input = (field: string) => `json_extract(payload, '$.tool_input.${field}')`;
+const relative = (expr: string) => `CASE WHEN cwd IS NOT NULL AND ${expr} LIKE cwd || '/%' THEN substr(${expr}, length(cwd) + 2) ELSE ${expr} END`;
+
+export class HookEvents {
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = statements(db, {
+      // insert: one event; an event already kept for its task is ignored. Params: HookEventRow.
+      insert: `
+        INSERT OR IGNORE INTO hook_events (event_id, task_id, session_id, prompt_id, agent_id, event_name, tool_name, tool_use_id, cwd,
+                                           success, timestamp, payload, payload_bytes)
+        VALUES (@event_id, @task_id, @session_id, @prompt_id, @agent_id, @event_name, @tool_name, @tool_use_id, @cwd,
+                @success, @timestamp, @payload, @payload_bytes)`,
+      // session: a session's prompt count and current task. Params: session_id. Returns: {prompts, task_id}.
+      session: 'SELECT prompts, task_id FROM hook_sessions WHERE session_id = ?',
+      // prompt: a session starts a new task. Params: session_id, task_id.
+      prompt: `
+        INSERT INTO hook_sessions (session_id, prompts, task_id) VALUES (?, 1, ?)
+        ON CONFLICT (session_id) DO UPDATE SET prompts = prompts + 1, task_id = excluded.task_id`,
+      // last: the newest event. Returns: {timestamp, event_name, session_id} or undefined.
+      last: 'SELECT timestamp, event_name, session_id FROM hook_events ORDER BY id DESC LIMIT 1',
+      // totals: one task's counts, times, session, cwd and closing. Params: task_id.
+      totals: `
+        SELECT count(*) AS total, min(timestamp) AS first, max(timestamp) AS last,
+               coalesce(sum(success = 0), 0) AS errors, coalesce(sum(event_name = 'UserPromptSubmit'), 0) AS prompts,
+               max(iif(event_name IN (${list(CLOSING_EVENTS)}), timestamp, NULL)) AS closed_at,
+               (SELECT session_id FROM hook_events h WHERE h.task_id = t.task_id AND session_id IS NOT NULL ORDER BY id DESC LIMIT 1) AS session,
+               (SELECT cwd FROM hook_events h WHERE h.task_id = t.task_id AND cwd IS NOT NULL ORDER BY id LIMIT 1) AS cwd
+        FROM hook_events t WHERE task_id = ?`,
+      // tools: calls per tool: one per tool_use_id (a Pre and Post pair is one call); an event of
+      // the older format, with no tool_use_id, is a call of its own. Params: task_id.
+      tools: `
+        SELECT tool_name, count(DISTINCT coalesce(tool_use_id, 'event:' || event_id)) AS n FROM hook_events
+        WHERE task_id = ? AND tool_name IS NOT NULL AND (tool_use_id IS NOT NULL OR coalesce(event_name, '') NOT LIKE 'Permission%')
+        GROUP BY tool_name ORDER BY tool_name`,
+      // files: files written by editing tools, relative to the session's cwd when inside it. Params: task_id, limit.
+      files: `
+        SELECT DISTINCT ${relative(`coalesce(${input('file_path')}, ${input('notebook_path')})`)} AS f FROM hook_events
+        WHERE task_id = ? AND tool_name IN (${list(FILE_TOOLS)}) AND json_valid(payload) AND f IS NOT NULL
+        ORDER BY f LIMIT ?`,
+      // commands: distinct shell commands (cut to MAX_TEXT), first seen first. Params: task_id, limit.
+      commands: `
+        SELECT substr(${input('command')}, 1, ${MAX_TEXT}) AS c, min(id) AS first FROM hook_events
+        WHERE task_id = ? AND tool_name = 'Bash' AND json_valid(payload) AND c IS NOT NULL GROUP BY c ORDER BY first LIMIT ?`,
+      // errors: the most recent failed calls, oldest of them first: the tool, the first line of the
+      // error, and the command or path it was about. Params: task_id, limit.
+      errors: `
+        SELECT * FROM (
+          SELECT tool_name, event_name, timestamp, id,
+                 substr(rtrim(CASE WHEN instr(m, char(10)) > 0 THEN substr(m, 1, instr(m, char(10)) - 1) ELSE m END), 1, ${MAX_TEXT}) AS message,
+                 substr(coalesce(${input('command')}, ${relative(`coalesce(${input('file_path')}, ${input('notebook_path')})`)}), 1, ${MAX_TEXT}) AS target
+          FROM (SELECT *, coalesce(json_extract(payload, '$.error'),
+                                   iif(json_type(payload, '$.tool_response') = 'text', json_extract(payload, '$.tool_response'), json_extract(payload, '$.tool_response.stderr'))) AS m
+                FROM hook_events WHERE task_id = ? AND success = 0 AND json_valid(payload))
+          ORDER BY timestamp DESC, id DESC LIMIT ?)
+        ORDER BY timestamp, id`,
+      // idleTasks: tasks among the oldest events after a cursor, whose last event is older than a
+      // time and which have no pending upload. Params: cursor id, before iso, limit.
+      idleTasks: `
+        WITH batch AS (SELECT id, task_id FROM hook_events WHERE id > ? ORDER BY id LIMIT ?)
+        SELECT b.task_id, max(b.id) AS upto,
+               (SELECT max(timestamp) FROM hook_events h WHERE h.task_id = b.task_id) < @before
+                 AND NOT EXISTS (SELECT 1 FROM sync_queue INDEXED BY idx_sync_queue_next q
+                                 WHERE q.status = 'pending' AND q.table_name = 'hook_events' AND json_extract(q.record_data, '$.task_id') = b.task_id) AS idle
+        FROM batch b GROUP BY b.task_id`,
+      // deleteTask: every event of a task. Params: task_id.
+      deleteTask: 'DELETE FROM hook_events WHERE task_id = ?',
+    });
+  }
+
+  insert(row: HookEventRow): void {
+    this.stmts.insert.run(row);
+  }
+
+  /** The session's prompt count and current task, if it has had a prompt. */
+  session(sessionId: string): { prompts: number; task_id: string } | undefined {
+    return this.stmts.session.get(sessionId) as { prompts: number; task_id: string } | undefined;
+  }
+
+  /** A new prompt in a session: its task becomes the session's current one. */
+  startPrompt(sessionId: string, taskId: string): void {
+    this.stmts.prompt.run(sessionId, taskId);
+  }
+
+  last(): { timestamp: string; event_name: string | null; session_id: string | null } | undefined {
+    return this.stmts.last.get() as { timestamp: string; event_name: string | null; session_id: string | null } | undefined;
+  }
+
+  summary(taskId: string): TaskSummary {
+    const t = this.stmts.totals.get(taskId) as { total: number; first: string | null; last: string | null; errors: number; prompts: number; closed_at: string | null; session: string | null; cwd: string | null };
+    const tools: Record<string, number> = {};
+    for (const r of this.stmts.tools.all(taskId) as { tool_name: string; n: number }[]) tools[r.tool_name] = r.n;
+    const duration = t.first && t.last ? Math.max(0, (Date.parse(t.last) - Date.parse(t.first)) / 1000) : 0;
+    return {
+      task_id: taskId,
+      session_id: t.session,
+      cwd: t.cwd,
+      status: t.closed_at ? 'closed' : 'open',
+      total_events: t.total,
+      prompt_count: t.prompts,
+      tools_used: tools,
+      files_modified: (this.stmts.files.all(taskId, MAX_FILES) as { f: string }[]).map((r) => String(r.f)),
+      commands_run: (this.stmts.commands.all(taskId, MAX_COMMANDS) as { c: string }[]).map((r) => String(r.c)),
+      errors: (this.stmts.errors.all(taskId, MAX_ERRORS) as (TaskSummary['errors'][number] & { id?: number })[]).map(({ id: _id, ...e }) => e),
+      error_count: t.errors,
+      duration_seconds: duration,
+      first_event_at: t.first,
+      last_event_at: t.last,
+      closed_at: t.closed_at,
+    };
+  }
+
+  /**
+   * Deletes the events of tasks idle since `beforeIso` whose summary is synced, scanning the oldest
+   * events `chunk` at a time from a cursor. Returns how many events went.
+   */
+  async pruneIdleTasks(beforeIso: string, chunk: number, breathe: () => Promise<unknown>, signal?: AbortSignal): Promise<number> {
+    let cursor = 0;
+    let removed = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const tasks = this.stmts.idleTasks.all(cursor, chunk, { before: beforeIso }) as { task_id: string; upto: number; idle: number }[];
+      if (tasks.length === 0) return removed;
+      for (const t of tasks) if (t.idle) removed += this.stmts.deleteTask.run(t.task_id).changes;
+      cursor = Math.max(...tasks.map((t) => t.upto));
+      await breathe();
+    }
+  }
+}
