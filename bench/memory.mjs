@@ -60,3 +60,32 @@ export async function benchOfflineHour(db) {
     env.cleanup();
   }
 }
+
+/** 2,000 hook events of 100 KB each (a file read's output), drained by the daemon: its peak memory. */
+export async function benchBigHooks(db) {
+  const env = scratchEnv({ remote: { kind: 'postgres' }, hooks: { max_field_chars: 200_000 }, sync: { intervals: { default: 3600 }, max_ops_per_request: 500 } }, { CCM_SYNC_DATABASE_URL: db.url });
+  const local = openLocal(env.settings);
+  try {
+    const big = 'x'.repeat(100_000);
+    for (let i = 0; i < 2000; i += 100) {
+      local.recorder.record(Array.from({ length: 100 }, (_, j) => ({
+        operation: 'INSERT', table_name: 'hook_events', record_id: `big-${i + j}`,
+        record_data: { task_id: `big-task-${(i + j) % 20}`, hook_event_name: 'PostToolUse', tool_name: 'Read', tool_use_id: `t${i + j}`, tool_input: { file_path: '/x' }, tool_response: big },
+      })));
+    }
+    const d0 = now();
+    const daemon = await startDaemon(env.env);
+    let peak = 0;
+    await until(() => {
+      peak = Math.max(peak, peakRssMiB(daemon.pid));
+      return local.outbox.pendingTotal() === 0;
+    }, 'the big hook events to drain', 600_000, 200);
+    const drainS = (now() - d0) / 1000;
+    peak = Math.max(peak, peakRssMiB(daemon.pid));
+    await daemon.stop();
+    return { events: 2000, event_bytes: 100_000, drain_s: drainS, peak_rss_mib: Math.round(peak) };
+  } finally {
+    local.close();
+    env.cleanup();
+  }
+}

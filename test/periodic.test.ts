@@ -10,6 +10,7 @@ import { loadSettings } from '../src/config/load.ts';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { openLocal } from '../src/local.ts';
 import { effectiveInterval, recordingRate } from '../src/triggers/adaptive.ts';
+import { PeriodicScheduler } from '../src/triggers/periodic.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { makeEnv } from './helpers/env.ts';
 import { until } from './helpers/wait.ts';
@@ -114,6 +115,23 @@ describe('periodic sync in the daemon', () => {
       await until(() => metrics(env.settings.paths.db).some((m) => m.trigger_type === 'scheduled'), 'a scheduled sync', 10_000);
       await daemon.stop();
     } finally {
+      env.cleanup();
+    }
+  });
+
+  it('reschedules safely when several syncs end at once (no "already started" race in bree)', async () => {
+    const env = makeEnv();
+    const local = openLocal(env.settings);
+    const errors: unknown[] = [];
+    const s = new PeriodicScheduler({ settings: env.settings, local, clock: { now: () => Date.now() }, enqueue: () => undefined, onFired: () => undefined, onError: (e) => errors.push(e) });
+    try {
+      await s.start();
+      await Promise.all(Array.from({ length: 8 }, () => s.scheduleNext()));
+      expect(errors).toEqual([]);
+      expect(local.state.get('next_sync')).toBeDefined();
+    } finally {
+      await s.stop();
+      local.close();
       env.cleanup();
     }
   });

@@ -118,7 +118,7 @@ export class HookEvents {
         WITH batch AS (SELECT id, task_id FROM hook_events WHERE id > ? ORDER BY id LIMIT ?)
         SELECT b.task_id, max(b.id) AS upto,
                (SELECT max(timestamp) FROM hook_events h WHERE h.task_id = b.task_id) < @before
-                 AND NOT EXISTS (SELECT 1 FROM sync_queue INDEXED BY idx_sync_queue_next q
+                 AND NOT EXISTS (SELECT 1 FROM sync_queue AS q INDEXED BY idx_sync_queue_next
                                  WHERE q.status = 'pending' AND q.table_name = 'hook_events' AND json_extract(q.record_data, '$.task_id') = b.task_id) AS idle
         FROM batch b GROUP BY b.task_id`,
       // deleteTask: every event of a task. Params: task_id.

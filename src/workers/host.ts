@@ -118,6 +118,16 @@ export class SyncWorkerHost {
     return this.request<Verification>({ type: 'verify', items }).promise;
   }
 
+  /**
+   * Ends the current thread (what it holds fails with WorkerCrashError); the next request starts a
+   * fresh one. For a thread that stopped answering.
+   */
+  async restart(): Promise<void> {
+    const old = this.worker;
+    this.worker = undefined; // requests from now on go to a fresh thread
+    await old?.terminate();
+  }
+
   /** Prunes the local history in the thread (retention), in bounded chunks. */
   async prune(syncedDays?: number): Promise<{ operations: number; hook_events: number; metrics: number }> {
     return this.request<{ operations: number; hook_events: number; metrics: number }>({ type: 'prune', ...(syncedDays ? { syncedDays } : {}) }).promise;
