@@ -4,8 +4,9 @@
 // 1. The Node guard: ccm-sync needs Node 22 or later (better-sqlite3 13 crashes older ones with a
 //    segmentation fault, not a message). An older Node fails the install here, saying so.
 // 2. In this repository only (patches/ and the patch-package devDependency are here): apply the
-//    fixes in patches/ to node_modules. Users get liteque already patched: it is bundled in the
-//    package (bundleDependencies), so nothing is patched on their machines.
+//    fixes in patches/ to node_modules. Users get liteque already patched: `npm run build` copies
+//    the patched build into vendor/liteque/ (scripts/vendor-liteque.mjs), the package carries it,
+//    so nothing is patched on their machines.
 // 3. Everyone: make sure better-sqlite3's native addon loads on the Node that runs this
 //    (scripts/ensure-native.mjs).
 import { execFileSync } from 'node:child_process';

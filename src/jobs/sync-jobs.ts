@@ -15,7 +15,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { buildDBClient, Runner, SqliteQueue } from 'liteque';
+import { buildDBClient, Runner, SqliteQueue } from '#liteque';
 import { backoffDelay, type BackoffOptions } from '../backoff.ts';
 import type { SyncJobPayload, TriggerType } from '../types.ts';
 
