@@ -89,3 +89,40 @@ export async function benchBigHooks(db) {
     env.cleanup();
   }
 }
+
+/**
+ * The daemon's peak resident memory on the embedded remote (PGlite), beside the same workload on
+ * Postgres: a fresh home syncs 5 operations, then drains 20,000. The embedded data directory is
+ * created by a short-lived child process (initdb), which this figure does not include.
+ */
+export async function benchEmbedded(db) {
+  const out = {};
+  for (const kind of ['embedded', 'postgres']) {
+    const env = scratchEnv({ remote: { kind }, sync: { intervals: { default: 3600 }, max_ops_per_request: 500 } }, kind === 'postgres' ? { CCM_SYNC_DATABASE_URL: db.url } : {});
+    const local = openLocal(env.settings);
+    try {
+      const daemon = await startDaemon(env.env);
+      let peak = 0;
+      const drained = (what) => until(() => {
+        peak = Math.max(peak, peakRssMiB(daemon.pid));
+        return local.outbox.pendingTotal() === 0;
+      }, what, 600_000, 100);
+      local.recorder.record(Array.from({ length: 5 }, (_, i) => ({ operation: 'INSERT', table_name: 'tasks', record_id: `first-${i}`, record_data: { title: `first ${i}` }, priority: 'urgent' })));
+      await drained('the first five operations');
+      const first = Math.round(Math.max(peak, peakRssMiB(daemon.pid)));
+      const d0 = now();
+      for (let i = 0; i < 20_000; i += 5000) {
+        local.recorder.record(Array.from({ length: 5000 }, (_, j) => ({ operation: 'INSERT', table_name: 'supervisory_reports', record_id: `e-${i + j}`, record_data: { summary: `report ${i + j}`, status: 'open' } })));
+      }
+      await drained('the 20,000-operation drain');
+      const drainS = (now() - d0) / 1000;
+      peak = Math.max(peak, peakRssMiB(daemon.pid));
+      await daemon.stop();
+      out[kind] = { first_five_peak_mib: first, drain_peak_mib: Math.round(peak), drain_s: drainS };
+    } finally {
+      local.close();
+      env.cleanup();
+    }
+  }
+  return out;
+}

@@ -6,6 +6,8 @@
  *   local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: '1', record_data: { status: 'done' } }]);
  *   const daemon = await startDaemon(settings); // or run one sync: runSync(...)
  */
+import './require-node.ts';
+
 export { loadSettings, type Settings, type LoadOptions } from './config/load.ts';
 export { openLocal, syncRunOptions, type Local } from './local.ts';
 export { startDaemon, type Daemon } from './daemon/daemon.ts';

@@ -2,6 +2,7 @@
  * The local side of ccm-sync in one handle: the SQLite database and the stores over it. Every
  * process (CLI command, daemon, worker thread, TUI) opens its own.
  */
+import { existsSync } from 'node:fs';
 import { systemClock, type Clock } from './clock.ts';
 import { Recorder } from './record.ts';
 import { openDb, type Db } from './store/db.ts';
@@ -28,8 +29,13 @@ export interface Local {
 
 export type LocalSettings = Pick<Settings, 'paths' | 'sync' | 'hooks'>;
 
+/**
+ * `readonly`: for commands that only look. A database that does not exist yet is not created: they
+ * see an empty one in memory, so `sync status` in a fresh home reports nothing pending.
+ */
 export function openLocal(settings: LocalSettings, clock: Clock = systemClock, opts: { readonly?: boolean } = {}): Local {
-  const db = openDb(settings.paths.db, { readonly: opts.readonly });
+  const missing = opts.readonly && !existsSync(settings.paths.db);
+  const db = missing ? openDb(':memory:') : openDb(settings.paths.db, { readonly: opts.readonly });
   const recorder = new Recorder(db, {
     clock,
     maxRecordBytes: settings.sync.max_bytes_per_request - 512,

@@ -11,7 +11,10 @@ export function registerSecret(value: string | undefined): void {
   secrets.add(value);
   try {
     const url = new URL(value);
-    if (url.password) secrets.add(decodeURIComponent(url.password));
+    // A password too short to be told from ordinary text is left to URL_PASSWORD_RE, which
+    // masks it wherever it appears inside a URL.
+    const password = decodeURIComponent(url.password);
+    if (password.length >= 4) secrets.add(password);
   } catch {
     // not a URL
   }

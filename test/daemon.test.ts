@@ -118,6 +118,19 @@ describe('daemon triggers', () => {
     const metrics = await api('GET', '/metrics');
     expect(metrics.body).toMatch(/ccm_sync_queue_depth\{priority="urgent"\}/);
     expect(metrics.body).toMatch(/ccm_sync_syncs_total\{trigger="manual",result="/);
+    // The scheme is case-insensitive (RFC 9110), a wrong method is 405 with Allow, and a body key
+    // the route does not know is refused rather than ignored.
+    const token = readFileSync(env.settings.paths.tokenFile, 'utf8').trim();
+    const lower = await fetch(`http://127.0.0.1:${daemon.port}/api/sync/status`, { headers: { authorization: `bearer ${token}` } });
+    expect(lower.status).toBe(200);
+    const wrongMethod = await api('GET', '/api/sync/now');
+    expect(wrongMethod.status).toBe(405);
+    const allow = await fetch(`http://127.0.0.1:${daemon.port}/api/sync/now`, { headers: { authorization: `Bearer ${token}` } });
+    expect(allow.headers.get('allow')).toBe('POST');
+    const extra = await api('POST', '/api/offline', JSON.stringify({ duration_ms: 10, durationMs: 10 }));
+    expect(extra.status).toBe(400);
+    expect(extra.body.error).toMatch(/durationMs/);
+    expect((await api('GET', '/api/nope')).status).toBe(404);
     const leaked = `${JSON.stringify(status.body)}${metrics.body}`;
     expect(leaked).not.toContain(readFileSync(env.settings.paths.tokenFile, 'utf8').trim());
     expect(leaked).not.toContain(db.url);

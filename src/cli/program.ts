@@ -15,6 +15,14 @@ import type { GlobalOptions } from './output.ts';
 
 const program = new Command('ccm-sync');
 
+const HOME_HELP = `
+The home (config, databases, embedded remote) is found like git finds a repository:
+  1. --config FILE, or CCM_SYNC_CONFIG=FILE      the folder holding FILE
+  2. CCM_SYNC_HOME=DIR                           DIR (config DIR/config.yaml)
+  3. the nearest .ccm-global/ folder             at or above the working directory
+  4. ~/.ccm-global                               the per-user default
+Commands that record create a missing home and say so on stderr; commands that look create nothing.`;
+
 function positiveInt(what: string) {
   return (v: string) => {
     const n = Number(v);
@@ -26,7 +34,7 @@ function positiveInt(what: string) {
 /** Adds the options every command takes and returns the merged options at run time. */
 function common(cmd: Command): Command {
   return cmd
-    .option('-c, --config <file>', 'config file (default: $CCM_SYNC_CONFIG or .ccm-global/config.yaml)')
+    .option('-c, --config <file>', 'config file (default: see `ccm-sync where --help`)')
     .option('--json', 'machine-readable JSON output');
 }
 
@@ -42,18 +50,25 @@ program
   .addHelpText('after', `
 Pipeline: record → outbox → trigger → sync job → package → upload → settle.
 Start here:
-  ccm-sync init                      write .ccm-global/config.yaml (embedded remote, no account needed)
+  ccm-sync init                      create a home: .ccm-global/config.yaml (embedded remote, no account needed)
   ccm-sync enqueue --op UPDATE --table tasks --id 123 --data '{"status":"complete"}'
   ccm-sync sync now                  sync everything pending (asks the daemon if one runs)
   ccm-sync start                     run the daemon: adaptive periodic, threshold and urgent syncs
   ccm-sync tui                       live dashboard
-Exit codes: 0 ok, 1 runtime failure, 2 usage/config/input error.`);
+Exit codes: 0 ok, 1 runtime failure, 2 usage/config/input error.
+${HOME_HELP}`);
 
 common(program.command('init'))
-  .description('write a commented starter config (default .ccm-global/config.yaml)')
+  .description('create a home: a commented starter config in .ccm-global/config.yaml here (or --user, CCM_SYNC_HOME, --config)')
   .option('--force', 'overwrite an existing file')
+  .option('--user', 'create the per-user home ~/.ccm-global instead')
   .option('--system-id <id>', 'system id to put in the config')
   .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).initCommand(opts(cmd)));
+
+common(program.command('where'))
+  .description('which home, config and databases commands run here use, and how the home was found')
+  .addHelpText('after', HOME_HELP)
+  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).whereCommand(opts(cmd)));
 
 const enqueue = common(program.command('enqueue')).description('record operations in the outbox (one from flags, or NDJSON from stdin in one transaction)');
 for (const f of ENQUEUE_FLAGS) {
@@ -145,23 +160,38 @@ common(conflicts.command('resolve'))
 const remote = program.command('remote').description('the remote database');
 common(remote.command('migrate'))
   .description('apply the bootstrap and supabase/migrations to a postgres or embedded remote')
-  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).migrateCommand(opts(cmd)));
+  .action(async (_o, cmd: Command) => (await import('./commands/remote.ts')).migrateCommand(opts(cmd)));
+common(remote.command('query'))
+  .description('run one read-only SQL statement on the embedded or postgres remote and print the rows (see what arrived)')
+  .argument('<sql>', 'one statement, e.g. "select id, status from tasks order by updated_at desc limit 10"')
+  .option('--timeout <seconds>', 'statement timeout', positiveInt('--timeout'), 30)
+  .addHelpText('after', `
+The statement runs in a read-only transaction, as the remote's owner (embedded) or as the user in
+CCM_SYNC_DATABASE_URL (postgres). On Supabase, use the project's SQL editor instead.
+Examples:
+  ccm-sync remote query "select id, status, sync_version from tasks order by updated_at desc limit 5"
+  ccm-sync remote query --json "select system_id, last_seen_at from ccm_sync_systems"`)
+  .action(async (sql: string, _o, cmd: Command) => (await import('./commands/remote.ts')).remoteQueryCommand(sql, opts(cmd)));
 common(remote.command('sql'))
   .description('print the remote migrations as one script (for the Supabase SQL editor), rendered for remote.schema')
   .option('--schema <name>', 'schema to put the tables and functions in (default: remote.schema)')
-  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).remoteSqlCommand(opts(cmd)));
+  .action(async (_o, cmd: Command) => (await import('./commands/remote.ts')).remoteSqlCommand(opts(cmd)));
 common(remote.command('token'))
   .description("mint a system's JWT (role authenticated, system_id claim) from the project's JWT secret")
   .option('--system-id <id>', 'system id (default: system.id from the config)')
   .option('--secret-env <var>', 'environment variable holding the JWT secret', 'SUPABASE_JWT_SECRET')
   .option('--expires <span>', 'lifetime, e.g. 365d', '365d')
-  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).tokenCommand(opts(cmd)));
+  .action(async (_o, cmd: Command) => (await import('./commands/remote.ts')).tokenCommand(opts(cmd)));
 
 const config = program.command('config').description('configuration');
 common(config.command('reference'))
   .description('every config key with its default and meaning')
   .option('--markdown', 'print the README\'s configuration reference')
   .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).configReferenceCommand(opts(cmd)));
+
+common(config.command('show'))
+  .description('the configuration in effect: the config file over its mode preset over the defaults (no secrets)')
+  .action(async (_o, cmd: Command) => (await import('./commands/setup.ts')).configShowCommand(opts(cmd)));
 
 const test = program.command('test').description('self-tests');
 common(test.command('offline'))

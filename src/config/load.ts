@@ -1,26 +1,28 @@
 /**
- * Resolves the options once, at the edge: finds the config file, merges the mode preset under it,
- * validates with zod, reads secrets from the environment and resolves every path. Inner code gets
- * the resulting `Settings` and never reads files or env variables itself.
+ * Resolves the options once, at the edge: finds the home (./home.ts), merges the mode preset under
+ * its config file, validates with zod, reads secrets from the environment and resolves every path.
+ * Inner code gets the resulting `Settings` and never reads files or env variables itself.
  *
- * Paths in the file are resolved against the project directory: the directory holding the config
- * file, or its parent when the file lives in a `.ccm-global/` directory (the default layout, so that
- * `.ccm-global/config.yaml` and `.ccm-global/ccm.db` sit side by side).
+ * Relative paths in the config are relative to the home directory (see resolveInHome).
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
+import { VERSION } from '../version.ts';
+import { findHome, makePrivateDir, resolveInHome, type HomeSource } from './home.ts';
 import type { ConfigFile } from './schema.ts';
 
 // zod and yaml cost ~100 ms to load, and `ccm-sync enqueue` runs once per hook event. They are
-// loaded only when the validated config is not in the cache beside the config file (keyed by the
-// file's path, size and mtime and by this package's version), so the usual enqueue skips both.
+// loaded only when the validated config is not in the home's cache, so the usual enqueue skips both.
+// The cache is keyed on the config file's text, the shipped mode presets and this package's
+// version and location; its contents carry a checksum. Anything that does not match is ignored
+// and the config is parsed and validated afresh.
 const requireHere = createRequire(import.meta.url);
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const CACHE_VERSION = `ccm-sync-config-1:${import.meta.url}`;
-const CACHE_FILE = '.ccm-sync-config-cache.json';
+const CACHE_FORMAT = 'ccm-sync-config-2';
 
 function parseYaml(text: string): unknown {
   return (requireHere('yaml') as typeof import('yaml')).parse(text);
@@ -32,6 +34,7 @@ function schema(): typeof import('./schema.ts') {
 
 export const DEFAULT_CONFIG_PATH = '.ccm-global/config.yaml';
 const MODES_DIR = new URL('../../config/modes/', import.meta.url);
+const MODES = ['adaptive', 'aggressive', 'conservative'];
 
 export interface Secrets {
   databaseUrl?: string;
@@ -43,19 +46,22 @@ export interface Secrets {
 export interface Settings extends ConfigFile {
   /** Where everything lives, absolute. */
   paths: {
+    /** The home directory (may not exist yet: see ensureHome). */
+    home: string;
+    homeSource: HomeSource;
     configFile: string;
     configFound: boolean;
-    base: string;
     db: string;
     jobsDb: string;
     embedded: string;
     tokenFile: string;
+    cacheFile: string;
   };
   secrets: Secrets;
 }
 
 export interface LoadOptions {
-  /** --config, else CCM_SYNC_CONFIG, else .ccm-global/config.yaml in cwd. */
+  /** --config; else CCM_SYNC_CONFIG, CCM_SYNC_HOME, the nearest .ccm-global, ~/.ccm-global. */
   configPath?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -77,98 +83,76 @@ function deepMerge(base: Tree, over: Tree): Tree {
   return out;
 }
 
-function readYaml(file: string, what: string): Tree {
-  let text: string;
+function readText(file: string, what: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read ${what} ${file}: ${(err as Error).message}`);
   }
+}
+
+/** A YAML syntax error with its line, column and the offending line, for a person to find it. */
+function yamlProblem(text: string, err: unknown): string {
+  const e = err as { message?: string; linePos?: { line: number; col: number }[] };
+  const reason = (e.message ?? String(err)).split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const pos = e.linePos?.[0];
+  if (!pos) return reason;
+  const line = text.split(/\r?\n/)[pos.line - 1] ?? '';
+  const gutter = String(pos.line);
+  return `line ${pos.line}, column ${pos.col}: ${reason}\n  ${gutter} | ${line}\n  ${' '.repeat(gutter.length)} | ${' '.repeat(Math.max(0, pos.col - 1))}^`;
+}
+
+function parseTree(text: string, file: string, what: string): Tree {
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${what} ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`${what} ${file} is not valid YAML at ${yamlProblem(text, err)}`);
   }
   if (doc === null || doc === undefined) return {};
   if (!isTree(doc)) throw new ConfigError(`${what} ${file} must be a YAML mapping (key: value), not ${Array.isArray(doc) ? 'a list' : typeof doc}`);
   return doc;
 }
 
-function formatIssues(file: string, issues: readonly { path: PropertyKey[]; message: string; code: string; keys?: string[] }[]): string {
-  const lines = issues.map((i) => {
-    const where = i.path.map(String).join('.') || '(top level)';
-    if (i.code === 'unrecognized_keys' && i.keys) return `  ${where}: unknown key(s) ${i.keys.join(', ')} (see \`ccm-sync config reference\`)`;
-    return `  ${where}: ${i.message}`;
-  });
-  return `invalid config ${file}:\n${lines.join('\n')}`;
+function issueLine(i: { path: PropertyKey[]; message: string; code: string; keys?: string[] }): string {
+  const where = i.path.map(String).join('.') || '(top level)';
+  if (i.code === 'unrecognized_keys' && i.keys) return `${where}: unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')} (see \`ccm-sync config reference\`)`;
+  return `${where}: ${i.message}`;
+}
+
+function invalid(file: string, problems: string[]): ConfigError {
+  const head = problems.length > 1 ? `invalid config ${file} (${problems.length} problems):` : `invalid config ${file}:`;
+  return new ConfigError(`${head}\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }
 
 export function loadSettings(opts: LoadOptions = {}): Settings {
   const env = opts.env ?? process.env;
-  const cwd = opts.cwd ?? process.cwd();
-  const configFile = path.resolve(cwd, opts.configPath ?? env.CCM_SYNC_CONFIG ?? DEFAULT_CONFIG_PATH);
-  const explicit = opts.configPath !== undefined || env.CCM_SYNC_CONFIG !== undefined;
-  const configFound = existsSync(configFile);
-  if (explicit && !configFound) {
-    throw new ConfigError(`config file ${configFile} does not exist; create one with \`ccm-sync init --config ${configFile}\``);
-  }
-  const cfg = (opts.overrides ? undefined : readCache(configFile, configFound)) ?? validate(configFile, configFound, opts.overrides);
-  return resolveSettings(cfg, configFile, configFound, env);
-}
-
-function cacheKey(configFile: string, found: boolean): string {
-  if (!found) return `${CACHE_VERSION}|${configFile}|none`;
-  const st = statSync(configFile);
-  return `${CACHE_VERSION}|${configFile}|${st.size}|${st.mtimeMs}`;
-}
-
-function readCache(configFile: string, found: boolean): ConfigFile | undefined {
+  const home = findHome({ configPath: opts.configPath, env, cwd: opts.cwd ?? process.cwd() });
+  const explicit = home.source === '--config' || home.source === 'CCM_SYNC_CONFIG';
+  let text: string | undefined;
   try {
-    const cached = JSON.parse(readFileSync(path.join(path.dirname(configFile), CACHE_FILE), 'utf8')) as { key: string; config: ConfigFile };
-    return cached.key === cacheKey(configFile, found) ? cached.config : undefined;
-  } catch {
-    return undefined;
+    text = readFileSync(home.configFile, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') readText(home.configFile, 'config file'); // throws, naming the cause
+    if (explicit) throw new ConfigError(`config file ${home.configFile} (from ${home.source}) does not exist; create one with \`ccm-sync init --config ${home.configFile}\``);
   }
+  const cacheFile = path.join(home.dir, 'cache', 'config.json');
+  const key = opts.overrides ? '' : cacheKey(home.configFile, text);
+  const cfg = (opts.overrides ? undefined : readCache(cacheFile, key)) ?? validate(home.configFile, text, opts.overrides);
+  if (!opts.overrides) writeCache(cacheFile, key, cfg, home.dir);
+  const r = (p: string) => resolveInHome(home.dir, p);
+  const secrets = readSecrets(env);
+  return {
+    ...cfg,
+    paths: {
+      home: home.dir, homeSource: home.source, configFile: home.configFile, configFound: text !== undefined,
+      db: r(cfg.store.path), jobsDb: r(cfg.store.jobs_path), embedded: r(cfg.remote.embedded_path), tokenFile: r(cfg.api.token_file), cacheFile,
+    },
+    secrets,
+  };
 }
 
-function writeCache(configFile: string, found: boolean, config: ConfigFile): void {
-  const file = path.join(path.dirname(configFile), CACHE_FILE);
-  try {
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ key: cacheKey(configFile, found), config }));
-    renameSync(tmp, file);
-  } catch {
-    // A read-only or missing directory only costs the next run the validation time.
-  }
-}
-
-function validate(configFile: string, configFound: boolean, overrides: Record<string, unknown> | undefined): ConfigFile {
-  let raw: Tree = configFound ? readYaml(configFile, 'config file') : {};
-  if (overrides) raw = deepMerge(raw, overrides);
-
-  const sync = isTree(raw.sync) ? raw.sync : {};
-  const mode = sync.mode ?? 'adaptive';
-  if (typeof mode !== 'string' || !['adaptive', 'aggressive', 'conservative'].includes(mode)) {
-    throw new ConfigError(`invalid config ${configFile}:\n  sync.mode: expected adaptive, aggressive or conservative, got ${JSON.stringify(mode)}`);
-  }
-  const preset = readYaml(path.join(MODES_DIR.pathname, `${mode}.yaml`), 'mode preset');
-  const parsed = schema().configSchema.safeParse(deepMerge(preset, raw));
-  if (!parsed.success) throw new ConfigError(formatIssues(configFile, parsed.error.issues as never));
-  const cfg = parsed.data;
-
-  const names = new Set<string>();
-  for (const job of cfg.sync.scheduled_jobs) {
-    if (names.has(job.name)) throw new ConfigError(`invalid config ${configFile}:\n  sync.scheduled_jobs: the name ${job.name} is used twice`);
-    names.add(job.name);
-  }
-  if (!overrides) writeCache(configFile, configFound, cfg);
-  return cfg;
-}
-
-function resolveSettings(cfg: ConfigFile, configFile: string, configFound: boolean, env: NodeJS.ProcessEnv): Settings {
-  const dir = path.dirname(configFile);
-  const base = path.basename(dir) === '.ccm-global' ? path.dirname(dir) : dir;
+function readSecrets(env: NodeJS.ProcessEnv): Secrets {
   const secrets: Secrets = {
     databaseUrl: env.CCM_SYNC_DATABASE_URL || undefined,
     supabaseUrl: env.SUPABASE_URL || undefined,
@@ -176,19 +160,66 @@ function resolveSettings(cfg: ConfigFile, configFile: string, configFound: boole
     accessToken: env.CCM_SYNC_ACCESS_TOKEN || undefined,
   };
   for (const value of [secrets.databaseUrl, secrets.supabaseAnonKey, secrets.accessToken]) registerSecret(value);
-  return {
-    ...cfg,
-    paths: {
-      configFile,
-      configFound,
-      base,
-      db: path.resolve(base, cfg.store.path),
-      jobsDb: path.resolve(base, cfg.store.jobs_path),
-      embedded: path.resolve(base, cfg.remote.embedded_path),
-      tokenFile: path.resolve(base, cfg.api.token_file),
-    },
-    secrets,
-  };
+  return secrets;
+}
+
+function cacheKey(configFile: string, text: string | undefined): string {
+  const h = createHash('sha256').update(`${CACHE_FORMAT}\0${VERSION}\0${import.meta.url}\0${configFile}\0${text ?? '\0none'}`);
+  for (const name of readdirSync(MODES_DIR).sort()) h.update(`\0${name}\0`).update(readFileSync(new URL(name, MODES_DIR)));
+  return h.digest('hex');
+}
+
+function checksum(config: unknown): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+}
+
+function readCache(file: string, key: string): ConfigFile | undefined {
+  try {
+    const cached = JSON.parse(readFileSync(file, 'utf8')) as { key?: string; sum?: string; config?: ConfigFile };
+    if (cached.key !== key || !isTree(cached.config) || cached.sum !== checksum(cached.config)) return undefined;
+    return cached.config;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes the cache inside an existing home only: loading a config never creates a home. */
+function writeCache(file: string, key: string, config: ConfigFile, homeDir: string): void {
+  try {
+    if (readCache(file, key)) return;
+    readdirSync(homeDir); // throws when the home does not exist
+    makePrivateDir(path.dirname(file));
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ key, sum: checksum(config), config }), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // No home yet, or a read-only one: the next run validates again, which only costs time.
+  }
+}
+
+function validate(configFile: string, text: string | undefined, overrides: Record<string, unknown> | undefined): ConfigFile {
+  let raw: Tree = text === undefined ? {} : parseTree(text, configFile, 'config file');
+  if (overrides) raw = deepMerge(raw, overrides);
+  const problems: string[] = [];
+  const sync = isTree(raw.sync) ? raw.sync : {};
+  let mode = sync.mode ?? 'adaptive';
+  if (typeof mode !== 'string' || !MODES.includes(mode)) {
+    problems.push(`sync.mode: expected adaptive, aggressive or conservative, got ${JSON.stringify(mode)}`);
+    mode = 'adaptive'; // check everything else against the default preset
+  }
+  const presetFile = path.join(MODES_DIR.pathname, `${mode as string}.yaml`);
+  const preset = parseTree(readText(presetFile, 'mode preset'), presetFile, 'mode preset');
+  const parsed = schema().configSchema.safeParse(deepMerge(preset, { ...raw, sync: { ...sync, mode } }));
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => issueLine(i as never)));
+  if (parsed.success) {
+    const names = new Set<string>();
+    for (const job of parsed.data.sync.scheduled_jobs) {
+      if (names.has(job.name)) problems.push(`sync.scheduled_jobs: the name ${job.name} is used twice`);
+      names.add(job.name);
+    }
+  }
+  if (problems.length) throw invalid(configFile, problems);
+  return parsed.data!;
 }
 
 /** The periodic interval (seconds) before adaptation: by system type in auto selection. */

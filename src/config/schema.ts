@@ -8,6 +8,9 @@
 import cronModule from 'cron-validate';
 import { z } from 'zod';
 
+/** A system id: what the JWT's system_id claim and the remote's rows carry. */
+export const SYSTEM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 // cron-validate is CommonJS with a default export; under ESM it may arrive wrapped once more.
 type CronValidate = typeof import('cron-validate').default;
 const validateCron = ((cronModule as unknown as { default?: CronValidate }).default ?? cronModule) as CronValidate;
@@ -35,7 +38,7 @@ export const configSchema = z
   .object({
     system: z
       .object({
-        id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'letters, digits and . _ : - only').default('local-dev').describe('This machine\'s system id; it must equal the system_id claim of its JWT'),
+        id: z.string().regex(SYSTEM_ID, 'letters, digits and . _ : - only').default('local-dev').describe('This machine\'s system id; it must equal the system_id claim of its JWT'),
         type: z.enum(['developer_workstation', 'production_server', 'backup_server']).default('developer_workstation').describe('Kind of system; picks the periodic interval when sync.interval_selection is auto'),
       })
       .strict()
@@ -149,21 +152,21 @@ export const configSchema = z
     api: z
       .object({
         port: z.number().int().min(0).max(65535).default(7787).describe('Port of the local HTTP API on 127.0.0.1 (0 picks a free one)'),
-        token_file: z.string().default('.ccm-global/api.token').describe('Bearer token file (created with mode 0600)'),
+        token_file: z.string().default('api.token').describe('Bearer token file (created with mode 0600); relative paths are inside the home'),
       })
       .strict()
       .prefault({}),
     store: z
       .object({
-        path: z.string().default('.ccm-global/ccm.db').describe('Local SQLite database'),
-        jobs_path: z.string().default('.ccm-global/jobs.db').describe('Job runner (liteque) database, kept apart because it creates a table named tasks'),
+        path: z.string().default('ccm.db').describe('Local SQLite database (created with mode 0600); relative paths are inside the home'),
+        jobs_path: z.string().default('jobs.db').describe('Job runner (liteque) database, kept apart because it creates a table named tasks'),
       })
       .strict()
       .prefault({}),
     remote: z
       .object({
         kind: z.enum(['embedded', 'postgres', 'supabase']).default('embedded').describe('embedded: PGlite on disk; postgres: CCM_SYNC_DATABASE_URL; supabase: SUPABASE_URL, SUPABASE_ANON_KEY, CCM_SYNC_ACCESS_TOKEN'),
-        embedded_path: z.string().default('.ccm-global/remote').describe('PGlite data directory for the embedded remote'),
+        embedded_path: z.string().default('remote').describe('PGlite data directory for the embedded remote (files 0600, folders 0700)'),
         schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL name (letters, digits, _)').default('public').describe('Schema holding the synced tables and batch_sync on the remote (see README: Tables in their own schema)'),
         prune_ledger: z.boolean().default(true).describe('Let the remote delete this system\'s ledger entries below its settled watermark'),
         prune_interval_minutes: z.number().int().min(0).default(60).describe('How often a sync asks the remote to prune the ledger (0: with every batch)'),

@@ -13,9 +13,8 @@
  * Retries: liteque reruns a failed job after `retryDelay(run)`: exponential with jitter, capped
  * (our patch; upstream retries at once).
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { buildDBClient, Runner, SqliteQueue } from '#liteque';
+import { preparePrivateFile } from '../store/private-file.ts';
 import { backoffDelay, type BackoffOptions } from '../backoff.ts';
 import type { SyncJobPayload, TriggerType } from '../types.ts';
 
@@ -42,7 +41,7 @@ export class SyncJobs {
 
   constructor(opts: SyncJobsOptions) {
     this.opts = opts;
-    mkdirSync(path.dirname(opts.file), { recursive: true });
+    preparePrivateFile(opts.file);
     const db = buildDBClient(opts.file, { runMigrations: true });
     this.queue = new SqliteQueue<SyncJobPayload>('sync', db, {
       defaultJobArgs: { numRetries: opts.attempts - 1 },

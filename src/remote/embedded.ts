@@ -5,10 +5,19 @@
  *
  * PGlite is single-process: two processes opening one data directory would corrupt it. A lock file
  * beside the directory names the owning pid; a second opener gets a clear error instead.
+ *
+ * Memory and file modes: see embedded-fs.ts. A new data directory is made by a child process
+ * (embedded-init.ts) in a temporary folder and renamed into place, so a killed initdb leaves
+ * nothing half-made behind.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { makePrivateDir } from '../config/home.ts';
 import { RemoteRejectedError } from '../errors.ts';
+import { lowMemoryWasm, startParams, tighten } from './embedded-fs.ts';
+import { readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, migrateRemote, type SqlRunner } from './migrations.ts';
 import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
 import type { Batch, RemoteResult } from '../types.ts';
@@ -26,7 +35,7 @@ function alive(pid: number): boolean {
 function takeLock(file: string): void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, 'wx');
+      const fd = openSync(file, 'wx', 0o600);
       writeSync(fd, String(process.pid));
       closeSync(fd);
       return;
@@ -61,12 +70,15 @@ export class EmbeddedTransport implements Transport, SqlRunner {
 
   /** Opens (creating if needed) the data directory and brings its schema up to date. */
   static async open(dir: string, systemId: string, schema = 'public'): Promise<EmbeddedTransport> {
-    mkdirSync(path.dirname(dir), { recursive: true });
+    makePrivateDir(path.dirname(dir));
     const lockFile = `${dir}.lock`;
     takeLock(lockFile);
     try {
+      if (!existsSync(path.join(dir, 'PG_VERSION'))) await initDataDir(dir);
+      lowMemoryWasm();
       const { PGlite } = await import('@electric-sql/pglite');
-      const db = await PGlite.create(dir);
+      const db = await PGlite.create(dir, { startParams: startParams(PGlite.defaultStartParams) });
+      tighten(dir);
       const t = new EmbeddedTransport(db, systemId, lockFile, checkSchemaName(schema));
       await migrateRemote(t, { schema });
       return t;
@@ -121,8 +133,46 @@ export class EmbeddedTransport implements Transport, SqlRunner {
     return (await this.db.query<T>(sql, params)).rows;
   }
 
+  /** One statement in a read-only transaction, as the database owner (`ccm-sync remote query`). */
+  async readOnly(sql: string, timeoutMs: number): Promise<QueryAnswer> {
+    return readOnlyAnswer(this.kind, async () =>
+      this.db.transaction(async (tx) => {
+        await tx.query('set transaction read only');
+        await tx.query(`set local statement_timeout = ${Math.max(1, Math.trunc(timeoutMs))}`);
+        await tx.query('select 1'); // takes the snapshot: from here on the mode cannot be changed
+        const res = await tx.query<unknown[]>(sql, [], { rowMode: 'array' });
+        await tx.rollback();
+        return { columns: res.fields.map((f) => f.name), rows: res.rows };
+      }));
+  }
+
   async close(): Promise<void> {
     await this.db.close();
+    tighten(this.lockFile.slice(0, -'.lock'.length));
     rmSync(this.lockFile, { force: true });
   }
+}
+
+const SELF = import.meta.url;
+
+/** Runs initdb for a new data directory in a child process, then moves the result into place. */
+async function initDataDir(dir: string): Promise<void> {
+  const scratch = `${dir}.init-${process.pid}`;
+  rmSync(scratch, { recursive: true, force: true });
+  const script = new URL(`./embedded-init${SELF.endsWith('.ts') ? '.ts' : '.js'}`, SELF);
+  try {
+    await promisify(execFile)(process.execPath, [script.pathname, scratch], { timeout: 120_000 });
+  } catch (err) {
+    rmSync(scratch, { recursive: true, force: true });
+    const e = err as { stderr?: string; message: string };
+    throw new RemoteRejectedError(`could not create the embedded remote in ${dir}: ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`);
+  }
+  if (existsSync(dir)) {
+    if (readdirSync(dir).length > 0) {
+      rmSync(scratch, { recursive: true, force: true });
+      throw new RemoteRejectedError(`${dir} is not empty and holds no Postgres data directory; point remote.embedded_path at a new or empty folder`);
+    }
+    rmSync(dir, { recursive: true });
+  }
+  renameSync(scratch, dir);
 }

@@ -5,6 +5,7 @@
 import { ConfigError } from '../errors.ts';
 import type { Settings } from '../config/load.ts';
 import type { Transport } from './transport.ts';
+import { checkDatabaseUrl } from './urls.ts';
 
 export type { Transport } from './transport.ts';
 
@@ -18,9 +19,9 @@ export async function openTransport(s: RemoteSettings): Promise<Transport> {
       return EmbeddedTransport.open(s.paths.embedded, s.system.id, s.remote.schema);
     }
     case 'postgres': {
-      if (!s.secrets.databaseUrl) throw new ConfigError('remote.kind is postgres but CCM_SYNC_DATABASE_URL is not set; export it (postgres://user:pass@host:5432/db)');
+      const connectionString = checkDatabaseUrl(s.secrets.databaseUrl);
       const { PostgresTransport } = await import('./postgres.ts');
-      return new PostgresTransport({ connectionString: s.secrets.databaseUrl, systemId: s.system.id, timeoutMs, schema: s.remote.schema });
+      return new PostgresTransport({ connectionString, systemId: s.system.id, timeoutMs, schema: s.remote.schema });
     }
     case 'supabase': {
       const missing = [

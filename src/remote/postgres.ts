@@ -10,6 +10,7 @@
  */
 import pg from 'pg';
 import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
@@ -176,6 +177,23 @@ export class PostgresTransport implements Transport, SqlRunner {
     } catch (err) {
       throw classifyFailure(this.kind, pgFacts(err));
     }
+  }
+
+  /** One statement in a read-only transaction, as the connecting user (`ccm-sync remote query`). */
+  async readOnly(sql: string, timeoutMs: number): Promise<QueryAnswer> {
+    return readOnlyAnswer(this.kind, async () => {
+      const client = await this.adminPool().connect();
+      try {
+        await client.query('begin read only');
+        await client.query(`set local statement_timeout = ${Math.max(1, Math.trunc(timeoutMs))}`);
+        await client.query('select 1'); // takes the snapshot: from here on the mode cannot be changed
+        const res = await client.query({ text: sql, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
+        return { columns: res.fields.map((f) => f.name), rows: res.rows };
+      } finally {
+        await client.query('rollback').catch(() => undefined);
+        client.release();
+      }
+    }, (err) => pgFacts(err));
   }
 
   private adminPool(): pg.Pool {

@@ -8,8 +8,8 @@
  * the cause's code (ECONNREFUSED, ENOTFOUND, ...) and one line, never the stack.
  */
 import { createClient } from '@supabase/supabase-js';
-import { ConfigError } from '../errors.ts';
 import { checkSchemaName } from './migrations.ts';
+import { checkSupabaseUrl } from './urls.ts';
 import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
@@ -53,13 +53,7 @@ export class SupabaseTransport implements Transport {
 
   constructor(opts: SupabaseOptions) {
     this.opts = opts;
-    let url: URL;
-    try {
-      url = new URL(opts.url);
-    } catch {
-      throw new ConfigError('SUPABASE_URL is not a valid URL (expected https://<project>.supabase.co)');
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`SUPABASE_URL must be an http(s) URL, got ${url.protocol}`);
+    checkSupabaseUrl(opts.url);
     this.client = createClient(opts.url, opts.anonKey, {
       accessToken: async () => opts.accessToken,
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },

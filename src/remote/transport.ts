@@ -12,6 +12,7 @@
  *
  * One operation's rejection (inside a batch_sync answer) is judged by `isPermanentRejection`.
  */
+import type { QueryAnswer } from './query-answer.ts';
 import { RemoteRejectedError, RemoteUnavailableError } from '../errors.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
@@ -43,6 +44,8 @@ export interface Transport {
   info(signal?: AbortSignal): Promise<{ schema: number }>;
   /** Which of these operations the remote ledger does not hold. */
   verify(items: readonly VerifyItem[]): Promise<Verification>;
+  /** One statement in a read-only transaction (embedded and postgres; `ccm-sync remote query`). */
+  readOnly?(sql: string, timeoutMs: number): Promise<QueryAnswer>;
   close(): Promise<void>;
 }
 

@@ -3,11 +3,10 @@
  * record at once), a busy timeout long enough that concurrent enqueuers wait instead of failing
  * with SQLITE_BUSY, and the numbered migrations from ./migrations.ts.
  */
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
+import { preparePrivateFile } from './private-file.ts';
 
 export type Db = Database.Database;
 
@@ -39,7 +38,7 @@ export function storeError(file: string, err: unknown): StoreError {
 export function openDb(file: string, opts: OpenOptions = {}): Db {
   let db: Db;
   try {
-    if (!opts.readonly) mkdirSync(path.dirname(file), { recursive: true });
+    if (!opts.readonly) preparePrivateFile(file);
     db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
     const busyTimeoutMs = opts.busyTimeoutMs ?? 10_000;
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { useApp, useInput, useStdout } from 'ink';
+import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { Dashboard } from './Dashboard.tsx';
 import { runAction, type ActionKey } from './actions.ts';
 import { buildModel, type DashboardModel } from './model.ts';
@@ -62,5 +62,21 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
     }
   });
 
-  return <Dashboard model={model} width={Math.max(80, size.width)} height={Math.max(24, size.height)} message={message} showHelp={help} showFailures={failures} />;
+  if (size.width < MIN_WIDTH || size.height < MIN_HEIGHT) return <TooSmall width={size.width} height={size.height} />;
+  return <Dashboard model={model} width={size.width} height={size.height} message={message} showHelp={help} showFailures={failures} />;
+}
+
+/** The smallest terminal the dashboard's panels fit in without wrapping. */
+export const MIN_WIDTH = 80;
+export const MIN_HEIGHT = 24;
+
+/** In place of the dashboard while the terminal is too small; it comes back on resize. */
+function TooSmall({ width, height }: { width: number; height: number }) {
+  return (
+    <Box flexDirection="column">
+      <Text>{`The terminal is ${width}×${height}; the dashboard needs at least ${MIN_WIDTH}×${MIN_HEIGHT}.`}</Text>
+      <Text>Enlarge the window (it redraws by itself), or run `ccm-sync tui --once`.</Text>
+      <Text dimColor>q quits</Text>
+    </Box>
+  );
 }

@@ -1,6 +1,6 @@
 /** `ccm-sync start` as a real child process, for kill -9 and cross-process tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI } from './cli.ts';
+import { childEnv, CLI } from './cli.ts';
 
 export interface DaemonProcess {
   child: ChildProcess;
@@ -12,7 +12,7 @@ export interface DaemonProcess {
 
 export async function startDaemonProcess(env: NodeJS.ProcessEnv): Promise<DaemonProcess> {
   const child = spawn(process.execPath, [CLI, 'start', '--json'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: childEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -29,6 +29,13 @@ const tmux = (...args: string[]) => execFileSync('tmux', ['-L', session, ...args
 const screen = () => tmux('capture-pane', '-p', '-t', session);
 let raw = '';
 
+/** Types `ccm-sync tui` into the shell of a tmux session, followed by its exit status. */
+function launchTui(target: string): void {
+  const envArgs = Object.entries({ ...env.env, PATH: process.env.PATH!, TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  tmux('send-keys', '-t', target, `${['env', ...envArgs, process.execPath, CLI, 'tui'].map(quote).join(' ')}; echo "EXIT=$?"`, 'Enter');
+}
+
 beforeAll(async () => {
   if (!hasTmux) return;
   db = await createTestDatabase();
@@ -50,13 +57,11 @@ afterAll(async () => {
 
 describe.skipIf(!hasTmux)('ccm-sync tui in a terminal', () => {
   it('shows the queue and last sync as they change, syncs on s, and quits cleanly on q', async () => {
-    const envArgs = Object.entries({ ...env.env, PATH: process.env.PATH!, TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
     // Start a shell, record every byte the pane receives, then exec the dashboard in it.
     tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', 'sh');
     tmux('set-option', '-t', session, 'remain-on-exit', 'on');
     tmux('pipe-pane', '-t', session, `cat > ${raw}`);
-    const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
-    tmux('send-keys', '-t', session, `${['env', ...envArgs, process.execPath, CLI, 'tui'].map(quote).join(' ')}; echo "EXIT=$?"`, 'Enter');
+    launchTui(session);
     await until(() => /Queue: 0/.test(screen()), 'the dashboard with an empty queue', 15_000, 100);
     expect(screen()).toMatch(/Last sync[\s\S]*never/);
 
@@ -81,6 +86,22 @@ describe.skipIf(!hasTmux)('ccm-sync tui in a terminal', () => {
     expect(bytes.lastIndexOf('\x1b[?25l')).toBeGreaterThan(-1);
     expect(bytes.lastIndexOf('\x1b[?25h')).toBeGreaterThan(bytes.lastIndexOf('\x1b[?25l'));
     expect(tmux('display-message', '-p', '-t', session, '#{alternate_on}').trim()).toBe('0');
+  });
+
+  it('says when the terminal is too small, and draws the dashboard once it is enlarged', async () => {
+    const small = `${session}-small`;
+    tmux('new-session', '-d', '-s', small, '-x', '60', '-y', '20', 'sh');
+    const pane = () => tmux('capture-pane', '-p', '-t', small);
+    launchTui(small);
+    await until(() => /needs at least 80×24/.test(pane()), 'the too-small notice', 15_000, 100);
+    expect(pane()).toContain('The terminal is 60×20');
+    expect(pane()).not.toMatch(/Queue: \d/);
+    tmux('resize-window', '-t', small, '-x', '100', '-y', '30');
+    await until(() => /Queue: \d/.test(pane()), 'the dashboard after the resize', 10_000, 100);
+    expect(pane()).not.toContain('needs at least');
+    tmux('send-keys', '-t', small, 'q');
+    await until(() => /EXIT=0/.test(pane()), 'the tui to exit', 5000, 100);
+    tmux('kill-session', '-t', small);
   });
 
   it('prints one plain snapshot without a TTY or with --once', async () => {

@@ -1,5 +1,6 @@
 /** `ccm-sync start` (the daemon) and `ccm-sync tui` (the dashboard). */
 import { loadSettings } from '../../config/load.ts';
+import { ensureHome } from '../../config/home.ts';
 import { openLocal } from '../../local.ts';
 import { statusSnapshot } from '../../monitor/status.ts';
 import { emit, type GlobalOptions } from '../output.ts';
@@ -23,6 +24,7 @@ export async function startCommand(opts: GlobalOptions): Promise<void> {
     }
   }
   const settings = loadSettings({ configPath: opts.config });
+  ensureHome({ dir: settings.paths.home, source: settings.paths.homeSource });
   const { startDaemon } = await import('../../daemon/daemon.ts');
   const daemon = await startDaemon(settings, { onProgress: process.stderr.isTTY ? await drainBar() : undefined });
   emit(opts, { started: true, pid: process.pid, port: daemon.port }, () => `ccm-sync daemon running (pid ${process.pid}, API on 127.0.0.1:${daemon.port}); Ctrl-C stops it`);

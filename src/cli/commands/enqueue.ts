@@ -4,6 +4,7 @@
  */
 import { InputError } from '../../errors.ts';
 import { loadSettings } from '../../config/load.ts';
+import { ensureHome } from '../../config/home.ts';
 import { openLocal } from '../../local.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 
@@ -63,6 +64,7 @@ export async function enqueueCommand(flags: EnqueueFlags): Promise<void> {
     where = () => 'operation';
   }
   const settings = loadSettings({ configPath: flags.config });
+  ensureHome({ dir: settings.paths.home, source: settings.paths.homeSource });
   const local = openLocal(settings);
   try {
     const res = local.recorder.record(ops, where);

@@ -6,14 +6,14 @@ import { hostname, userInfo } from 'node:os';
 import { InputError } from '../../errors.ts';
 import { discardFailed, retryFailed } from '../../repair.ts';
 import { ago, emit, type GlobalOptions } from '../output.ts';
-import { withLocal } from '../with-local.ts';
+import { lookLocal, withLocal } from '../with-local.ts';
 import type { FailedRow } from '../../store/review.ts';
 
 const line = (f: FailedRow, now: number) =>
   `#${f.id} ${f.operation} ${f.table_name}/${f.record_id} · ${f.status === 'discarded' ? `discarded ${ago(f.discarded_at, now)} by ${f.discarded_by}` : `failed ${ago(f.failed_at, now)}`}${f.error_code ? ` · ${f.error_code}` : ''}\n    ${f.error_message ?? '(no reason recorded)'}`;
 
 export const failedListCommand = (opts: GlobalOptions & { discarded?: boolean; limit: number }) =>
-  withLocal(opts, async (_settings, local) => {
+  lookLocal(opts, async (_settings, local) => {
     const rows = opts.discarded ? local.review.discarded(opts.limit) : local.review.failed(opts.limit);
     const total = local.outbox.heldBack().failed;
     const reasons = opts.discarded ? [] : local.review.failedReasons(10);
@@ -27,7 +27,7 @@ export const failedListCommand = (opts: GlobalOptions & { discarded?: boolean; l
   });
 
 export const failedShowCommand = (id: string, opts: GlobalOptions) =>
-  withLocal(opts, async (_settings, local) => {
+  lookLocal(opts, async (_settings, local) => {
     const row = local.review.find(id);
     if (!row) throw new InputError(`no failed or discarded operation with id ${id}; see \`ccm-sync failed list\``);
     const data = row.record_data ? JSON.parse(row.record_data) as unknown : null;

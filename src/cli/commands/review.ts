@@ -3,17 +3,17 @@ import { InputError } from '../../errors.ts';
 import { evaluateAlerts } from '../../monitor/alerts.ts';
 import { refreshLocalCopy } from '../../settle.ts';
 import { emit, type GlobalOptions } from '../output.ts';
-import { withLocal } from '../with-local.ts';
+import { lookLocal, withLocal } from '../with-local.ts';
 
 export const alertsCommand = (opts: GlobalOptions) =>
-  withLocal(opts, async (settings, local) => {
+  lookLocal(opts, async (settings, local) => {
     const firing = evaluateAlerts(local, settings.monitoring, Date.now());
     emit(opts, { firing }, () => (firing.length ? firing.map((a) => `[${a.severity}] ${a.rule}: ${a.message}`).join('\n') : 'no alerts firing'));
     if (firing.length) process.exitCode = 1;
   });
 
 export const conflictsListCommand = (opts: GlobalOptions) =>
-  withLocal(opts, async (_settings, local) => {
+  lookLocal(opts, async (_settings, local) => {
     const rows = local.review.conflicts().map((c) => ({
       id: c.id,
       op_id: c.op_id,

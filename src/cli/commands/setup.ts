@@ -1,80 +1,65 @@
-/** `ccm-sync init`, `ccm-sync remote migrate|token` and `ccm-sync config reference`. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+/** `ccm-sync init` and `ccm-sync config reference`. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, InputError } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
 import { DEFAULT_CONFIG_PATH, loadSettings } from '../../config/load.ts';
+import { CONFIG_NAME, makePrivateDir, userHome } from '../../config/home.ts';
 import { configSchema } from '../../config/schema.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 
 const STARTER = new URL('../../../config/starter.yaml', import.meta.url);
 
-export async function initCommand(opts: GlobalOptions & { force?: boolean; systemId?: string }): Promise<void> {
-  const file = path.resolve(opts.config ?? process.env.CCM_SYNC_CONFIG ?? DEFAULT_CONFIG_PATH);
+/**
+ * `ccm-sync init`: creates a home with a commented config. Where: --config, CCM_SYNC_CONFIG or
+ * CCM_SYNC_HOME when given, ~/.ccm-global with --user, else .ccm-global/ in this directory.
+ */
+export async function initCommand(opts: GlobalOptions & { force?: boolean; systemId?: string; user?: boolean }): Promise<void> {
+  const env = process.env;
+  const file = opts.config ?? env.CCM_SYNC_CONFIG
+    ? path.resolve((opts.config ?? env.CCM_SYNC_CONFIG)!)
+    : opts.user ? path.join(userHome(env), CONFIG_NAME)
+      : env.CCM_SYNC_HOME ? path.resolve(env.CCM_SYNC_HOME, CONFIG_NAME) : path.resolve(DEFAULT_CONFIG_PATH);
   if (existsSync(file) && !opts.force) throw new InputError(`${file} already exists; pass --force to overwrite it`);
-  mkdirSync(path.dirname(file), { recursive: true });
+  makePrivateDir(path.dirname(file));
   let text = readFileSync(STARTER, 'utf8');
   if (opts.systemId) text = text.replace('id: my-workstation', `id: ${opts.systemId}`);
-  writeFileSync(file, text);
+  writeFileSync(file, text, { mode: 0o600 });
   loadSettings({ configPath: file }); // the starter must itself be valid
-  emit(opts, { written: file }, () => `wrote ${file}\nnext: ccm-sync enqueue ... and ccm-sync sync now (or ccm-sync start)`);
+  emit(opts, { written: file, home: path.dirname(file) }, () => `wrote ${file}\nnext: ccm-sync enqueue ... and ccm-sync sync now (or ccm-sync start); \`ccm-sync where\` shows the home in use`);
 }
 
-export async function migrateCommand(opts: GlobalOptions): Promise<void> {
-  const settings = loadSettings({ configPath: opts.config });
-  const { migrateRemote } = await import('../../remote/migrations.ts');
-  if (settings.remote.kind === 'supabase') {
-    throw new ConfigError('remote.kind is supabase: apply supabase/migrations/*.sql to the project (SQL editor, or `supabase db push`); ccm-sync never holds a Supabase admin credential');
-  }
-  let applied: string[];
-  if (settings.remote.kind === 'postgres') {
-    if (!settings.secrets.databaseUrl) throw new ConfigError('remote.kind is postgres but CCM_SYNC_DATABASE_URL is not set');
-    const { PostgresTransport } = await import('../../remote/postgres.ts');
-    const t = new PostgresTransport({ connectionString: settings.secrets.databaseUrl, systemId: settings.system.id, timeoutMs: settings.sync.request_timeout_ms, schema: settings.remote.schema });
-    try {
-      applied = await migrateRemote(t, { schema: settings.remote.schema });
-    } finally {
-      await t.close();
-    }
-  } else {
-    const { EmbeddedTransport } = await import('../../remote/embedded.ts');
-    const t = await EmbeddedTransport.open(settings.paths.embedded, settings.system.id, settings.remote.schema); // migrates on open
-    applied = ['(embedded remote is migrated on open)'];
-    await t.close();
-  }
-  emit(opts, { remote: settings.remote.kind, applied }, () => (applied.length ? `applied: ${applied.join(', ')}` : 'remote schema is up to date'));
+/** `ccm-sync where`: which home, config and files this directory's commands use, and why. */
+export async function whereCommand(opts: GlobalOptions): Promise<void> {
+  const s = loadSettings({ configPath: opts.config });
+  const p = s.paths;
+  const entry = (file: string) => ({ path: file, exists: existsSync(file) });
+  const out = {
+    home: { ...entry(p.home), found_by: p.homeSource },
+    config: entry(p.configFile),
+    database: entry(p.db),
+    jobs_database: entry(p.jobsDb),
+    embedded_remote: s.remote.kind === 'embedded' ? entry(p.embedded) : null,
+    remote: s.remote.kind,
+    system_id: s.system.id,
+    api_token: entry(p.tokenFile),
+    config_cache: entry(p.cacheFile),
+  };
+  const line = (label: string, e: { path: string; exists: boolean } | null, note = '') => (e ? `${label.padEnd(16)}${e.path}${e.exists ? '' : '  (not created yet)'}${note}` : '');
+  emit(opts, out, () => [
+    line('Home', out.home, `  (found by ${p.homeSource})`),
+    line('Config', out.config, out.config.exists ? '' : '; every key has its default'),
+    line('Database', out.database),
+    line('Jobs database', out.jobs_database),
+    line('Embedded remote', out.embedded_remote),
+    `${'Remote'.padEnd(16)}${s.remote.kind} · system ${s.system.id}`,
+  ].filter(Boolean).join('\n'));
 }
 
-/**
- * `ccm-sync remote sql [--schema name]`: the migrations as one script for a Supabase SQL editor,
- * rendered for the schema (remote.schema by default). ccm-sync never holds a Supabase admin
- * credential, so applying them there is a person's step.
- */
-export async function remoteSqlCommand(opts: GlobalOptions & { schema?: string }): Promise<void> {
-  const { checkSchemaName, migrationFiles, schemaPrelude } = await import('../../remote/migrations.ts');
-  const schema = checkSchemaName(opts.schema ?? loadSettings({ configPath: opts.config }).remote.schema);
-  const files = migrationFiles(schema);
-  if (opts.json) {
-    emit(opts, { schema, files: files.map((f) => ({ version: f.version, sql: f.sql })) }, () => '');
-    return;
-  }
-  const parts = [`-- ccm-sync ${files.length} migration(s) for schema ${schema}; apply in this order, once each.`, schemaPrelude(schema)];
-  for (const f of files) parts.push(`-- ==== ${f.version} ====`, f.sql);
-  process.stdout.write(`${parts.filter(Boolean).join('\n')}\n`);
-}
-
-export async function tokenCommand(opts: GlobalOptions & { systemId?: string; secretEnv: string; expires: string }): Promise<void> {
-  const secret = process.env[opts.secretEnv];
-  if (!secret || secret.length < 32) throw new ConfigError(`${opts.secretEnv} must hold the project's JWT secret (32+ characters); find it in Supabase under Settings → API → JWT secret`);
-  const systemId = opts.systemId ?? loadSettings({ configPath: opts.config }).system.id;
-  const { SignJWT } = await import('jose');
-  const token = await new SignJWT({ role: 'authenticated', system_id: systemId })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuedAt()
-    .setSubject(`ccm-sync:${systemId}`)
-    .setExpirationTime(opts.expires)
-    .sign(new TextEncoder().encode(secret));
-  // The token itself is the output: it is printed raw, on purpose, and never logged.
-  process.stdout.write(opts.json ? `${JSON.stringify({ system_id: systemId, token })}\n` : `${token}\n`);
+/** `ccm-sync config show`: the config in effect (file over mode preset over defaults), no secrets. */
+export async function configShowCommand(opts: GlobalOptions): Promise<void> {
+  const { paths, secrets: _secrets, ...config } = loadSettings({ configPath: opts.config });
+  const { stringify } = await import('yaml');
+  emit(opts, config, () => `# ${paths.configFile}${paths.configFound ? '' : ' (not created: defaults)'} over the ${config.sync.mode} preset\n${stringify(config).trimEnd()}`);
 }
 
 interface SchemaNode {

@@ -9,7 +9,7 @@ import { statusSnapshot, type StatusSnapshot } from '../../monitor/status.ts';
 import { openTransport } from '../../remote/index.ts';
 import { runSync, type SyncProgress } from '../../workers/sync-run.ts';
 import { findDaemon } from '../client.ts';
-import { withLocal } from '../with-local.ts';
+import { lookLocal, withLocal } from '../with-local.ts';
 import { failedRetryCommand } from './failed.ts';
 import { ago, byteChange, bytes, emit, table, type GlobalOptions } from '../output.ts';
 import type { HeldBack, SyncJobPayload, SyncResult } from '../../types.ts';
@@ -142,13 +142,13 @@ export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
 }
 
 export const syncStatusCommand = (opts: GlobalOptions) =>
-  withLocal(opts, async (settings, local) => {
+  lookLocal(opts, async (settings, local) => {
     const s = statusSnapshot(local, settings, { byTable: true });
     emit(opts, s, () => statusLines(s).join('\n'));
   });
 
 export const syncHealthCommand = (opts: GlobalOptions & { days: number }) =>
-  withLocal(opts, async (_settings, local) => {
+  lookLocal(opts, async (_settings, local) => {
     const since = new Date(Date.now() - opts.days * 86_400_000).toISOString().slice(0, 10);
     const days = local.metrics.health(since);
     emit(opts, { days: opts.days, rows: days }, () =>

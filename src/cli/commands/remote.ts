@@ -1,0 +1,92 @@
+/** `ccm-sync remote migrate|sql|query|token`: the remote database, seen and prepared from here. */
+import { ConfigError, InputError } from '../../errors.ts';
+import { loadSettings, type Settings } from '../../config/load.ts';
+import { emit, table, type GlobalOptions } from '../output.ts';
+
+function refuseSupabase(settings: Settings, what: string): void {
+  if (settings.remote.kind === 'supabase') throw new ConfigError(what);
+}
+
+export async function migrateCommand(opts: GlobalOptions): Promise<void> {
+  const settings = loadSettings({ configPath: opts.config });
+  refuseSupabase(settings, 'remote.kind is supabase: apply supabase/migrations/*.sql to the project (SQL editor, or `supabase db push`); ccm-sync never holds a Supabase admin credential');
+  const [{ openTransport }, { migrateRemote }, { PostgresTransport }] = await Promise.all([
+    import('../../remote/index.ts'), import('../../remote/migrations.ts'), import('../../remote/postgres.ts'),
+  ]);
+  const t = await openTransport(settings); // the embedded remote migrates itself on open
+  let applied: string[];
+  try {
+    applied = t instanceof PostgresTransport ? await migrateRemote(t, { schema: settings.remote.schema }) : ['(embedded remote is migrated on open)'];
+  } finally {
+    await t.close();
+  }
+  emit(opts, { remote: settings.remote.kind, applied }, () => (applied.length ? `applied: ${applied.join(', ')}` : 'remote schema is up to date'));
+}
+
+/**
+ * `ccm-sync remote sql [--schema name]`: the migrations as one script for a Supabase SQL editor,
+ * rendered for the schema (remote.schema by default). ccm-sync never holds a Supabase admin
+ * credential, so applying them there is a person's step.
+ */
+export async function remoteSqlCommand(opts: GlobalOptions & { schema?: string }): Promise<void> {
+  const { checkSchemaName, migrationFiles, schemaPrelude } = await import('../../remote/migrations.ts');
+  const schema = checkSchemaName(opts.schema ?? loadSettings({ configPath: opts.config }).remote.schema);
+  const files = migrationFiles(schema);
+  if (opts.json) {
+    emit(opts, { schema, files: files.map((f) => ({ version: f.version, sql: f.sql })) }, () => '');
+    return;
+  }
+  const parts = [`-- ccm-sync ${files.length} migration(s) for schema ${schema}; apply in this order, once each.`, schemaPrelude(schema)];
+  for (const f of files) parts.push(`-- ==== ${f.version} ====`, f.sql);
+  process.stdout.write(`${parts.filter(Boolean).join('\n')}\n`);
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (v instanceof Date) return v.toISOString();
+  const text = typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
+}
+
+/** `ccm-sync remote query "select …"`: one read-only statement on the embedded or postgres remote. */
+export async function remoteQueryCommand(sql: string, opts: GlobalOptions & { timeout: number }): Promise<void> {
+  if (!sql.trim()) throw new InputError('remote query needs a statement, e.g. ccm-sync remote query "select id, status from tasks limit 10"');
+  const settings = loadSettings({ configPath: opts.config });
+  refuseSupabase(settings, 'remote query works on the embedded and postgres remotes; on Supabase, use the SQL editor or the Table editor of the project');
+  const { existsSync } = await import('node:fs');
+  if (settings.remote.kind === 'embedded' && !existsSync(`${settings.paths.embedded}/PG_VERSION`)) {
+    throw new InputError(`there is no embedded remote at ${settings.paths.embedded} yet: nothing has been synced from this home (${settings.paths.home}); run \`ccm-sync sync now\` first`);
+  }
+  const { openTransport } = await import('../../remote/index.ts');
+  const t = await openTransport(settings);
+  try {
+    if (!t.readOnly) throw new ConfigError(`remote query does not work on the ${t.kind} remote`);
+    const answer = await t.readOnly(sql, opts.timeout * 1000);
+    emit(opts, { columns: answer.columns, rows: answer.rows.map((r) => Object.fromEntries(answer.columns.map((c, i) => [c, r[i]]))) }, () =>
+      `${table(answer.columns, answer.rows.map((r) => r.map(cell)))}\n(${answer.rows.length} row${answer.rows.length === 1 ? '' : 's'})`);
+  } finally {
+    await t.close();
+  }
+}
+
+const SPAN = /^\d+\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|y|yr|yrs|year|years)$/i;
+
+export async function tokenCommand(opts: GlobalOptions & { systemId?: string; secretEnv: string; expires: string }): Promise<void> {
+  if (!SPAN.test(opts.expires.trim())) throw new InputError(`--expires must be a span like 30d, 12h or 1y (a number and s, m, h, d, w or y), got ${JSON.stringify(opts.expires)}`);
+  const { SYSTEM_ID } = await import('../../config/schema.ts');
+  if (opts.systemId !== undefined && !SYSTEM_ID.test(opts.systemId)) {
+    throw new InputError(`--system-id must be 1–128 letters, digits and . _ : - (got ${JSON.stringify(opts.systemId)})`);
+  }
+  const secret = process.env[opts.secretEnv];
+  if (!secret || secret.length < 32) throw new ConfigError(`${opts.secretEnv} must hold the project's JWT secret (32+ characters); find it in Supabase under Settings → API → JWT secret`);
+  const systemId = opts.systemId ?? loadSettings({ configPath: opts.config }).system.id;
+  const { SignJWT } = await import('jose');
+  const token = await new SignJWT({ role: 'authenticated', system_id: systemId })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setSubject(`ccm-sync:${systemId}`)
+    .setExpirationTime(opts.expires.trim())
+    .sign(new TextEncoder().encode(secret));
+  // The token itself is the output: it is printed raw, on purpose, and never logged.
+  process.stdout.write(opts.json ? `${JSON.stringify({ system_id: systemId, token })}\n` : `${token}\n`);
+}

@@ -1,0 +1,188 @@
+/**
+ * What a person sees when something is wrong before anything syncs: an old Node, a malformed URL,
+ * a refused connection, a bad flag. Each names the problem and its fix, with the right exit code
+ * and no stack trace; and `remote query` shows what arrived without being able to change it.
+ */
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIN_NODE_MAJOR, nodeProblem } from '../src/node-guard.ts';
+import { CLI, runCli } from './helpers/cli.ts';
+import { makeEnv, type TestEnv } from './helpers/env.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+
+/** A loopback port nothing listens on (taken from the OS, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const noStack = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
+
+/** Another Node on this machine older than MIN_NODE_MAJOR (the system Node is 20 here and in CI). */
+const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((bin) => {
+  try {
+    return Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]']).toString()) < MIN_NODE_MAJOR;
+  } catch {
+    return false;
+  }
+});
+
+describe('the Node guard', () => {
+  it('names the version needed and the one found', () => {
+    expect(nodeProblem('v20.19.2')).toBe(`ccm-sync needs Node ≥ 22 (found v20.19.2); install Node 22 or later (https://nodejs.org/) and run it with that`);
+    expect(nodeProblem('v18.0.0')).toMatch(/found v18\.0\.0/);
+    expect(nodeProblem('v22.0.0')).toBeUndefined();
+    expect(nodeProblem('v24.21.0')).toBeUndefined();
+  });
+
+  it.skipIf(!oldNode)('stops the CLI on an older Node with exit 1 before better-sqlite3 loads', () => {
+    const env = makeEnv();
+    try {
+      for (const args of [['sync', 'status'], ['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}']]) {
+        let code = 0;
+        let stderr = '';
+        try {
+          execFileSync(oldNode!, [CLI, ...args], { env: { ...env.env, PATH: process.env.PATH }, stdio: 'pipe' });
+        } catch (err) {
+          const e = err as { status: number | null; signal: string | null; stderr: Buffer };
+          code = e.status ?? -1;
+          stderr = e.stderr.toString();
+          expect(e.signal).toBeNull(); // not a segmentation fault
+        }
+        expect(code).toBe(1);
+        expect(stderr).toMatch(/^ccm-sync needs Node ≥ 22 \(found v\d+\.\d+\.\d+\)/);
+      }
+    } finally {
+      env.cleanup();
+    }
+  });
+});
+
+describe('remote URLs and connections', () => {
+  let env: TestEnv;
+  beforeAll(() => {
+    env = makeEnv({ remote: { kind: 'postgres' } });
+  });
+  afterAll(() => env.cleanup());
+
+  it('refuses a database URL that is not a postgres URL, naming the variable, exit 2', async () => {
+    for (const [url, why] of [['not a url', /CCM_SYNC_DATABASE_URL is not a valid URL; expected postgres:\/\//], ['mysql://u:hunter22@db/x', /CCM_SYNC_DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL, not mysql:/]] as const) {
+      for (const args of [['sync', 'now'], ['remote', 'migrate'], ['remote', 'query', 'select 1']]) {
+        const r = await runCli(args, { env: { ...env.env, CCM_SYNC_DATABASE_URL: url } });
+        expect(r.code, `${args.join(' ')} with ${url}`).toBe(2);
+        expect(r.stderr).toMatch(why);
+        expect(r.stderr).not.toContain('hunter22');
+        expect(r.stderr).not.toMatch(/ENOTFOUND/);
+      }
+    }
+  });
+
+  it('refuses a Supabase URL that is not http(s), exit 2', async () => {
+    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: 'ftp://example.com', SUPABASE_ANON_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
+    try {
+      await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: sb.env });
+      const r = await runCli(['sync', 'now'], { env: sb.env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/SUPABASE_URL must be an http\(s\) URL, not ftp:/);
+    } finally {
+      sb.cleanup();
+    }
+  });
+
+  it('names a refused connection as refused, without a stack trace, on each remote', async () => {
+    const port = await freePort();
+    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: `http://127.0.0.1:${port}`, SUPABASE_ANON_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
+    const pgEnv = { ...env.env, CCM_SYNC_DATABASE_URL: `postgres://nobody@127.0.0.1:${port}/none` };
+    try {
+      await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: sb.env });
+      await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: pgEnv });
+      for (const e of [sb.env, pgEnv]) {
+        const r = await runCli(['sync', 'now'], { env: e });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/refused the connection \(ECONNREFUSED\)/);
+        noStack(r.stderr);
+      }
+    } finally {
+      sb.cleanup();
+    }
+  });
+});
+
+describe('remote token flags', () => {
+  const secret = { SUPABASE_JWT_SECRET: 's'.repeat(40) };
+  it('refuses an empty or malformed system id and a bad lifetime with exit 2, and mints with good ones', async () => {
+    for (const [args, why] of [
+      [['--system-id', ''], /--system-id must be 1–128 letters/],
+      [['--system-id', 'has space'], /--system-id must be/],
+      [['--system-id', 'ok', '--expires', '10x'], /--expires must be a span like 30d/],
+      [['--system-id', 'ok', '--expires', ''], /--expires must be a span/],
+    ] as const) {
+      const r = await runCli(['remote', 'token', ...args], { env: secret });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(why);
+      expect(r.stdout).toBe('');
+    }
+    const ok = await runCli(['remote', 'token', '--system-id', 'ws-1', '--expires', '30d', '--json'], { env: secret });
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).system_id).toBe('ws-1');
+  });
+});
+
+describe('remote query', () => {
+  let db: TestDatabase;
+  let env: TestEnv;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
+  });
+  afterAll(async () => {
+    env.cleanup();
+    await db.drop();
+  });
+
+  it('shows what arrived on the postgres remote and cannot change it', async () => {
+    await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 'q-1', '--data', '{"title":"look at me"}'], { env: env.env });
+    expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
+    const r = await runCli(['remote', 'query', '--json', "select id, title from tasks where id = 'q-1'"], { env: env.env });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ columns: ['id', 'title'], rows: [{ id: 'q-1', title: 'look at me' }] });
+    const human = await runCli(['remote', 'query', "select id, title from tasks where id = 'q-1'"], { env: env.env });
+    expect(human.stdout).toMatch(/^id\s+\| title\n/);
+    expect(human.stdout).toMatch(/\(1 row\)/);
+    for (const sql of ["delete from tasks where id = 'q-1'", "select 1; delete from tasks where id = 'q-1'", 'set transaction read write', "update tasks set title = 'x'"]) {
+      const w = await runCli(['remote', 'query', sql], { env: env.env });
+      expect(w.code, sql).toBe(2);
+      expect(w.stderr).toMatch(/the remote refused the query/);
+    }
+    expect(await db.query("select title from tasks where id = 'q-1'")).toEqual([{ title: 'look at me' }]);
+    const bad = await runCli(['remote', 'query', 'select * from no_such_table'], { env: env.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/relation "no_such_table" does not exist/);
+  });
+
+  it('does the same on the embedded remote, and says on Supabase where to look instead', async () => {
+    const em = makeEnv();
+    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: 'http://127.0.0.1:1', SUPABASE_ANON_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
+    try {
+      await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 'e-1', '--data', '{"title":"embedded"}'], { env: em.env });
+      expect((await runCli(['sync', 'now'], { env: em.env })).code).toBe(0);
+      const r = await runCli(['remote', 'query', '--json', "select title from tasks where id = 'e-1'"], { env: em.env });
+      expect(JSON.parse(r.stdout).rows).toEqual([{ title: 'embedded' }]);
+      const w = await runCli(['remote', 'query', 'delete from tasks'], { env: em.env });
+      expect(w.code).toBe(2);
+      expect(w.stderr).toMatch(/read-only/);
+      const again = await runCli(['remote', 'query', '--json', 'select count(*)::int as n from tasks'], { env: em.env });
+      expect(JSON.parse(again.stdout).rows).toEqual([{ n: 1 }]);
+      const s = await runCli(['remote', 'query', 'select 1'], { env: sb.env });
+      expect(s.code).toBe(2);
+      expect(s.stderr).toMatch(/on Supabase, use the SQL editor/);
+    } finally {
+      em.cleanup();
+      sb.cleanup();
+    }
+  });
+});
