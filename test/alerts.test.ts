@@ -51,6 +51,25 @@ describe('alerts', () => {
     }
   });
 
+  it('gives a system that never synced the same grace, from its first recorded operation', () => {
+    const env = makeEnv({ monitoring: { max_seconds_since_success: 3600 } });
+    const clock = new ManualClock('2026-09-01T12:00:00.000Z');
+    const local = openLocal(env.settings, clock);
+    try {
+      const stale = () => evaluateAlerts(local, env.settings.monitoring, clock.now()).filter((a) => a.rule === 'sync_stale');
+      clock.advance(10 * 3_600_000); // a fresh install, days after the package was built: nothing to be late with
+      expect(stale()).toEqual([]);
+      local.recorder.record([{ operation: 'INSERT', table_name: 'tasks', record_id: 'g-1', record_data: {} }]);
+      clock.advance(3_599_000);
+      expect(stale()).toEqual([]);
+      clock.advance(2000);
+      expect(stale().map((a) => a.message)).toEqual(['no successful sync yet; operations have waited 60 minutes (limit 60 minutes)']);
+    } finally {
+      local.close();
+      env.cleanup();
+    }
+  });
+
   it('`ccm-sync alerts` exits 1 while any fire, 0 when none', async () => {
     const env = makeEnv({ monitoring: { max_pending_operations: 2 } });
     try {

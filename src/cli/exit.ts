@@ -6,8 +6,13 @@
 import { codeOf, exitCodeOf, messageOf } from '../errors.ts';
 import { redact } from '../redact.ts';
 
+/** A message without the stack-trace lines some libraries fold into it. */
+function withoutStack(message: string): string {
+  return message.split('\n').filter((line) => !/^\s+at \S/.test(line)).join('\n').trimEnd();
+}
+
 export function reportFailure(err: unknown, opts: { json?: boolean } = {}): void {
-  const message = redact(messageOf(err));
+  const message = redact(withoutStack(messageOf(err)));
   process.stderr.write(`ccm-sync: ${message}\n`);
   if (opts.json) process.stdout.write(`${JSON.stringify({ error: { code: codeOf(err), message } })}\n`);
   process.exitCode = exitCodeOf(err);
@@ -16,4 +21,19 @@ export function reportFailure(err: unknown, opts: { json?: boolean } = {}): void
 /** A usage error commander already printed on stderr, as JSON on stdout. */
 export function reportJsonUsage(message: string): void {
   process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message: redact(message.replace(/^error: /, '')) } })}\n`);
+}
+
+/**
+ * The last resort for an error no command caught (a bug): one redacted line and exit 1, not a
+ * stack trace. CCM_SYNC_DEBUG=1 prints the stack too, for a bug report.
+ */
+export function reportUncaught(): void {
+  const last = (err: unknown) => {
+    const debug = process.env.CCM_SYNC_DEBUG && err instanceof Error && err.stack ? `\n${redact(err.stack)}` : '';
+    process.stderr.write(`ccm-sync: unexpected error: ${redact(withoutStack(messageOf(err)))}${debug}\n` +
+      (debug ? '' : 'ccm-sync: this is a bug; run again with CCM_SYNC_DEBUG=1 for the details to report\n'));
+    process.exit(1);
+  };
+  process.on('uncaughtException', last);
+  process.on('unhandledRejection', last);
 }

@@ -16,16 +16,18 @@ if (tooOld) {
 module.enableCompileCache?.();
 const args = process.argv.slice(2);
 if (args[0] === 'enqueue' && !args.includes('--help') && !args.includes('-h')) {
-  const [{ parseEnqueueArgs }, { enqueueCommand }, { reportFailure }] = await Promise.all([
+  const [{ parseEnqueueArgs }, { enqueueCommand }, { reportFailure, reportUncaught }] = await Promise.all([
     import('./commands/enqueue-flags.ts'),
     import('./commands/enqueue.ts'),
     import('./exit.ts'),
   ]);
+  reportUncaught();
   try {
     await enqueueCommand(parseEnqueueArgs(args.slice(1)));
   } catch (err) {
     reportFailure(err, { json: args.includes('--json') });
   }
 } else {
+  (await import('./exit.ts')).reportUncaught();
   await import('./program.ts');
 }

@@ -12,7 +12,7 @@
  * - PGlite writes the files it copies with mode 0666 and folders by the umask: every open ends with
  *   a pass that makes files 0600 and folders 0700 (about 15 ms).
  */
-import { chmodSync, readdirSync } from 'node:fs';
+import { chmodSync, closeSync, fdatasyncSync, openSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import v8 from 'node:v8';
 
@@ -24,6 +24,28 @@ export function lowMemoryWasm(): void {
 /** Postgres options for PGlite (startParams replaces PGlite's defaults, so it extends them). */
 export function startParams(defaults: readonly string[]): string[] {
   return [...defaults, '-c', 'shared_buffers=16MB'];
+}
+
+/**
+ * Makes the embedded remote's committed work durable. PGlite's file system never calls fsync
+ * (Emscripten's NODEFS has no fsync), so a commit lives in the OS page cache until the kernel
+ * writes it: safe from a crash of this process, not from a power cut. The outbox marks operations
+ * synced once the remote has them, so after each upload the WAL segments written since the last
+ * flush are fsynced here (one or two files; a few milliseconds).
+ */
+export function flushWal(dataDir: string, sinceMs: number): void {
+  const wal = path.join(dataDir, 'pg_wal');
+  for (const name of readdirSync(wal)) {
+    const file = path.join(wal, name);
+    const st = statSync(file);
+    if (!st.isFile() || st.mtimeMs < sinceMs) continue;
+    const fd = openSync(file, 'r+');
+    try {
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /** chmod -R: folders 0700, files 0600. */

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { makePrivateDir } from '../config/home.ts';
 import { RemoteRejectedError } from '../errors.ts';
-import { lowMemoryWasm, startParams, tighten } from './embedded-fs.ts';
+import { flushWal, lowMemoryWasm, startParams, tighten } from './embedded-fs.ts';
 import { readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, migrateRemote, type SqlRunner } from './migrations.ts';
 import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
@@ -60,11 +60,15 @@ export class EmbeddedTransport implements Transport, SqlRunner {
   private readonly claims: string;
   private readonly lockFile: string;
   private readonly schema: string;
+  private readonly dir: string;
+  /** WAL files modified at or after this time (ms) may hold commits not yet on disk. */
+  private flushedAt = 0;
 
   private constructor(db: PGlite, systemId: string, lockFile: string, schema: string) {
     this.db = db;
     this.claims = JSON.stringify({ role: 'authenticated', system_id: systemId });
     this.lockFile = lockFile;
+    this.dir = lockFile.slice(0, -'.lock'.length);
     this.schema = schema;
   }
 
@@ -103,10 +107,14 @@ export class EmbeddedTransport implements Transport, SqlRunner {
   }
 
   async upload(batch: Batch): Promise<RemoteResult[]> {
-    return this.asSystem(async (tx) => {
+    const since = this.flushedAt;
+    const results = await this.asSystem(async (tx) => {
       const res = await tx.query<{ r: unknown }>(`select ${this.schema}.batch_sync($1::jsonb) as r`, [JSON.stringify(batch)]);
       return checkResults(this.kind, batch, res.rows[0]?.r);
     });
+    this.flushedAt = Date.now() - 1000; // mtime granularity and clock steps: overlap, never a gap
+    flushWal(this.dir, since);
+    return results;
   }
 
   async ping(): Promise<void> {
@@ -148,7 +156,7 @@ export class EmbeddedTransport implements Transport, SqlRunner {
 
   async close(): Promise<void> {
     await this.db.close();
-    tighten(this.lockFile.slice(0, -'.lock'.length));
+    tighten(this.dir);
     rmSync(this.lockFile, { force: true });
   }
 }
