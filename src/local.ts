@@ -2,9 +2,9 @@
  * The local side of ccm-sync in one handle: the SQLite database and the stores over it. Every
  * process (CLI command, daemon, worker thread, TUI) opens its own.
  */
-import { existsSync } from 'node:fs';
+import { fs } from './builtins.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { Recorder } from './record.ts';
+import { Recorder, recordOptions } from './record.ts';
 import { openDb, type Db } from './store/db.ts';
 import { MetricsStore } from './store/metrics.ts';
 import { Outbox } from './store/outbox.ts';
@@ -34,14 +34,9 @@ export type LocalSettings = Pick<Settings, 'paths' | 'sync' | 'hooks'>;
  * see an empty one in memory, so `sync status` in a fresh home reports nothing pending.
  */
 export function openLocal(settings: LocalSettings, clock: Clock = systemClock, opts: { readonly?: boolean } = {}): Local {
-  const missing = opts.readonly && !existsSync(settings.paths.db);
+  const missing = opts.readonly && !fs.existsSync(settings.paths.db);
   const db = missing ? openDb(':memory:') : openDb(settings.paths.db, { readonly: opts.readonly });
-  const recorder = new Recorder(db, {
-    clock,
-    maxRecordBytes: settings.sync.max_bytes_per_request - 512,
-    strictColumns: settings.sync.strict_columns,
-    maxHookFieldChars: settings.hooks.max_field_chars,
-  });
+  const recorder = new Recorder(db, recordOptions(settings, clock));
   return {
     db,
     recorder,
@@ -56,13 +51,14 @@ export function openLocal(settings: LocalSettings, clock: Clock = systemClock, o
 }
 
 /** The parts of the settings one sync run needs. */
-export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote'>): SyncRunOptions {
+export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote' | 'hooks'>): SyncRunOptions {
   return {
     systemId: s.system.id,
     maxOpsPerRequest: s.sync.max_ops_per_request,
     maxBytesPerRequest: s.sync.max_bytes_per_request,
     pageSize: s.sync.page_size,
     manualTables: s.conflicts.manual_tables,
+    hookUploads: s.hooks.upload,
     operationMaxAttempts: s.sync.retry.operation_max_attempts,
     retryBaseMs: s.sync.retry.base_delay_ms,
     retryMaxMs: s.sync.retry.max_delay_ms,
@@ -75,7 +71,7 @@ export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts'
 /** Everything one sync run needs, from the local handle, the settings and a transport. */
 export function syncContext(
   local: Local,
-  settings: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote'>,
+  settings: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote' | 'hooks'>,
   transport: Transport,
   extra: Pick<SyncContext, 'signal' | 'onProgress' | 'heartbeat'> = {},
 ): SyncContext {

@@ -10,15 +10,16 @@
  * Classification: each operation gets threshold buckets (tasks, contexts, errors, ...) that the
  * counters track, and critical or security alerts are raised to priority urgent.
  */
-import * as nodeCrypto from 'node:crypto';
+import { OpIds } from './op-id.ts';
 import { InputError } from './errors.ts';
 import { LOCAL_COPY_TABLES, TABLE_NAMES, contractProblems, tableSpec, withoutRedundantId } from './catalog.ts';
 import { storeError, type Db } from './store/db.ts';
-import { HookEvents, type HookEventRow } from './store/hook-events.ts';
+import { CLOSING_EVENTS, HookEvents, type HookEventRow } from './store/hook-events.ts';
 import { LocalRecords } from './store/local-records.ts';
 import { Outbox, type Counts, type NewOutboxRow } from './store/outbox.ts';
 import { OPERATIONS, PRIORITIES, type OperationInput, type Priority } from './types.ts';
 import type { Clock } from './clock.ts';
+import type { Settings } from './config/load.ts';
 
 export interface RecordOptions {
   clock: Clock;
@@ -28,6 +29,16 @@ export interface RecordOptions {
   strictColumns?: boolean;
   /** Hook events keep strings up to this many characters (hooks.max_field_bytes). */
   maxHookFieldChars?: number;
+}
+
+/** The recorder's options from the settings. */
+export function recordOptions(s: Pick<Settings, 'sync' | 'hooks'>, clock: Clock): RecordOptions {
+  return {
+    clock,
+    maxRecordBytes: s.sync.max_bytes_per_request - 512,
+    strictColumns: s.sync.strict_columns,
+    maxHookFieldChars: s.hooks.max_field_chars,
+  };
 }
 
 export interface RecordResult {
@@ -62,17 +73,15 @@ export function classify(table: string, data: Record<string, unknown> | null): {
       critical = true;
     }
   }
-  if (table === 'hook_events' && data && data.success === false) buckets.push('errors');
+  if (table === 'hook_events' && data) {
+    const event = data.hook_event_name ?? data.event_name;
+    if (data.success === false || event === 'PostToolUseFailure') buckets.push('errors');
+    // A coding agent's task ends: its summary counts towards the pending-tasks threshold.
+    if (typeof event === 'string' && CLOSING_EVENTS.includes(event)) buckets.push('tasks');
+  }
   return { buckets, critical };
 }
 
-/**
- * Operation ids are time-ordered (UUIDv7) where Node has them (24.16 and later, the Node ccm-sync
- * ships for its scripts): consecutive operations then land side by side in the outbox's op_id
- * index and in the remote ledger's primary key instead of each on a random page, so a commit
- * writes fewer pages. Older Node gets version 4 ids, which are just as unique.
- */
-const newOpId: () => string = typeof nodeCrypto.randomUUIDv7 === 'function' ? () => nodeCrypto.randomUUIDv7() : () => nodeCrypto.randomUUID();
 
 const INPUT_FIELDS: ReadonlySet<string> = new Set(['operation', 'table_name', 'record_id', 'record_data', 'priority', 'changed_at']);
 
@@ -85,14 +94,24 @@ interface Prepared {
 }
 
 /**
+ * A hook event's text as it can be kept: NUL characters (binary tool output) and lone UTF-16
+ * surrogates (half a character, also what a cut can leave) become U+FFFD. An event is kept whole
+ * locally; refusing it for one character would lose it.
+ */
+function storable(s: string): string {
+  const whole = s.isWellFormed() ? s : s.toWellFormed();
+  return whole.includes('\0') ? whole.replaceAll('\0', '\uFFFD') : whole;
+}
+
+/**
  * Cuts every string longer than `max` characters to `max`, noting how long it was, however deep it
  * sits (a file's content in a Write's tool_input, a Read's output), so that one hook event cannot
  * grow the local store without bound. Keys and short values are kept as they are.
  */
 export function truncateStrings(value: unknown, max: number): { value: unknown; cut: boolean } {
   if (typeof value === 'string') {
-    if (value.length <= max) return { value, cut: false };
-    return { value: `${value.slice(0, max)}…[truncated: ${Buffer.byteLength(value)} bytes]`, cut: true };
+    if (value.length <= max) return { value: storable(value), cut: false };
+    return { value: `${storable(value.slice(0, max))}…[truncated: ${Buffer.byteLength(value)} bytes]`, cut: true };
   }
   if (Array.isArray(value)) {
     let cut = false;
@@ -117,7 +136,7 @@ export function truncateStrings(value: unknown, max: number): { value: unknown; 
 }
 
 /** Checks one input and returns the outbox row it becomes. `where` names it in errors. */
-function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: string): Prepared {
+function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: string, opId: () => string): Prepared {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) fail(where, 'expected a JSON object');
   const o = input as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!INPUT_FIELDS.has(k)) fail(where, `unknown field "${k}" (allowed: ${[...INPUT_FIELDS].join(', ')})`);
@@ -178,7 +197,7 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
   // (sync.event_driven.immediate_on_error for critical errors; security always).
   if (priority === 'urgent') buckets.push('urgent');
   const row: NewOutboxRow = {
-    op_id: newOpId(),
+    op_id: opId(),
     operation: operation as NewOutboxRow['operation'],
     table_name: spec.name,
     record_id: rid,
@@ -246,17 +265,26 @@ export class Recorder {
   private readonly opts: RecordOptions;
   private readonly db: Db;
 
+  private readonly ids: OpIds;
+
   constructor(db: Db, opts: RecordOptions) {
     this.db = db;
+    this.ids = new OpIds((n) => db.prepare('SELECT randomblob(?)').pluck().get(n) as Buffer);
     this.outbox = new Outbox(db);
     this.detail = new LocalDetail(db);
     this.opts = opts;
   }
 
+  /** A new time-ordered id (UUIDv7), as operations get: for callers that name records. */
+  newId(nowMs: number = this.opts.clock.now()): string {
+    return this.ids.next(nowMs);
+  }
+
   /** Validates every input first (all or nothing), then writes them in one transaction. */
   record(inputs: readonly (OperationInput | unknown)[], where: (i: number) => string = (i) => `operation ${i + 1}`): RecordResult {
     const nowIso = new Date(this.opts.clock.now()).toISOString();
-    const prepared = inputs.map((input, i) => prepare(input, where(i), this.opts, nowIso));
+    const nowMs = Date.parse(nowIso);
+    const prepared = inputs.map((input, i) => prepare(input, where(i), this.opts, nowIso, () => this.ids.next(nowMs)));
     const rows = prepared.map((p) => p.row);
     try {
       return this.db.transaction(() => {

@@ -8,14 +8,21 @@
 import module from 'node:module';
 import { nodeProblem } from '../node-guard.ts';
 
+const args = process.argv.slice(2);
+// `ccm-sync hook claude` is what Claude Code runs for every event: it must exit 0 whatever
+// happens (src/hooks/run.ts), and it is routed here before anything else loads.
+// On a terminal (a person typing `ccm-sync hook`) it is the usual command, with its --help.
+const isHook = args[0] === 'hook' && (args.length === 1 || (args.length === 2 && args[1] === 'claude')) && !process.getBuiltinModule('node:tty').isatty(0);
 const tooOld = nodeProblem();
 if (tooOld) {
   process.stderr.write(`${tooOld}\n`);
-  process.exit(1);
+  process.exit(isHook ? 0 : 1);
 }
 module.enableCompileCache?.();
-const args = process.argv.slice(2);
-if (args[0] === 'enqueue' && !args.includes('--help') && !args.includes('-h')) {
+if (isHook) {
+  const { runClaudeHook } = await import('../hooks/run.ts');
+  runClaudeHook();
+} else if (args[0] === 'enqueue' && !args.includes('--help') && !args.includes('-h')) {
   const [{ parseEnqueueArgs }, { enqueueCommand }, { reportFailure, reportUncaught }] = await Promise.all([
     import('./commands/enqueue-flags.ts'),
     import('./commands/enqueue.ts'),

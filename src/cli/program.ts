@@ -85,6 +85,36 @@ Invalid input is rejected as a whole (exit 2) and names the line; nothing is rec
   .action(async (_o, cmd: Command) => (await import('./commands/enqueue.ts')).enqueueCommand(opts(cmd)));
 // Hooks call `ccm-sync enqueue` per event: main.ts routes it past commander (see enqueue-flags.ts).
 
+const hook = program.command('hook').description('Claude Code hooks: record every event of the agent (install once, then nothing to do)')
+  .addHelpText('after', `
+ccm-sync hook install              add ccm-sync to ~/.claude/settings.json (every other hook is kept)
+ccm-sync hook install --scope project --dry-run    show the change to .claude/settings.json
+ccm-sync hook status               where it is installed, the last event, failures
+Claude Code runs \`ccm-sync hook claude\` with each event's JSON on stdin; it always exits 0 and prints
+nothing. Summaries per task (tools, files, commands, errors) go to the remote; prompts, file contents
+and tool output stay on this machine. See README: Use with Claude Code.`);
+const scopeOption = () => new Option('--scope <scope>', 'settings file: user (~/.claude/settings.json), project (.claude/settings.json), local (.claude/settings.local.json)').choices(['user', 'project', 'local']).default('user');
+common(hook.command('install'))
+  .description('merge ccm-sync\'s hooks into a Claude Code settings file (idempotent; a backup is written first)')
+  .addOption(scopeOption())
+  .option('--dry-run', 'print the change without writing it')
+  .option('--http', 'an http hook to the running daemon (no process per event; events are lost while the daemon is down)')
+  .option('--dir <dir>', 'project folder for --scope project|local (default: here)')
+  .action(async (_o, cmd: Command) => (await import('./commands/hook.ts')).hookInstallCommand(opts(cmd)));
+common(hook.command('uninstall'))
+  .description('remove ccm-sync\'s hooks from a Claude Code settings file, and nothing else')
+  .addOption(scopeOption())
+  .option('--dry-run', 'print the change without writing it')
+  .option('--dir <dir>', 'project folder for --scope project|local (default: here)')
+  .action(async (_o, cmd: Command) => (await import('./commands/hook.ts')).hookUninstallCommand(opts(cmd)));
+common(hook.command('status'))
+  .description('where the hook is installed, when the last event arrived, what is spooled or failed')
+  .option('--dir <dir>', 'project folder whose .claude/ to look in (default: here)')
+  .action(async (_o, cmd: Command) => (await import('./commands/hook.ts')).hookStatusCommand(opts(cmd)));
+hook.command('claude')
+  .description('record one Claude Code hook payload from stdin (what the installed hook runs; always exits 0)')
+  .action(async () => (await import('../hooks/run.ts')).runClaudeHook());
+
 const sync = program.command('sync').description('run, inspect and repair syncs');
 common(sync.command('now'))
   .description('sync everything pending now; asks a running daemon, else syncs in this process')

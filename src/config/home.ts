@@ -11,9 +11,8 @@
  * Finding a home creates nothing. Commands that record (enqueue, start, sync) create a missing home
  * with ensureHome(), which says so on stderr; read-only commands never create one.
  */
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
+import { fs, os } from '../builtins.ts';
 
 export const HOME_DIR_NAME = '.ccm-global';
 export const CONFIG_NAME = 'config.yaml';
@@ -36,7 +35,7 @@ export interface FindHomeOptions {
 
 function isDir(p: string): boolean {
   try {
-    return statSync(p).isDirectory();
+    return fs.statSync(p).isDirectory();
   } catch {
     return false;
   }
@@ -44,7 +43,7 @@ function isDir(p: string): boolean {
 
 /** The per-user default home: ~/.ccm-global ($HOME first, so a test or a service can move it). */
 export function userHome(env: NodeJS.ProcessEnv): string {
-  return path.join(env.HOME || homedir(), HOME_DIR_NAME);
+  return path.join(env.HOME || os.homedir(), HOME_DIR_NAME);
 }
 
 /** The nearest .ccm-global directory at or above `cwd`, if any. */
@@ -84,9 +83,9 @@ export function resolveInHome(home: string, p: string): string {
 
 /** mkdir -p, with the last folder private (0700) when this call creates it. Returns whether it did. */
 export function makePrivateDir(dir: string): boolean {
-  if (existsSync(dir)) return false;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700); // the umask may have narrowed it further, never widened; make it exact
+  if (fs.existsSync(dir)) return false;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700); // the umask may have narrowed it further, never widened; make it exact
   return true;
 }
 

@@ -5,10 +5,9 @@
  *
  * Relative paths in the config are relative to the home directory (see resolveInHome).
  */
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fs } from '../builtins.ts';
 import { ConfigError } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
 import { VERSION } from '../version.ts';
@@ -22,7 +21,7 @@ import type { ConfigFile } from './schema.ts';
 // and the config is parsed and validated afresh.
 const requireHere = createRequire(import.meta.url);
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const CACHE_FORMAT = 'ccm-sync-config-2';
+const CACHE_FORMAT = 'ccm-sync-config-3';
 
 function parseYaml(text: string): unknown {
   return (requireHere('yaml') as typeof import('yaml')).parse(text);
@@ -85,7 +84,7 @@ function deepMerge(base: Tree, over: Tree): Tree {
 
 function readText(file: string, what: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`cannot read ${what} ${file}: ${(err as Error).message}`);
   }
@@ -131,7 +130,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   const explicit = home.source === '--config' || home.source === 'CCM_SYNC_CONFIG';
   let text: string | undefined;
   try {
-    text = readFileSync(home.configFile, 'utf8');
+    text = fs.readFileSync(home.configFile, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') readText(home.configFile, 'config file'); // throws, naming the cause
     if (explicit) throw new ConfigError(`config file ${home.configFile} (from ${home.source}) does not exist; create one with \`ccm-sync init --config ${home.configFile}\``);
@@ -163,19 +162,35 @@ function readSecrets(env: NodeJS.ProcessEnv): Secrets {
   return secrets;
 }
 
+/**
+ * What the cache depends on, as one string: the format, this package's version and location, the
+ * config file's path and text, and every shipped mode preset. Kept whole in the cache and compared
+ * as is (a few KB): no hashing library to load on the hook's path.
+ */
 function cacheKey(configFile: string, text: string | undefined): string {
-  const h = createHash('sha256').update(`${CACHE_FORMAT}\0${VERSION}\0${import.meta.url}\0${configFile}\0${text ?? '\0none'}`);
-  for (const name of readdirSync(MODES_DIR).sort()) h.update(`\0${name}\0`).update(readFileSync(new URL(name, MODES_DIR)));
-  return h.digest('hex');
+  const parts = [CACHE_FORMAT, VERSION, import.meta.url, configFile, text ?? '\0none'];
+  for (const name of fs.readdirSync(MODES_DIR).sort()) parts.push(name, fs.readFileSync(new URL(name, MODES_DIR), 'utf8'));
+  return parts.join('\0');
 }
 
+/** A checksum of the cached config (cyrb53), so a damaged or edited cache is not used. */
 function checksum(config: unknown): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+  const str = JSON.stringify(config);
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < str.length; i++) {
+    const ch = str.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
 function readCache(file: string, key: string): ConfigFile | undefined {
   try {
-    const cached = JSON.parse(readFileSync(file, 'utf8')) as { key?: string; sum?: string; config?: ConfigFile };
+    const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as { key?: string; sum?: string; config?: ConfigFile };
     if (cached.key !== key || !isTree(cached.config) || cached.sum !== checksum(cached.config)) return undefined;
     return cached.config;
   } catch {
@@ -187,11 +202,11 @@ function readCache(file: string, key: string): ConfigFile | undefined {
 function writeCache(file: string, key: string, config: ConfigFile, homeDir: string): void {
   try {
     if (readCache(file, key)) return;
-    readdirSync(homeDir); // throws when the home does not exist
+    fs.readdirSync(homeDir); // throws when the home does not exist
     makePrivateDir(path.dirname(file));
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ key, sum: checksum(config), config }), { mode: 0o600 });
-    renameSync(tmp, file);
+    fs.writeFileSync(tmp, JSON.stringify({ key, sum: checksum(config), config }), { mode: 0o600 });
+    fs.renameSync(tmp, file);
   } catch {
     // No home yet, or a read-only one: the next run validates again, which only costs time.
   }

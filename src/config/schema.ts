@@ -137,7 +137,7 @@ export const configSchema = z
     hooks: z
       .object({
         max_field_chars: z.number().int().min(64).default(8192).describe('Hook events keep each string (a file written, a command\'s output) up to this many characters locally; longer ones are cut, noting their size'),
-        upload_prompts: z.boolean().default(false).describe('Also upload each task\'s prompt texts in its summary (extra.prompts); by default prompts, file contents and tool output stay local'),
+        upload: z.array(z.enum(['prompts'])).default([]).describe('What a task summary carries beyond counts, files, commands and errors: prompts adds the prompt texts (extra.prompts). File contents and tool output never leave the machine'),
       })
       .strict()
       .prefault({}),

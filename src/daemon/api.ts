@@ -13,7 +13,8 @@ import { InputError, PortInUseError, exitCodeOf, messageOf } from '../errors.ts'
 import { redact } from '../redact.ts';
 import { tokenMatches } from './token.ts';
 
-export type Handler = (body: unknown) => Promise<unknown> | unknown;
+/** A route: the parsed JSON body and the request's headers in; the JSON answer out (undefined: 204, no body). */
+export type Handler = (body: unknown, headers: http.IncomingHttpHeaders) => Promise<unknown> | unknown;
 
 export interface ApiRoutes {
   [route: string]: Handler;
@@ -94,8 +95,11 @@ export async function bindApi(port: number, heldBy: () => string | undefined): P
 }
 
 async function answer(req: http.IncomingMessage, res: http.ServerResponse, token: string, routes: ApiRoutes, metrics: () => Promise<string>): Promise<void> {
+  const t0 = performance.now();
+  // Server-Timing (RFC-less but standard in browsers and curl -v): how long the daemon took.
+  const timing = () => ({ 'server-timing': `app;dur=${(performance.now() - t0).toFixed(3)}` });
   const send = (status: number, body: unknown, type = 'application/json', headers: Record<string, string> = {}) => {
-    res.writeHead(status, { 'content-type': type, ...headers });
+    res.writeHead(status, { 'content-type': type, ...timing(), ...headers });
     res.end(type === 'application/json' ? JSON.stringify(body) : String(body));
   };
   try {
@@ -113,7 +117,9 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, token
       return;
     }
     const body = req.method === 'POST' ? await readBody(req) : undefined;
-    send(200, await handler(body));
+    const out = await handler(body, req.headers);
+    if (out === undefined) res.writeHead(204, timing()).end();
+    else send(200, out);
   } catch (err) {
     const status = err instanceof HttpError ? err.status : InputError.is(err) ? 400 : exitCodeOf(err) === 2 ? 400 : 500;
     send(status, { error: redact(messageOf(err)) }, 'application/json', err instanceof HttpError ? err.headers : {});

@@ -27,6 +27,7 @@ import { ThresholdWatch } from '../triggers/threshold.ts';
 import { SyncWorkerHost } from '../workers/host.ts';
 import { bindApi, type ApiRoutes } from './api.ts';
 import { ConnectionMonitor } from './connection.ts';
+import { startHookIntake } from './hook-intake.ts';
 import { JobPolicy } from './job-policy.ts';
 import { apiRoutes } from './routes.ts';
 import { ensureToken } from './token.ts';
@@ -43,7 +44,7 @@ export interface DaemonOptions {
   alertIntervalMs?: number;
   /** Progress of every sync (the CLI draws a bar from it on a TTY). */
   onProgress?: (p: SyncProgress) => void;
-  /** More API routes (the hook endpoint). */
+  /** More API routes (tests and programs that embed the daemon). */
   routes?: (local: Local) => ApiRoutes;
 }
 
@@ -152,14 +153,18 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
     onError: (err) => log.error({ err: messageOf(err) }, 'scheduler error'),
   });
 
-  const syncNow = async (trigger: TriggerType = 'manual') => jobs.enqueueAndWait({ trigger, reason: `requested (${trigger})` }) as Promise<SyncResult>;
+  const hooks = startHookIntake(settings.paths.home, local, log, checkThresholds);
+  const syncNow = async (trigger: TriggerType = 'manual') => {
+    hooks.drain();
+    return jobs.enqueueAndWait({ trigger, reason: `requested (${trigger})` }) as Promise<SyncResult>;
+  };
   api.serve(ensureToken(settings.paths.tokenFile), apiRoutes({
     settings, local, worker, conn, syncNow, enqueue,
     recorded: checkThresholds,
     resumed: () => {
       for (const [trigger, reason] of policy.takeHeld()) enqueue(trigger, `held while paused: ${reason}`);
     },
-    extra: opts.routes?.(local),
+    extra: { ...hooks.routes, ...opts.routes?.(local) },
   }), () => prom.text());
 
   local.state.set('daemon', { pid: process.pid, port: api.port, started_at: new Date(clock.now()).toISOString() });
@@ -180,6 +185,7 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
       if (stopping) return;
       stopping = true;
       for (const t of timers) clearInterval(t);
+      hooks.stop();
       commits.stop();
       conn.stop();
       await api.close();

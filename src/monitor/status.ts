@@ -2,6 +2,7 @@
  * One snapshot of everything a person asks "is sync healthy?" about. `sync status`, the API's
  * /api/sync/status and the TUI all show this object; it reads the local database only.
  */
+import { hookHealth, type HookHealth } from './hook-health.ts';
 import { evaluateAlerts, type Alert } from './alerts.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
@@ -32,6 +33,10 @@ export interface StatusSnapshot {
   daemon: StateKeys['daemon'] | null;
   alerts: Alert[];
   reduction_24h: { operations_in: number; operations_out: number; bytes_in: number; bytes_out: number };
+  /** Coding-agent hooks: last event, spooled and set-aside events, logged failures. */
+  hooks: HookHealth;
+  /** The home this status is of (`ccm-sync where`). */
+  home: string;
 }
 
 export function processAlive(pid: number): boolean {
@@ -78,5 +83,7 @@ export function statusSnapshot(local: Local, settings: Settings, opts: { byTable
     daemon: daemon && processAlive(daemon.pid) ? daemon : null,
     alerts: evaluateAlerts(local, settings.monitoring, now),
     reduction_24h: local.metrics.reduction(new Date(now - 86_400_000).toISOString()),
+    hooks: hookHealth(local.hookEvents, settings.paths.home),
+    home: settings.paths.home,
   };
 }

@@ -12,13 +12,13 @@ import type { Db } from '../store/db.ts';
 import type { PendingRow } from '../store/outbox.ts';
 import type { Packaged, Packager } from './types.ts';
 
-export function summariseTask(db: Db, taskId: string): TaskSummary {
+export function summariseTask(db: Db, taskId: string, opts: { prompts?: boolean } = {}): TaskSummary {
   let q = queriesByDb.get(db);
   if (!q) {
     q = new HookEvents(db);
     queriesByDb.set(db, q);
   }
-  return q.summary(taskId);
+  return q.summary(taskId, opts);
 }
 
 const queriesByDb = new WeakMap<Db, HookEvents>();
@@ -38,7 +38,7 @@ export const hookSummaryPackager: Packager = {
     const packaged: Packaged[] = [];
     for (const [task, sources] of byTask) {
       const newest = sources.reduce((a, b) => (b.id > a.id ? b : a));
-      const { task_id: _omit, ...data } = summariseTask(ctx.db, task);
+      const { task_id: _omit, ...data } = summariseTask(ctx.db, task, { prompts: ctx.hookUploads?.has('prompts') });
       packaged.push({
         op: {
           op_id: newest.op_id,

@@ -28,6 +28,8 @@ export interface PackagerContext {
   db: Db;
   nowIso: string;
   manualTables: ReadonlySet<string>;
+  /** Extras a task summary may carry (hooks.upload): prompt texts stay local unless listed. */
+  hookUploads?: ReadonlySet<string>;
 }
 
 export interface Packager {

@@ -13,12 +13,14 @@ import { statements, type Db } from './db.ts';
 /** Tools whose input names a file they write. */
 const FILE_TOOLS = ['Edit', 'Write', 'MultiEdit', 'NotebookEdit'];
 /** Events that end a task: the agent stopped (or failed to), or the session ended. */
-const CLOSING_EVENTS = ['Stop', 'StopFailure', 'SessionEnd'];
+export const CLOSING_EVENTS: readonly string[] = ['Stop', 'StopFailure', 'SessionEnd'];
 /** A summary stays small whatever the task did: lists are capped, long texts cut. */
 const MAX_FILES = 50;
 const MAX_COMMANDS = 25;
 const MAX_TEXT = 160;
 const MAX_ERRORS = 10;
+const MAX_PROMPT = 2000;
+const MAX_PROMPTS = 20;
 
 export interface HookEventRow {
   event_id: string;
@@ -52,6 +54,8 @@ export interface TaskSummary {
   first_event_at: string | null;
   last_event_at: string | null;
   closed_at: string | null;
+  /** The prompt texts, only when hooks.upload lists prompts (they land in the remote's extra). */
+  prompts?: string[];
 }
 
 const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
@@ -112,6 +116,10 @@ export class HookEvents {
                 FROM hook_events WHERE task_id = ? AND success = 0 AND json_valid(payload))
           ORDER BY timestamp DESC, id DESC LIMIT ?)
         ORDER BY timestamp, id`,
+      // prompts: the task's prompt texts, in order (cut to MAX_PROMPT). Params: task_id, limit.
+      prompts: `
+        SELECT substr(json_extract(payload, '$.prompt'), 1, ${MAX_PROMPT}) AS p FROM hook_events
+        WHERE task_id = ? AND event_name = 'UserPromptSubmit' AND json_valid(payload) AND p IS NOT NULL ORDER BY timestamp, id LIMIT ?`,
       // idleTasks: tasks among the oldest events after a cursor, whose last event is older than a
       // time and which have no pending upload. Params: cursor id, before iso, limit.
       idleTasks: `
@@ -144,7 +152,7 @@ export class HookEvents {
     return this.stmts.last.get() as { timestamp: string; event_name: string | null; session_id: string | null } | undefined;
   }
 
-  summary(taskId: string): TaskSummary {
+  summary(taskId: string, opts: { prompts?: boolean } = {}): TaskSummary {
     const t = this.stmts.totals.get(taskId) as { total: number; first: string | null; last: string | null; errors: number; prompts: number; closed_at: string | null; session: string | null; cwd: string | null };
     const tools: Record<string, number> = {};
     for (const r of this.stmts.tools.all(taskId) as { tool_name: string; n: number }[]) tools[r.tool_name] = r.n;
@@ -165,6 +173,7 @@ export class HookEvents {
       first_event_at: t.first,
       last_event_at: t.last,
       closed_at: t.closed_at,
+      ...(opts.prompts ? { prompts: (this.stmts.prompts.all(taskId, MAX_PROMPTS) as { p: string }[]).map((r) => String(r.p)) } : {}),
     };
   }
 

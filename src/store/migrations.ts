@@ -245,4 +245,13 @@ export const MIGRATIONS: readonly string[] = [
     task_id    TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 6: the Claude Code hook spool's receipts (src/hooks/spool.ts).
+  `
+  -- A spool file whose events this database holds: ingesting it again (a crash between the commit
+  -- and the file's removal) records nothing twice. Rows go once their file is gone.
+  CREATE TABLE hook_spool_done (
+    name    TEXT PRIMARY KEY,
+    done_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -3,21 +3,21 @@
  * -wal and -shm files the database file's mode, so creating the database 0600 is enough; a
  * database an older ccm-sync created readable by others is narrowed on open.
  */
-import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { fs } from '../builtins.ts';
 import path from 'node:path';
 import { makePrivateDir } from '../config/home.ts';
 
 export function preparePrivateFile(file: string): void {
   if (file === ':memory:' || file === '') return;
   makePrivateDir(path.dirname(file));
-  if (!existsSync(file)) {
-    closeSync(openSync(file, 'a', 0o600));
+  if (!fs.existsSync(file)) {
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
     return;
   }
   for (const f of [file, `${file}-wal`, `${file}-shm`]) {
     try {
-      const st = statSync(f);
-      if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(f, st.mode & 0o700);
+      const st = fs.statSync(f);
+      if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) fs.chmodSync(f, st.mode & 0o700);
     } catch {
       // absent -wal/-shm, or not ours to change: leave it
     }

@@ -6,6 +6,8 @@ import { HelpPanel } from './panels/HelpPanel.tsx';
 import { QueuePanel } from './panels/QueuePanel.tsx';
 import { StatePanel } from './panels/StatePanel.tsx';
 import { LastSyncPanel, NextSyncPanel, RecentPanel, ThroughputPanel } from './panels/SyncPanels.tsx';
+import { ago } from './format.ts';
+import { hookLine } from '../monitor/hook-health.ts';
 import type { DashboardModel } from './model.ts';
 
 export interface DashboardProps {
@@ -35,6 +37,7 @@ export function Dashboard({ model, width, height, message, showHelp, showFailure
     <Box height={h} overflow="hidden">{children}</Box>
   );
   const cell = (w: number, children: ReactNode) => <Box width={w}>{children}</Box>;
+  const hooks = hookLine(s.hooks, (iso) => ago(iso, model.now));
   const next = cell(col, <NextSyncPanel next={s.next_sync} interval={s.interval} paused={s.paused} now={model.now} />);
   if (showHelp) {
     return (
@@ -54,9 +57,10 @@ export function Dashboard({ model, width, height, message, showHelp, showFailure
   }
   return (
     <Box flexDirection="column" width={width}>
-      <Text>
+      <Text wrap="truncate-end">
         <Text bold>ccm-sync</Text>
         <Text dimColor> · {s.system.id} · {s.mode} · remote {s.remote}</Text>
+        {hooks ? <Text color={s.hooks.failures || s.hooks.rejected ? 'yellow' : undefined} dimColor={!s.hooks.failures && !s.hooks.rejected}> · hooks: {hooks}</Text> : null}
       </Text>
       {row(6, <>
         {cell(col, <QueuePanel pending={s.pending} now={model.now} tables={wide ? 4 : 2} />)}

@@ -42,6 +42,8 @@ export interface SyncRunOptions {
   maxBytesPerRequest: number;
   pageSize: number;
   manualTables: readonly string[];
+  /** hooks.upload: extras of a task summary beyond the counts (e.g. prompts). */
+  hookUploads?: readonly string[];
   operationMaxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -112,6 +114,7 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
   const batchSize = job.limits?.batchSize ?? o.maxOpsPerRequest;
   const total = Math.min(outbox.pendingTotal(), maxOps);
   const manualTables = new Set(o.manualTables);
+  const hookUploads = new Set(o.hookUploads ?? []);
   const selectiveRun = job.limits?.selective === true || total >= o.selective.backlog_operations;
   const up = uploader(ctx.transport, o.systemId, clock);
   let selective = selectiveRun;
@@ -142,7 +145,7 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
       rows = readPage(limit, job.limits?.tables);
     }
     if (rows.length === 0) return false;
-    const { page, poisoned } = packageIsolating(rows, { db: ctx.db, nowIso: new Date(clock.now()).toISOString(), manualTables }, {
+    const { page, poisoned } = packageIsolating(rows, { db: ctx.db, nowIso: new Date(clock.now()).toISOString(), manualTables, hookUploads }, {
       maxOps: batchSize,
       maxBytes: o.maxBytesPerRequest,
       skipHookEvents: selectiveRun && o.selective.hook_events === 'skip',

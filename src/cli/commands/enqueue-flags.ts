@@ -3,7 +3,7 @@
  * path in main.ts parses them with node's built-in util.parseArgs instead, because loading
  * commander costs ~35 ms and hooks call enqueue once per event.
  */
-import { parseArgs } from 'node:util';
+import { util } from '../../builtins.ts';
 import { InputError } from '../../errors.ts';
 import type { EnqueueFlags } from './enqueue.ts';
 
@@ -37,7 +37,7 @@ export function parseEnqueueArgs(args: string[]): EnqueueFlags {
   const specs = [...ENQUEUE_FLAGS, ...GLOBAL_FLAGS];
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
+    ({ values } = util.parseArgs({
       args,
       strict: true,
       allowPositionals: false,

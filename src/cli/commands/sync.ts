@@ -2,6 +2,8 @@
  * `ccm-sync sync now|drain|status|health|retry-failed`. `now` and `drain` ask a running daemon;
  * with none running they sync in this process, through the same runSync the worker thread uses.
  */
+import { hookLine } from '../../monitor/hook-health.ts';
+import { drainSpool } from '../../hooks/spool-drain.ts';
 import { DaemonUnreachableError } from '../../errors.ts';
 import { syncContext, type Local } from '../../local.ts';
 import type { Settings } from '../../config/load.ts';
@@ -99,6 +101,7 @@ async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string)
       }
     }
     if (!result) {
+      drainSpool(settings.paths.home, local); // hook events waiting in the spool go into this sync
       const bar = await progressBar(opts);
       try {
         result = await syncInProcess(settings, local, job, (p) => bar.update(p));
@@ -124,6 +127,7 @@ export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
   const c = s.connection;
   const conn = `${c.state} since ${c.since}${c.reason && c.state !== 'online' ? ` (${c.reason})` : ''}${c.next_probe_at && c.state === 'offline' ? `; next probe ${ago(c.next_probe_at, nowMs)}` : ''}${s.simulated_offline_until ? `; simulated until ${s.simulated_offline_until}` : ''}`;
   const r = s.reduction_24h;
+  const hooks = hookLine(s.hooks, (iso) => ago(iso, nowMs));
   const reduction = r.operations_in > 0 ? `${r.operations_in} → ${r.operations_out} operations, ${bytes(r.bytes_in)} → ${bytes(r.bytes_out)} (${byteChange(r.bytes_in, r.bytes_out)})` : 'nothing synced in 24h';
   return [
     `Pending operations: ${s.pending.total} (${prio})${s.pending.oldest_created_at ? `, oldest ${ago(s.pending.oldest_created_at, nowMs)}` : ''}`,
@@ -137,6 +141,8 @@ export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
     ...s.waiting.reasons.slice(0, 3).map((r) => `  waiting ${r.count} × ${r.message}`),
     ...(s.failed ? ['  see `ccm-sync failed list`; retry or discard with `ccm-sync failed retry|discard`'] : []),
     `Packaging (24h): ${reduction}`,
+    ...(hooks ? [`Hooks: ${hooks}`] : []),
+    `Home: ${s.home}`,
     s.alerts.length ? `Alerts:\n${s.alerts.map((a) => `  [${a.severity}] ${a.rule}: ${a.message}`).join('\n')}` : 'Alerts: none',
   ];
 }

@@ -1,0 +1,83 @@
+/**
+ * Coding-agent hook events reaching the daemon: the spool that `ccm-sync hook claude` writes
+ * (recorded as soon as a file lands: a directory watch, and a sweep every few seconds for file
+ * systems whose watch misses events), and the http hook route POST /api/hooks/claude, which
+ * records at once. Either way the thresholds are checked afterwards, so a third failed command
+ * starts a sync as any third error does.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import type { Logger } from '../log.ts';
+import { messageOf } from '../errors.ts';
+import { hookLogFile, logHookFailure } from '../hooks/failures.ts';
+import { ingestClaudeHook } from '../hooks/ingest.ts';
+import { drainSpool } from '../hooks/spool-drain.ts';
+import { spoolDir } from '../hooks/spool.ts';
+import { makePrivateDir } from '../config/home.ts';
+import type { Local } from '../local.ts';
+import type { ApiRoutes } from './api.ts';
+
+export interface HookIntake {
+  /** Records what the spool holds now. */
+  drain(): void;
+  routes: ApiRoutes;
+  stop(): void;
+}
+
+const SWEEP_MS = 5000;
+const SETTLE_MS = 50;
+
+export function startHookIntake(home: string, local: Local, log: Logger, recorded: () => void): HookIntake {
+  const dir = spoolDir(home);
+  makePrivateDir(dir);
+  const drain = () => {
+    try {
+      const r = drainSpool(home, local);
+      if (r.recorded > 0) recorded();
+      if (r.recorded || r.rejected) log.debug(r, 'hook spool recorded');
+    } catch (err) {
+      log.warn({ err: messageOf(err) }, 'hook events could not be recorded yet; they stay spooled');
+    }
+  };
+  let pending: NodeJS.Timeout | undefined;
+  const soon = () => {
+    pending ??= setTimeout(() => {
+      pending = undefined;
+      drain();
+    }, SETTLE_MS);
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dir, (_event, name) => {
+      if (name && !String(name).startsWith('.')) soon();
+    });
+    watcher.on('error', () => undefined);
+  } catch (err) {
+    log.warn({ err: messageOf(err) }, 'cannot watch the hook spool; sweeping it every few seconds');
+  }
+  const sweep = setInterval(drain, SWEEP_MS);
+  drain();
+
+  const routes: ApiRoutes = {
+    // Claude Code's http hook: the payload is the body. The answer is 204 and empty, always:
+    // Claude Code reads a JSON answer as a decision, and any error as a notice in the transcript.
+    'POST /api/hooks/claude': (body, headers) => {
+      const taskHeader = headers['x-ccm-task-id'];
+      try {
+        ingestClaudeHook(local, body as Record<string, unknown>, typeof taskHeader === 'string' ? taskHeader : undefined, local.clock.now());
+        recorded();
+      } catch (err) {
+        logHookFailure(hookLogFile(home), { at: new Date(local.clock.now()).toISOString(), problem: `http hook: ${messageOf(err).split('\n')[0]}` });
+      }
+      return undefined;
+    },
+  };
+  return {
+    drain,
+    routes,
+    stop() {
+      clearInterval(sweep);
+      if (pending) clearTimeout(pending);
+      watcher?.close();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * What `ccm-sync hook` could not record, and why: one JSON line per failure in the home's
+ * logs/hooks.log (the previous 256 KiB in hooks.log.1). The hook never fails the agent, so this
+ * log is how a person learns of it: `sync status`, the dashboard and `hook status` count its lines.
+ * The payload itself is never written here (it may hold anything the agent saw).
+ */
+import path from 'node:path';
+import { fs, os } from '../builtins.ts';
+
+const MAX_BYTES = 256 * 1024;
+
+export interface HookFailure {
+  at: string;
+  problem: string;
+  event?: string;
+  session?: string;
+}
+
+export interface HookFailures {
+  count: number;
+  last?: HookFailure;
+}
+
+export function hookLogFile(home: string): string {
+  return path.join(home, 'logs', 'hooks.log');
+}
+
+/** Where failures go when even the home cannot be created (an unwritable $HOME, a full disk). */
+export function fallbackHookLog(): string {
+  return path.join(os.tmpdir(), `ccm-sync-hooks-${process.getuid?.() ?? 'user'}.log`);
+}
+
+export function logHookFailure(file: string | undefined, failure: HookFailure): void {
+  const line = `${JSON.stringify(failure)}\n`;
+  for (const target of [...(file ? [file] : []), fallbackHookLog()]) {
+    try {
+      fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+      try {
+        if (fs.statSync(target).size > MAX_BYTES) fs.renameSync(target, `${target}.1`);
+      } catch {
+        // no log yet
+      }
+      fs.appendFileSync(target, line, { mode: 0o600 });
+      return;
+    } catch {
+      // try the fallback; if that fails too, there is nowhere left to say it
+    }
+  }
+}
+
+function read(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function hookFailures(file: string): HookFailures {
+  const current = read(file);
+  const older = read(`${file}.1`);
+  const lines = (older + current).split('\n').filter(Boolean);
+  let last: HookFailure | undefined;
+  try {
+    last = lines.length ? (JSON.parse(lines[lines.length - 1]!) as HookFailure) : undefined;
+  } catch {
+    last = undefined;
+  }
+  return { count: lines.length, last };
+}

@@ -1,0 +1,81 @@
+/**
+ * Records spooled hook events (./spool.ts) into hook_events, oldest first, so a session's prompts
+ * and tool calls are grouped into tasks in the order they happened.
+ *
+ * Each chunk of files is recorded in one transaction, together with a receipt per file
+ * (hook_spool_done); the files go only after the commit. A crash before the commit leaves the
+ * files to the next drain; a crash after it leaves receipts, so the next drain removes the files
+ * without recording them again. An event that cannot be recorded at all (not JSON, or refused by
+ * the table's contract) is moved to spool/claude/rejected/ and logged, never dropped silently.
+ */
+import path from 'node:path';
+import { fs } from '../builtins.ts';
+import { InputError, messageOf } from '../errors.ts';
+import { checkPayload, PayloadError } from './claude.ts';
+import { hookLogFile, logHookFailure } from './failures.ts';
+import { ingestClaudeHook, type HookSink } from './ingest.ts';
+import { rejectedDir, spoolDir, spooledFiles, type SpoolEntry } from './spool.ts';
+
+const CHUNK = 500;
+
+export interface Drained {
+  recorded: number;
+  rejected: number;
+}
+
+function readEntry(file: string): SpoolEntry {
+  const entry = JSON.parse(fs.readFileSync(file, 'utf8')) as SpoolEntry;
+  if (typeof entry.arrived_at !== 'string' || Number.isNaN(Date.parse(entry.arrived_at))) throw new PayloadError('spool file without an arrival time');
+  checkPayload(entry.payload);
+  return entry;
+}
+
+function reject(home: string, name: string, problem: string): void {
+  const to = rejectedDir(home);
+  fs.mkdirSync(to, { recursive: true, mode: 0o700 });
+  try {
+    fs.renameSync(path.join(spoolDir(home), name), path.join(to, name));
+  } catch {
+    // already moved by another drain
+  }
+  logHookFailure(hookLogFile(home), { at: new Date().toISOString(), problem: `${problem} (kept in ${path.join(to, name)})` });
+}
+
+/** Records every spooled event of a home. Throws only when the database cannot be written. */
+export function drainSpool(home: string, sink: HookSink): Drained {
+  const dir = spoolDir(home);
+  const out: Drained = { recorded: 0, rejected: 0 };
+  for (let names = spooledFiles(dir); names.length > 0; names = spooledFiles(dir)) {
+    const chunk = names.slice(0, CHUNK);
+    const rejected: { name: string; problem: string }[] = [];
+    const isDone = sink.db.prepare('SELECT 1 FROM hook_spool_done WHERE name = ?').pluck();
+    const done = sink.db.prepare('INSERT OR IGNORE INTO hook_spool_done (name, done_at) VALUES (?, ?)');
+    sink.db.transaction(() => {
+      for (const name of chunk) {
+        if (isDone.get(name)) continue;
+        let entry: SpoolEntry;
+        try {
+          entry = readEntry(path.join(dir, name));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // another drain took it
+          rejected.push({ name, problem: `unreadable spooled event: ${messageOf(err)}` });
+          continue;
+        }
+        try {
+          ingestClaudeHook(sink, entry.payload as Record<string, unknown>, entry.task_env ?? undefined, Date.parse(entry.arrived_at));
+          out.recorded++;
+        } catch (err) {
+          if (!InputError.is(err) && !(err instanceof PayloadError)) throw err; // the database: roll back, retry later
+          rejected.push({ name, problem: `event refused: ${messageOf(err)}` });
+          continue;
+        }
+        done.run(name, new Date().toISOString());
+      }
+    }).immediate();
+    for (const r of rejected) reject(home, r.name, r.problem);
+    out.rejected += rejected.length;
+    for (const name of chunk) fs.rmSync(path.join(dir, name), { force: true });
+    sink.db.prepare(`DELETE FROM hook_spool_done WHERE name IN (${chunk.map(() => '?').join(',')})`).run(...chunk);
+  }
+  return out;
+}

@@ -1,0 +1,46 @@
+/**
+ * How the coding-agent hooks are doing, for `sync status`, the dashboard and `hook status`: the
+ * last event recorded, events spooled but not yet recorded, events set aside as unrecordable, and
+ * the failures the hook logged (src/hooks/failures.ts).
+ */
+import { fallbackHookLog, hookFailures, hookLogFile, type HookFailure } from '../hooks/failures.ts';
+import { spoolCounts } from '../hooks/spool.ts';
+import type { HookEvents } from '../store/hook-events.ts';
+
+export interface HookHealth {
+  last_event_at: string | null;
+  last_event: string | null;
+  spooled: number;
+  rejected: number;
+  failures: number;
+  last_failure: HookFailure | null;
+  log: string;
+}
+
+export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string): HookHealth {
+  const last = hookEvents.last();
+  const log = hookLogFile(home);
+  const here = hookFailures(log);
+  // Failures the hook could not write into the home (no home, unwritable) went to the fallback log.
+  const fallback = hookFailures(fallbackHookLog());
+  const { waiting, rejected } = spoolCounts(home);
+  return {
+    last_event_at: last?.timestamp ?? null,
+    last_event: last?.event_name ?? null,
+    spooled: waiting,
+    rejected,
+    failures: here.count + fallback.count,
+    last_failure: here.last ?? fallback.last ?? null,
+    log,
+  };
+}
+
+/** One line for people, or undefined when no hook ever reached this home. */
+export function hookLine(h: HookHealth, ago: (iso: string) => string): string | undefined {
+  if (!h.last_event_at && !h.spooled && !h.failures && !h.rejected) return undefined;
+  const parts = [h.last_event_at ? `last event ${ago(h.last_event_at)} (${h.last_event ?? '?'})` : 'no event recorded yet'];
+  if (h.spooled) parts.push(`${h.spooled} spooled, not yet recorded`);
+  if (h.rejected) parts.push(`${h.rejected} set aside as unrecordable`);
+  if (h.failures) parts.push(`${h.failures} failure${h.failures === 1 ? '' : 's'}, last: ${h.last_failure?.problem ?? '?'} (${h.log})`);
+  return parts.join(' · ');
+}

@@ -1,0 +1,168 @@
+/**
+ * `ccm-sync hook install|uninstall|status` on Claude Code settings files that already hold other
+ * keys and hooks (run twice, dry-run, from another installation), and the daemon's side of hooks:
+ * the spool recorded as files land, and the http hook route.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.ts';
+import { startDaemonProcess } from './helpers/daemon-process.ts';
+import { makeEnv } from './helpers/env.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { until } from './helpers/wait.ts';
+
+const CORPUS = readFileSync(new URL('./fixtures/claude-code/payloads.jsonl', import.meta.url), 'utf8').trim().split('\n');
+
+/** A user's settings before ccm-sync: other keys, their own hooks, one from an older ccm-sync. */
+const THEIRS = {
+  model: 'opus',
+  permissions: { allow: ['Bash(npm test)'] },
+  hooks: {
+    PreToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: '~/bin/guard.sh', timeout: 5 }] }],
+    Stop: [{ hooks: [{ type: 'command', command: 'say done' }, { type: 'command', command: '/old/bin/ccm-sync hook' }] }],
+    UserPromptSubmit: [{ hooks: [{ type: 'command', command: '/opt/old/node /opt/old/dist/cli/main.js hook claude' }] }],
+  },
+};
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'ccm-hook-install-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const settingsOf = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
+const ours = (s: { hooks?: Record<string, { hooks: { command?: string; url?: string }[] }[]> }) =>
+  Object.entries(s.hooks ?? {}).flatMap(([event, groups]) => groups.flatMap((g) => g.hooks.filter((h) => /hook claude$/.test(h.command ?? '') || /api\/hooks\/claude$/.test(h.url ?? '')).map(() => event)));
+
+describe('hook install and uninstall', () => {
+  it('merges into a settings file with other hooks, idempotently, with a backup, and removes only its own', async () => {
+    const claudeDir = path.join(dir, 'claude-config');
+    mkdirSync(claudeDir);
+    const file = path.join(claudeDir, 'settings.json');
+    const original = `${JSON.stringify(THEIRS, null, 4)}\n`;
+    writeFileSync(file, original);
+    const env = { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir };
+
+    const dry = await runCli(['hook', 'install', '--dry-run'], { env });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^\+\s+"command": ".* hook claude",$/m);
+    expect(dry.stdout).toContain('(dry run: nothing written)');
+    expect(readFileSync(file, 'utf8')).toBe(original);
+
+    const first = await runCli(['hook', 'install', '--json'], { env });
+    expect(first.code, first.stderr).toBe(0);
+    const out = JSON.parse(first.stdout);
+    expect(out).toMatchObject({ file, changed: true, scope: 'user', kind: 'command' });
+    expect(readFileSync(out.backup, 'utf8')).toBe(original);
+    const s = settingsOf(file);
+    expect(s.model).toBe('opus');
+    expect(s.permissions).toEqual(THEIRS.permissions);
+    expect(s.hooks.PreToolUse[0]).toEqual(THEIRS.hooks.PreToolUse[0]);
+    expect(s.hooks.Stop[0].hooks).toEqual([{ type: 'command', command: 'say done' }]); // the older ccm-sync entry replaced
+    expect(ours(s).sort()).toEqual(['Notification', 'PostToolUse', 'PostToolUseFailure', 'PreCompact', 'PreToolUse', 'SessionEnd', 'SessionStart', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'UserPromptSubmit']);
+    const tool = s.hooks.PostToolUse.at(-1);
+    expect(tool).toMatchObject({ matcher: '*', hooks: [{ type: 'command', timeout: 10, async: true }] });
+    expect(tool.hooks[0].command).toMatch(/^\S*node \S*dist\/cli\/main\.js hook claude$/);
+    expect(path.isAbsolute(tool.hooks[0].command.split(' ')[0])).toBe(true);
+    expect(s.hooks.UserPromptSubmit).toEqual([{ hooks: [{ type: 'command', command: tool.hooks[0].command, timeout: 10 }] }]); // waited for
+
+    const backups = () => readdirSync(claudeDir).filter((n) => n.endsWith('.ccm-sync-backup'));
+    const second = await runCli(['hook', 'install'], { env });
+    expect(second.stdout).toMatch(/already as it should be, nothing to change/);
+    expect(backups()).toHaveLength(1);
+    expect(settingsOf(file)).toEqual(s);
+
+    const status = JSON.parse((await runCli(['hook', 'status', '--json'], { env })).stdout);
+    expect(status.installs.find((i: { scope: string }) => i.scope === 'user')).toMatchObject({ kind: 'command', events: expect.arrayContaining(['PostToolUse']) });
+
+    for (let i = 0; i < 2; i++) expect((await runCli(['hook', 'uninstall'], { env })).code).toBe(0);
+    const after = settingsOf(file);
+    expect(ours(after)).toEqual([]);
+    expect(after).toEqual({ ...THEIRS, hooks: { PreToolUse: THEIRS.hooks.PreToolUse, Stop: [{ hooks: [{ type: 'command', command: 'say done' }] }] } });
+    expect(backups()).toHaveLength(2);
+  });
+
+  it('writes project and local settings, and refuses a settings file that is not JSON, leaving it as it was', async () => {
+    const proj = path.join(dir, 'proj');
+    mkdirSync(proj);
+    expect((await runCli(['hook', 'install', '--scope', 'local'], { cwd: proj, env: { HOME: dir } })).code).toBe(0);
+    expect(ours(settingsOf(path.join(proj, '.claude', 'settings.local.json')))).toHaveLength(12);
+    const broken = path.join(proj, '.claude', 'settings.json');
+    writeFileSync(broken, '{ "model": "opus", }');
+    const r = await runCli(['hook', 'install', '--scope', 'project'], { cwd: proj, env: { HOME: dir } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/settings\.json is not valid JSON .*Fix it, then run this again/);
+    expect(readFileSync(broken, 'utf8')).toBe('{ "model": "opus", }');
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('the daemon and hooks', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db.drop());
+
+  it('records spooled events as they land, and a third failed command starts a sync by itself', async () => {
+    const env = makeEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 }, thresholds: { max_pending_errors: 3 } } }, { CCM_SYNC_DATABASE_URL: db.url });
+    const daemon = await startDaemonProcess(env.env);
+    try {
+      const failure = (i: number) => JSON.stringify({ ...JSON.parse(CORPUS[3]!), tool_use_id: `toolu_f${i}`, prompt_id: 'p-fail' });
+      for (let i = 0; i < 3; i++) expect((await runCli(['hook', 'claude'], { env: env.env, input: failure(i) })).code).toBe(0);
+      await until(async () => (await db.query("select error_count from task_summaries where id = 'p-fail'")).length === 1, 'the summary on the remote', 15_000);
+      expect(await db.query("select error_count, status from task_summaries where id = 'p-fail'")).toEqual([{ error_count: 3, status: 'open' }]);
+      expect(readdirSync(path.join(env.settings.paths.home, 'spool', 'claude')).filter((n) => n.endsWith('.json'))).toEqual([]);
+    } finally {
+      await daemon.stop();
+      env.cleanup();
+    }
+  });
+
+  it('installs an http hook to the running daemon, whose route records the payload and answers 204', async () => {
+    const port = await freePort();
+    const env = makeEnv({ remote: { kind: 'postgres' }, api: { port }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
+    const daemon = await startDaemonProcess(env.env);
+    const proj = path.join(env.dir, 'proj');
+    mkdirSync(proj);
+    try {
+      const refused = await runCli(['hook', 'install', '--http', '--scope', 'project'], { cwd: proj, env: env.env });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/shared through git/);
+      const r = await runCli(['hook', 'install', '--http', '--scope', 'local'], { cwd: proj, env: env.env });
+      expect(r.code, r.stderr).toBe(0);
+      const file = path.join(proj, '.claude', 'settings.local.json');
+      expect(statSync(file).mode & 0o777).toBe(0o600); // it holds the daemon's token
+      const s = settingsOf(file);
+      expect(s.hooks.SessionStart).toBeUndefined(); // Claude Code runs no http hooks there
+      const h = s.hooks.PostToolUse[0].hooks[0];
+      expect(h).toMatchObject({ type: 'http', url: `http://127.0.0.1:${port}/api/hooks/claude`, allowedEnvVars: ['CCM_TASK_ID'] });
+      // What Claude Code sends: the payload as the body, the headers with $CCM_TASK_ID substituted.
+      const headers = { ...h.headers, 'X-CCM-Task-Id': 'orch-9', 'content-type': 'application/json' };
+      for (const line of CORPUS.slice(40, 46)) {
+        const res = await fetch(h.url, { method: 'POST', headers, body: line });
+        expect(res.status).toBe(204);
+        expect(await res.text()).toBe('');
+      }
+      const bad = await fetch(h.url, { method: 'POST', headers, body: '{"no_event": true}' });
+      expect(bad.status).toBe(204); // never a notice in the agent's transcript; counted instead
+      const status = JSON.parse((await runCli(['sync', 'status', '--json'], { env: env.env })).stdout);
+      expect(status.hooks).toMatchObject({ last_event: 'SessionEnd', failures: 1 });
+      expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
+      expect(await db.query("select total_events, status from task_summaries where id = 'orch-9'")).toEqual([{ total_events: 6, status: 'closed' }]);
+    } finally {
+      await daemon.stop();
+      env.cleanup();
+    }
+  });
+});
