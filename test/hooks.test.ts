@@ -192,6 +192,19 @@ describe('task grouping', () => {
     expect(s.get(`${b}#1`)).toMatchObject({ total_events: 12, status: 'closed' });
   });
 
+  it('folds a subagent\'s events into the prompt that started it, even under a prompt id of their own', async () => {
+    const session = CORPUS.slice(13, 23).map((l) => {
+      const p = JSON.parse(l) as Record<string, unknown>;
+      const own = p.agent_id ? { prompt_id: 'subagent-own-prompt' } : {};
+      return JSON.stringify({ ...p, session_id: 'sub-session', ...own });
+    });
+    replay(session, Date.parse('2026-11-20T12:00:00Z'));
+    expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
+    const s = await summaries(env.systemId);
+    expect(s.has('subagent-own-prompt')).toBe(false);
+    expect(s.get('c24e8b19-9f6d-4a37-b0e5-81d3a6f2c950')).toMatchObject({ session_id: 'sub-session', total_events: 10, tools_used: { Agent: 1, Grep: 1, Read: 1 } });
+  });
+
   it('CCM_TASK_ID puts every event of the run in the orchestrator\'s task', async () => {
     replay(CORPUS.slice(27), Date.parse('2026-11-21T10:00:00Z'), 'orchestrated-run-7');
     expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
