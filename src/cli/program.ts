@@ -23,6 +23,14 @@ The home (config, databases, embedded remote) is found like git finds a reposito
   4. ~/.ccm-global                               the per-user default
 Commands that record create a missing home and say so on stderr; commands that look create nothing.`;
 
+function positiveNumber(what: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number`);
+    return n;
+  };
+}
+
 function positiveInt(what: string) {
   return (v: string) => {
     const n = Number(v);
@@ -172,6 +180,17 @@ common(program.command('tui'))
   .description('live dashboard (Ink); keys: s sync, d drain, p pause, o offline, r retry failed, ? help, q quit')
   .option('--once', 'print one plain snapshot and exit (also when stdout is not a TTY)')
   .action(async (_o, cmd: Command) => (await import('./commands/daemon.ts')).tuiCommand(opts(cmd)));
+
+common(program.command('fleet'))
+  .description('every system feeding the remote: type, version, last seen and synced, backlog, failures, connection, alerts')
+  .option('--alerts', 'list only stale or failing systems, and exit 1 while there are any (for cron and monitoring)')
+  .option('--stale-minutes <n>', 'silent this long counts as stale (default monitoring.fleet_stale_minutes)', positiveNumber('--stale-minutes'))
+  .addHelpText('after', `
+Reads the remote's ccm_sync_systems, which each system updates with every sync and at least every
+monitoring.heartbeat_minutes. It needs to read every system's row: the user of CCM_SYNC_DATABASE_URL
+(postgres), SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY (supabase; run it where that key may live,
+never on the fleet's machines), or the embedded remote (this machine only).`)
+  .action(async (_o, cmd: Command) => (await import('./commands/fleet.ts')).fleetCommand(opts(cmd)));
 
 common(program.command('alerts'))
   .description('print firing alerts; exits 1 while any fire (for cron and monitoring)')

@@ -40,6 +40,8 @@ export interface Secrets {
   supabaseUrl?: string;
   supabaseAnonKey?: string;
   accessToken?: string;
+  /** Service-role key: only `ccm-sync fleet` (and the dashboard's fleet view) use it, to read every system. */
+  serviceRoleKey?: string;
 }
 
 export interface Settings extends ConfigFile {
@@ -157,18 +159,21 @@ function readSecrets(env: NodeJS.ProcessEnv): Secrets {
     supabaseUrl: env.SUPABASE_URL || undefined,
     supabaseAnonKey: env.SUPABASE_ANON_KEY || undefined,
     accessToken: env.CCM_SYNC_ACCESS_TOKEN || undefined,
+    serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY || undefined,
   };
-  for (const value of [secrets.databaseUrl, secrets.supabaseAnonKey, secrets.accessToken]) registerSecret(value);
+  for (const value of [secrets.databaseUrl, secrets.supabaseAnonKey, secrets.accessToken, secrets.serviceRoleKey]) registerSecret(value);
   return secrets;
 }
 
 /**
  * What the cache depends on, as one string: the format, this package's version and location, the
- * config file's path and text, and every shipped mode preset. Kept whole in the cache and compared
+ * schema module, the config file's path and text, and every shipped mode preset. Kept whole in the cache and compared
  * as is (a few KB): no hashing library to load on the hook's path.
  */
 function cacheKey(configFile: string, text: string | undefined): string {
-  const parts = [CACHE_FORMAT, VERSION, import.meta.url, configFile, text ?? '\0none'];
+  // The schema's own file: a build that changes defaults (same version, in development) is new.
+  const schemaFile = fs.statSync(new URL(`./schema${EXT}`, import.meta.url));
+  const parts = [CACHE_FORMAT, VERSION, import.meta.url, `${schemaFile.size}:${schemaFile.mtimeMs}`, configFile, text ?? '\0none'];
   for (const name of fs.readdirSync(MODES_DIR).sort()) parts.push(name, fs.readFileSync(new URL(name, MODES_DIR), 'utf8'));
   return parts.join('\0');
 }

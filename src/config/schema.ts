@@ -131,6 +131,7 @@ export const configSchema = z
         metrics_retention_days: z.number().int().positive().default(30).describe('sync_metrics rows older than this are pruned daily'),
         max_failed_operations: z.number().int().min(0).default(0).describe('Alert operations_failed while more operations than this are dead-lettered (status failed)'),
         heartbeat_minutes: z.number().int().positive().default(60).describe('The daemon tells the remote it is alive at least this often, even with nothing to sync (the fleet view)'),
+        fleet_stale_minutes: z.number().positive().default(90).describe('`ccm-sync fleet` shows a system as stale when it has said nothing for this long (keep it above heartbeat_minutes)'),
       })
       .strict()
       .prefault({}),

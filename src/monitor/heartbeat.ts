@@ -1,6 +1,6 @@
 /**
- * What a system says about itself to the remote with the first batch of every sync (and at least
- * hourly, from the daemon): its type and version, backlog and dead letters, connection state, the
+ * What a system says about itself to the remote with every batch it uploads (and at least hourly,
+ * from the daemon): its type and version, backlog and dead letters, connection state, the
  * alert rules firing, and when it last synced. The fleet view (`ccm-sync fleet`) reads these rows.
  */
 import { AlertState } from '../store/alert-state.ts';

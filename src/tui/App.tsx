@@ -3,6 +3,7 @@ import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { Dashboard } from './Dashboard.tsx';
 import { runAction, type ActionKey } from './actions.ts';
 import { buildModel, type DashboardModel } from './model.ts';
+import { FLEET_REFRESH_MS, fleetUnavailable, loadFleet, type FleetState } from './fleet-source.ts';
 import { redact } from '../redact.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
@@ -22,6 +23,8 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
   const [message, setMessage] = useState<string | undefined>();
   const [help, setHelp] = useState(false);
   const [failures, setFailures] = useState(false);
+  const [fleetShown, setFleetShown] = useState(false);
+  const [fleet, setFleet] = useState<FleetState>();
   const [size, setSize] = useState({ width: stdout.columns || 80, height: stdout.rows || 24 });
 
   useEffect(() => {
@@ -40,6 +43,18 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
     };
   }, [local, settings, refreshMs, stdout]);
 
+  useEffect(() => {
+    if (fleetUnavailable(settings)) return undefined;
+    let live = true;
+    const load = () => void loadFleet(settings, Date.now()).then((f) => live && setFleet(f));
+    load();
+    const timer = setInterval(load, FLEET_REFRESH_MS);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [settings]);
+
   useInput((input) => {
     if (input === 'q') {
       exit();
@@ -51,6 +66,13 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
     }
     if (input === 'f') {
       setFailures((f) => !f);
+      setFleetShown(false);
+      return;
+    }
+    if (input === 'm') {
+      setFleetShown((v) => !v);
+      setFailures(false);
+      if (!fleet) void loadFleet(settings, Date.now()).then(setFleet);
       return;
     }
     if ('sdpor'.includes(input) && input.length === 1) {
@@ -63,7 +85,7 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
   });
 
   if (size.width < MIN_WIDTH || size.height < MIN_HEIGHT) return <TooSmall width={size.width} height={size.height} />;
-  return <Dashboard model={model} width={size.width} height={size.height} message={message} showHelp={help} showFailures={failures} />;
+  return <Dashboard model={model} width={size.width} height={size.height} message={message} showHelp={help} showFailures={failures} fleet={fleet} showFleet={fleetShown} />;
 }
 
 /** The smallest terminal the dashboard's panels fit in without wrapping. */

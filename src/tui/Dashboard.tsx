@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
 import { AlertsPanel, ConflictsPanel, FailedPanel, ReductionPanel } from './panels/ReviewPanels.tsx';
 import { FailuresView } from './panels/FailuresView.tsx';
+import { FleetView } from './panels/FleetView.tsx';
 import { HelpPanel } from './panels/HelpPanel.tsx';
 import { QueuePanel } from './panels/QueuePanel.tsx';
 import { StatePanel } from './panels/StatePanel.tsx';
@@ -9,6 +10,7 @@ import { LastSyncPanel, NextSyncPanel, RecentPanel, ThroughputPanel } from './pa
 import { ago } from './format.ts';
 import { hookLine } from '../monitor/hook-health.ts';
 import type { DashboardModel } from './model.ts';
+import type { FleetState } from './fleet-source.ts';
 
 export interface DashboardProps {
   readonly model: DashboardModel;
@@ -18,16 +20,20 @@ export interface DashboardProps {
   readonly showHelp?: boolean;
   /** The failures view (key f) instead of the dashboard. */
   readonly showFailures?: boolean;
+  /** The fleet as last read (postgres, or supabase with the service-role key). */
+  readonly fleet?: FleetState;
+  /** The fleet view (key m) instead of the dashboard. */
+  readonly showFleet?: boolean;
 }
 
-export const KEY_LINE = 's sync · d drain · p pause · o offline · r retry · f failures · ? help · q quit';
+export const KEY_LINE = 's sync  d drain  p pause  o offline  r retry  f failed  m fleet  ? help  q quit';
 
 /**
  * The whole screen. At 80×24: header, three panels, three panels, the throughput line, recent
  * syncs, failed and conflicts, the key line. Wider terminals move "next sync" into the top row;
  * taller ones show more recent syncs and failures.
  */
-export function Dashboard({ model, width, height, message, showHelp, showFailures }: DashboardProps) {
+export function Dashboard({ model, width, height, message, showHelp, showFailures, fleet, showFleet }: DashboardProps) {
   const s = model.status;
   const wide = width >= 120;
   const col = Math.floor(width / (wide ? 4 : 3));
@@ -47,6 +53,14 @@ export function Dashboard({ model, width, height, message, showHelp, showFailure
       </Box>
     );
   }
+  if (showFleet) {
+    return (
+      <Box flexDirection="column" width={width}>
+        <FleetView fleet={fleet} now={model.now} width={width} height={height - 1} />
+        <Text>{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
+      </Box>
+    );
+  }
   if (showFailures) {
     return (
       <Box flexDirection="column" width={width}>
@@ -60,6 +74,7 @@ export function Dashboard({ model, width, height, message, showHelp, showFailure
       <Text wrap="truncate-end">
         <Text bold>ccm-sync</Text>
         <Text dimColor> · {s.system.id} · {s.mode} · remote {s.remote}</Text>
+        {fleet && !('unavailable' in fleet) ? <Text color={fleet.totals.stale || fleet.totals.failing ? 'yellow' : undefined} dimColor={!fleet.totals.stale && !fleet.totals.failing}> · fleet {fleet.totals.systems}{fleet.totals.stale ? `, ${fleet.totals.stale} stale` : ''}{fleet.totals.failing ? `, ${fleet.totals.failing} failing` : ''}</Text> : null}
         {hooks ? <Text color={s.hooks.failures || s.hooks.rejected ? 'yellow' : undefined} dimColor={!s.hooks.failures && !s.hooks.rejected}> · hooks: {hooks}</Text> : null}
       </Text>
       {row(6, <>

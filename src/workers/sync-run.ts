@@ -118,7 +118,6 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
   const selectiveRun = job.limits?.selective === true || total >= o.selective.backlog_operations;
   const up = uploader(ctx.transport, o.systemId, clock);
   let selective = selectiveRun;
-  let heartbeatSent = false;
   const ready: Claim[] = [];
   const claimed = new Set<number>();
   let urgentSeen = 0;
@@ -200,8 +199,11 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
     ctx.onProgress?.({ trigger: job.trigger, done: result.operations_in, total: Math.max(total, result.operations_in), batches: result.batches });
   };
 
-  /** What goes with the next batch: the watermark, a prune request when due, the heartbeat once. */
-  const envelope = (): Envelope => {
+  /**
+   * What goes with the next batch: the watermark, a prune request when due, and the heartbeat
+   * (every batch: the fleet view then follows a long drain), its backlog net of this batch.
+   */
+  const envelope = (inFlight: number): Envelope => {
     const env: Envelope = { settled_through: outbox.settledThrough() };
     const every = o.pruneLedgerEveryMs;
     const last = ctx.state.get('ledger_pruned')?.at;
@@ -209,9 +211,9 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
       env.prune_ledger = true;
       ctx.state.set('ledger_pruned', { at: new Date(clock.now()).toISOString(), through: env.settled_through! });
     }
-    if (!heartbeatSent && ctx.heartbeat) {
-      env.heartbeat = ctx.heartbeat();
-      heartbeatSent = true;
+    if (ctx.heartbeat) {
+      const hb = ctx.heartbeat();
+      env.heartbeat = { ...hb, backlog: Math.max(0, hb.backlog - inFlight) };
     }
     return env;
   };
@@ -229,7 +231,7 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
         if (!prepareUntilBatch(prepare, ready)) break;
       }
       const next = ready.shift()!;
-      const upload = up.upload(next.batch.items.map((i) => i.op), envelope(), ctx.signal);
+      const upload = up.upload(next.batch.items.map((i) => i.op), envelope(next.rows.length), ctx.signal);
       upload.catch(() => undefined); // awaited below, after the local work
       await new Promise((resolve) => setImmediate(resolve)); // let the request go out first
       let localFailure: unknown;
@@ -249,6 +251,11 @@ export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<Sy
     settleAnswered();
   } catch (err) {
     failure ??= err;
+  }
+  // Operations were dead-lettered after the last heartbeat went up: say so now, in an empty
+  // batch, so the fleet view shows this system failing without waiting for its next sync.
+  if (failure === undefined && result.operations_failed > 0 && ctx.heartbeat) {
+    await up.upload([], envelope(0), ctx.signal).catch(() => undefined);
   }
   return finish(ctx, result, started, failure);
 }

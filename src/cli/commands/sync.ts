@@ -2,6 +2,7 @@
  * `ccm-sync sync now|drain|status|health|retry-failed`. `now` and `drain` ask a running daemon;
  * with none running they sync in this process, through the same runSync the worker thread uses.
  */
+import { heartbeatOf } from '../../monitor/heartbeat.ts';
 import { hookLine } from '../../monitor/hook-health.ts';
 import { drainSpool } from '../../hooks/spool-drain.ts';
 import { DaemonUnreachableError } from '../../errors.ts';
@@ -20,7 +21,7 @@ import type { HeldBack, SyncJobPayload, SyncResult } from '../../types.ts';
 export async function syncInProcess(settings: Settings, local: Local, job: SyncJobPayload, onProgress?: (p: SyncProgress) => void): Promise<SyncResult> {
   const transport = await openTransport(settings);
   try {
-    return await runSync(syncContext(local, settings, transport, { onProgress }), job);
+    return await runSync(syncContext(local, settings, transport, { onProgress, heartbeat: () => heartbeatOf(local, settings) }), job);
   } finally {
     await transport.close();
   }

@@ -8,6 +8,7 @@ export const KEYS: readonly [string, string][] = [
   ['o', 'toggle simulated offline (5 minutes)'],
   ['r', 'retry failed operations'],
   ['f', 'failed operations with their whole reason'],
+  ['m', 'the fleet: every system feeding the remote (postgres, or supabase with the service-role key)'],
   ['?', 'this help'],
   ['q', 'quit'],
 ];

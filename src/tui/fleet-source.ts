@@ -1,0 +1,32 @@
+/**
+ * Where the dashboard's fleet view comes from: the remote's ccm_sync_systems, read every 30 s
+ * (not every second: it is a network round trip, and systems report at most once per batch).
+ */
+import { fleetView, type FleetView } from '../monitor/fleet.ts';
+import { readFleet } from '../remote/fleet.ts';
+import { messageOf } from '../errors.ts';
+import { redact } from '../redact.ts';
+import type { Settings } from '../config/load.ts';
+
+export const FLEET_REFRESH_MS = 30_000;
+
+export type FleetState = FleetView | { unavailable: string } | undefined;
+
+/** Why this dashboard cannot show the fleet, or undefined when it can. */
+export function fleetUnavailable(settings: Settings): string | undefined {
+  if (settings.remote.kind === 'embedded') return 'The embedded remote holds this machine only; the fleet view needs a shared postgres or supabase remote.';
+  if (settings.remote.kind === 'supabase' && !settings.secrets.serviceRoleKey) {
+    return 'Reading every system takes the service-role key: run the dashboard with SUPABASE_SERVICE_ROLE_KEY set (where that key may live; never on the fleet\'s machines), or use `ccm-sync fleet` there.';
+  }
+  return undefined;
+}
+
+export async function loadFleet(settings: Settings, nowMs: number): Promise<FleetState> {
+  const why = fleetUnavailable(settings);
+  if (why) return { unavailable: why };
+  try {
+    return fleetView(await readFleet(settings), nowMs, settings.monitoring.fleet_stale_minutes);
+  } catch (err) {
+    return { unavailable: `cannot read the fleet: ${redact(messageOf(err))}` };
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * A small fleet in CI: 10 systems × 500 operations syncing at once into one Postgres (and 4 × 200
+ * through a real PostgREST with supabase-js), every operation of every system exactly once; then
+ * the fleet view an operator reads, with a failing system and, once they fall silent, stale ones.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.ts';
+import { APPLY_LOG_SQL, checkFleet, runFleet, type FleetRun } from './helpers/fleet.ts';
+import { anonKey, JWT_SECRET } from './helpers/jwt.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { startPostgrest } from './helpers/postgrest.ts';
+
+let db: TestDatabase;
+let fleet: FleetRun;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await db.query(APPLY_LOG_SQL);
+});
+afterAll(async () => {
+  fleet?.cleanup();
+  await db.drop();
+});
+
+describe('a fleet of 10 systems', () => {
+  it('syncs every operation of every system exactly once, all at the same time', async () => {
+    fleet = await runFleet({ systems: 10, opsPerSystem: 500, remote: { kind: 'postgres', url: db.url }, processes: 2, batch: 100 });
+    expect(fleet.operations).toBe(5000);
+    const check = await checkFleet(db.query.bind(db), fleet.systems);
+    expect(check).toEqual({ lost: [], doubled: 0, unsettled: [] });
+    // Every operation went through the ledger (pruned down to each system's watermark), and every
+    // system reported itself.
+    const systems = await db.query<{ system_id: string; settled_through: string; pruned_through: string }>('select system_id, settled_through, pruned_through from ccm_sync_systems order by 1');
+    expect(systems).toHaveLength(10);
+    for (const s of systems) expect(Number(s.pruned_through)).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('shows the operator every system, a failing one, and stale ones once they fall silent', async () => {
+    const env = { CCM_SYNC_DATABASE_URL: db.url };
+    // The fleet view from an operator's machine: any config naming the postgres remote.
+    const operator = path.join(fleet.dir, 'fleet-000', 'config.yaml');
+    const view = JSON.parse((await runCli(['fleet', '--json', '--config', operator], { env })).stdout);
+    expect(view.totals).toMatchObject({ systems: 10, stale: 0, failing: 0, backlog: 0, failed: 0 });
+    expect(view.systems[3]).toMatchObject({ system_id: 'fleet-003', type: 'developer_workstation', version: JSON.parse(readFileSync('package.json', 'utf8')).version, backlog: 0, failed: 0, connection: 'online', stale: false, failing: false });
+    expect(Date.parse(view.systems[3].last_sync_at)).toBeGreaterThan(Date.now() - 600_000);
+    expect((await runCli(['fleet', '--alerts', '--config', operator], { env })).code).toBe(0);
+
+    // fleet-004 records an alert the remote refuses for good: a dead letter, reported at once.
+    await db.query("alter table alerts add constraint fleet_no_poison check (message is distinct from 'poison')");
+    const home = path.join(fleet.dir, 'fleet-004', 'config.yaml');
+    await runCli(['enqueue', '--op', 'INSERT', '--table', 'alerts', '--id', 'poison-1', '--data', '{"message":"poison","severity":"warning"}', '--config', home], { env });
+    expect((await runCli(['sync', 'now', '--config', home], { env })).code).toBe(1);
+    const alerts = await runCli(['fleet', '--alerts', '--config', operator], { env });
+    expect(alerts.code).toBe(1);
+    expect(alerts.stdout).toMatch(/^fleet-004: 1 dead-lettered$/m);
+    expect(alerts.stdout).not.toMatch(/fleet-003/);
+
+    // Silent for longer than the threshold: stale, every one of them.
+    await new Promise((r) => setTimeout(r, 1500));
+    const stale = await runCli(['fleet', '--alerts', '--json', '--stale-minutes', '0.02', '--config', operator], { env });
+    expect(stale.code).toBe(1);
+    const staleView = JSON.parse(stale.stdout);
+    expect(staleView.totals).toMatchObject({ systems: 10, stale: 10, failing: 1 });
+    expect(staleView.systems.find((x: { system_id: string }) => x.system_id === 'fleet-004').problems).toEqual([expect.stringMatching(/^silent for \d+ min$/), '1 dead-lettered']);
+    const human = await runCli(['fleet', '--config', operator, '--stale-minutes', '0.02'], { env });
+    expect(human.stdout).toMatch(/^10 systems · 10 stale \(silent over 0\.02 min\) · 1 failing/);
+    expect(human.stdout).toMatch(/^fleet-004 +\| production_server +\| \S+ +\| .* \| 1 +\| online +\| - +\| STALE$/m);
+  }, 60_000);
+});
+
+describe('a fleet through PostgREST and supabase-js', () => {
+  it('syncs 4 systems × 200 operations exactly once over HTTP', async () => {
+    const api = await startPostgrest(db);
+    try {
+      const run = await runFleet({ systems: 4, opsPerSystem: 200, remote: { kind: 'supabase', url: api.url, anonKey: await anonKey(), jwtSecret: JWT_SECRET }, processes: 1, prefix: 'http', batch: 50 });
+      try {
+        expect(await checkFleet(db.query.bind(db), run.systems)).toEqual({ lost: [], doubled: 0, unsettled: [] });
+      } finally {
+        run.cleanup();
+      }
+    } finally {
+      await api.close();
+    }
+  }, 120_000);
+});
