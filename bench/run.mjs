@@ -9,6 +9,7 @@ import { scratchDatabase } from './lib.mjs';
 import { benchBigHooks, benchEmbedded, benchMillion, benchOfflineHour } from './memory.mjs';
 import { benchHistory } from './history.mjs';
 import { benchHook } from './hook.mjs';
+import { benchFleet } from './fleet.mjs';
 import { benchPackaging } from './packaging.mjs';
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
@@ -29,6 +30,7 @@ try {
   if (want('history')) { log('status with 1,000,000 synced operations of history…'); results.history = await benchHistory(); }
   if (want('embedded')) { log('daemon memory on the embedded remote and on Postgres…'); results.embedded = await benchEmbedded(db); }
   if (want('bighooks')) { log('2,000 hook events of 100 KB…'); results.bighooks = await benchBigHooks(db); }
+  if (want('fleet')) { log(`a fleet of ${process.env.CCM_BENCH_FLEET ?? 100} systems, through postgres and PostgREST (a few minutes)…`); results.fleet = await benchFleet(); }
   if (want('million')) { log('1,000,000-operation drain (a few minutes)…'); results.million = await benchMillion(db); }
 } finally {
   await db.drop();
@@ -88,6 +90,22 @@ if (results.embedded) {
     'A daemon in a fresh home syncs 5 operations, then drains 20,000 (batches of 500); peak resident memory (VmHWM) of the daemon process, worker thread included. The embedded data directory is created once by a short-lived child process (initdb), outside these figures.', '',
     '| remote | peak after the first 5 | peak after 20,000 | drain time |', '|---|---:|---:|---:|',
     ...['embedded', 'postgres'].map((k) => `| ${k} | ${e[k].first_five_peak_mib} MiB | **${e[k].drain_peak_mib} MiB** | ${e[k].drain_s.toFixed(1)} s |`), '');
+}
+if (results.fleet) {
+  const f = results.fleet;
+  const row = (name, r) => `| ${name} | ${r.operations.toLocaleString('en')} | ${r.seconds.toFixed(1)} s | **${r.ops_per_s.toLocaleString('en')}** | ${pct(r.ops_per_s / (Math.min(r.systems, f.cores) * f.single_ops_per_s))} | ${ms(r.urgent.p50_ms)} / **${ms(r.urgent.p95_ms)}** (${r.urgent.samples}) | ${r.connections_max} | ${r.lock_waits_max} | ${r.check.lost.length} / ${r.check.doubled} |`;
+  const ledger = (r) => r.ledger.map((x) => `${x.s} s: ${x.ledger.toLocaleString('en')} ledger rows for ${x.applied.toLocaleString('en')} applied`).join('; ');
+  lines.push(`## A fleet: ${f.postgres.systems} systems into one Postgres (targets: ≥ 50% of min(N, cores) × one system; urgent p95 < 500 ms; nothing lost or doubled; a flat ledger)`, '',
+    `\`npm run bench fleet\` (\`CCM_BENCH_FLEET\`, \`CCM_BENCH_FLEET_OPS\`): ${f.postgres.systems} systems in 4 processes, each with its own home, SQLite outbox, transport (its own connections, or its own JWT through PostgREST), \`batch_sync\` calls and advisory lock, recording ${f.ops_per_system.toLocaleString('en')} operations in 5 rounds (hook events of one agent task per round, reports, task updates, urgent alerts) and syncing after each. A private Postgres on the same machine (fsync off, max_connections 400, pg_stat_statements). Floor: one system alone with the same workload on the same server, **${f.single_ops_per_s.toLocaleString('en')} ops/s**; with ${f.cores} cores the target is ${f.target_ops_per_s.toLocaleString('en')} ops/s. Urgent latency: a real daemon as one more system, \`ccm-sync enqueue --priority urgent\` spawned every 100 ms during the run, to the row committed on the remote (LISTEN/NOTIFY). Exactly once: every report and alert row present, every task at its last value, every task summary with all its events, and a trigger logging each application of an operation id (none twice).`, '',
+    '| path | operations | wall | ops/s | vs min(N, cores) × one | urgent p50 / p95 (samples) | connections (max) | lock waits (max) | lost / doubled |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    row('postgres transport', f.postgres), row('PostgREST + supabase-js (pool 10)', f.postgrest), '',
+    `Ledger with pruning on (every batch here): postgres ${ledger(f.postgres)}. PostgREST ${ledger(f.postgrest)}.`, '',
+    'Where the remote spends its time (pg_stat_statements, postgres transport run, nested statements included):', '',
+    '| statement | calls | total | mean |', '|---|---:|---:|---:|',
+    ...f.postgres.statements.map((x) => `| \`${x.query.replace(/\|/g, '\\|')}…\` | ${x.calls} | ${x.total_ms} ms | ${x.mean_ms} ms |`), '',
+    'One `batch_sync` call by size, on the same server idle, one warm connection (round trip included; the inputs of [docs/scale.md](docs/scale.md)):', '',
+    '| operations per call | median | per operation |', '|---:|---:|---:|',
+    ...f.calls.map((c) => `| ${c.ops} | ${c.median_ms.toFixed(2)} ms | ${c.per_op_ms.toFixed(3)} ms |`), '');
 }
 if (results.million) {
   const m = results.million;

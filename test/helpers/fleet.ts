@@ -24,6 +24,11 @@ export interface FleetOptions {
   pauseMs?: number;
   /** System ids are <prefix>-<n>. */
   prefix?: string;
+  /**
+   * Run the simulated systems at a lower CPU priority (nice 10): they stand in for other machines,
+   * so on a shared box they should not starve a system measured alongside them, nor the server.
+   */
+  nice?: boolean;
   /** Called every `sampleMs` while the fleet runs (connections, ledger rows, lock waits). */
   sample?: () => Promise<void>;
   sampleMs?: number;
@@ -70,9 +75,10 @@ export interface FleetRun {
 
 const WORKER = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
 
-function startWorker(config: FleetWorkerConfig, file: string): { child: ChildProcess; ready: Promise<void>; results: Promise<SystemResult[]> } {
+function startWorker(config: FleetWorkerConfig, file: string, nice: boolean): { child: ChildProcess; ready: Promise<void>; results: Promise<SystemResult[]> } {
   writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [WORKER, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const [cmd, args] = nice ? ['nice', ['-n', '10', process.execPath, WORKER, file]] : [process.execPath, [WORKER, file]];
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d));
   const lines = createInterface({ input: child.stdout! });
@@ -93,7 +99,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetRun> {
   const workers = Array.from({ length: k }, (_, w) => startWorker({
     dir, systems: ids.filter((_, i) => i % k === w), opsPerSystem: o.opsPerSystem, rounds: o.rounds ?? 5, batch: o.batch ?? 500,
     pauseMs: o.pauseMs ?? 20, remote: o.remote, types: ['developer_workstation', 'production_server', 'backup_server'],
-  }, path.join(dir, `worker-${w}.json`)));
+  }, path.join(dir, `worker-${w}.json`), o.nice ?? false));
   await Promise.all(workers.map((w) => w.ready));
   const t0 = Date.now();
   let sampling = true;

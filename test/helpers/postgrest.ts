@@ -56,7 +56,7 @@ async function waitHttp(url: string, timeoutMs = 15_000): Promise<void> {
 }
 
 /** Starts PostgREST for `db`, connecting through `pgPort` (a fault proxy's port, if given). */
-export async function startPostgrest(db: TestDatabase, opts: { pgPort?: number; schemas?: string } = {}): Promise<PostgrestServer> {
+export async function startPostgrest(db: Pick<TestDatabase, 'name' | 'query'>, opts: { pgPort?: number; schemas?: string; pool?: number } = {}): Promise<PostgrestServer> {
   await db.query(`do $$ begin
       if not exists (select 1 from pg_roles where rolname = 'ccm_authenticator') then
         create role ccm_authenticator login noinherit;
@@ -76,7 +76,7 @@ export async function startPostgrest(db: TestDatabase, opts: { pgPort?: number; 
         PGRST_JWT_SECRET: JWT_SECRET,
         PGRST_SERVER_HOST: '127.0.0.1',
         PGRST_SERVER_PORT: String(port),
-        PGRST_DB_POOL: '4',
+        PGRST_DB_POOL: String(opts.pool ?? 4),
         PGRST_DB_POOL_ACQUISITION_TIMEOUT: '3',
         PGRST_LOG_LEVEL: 'crit',
       },

@@ -1,0 +1,147 @@
+// `npm run bench fleet`: N systems (default 100, CCM_BENCH_FLEET) syncing at once into one Postgres,
+// first through the postgres transport, then through PostgREST with supabase-js, against a single
+// system's rate measured in the same run on the same server. A private Postgres (max_connections
+// 400, pg_stat_statements) so the fleet's connections and statements can be counted.
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import pg from 'pg';
+import { APPLY_LOG_SQL, checkFleet, runFleet } from '../test/helpers/fleet.ts';
+import { anonKey, JWT_SECRET, systemToken } from '../test/helpers/jwt.ts';
+import { startPostgrest } from '../test/helpers/postgrest.ts';
+import { startPrivatePostgres } from '../test/helpers/private-pg.ts';
+import { CLI, median, now, percentile, scratchEnv, startDaemon } from './lib.mjs';
+
+const N = Number(process.env.CCM_BENCH_FLEET ?? 100);
+const OPS = Number(process.env.CCM_BENCH_FLEET_OPS ?? 1000);
+
+/** Connections, ledger rows and lock waits on the server, sampled while the fleet runs. */
+function sampler(server) {
+  const series = [];
+  const t0 = now();
+  return {
+    series,
+    async sample() {
+      const [row] = await server.query(`select
+        (select count(*) from pg_stat_activity where backend_type = 'client backend') as connections,
+        (select count(*) from pg_stat_activity where wait_event_type = 'Lock') as lock_waits,
+        (select count(*) from public.ccm_sync_ledger) as ledger,
+        (select count(*) from public.fleet_apply_log) as applied`);
+      series.push({ s: (now() - t0) / 1000, connections: Number(row.connections), lock_waits: Number(row.lock_waits), ledger: Number(row.ledger), applied: Number(row.applied) });
+    },
+  };
+}
+
+/** A real daemon as one more system: urgent operations spawned while the fleet is busy, to the remote commit. */
+async function urgentProbe(server, remoteEnv, remote) {
+  await server.query(`create or replace function public.bench_urgent() returns trigger language plpgsql as $$
+      begin perform pg_notify('ccm_urgent', new.id); return new; end $$;
+    drop trigger if exists bench_urgent on public.tasks;
+    create trigger bench_urgent after insert on public.tasks for each row when (new.id like 'urgent-%') execute function public.bench_urgent();`);
+  const env = scratchEnv({ remote: { kind: remote }, sync: { intervals: { default: 3600 } } }, remoteEnv);
+  if (remote === 'supabase') env.env.CCM_SYNC_ACCESS_TOKEN = await systemToken(env.systemId);
+  const daemon = await startDaemon(env.env);
+  const listener = new pg.Client({ connectionString: server.url });
+  await listener.connect();
+  await listener.query('listen ccm_urgent');
+  const seen = new Map();
+  listener.on('notification', (n) => seen.set(n.payload, now()));
+  const latency = [];
+  const daemonPart = [];
+  let running = true;
+  let i = 0;
+  const loop = (async () => {
+    while (running) {
+      const id = `urgent-${remote}-${i++}`;
+      const t0 = now();
+      let exitedAt = 0;
+      const child = spawn(process.execPath, [CLI, 'enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', id, '--data', '{"title":"urgent"}', '--priority', 'urgent'], { env: env.env, stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', () => r((exitedAt = now()))));
+      const end = Date.now() + 30_000;
+      while (!seen.has(id) && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
+      await exited;
+      if (seen.has(id)) {
+        latency.push(seen.get(id) - t0);
+        daemonPart.push(Math.max(0, seen.get(id) - exitedAt));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await listener.end();
+      await daemon.stop();
+      env.cleanup();
+      return { samples: latency.length, p50_ms: median(latency), p95_ms: percentile(latency, 95), max_ms: Math.max(...latency), daemon_p50_ms: median(daemonPart), daemon_p95_ms: percentile(daemonPart, 95) };
+    },
+  };
+}
+
+async function fleetRun(server, remote, label) {
+  const s = sampler(server);
+  await server.query('select pg_stat_statements_reset()');
+  const probe = await urgentProbe(server, remote.kind === 'postgres' ? { CCM_SYNC_DATABASE_URL: remote.url } : { SUPABASE_URL: remote.url, SUPABASE_ANON_KEY: remote.anonKey }, remote.kind);
+  const run = await runFleet({ systems: N, opsPerSystem: OPS, remote, processes: 4, prefix: label, nice: true, sample: () => s.sample(), sampleMs: 500 });
+  const urgent = await probe.stop();
+  const check = await checkFleet(server.query, run.systems);
+  const statements = await server.query(`select left(regexp_replace(query, '\\s+', ' ', 'g'), 90) as query, calls, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 2) as mean_ms
+    from pg_stat_statements where query not like '%pg_stat%' order by total_exec_time desc limit 4`);
+  run.cleanup();
+  return {
+    systems: N, operations: run.operations, seconds: run.seconds, ops_per_s: Math.round(run.ops_per_s), urgent, check,
+    connections_max: Math.max(...s.series.map((x) => x.connections)), lock_waits_max: Math.max(...s.series.map((x) => x.lock_waits)),
+    ledger: s.series.filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 6)) === 0 || i === a.length - 1).map((x) => ({ s: Math.round(x.s), ledger: x.ledger, applied: x.applied })),
+    statements,
+  };
+}
+
+/** What one batch_sync call costs, by size: one warm connection, an idle server (docs/scale.md's inputs). */
+async function callCost(server) {
+  const { PostgresTransport } = await import('../dist/remote/postgres.js');
+  const t = new PostgresTransport({ connectionString: server.url, systemId: 'cost-probe', timeoutMs: 60_000 });
+  let seq = 0;
+  const batch = (n) => ({ system_id: 'cost-probe', sync_timestamp: new Date().toISOString(), settled_through: seq, operations: Array.from({ length: n }, () => {
+    seq++;
+    return { op_id: crypto.randomUUID(), operation: 'INSERT', table: 'supervisory_reports', record_id: `c${seq}`, data: { summary: 'x'.repeat(200), status: 'open' }, changed_at: new Date().toISOString(), seq, ledger_seq: seq };
+  }) });
+  const out = [];
+  try {
+    for (const n of [1, 5, 50, 500]) {
+      for (let i = 0; i < 20; i++) await t.upload(batch(n));
+      const times = [];
+      for (let i = 0; i < 100; i++) {
+        const t0 = now();
+        await t.upload(batch(n));
+        times.push(now() - t0);
+      }
+      out.push({ ops: n, median_ms: median(times), per_op_ms: median(times) / n });
+    }
+  } finally {
+    await t.close();
+  }
+  return out;
+}
+
+export async function benchFleet() {
+  const server = await startPrivatePostgres({ settings: { max_connections: '400', shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } });
+  try {
+    await server.query('create extension if not exists pg_stat_statements');
+    await server.query(APPLY_LOG_SQL);
+    const calls = await callCost(server);
+    const single = await runFleet({ systems: 1, opsPerSystem: OPS, remote: { kind: 'postgres', url: server.url }, processes: 1, prefix: 'single' });
+    single.cleanup();
+    const viaPostgres = await fleetRun(server, { kind: 'postgres', url: server.url }, 'pg');
+    const api = await startPostgrest({ name: 'postgres', query: server.query }, { pgPort: server.port, pool: 10 });
+    let viaPostgrest;
+    try {
+      viaPostgrest = await fleetRun(server, { kind: 'supabase', url: api.url, anonKey: await anonKey(), jwtSecret: JWT_SECRET }, 'rest');
+    } finally {
+      await api.close();
+    }
+    const cores = os.cpus().length;
+    return { cores, single_ops_per_s: Math.round(single.ops_per_s), target_ops_per_s: Math.round(0.5 * Math.min(N, cores) * single.ops_per_s), postgres: viaPostgres, postgrest: viaPostgrest, ops_per_system: OPS, calls };
+  } finally {
+    await server.destroy();
+  }
+}
