@@ -15,7 +15,7 @@ const N = Number(process.env.CCM_BENCH_FLEET ?? 100);
 const OPS = Number(process.env.CCM_BENCH_FLEET_OPS ?? 1000);
 
 /** Connections, ledger rows and lock waits on the server, sampled while the fleet runs. */
-function sampler(server) {
+function sampler(server, label) {
   const series = [];
   const t0 = now();
   return {
@@ -24,8 +24,8 @@ function sampler(server) {
       const [row] = await server.query(`select
         (select count(*) from pg_stat_activity where backend_type = 'client backend') as connections,
         (select count(*) from pg_stat_activity where wait_event_type = 'Lock') as lock_waits,
-        (select count(*) from public.ccm_sync_ledger) as ledger,
-        (select count(*) from public.fleet_apply_log) as applied`);
+        (select count(*) from public.ccm_sync_ledger where system_id like $1) as ledger,
+        (select count(*) from public.fleet_apply_log where system_id like $1) as applied`, [`${label}-%`]);
       series.push({ s: (now() - t0) / 1000, connections: Number(row.connections), lock_waits: Number(row.lock_waits), ledger: Number(row.ledger), applied: Number(row.applied) });
     },
   };
@@ -79,7 +79,7 @@ async function urgentProbe(server, remoteEnv, remote) {
 }
 
 async function fleetRun(server, remote, label) {
-  const s = sampler(server);
+  const s = sampler(server, label);
   await server.query('select pg_stat_statements_reset()');
   const probe = await urgentProbe(server, remote.kind === 'postgres' ? { CCM_SYNC_DATABASE_URL: remote.url } : { SUPABASE_URL: remote.url, SUPABASE_ANON_KEY: remote.anonKey }, remote.kind);
   const run = await runFleet({ systems: N, opsPerSystem: OPS, remote, processes: 4, prefix: label, nice: true, sample: () => s.sample(), sampleMs: 500 });
@@ -128,7 +128,6 @@ export async function benchFleet() {
   try {
     await server.query('create extension if not exists pg_stat_statements');
     await server.query(APPLY_LOG_SQL);
-    const calls = await callCost(server);
     const single = await runFleet({ systems: 1, opsPerSystem: OPS, remote: { kind: 'postgres', url: server.url }, processes: 1, prefix: 'single' });
     single.cleanup();
     const viaPostgres = await fleetRun(server, { kind: 'postgres', url: server.url }, 'pg');
@@ -139,6 +138,7 @@ export async function benchFleet() {
     } finally {
       await api.close();
     }
+    const calls = await callCost(server);
     const cores = os.cpus().length;
     return { cores, single_ops_per_s: Math.round(single.ops_per_s), target_ops_per_s: Math.round(0.5 * Math.min(N, cores) * single.ops_per_s), postgres: viaPostgres, postgrest: viaPostgrest, ops_per_system: OPS, calls };
   } finally {

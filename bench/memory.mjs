@@ -5,6 +5,21 @@ import { openLocal } from '../dist/local.js';
 import { referenceWorkload } from './packaging.mjs';
 import { now, peakRssMiB, scratchEnv, startDaemon, until } from './lib.mjs';
 
+/** Starts the daemon and waits until the outbox is empty: drain time and the daemon's peak RSS. */
+async function drainWithPeak(env, local, what, timeoutMs, everyMs) {
+  const d0 = now();
+  const daemon = await startDaemon(env.env);
+  let peak = 0;
+  await until(() => {
+    peak = Math.max(peak, peakRssMiB(daemon.pid));
+    return local.outbox.pendingTotal() === 0;
+  }, what, timeoutMs, everyMs);
+  const drainS = (now() - d0) / 1000;
+  peak = Math.max(peak, peakRssMiB(daemon.pid));
+  await daemon.stop();
+  return { drainS, peak };
+}
+
 export async function benchMillion(db, total = Number(process.env.CCM_BENCH_MILLION ?? 1_000_000)) {
   const env = scratchEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 }, max_ops_per_request: 500 } }, { CCM_SYNC_DATABASE_URL: db.url });
   const local = openLocal(env.settings);
@@ -14,16 +29,7 @@ export async function benchMillion(db, total = Number(process.env.CCM_BENCH_MILL
       local.recorder.record(Array.from({ length: Math.min(10_000, total - i) }, (_, j) => ({ operation: 'INSERT', table_name: 'supervisory_reports', record_id: `m-${i + j}`, record_data: { summary: `backlog item ${i + j}`, status: 'open' } })));
     }
     const recordS = (now() - t0) / 1000;
-    const d0 = now();
-    const daemon = await startDaemon(env.env);
-    let peak = 0;
-    await until(() => {
-      peak = Math.max(peak, peakRssMiB(daemon.pid));
-      return local.outbox.pendingTotal() === 0;
-    }, 'the million to drain', 1_800_000, 500);
-    const drainS = (now() - d0) / 1000;
-    peak = Math.max(peak, peakRssMiB(daemon.pid));
-    await daemon.stop();
+    const { drainS, peak } = await drainWithPeak(env, local, 'the million to drain', 1_800_000, 500);
     return { operations: total, record_s: recordS, drain_s: drainS, ops_per_s: Math.round(total / drainS), peak_rss_mib: Math.round(peak) };
   } finally {
     local.close();
@@ -73,16 +79,7 @@ export async function benchBigHooks(db) {
         record_data: { task_id: `big-task-${(i + j) % 20}`, hook_event_name: 'PostToolUse', tool_name: 'Read', tool_use_id: `t${i + j}`, tool_input: { file_path: '/x' }, tool_response: big },
       })));
     }
-    const d0 = now();
-    const daemon = await startDaemon(env.env);
-    let peak = 0;
-    await until(() => {
-      peak = Math.max(peak, peakRssMiB(daemon.pid));
-      return local.outbox.pendingTotal() === 0;
-    }, 'the big hook events to drain', 600_000, 200);
-    const drainS = (now() - d0) / 1000;
-    peak = Math.max(peak, peakRssMiB(daemon.pid));
-    await daemon.stop();
+    const { drainS, peak } = await drainWithPeak(env, local, 'the big hook events to drain', 600_000, 200);
     return { events: 2000, event_bytes: 100_000, drain_s: drainS, peak_rss_mib: Math.round(peak) };
   } finally {
     local.close();

@@ -4,21 +4,13 @@
  * and no stack trace; and `remote query` shows what arrived without being able to change it.
  */
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIN_NODE_MAJOR, nodeProblem } from '../src/node-guard.ts';
 import { CLI, runCli } from './helpers/cli.ts';
+import { freePort } from './helpers/postgrest.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 
-/** A loopback port nothing listens on (taken from the OS, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const noStack = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
 

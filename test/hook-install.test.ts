@@ -4,10 +4,10 @@
  * the spool recorded as files land, and the http hook route.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/postgrest.ts';
 import { runCli } from './helpers/cli.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv } from './helpers/env.ts';
@@ -99,13 +99,6 @@ describe('hook install and uninstall', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('the daemon and hooks', () => {
   let db: TestDatabase;

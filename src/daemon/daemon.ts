@@ -19,7 +19,6 @@ import { messageOf } from '../errors.ts';
 import { SyncJobs } from '../jobs/sync-jobs.ts';
 import { openLocal, type Local } from '../local.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { evaluateAlerts, reconcileAlerts } from '../monitor/alerts.ts';
 import { SyncMetrics } from '../monitor/prometheus.ts';
 import { processAlive } from '../monitor/status.ts';
 import { PeriodicScheduler } from '../triggers/periodic.ts';
@@ -28,6 +27,7 @@ import { SyncWorkerHost } from '../workers/host.ts';
 import { bindApi, type ApiRoutes } from './api.ts';
 import { ConnectionMonitor } from './connection.ts';
 import { startHookIntake } from './hook-intake.ts';
+import { startHousekeeping } from './housekeeping.ts';
 import { JobPolicy } from './job-policy.ts';
 import { apiRoutes } from './routes.ts';
 import { ensureToken } from './token.ts';
@@ -77,78 +77,21 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
   const prom = new SyncMetrics(local);
   let stopping = false;
 
-  const enqueue = (trigger: TriggerType, reason: string, limits?: SyncJobPayload['limits']) => {
-    if (stopping) return;
-    jobs.enqueue({ trigger, reason, ...(limits ? { limits } : {}) }).then(
-      (id) => id && log.debug({ trigger, reason, job: id }, 'sync job enqueued'),
-      (err: unknown) => log.error({ err: messageOf(err) }, 'could not enqueue a sync job'),
-    );
-  };
-
-  const conn = new ConnectionMonitor({
-    settings,
-    local,
-    clock,
-    ping: () => worker.ping(),
-    onRestored: (pending, offlineMs) => {
-      log.info({ pending, offline_ms: offlineMs }, `Connection restored, draining ${pending} operations`);
-      const long = offlineMs >= settings.sync.selective.offline_seconds * 1000;
-      enqueue('online', `connection restored with ${pending} operations pending`, long ? { selective: true } : undefined);
-    },
-    onTransition: (from, to) => recordTransition(local, log, from, to),
+  const enqueue = enqueuer(jobs, log, () => stopping);
+  const conn = connectionMonitor(settings, local, clock, log, worker, enqueue);
+  const policy = jobPolicy({ settings, local, clock, log, worker, conn, prom }, opts.onProgress, () => {
+    if (!stopping) periodic.scheduleNext().catch((e: unknown) => log.error({ err: messageOf(e) }, 'could not reschedule'));
   });
-
-  let lastProgressWrite = 0;
-  const policy: JobPolicy = new JobPolicy({
-    settings, local, clock, log, worker, conn, prom,
-    onProgress: (p) => {
-      opts.onProgress?.(p);
-      if (clock.now() - lastProgressWrite < 250) return;
-      lastProgressWrite = clock.now();
-      policy.setActivity('syncing', p);
-    },
-    afterJob: () => {
-      if (!stopping) periodic.scheduleNext().catch((e: unknown) => log.error({ err: messageOf(e) }, 'could not reschedule'));
-    },
-  });
-
-  const thresholds = new ThresholdWatch(settings.sync);
-  const checkThresholds = () => {
-    if (stopping) return;
-    try {
-      const fired = thresholds.check(local.outbox.activity());
-      if (fired) enqueue(fired.trigger, fired.reason);
-    } catch (err) {
-      log.error({ err: messageOf(err) }, 'threshold check failed');
-    }
-  };
+  const checkThresholds = thresholdCheck(settings, local, log, enqueue, () => stopping);
   const commits = watchCommits(settings.paths.db, checkThresholds);
 
-  const checkAlerts = () => {
-    try {
-      const changed = reconcileAlerts(local, evaluateAlerts(local, settings.monitoring, clock.now()), clock.now());
-      if (changed.started.length || changed.resolved.length) log.warn(changed, 'alerts changed');
-    } catch (err) {
-      log.error({ err: messageOf(err) }, 'alert check failed');
-    }
-  };
-  const prune = (syncedDays?: number) => {
-    worker.prune(syncedDays).then((r) => log.info(r, 'pruned history'), (err: unknown) => log.error({ err: messageOf(err) }, 'pruning failed; it is tried again later'));
-  };
-  const heartbeat = () => {
-    if (!conn.offline && !conn.simulatedOffline) worker.heartbeat().catch((err: unknown) => log.warn({ err: messageOf(err) }, 'heartbeat not sent'));
-  };
-  const timers = [
-    setInterval(checkAlerts, opts.alertIntervalMs ?? 30_000),
-    setInterval(prune, settings.retention.every_minutes * 60_000),
-    setInterval(heartbeat, settings.monitoring.heartbeat_minutes * 60_000),
-  ];
+  const chores = startHousekeeping({ settings, local, clock, log, worker, conn, alertIntervalMs: opts.alertIntervalMs });
 
   const periodic = new PeriodicScheduler({
     settings, local, clock, enqueue,
     onFired: (name, kind) => {
-      if (kind === 'prune') prune(settings.sync.scheduled_jobs.find((j) => `user:${j.name}` === name)?.older_than_days);
-      if (kind === 'health_check') checkAlerts();
+      if (kind === 'prune') chores.prune(settings.sync.scheduled_jobs.find((j) => `user:${j.name}` === name)?.older_than_days);
+      if (kind === 'health_check') chores.checkAlerts();
     },
     onError: (err) => log.error({ err: messageOf(err) }, 'scheduler error'),
   });
@@ -184,7 +127,7 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
     async stop() {
       if (stopping) return;
       stopping = true;
-      for (const t of timers) clearInterval(t);
+      chores.stop();
       hooks.stop();
       commits.stop();
       conn.stop();
@@ -197,6 +140,65 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
       local.close();
       log.info('ccm-sync daemon stopped');
     },
+  };
+}
+
+/** What runs each sync job; its progress is passed on, and written for status at most every 250 ms. */
+function jobPolicy(deps: Omit<ConstructorParameters<typeof JobPolicy>[0], 'onProgress' | 'afterJob'>, onProgress: ((p: SyncProgress) => void) | undefined, afterJob: () => void): JobPolicy {
+  let lastWrite = 0;
+  const policy: JobPolicy = new JobPolicy({
+    ...deps,
+    onProgress: (p) => {
+      onProgress?.(p);
+      if (deps.clock.now() - lastWrite < 250) return;
+      lastWrite = deps.clock.now();
+      policy.setActivity('syncing', p);
+    },
+    afterJob,
+  });
+  return policy;
+}
+
+type Enqueue = (trigger: TriggerType, reason: string, limits?: SyncJobPayload['limits']) => void;
+
+/** Enqueues a sync job (its idempotency key absorbs a burst), unless the daemon is stopping. */
+function enqueuer(jobs: SyncJobs, log: Logger, stopping: () => boolean): Enqueue {
+  return (trigger, reason, limits) => {
+    if (stopping()) return;
+    jobs.enqueue({ trigger, reason, ...(limits ? { limits } : {}) }).then(
+      (id) => id && log.debug({ trigger, reason, job: id }, 'sync job enqueued'),
+      (err: unknown) => log.error({ err: messageOf(err) }, 'could not enqueue a sync job'),
+    );
+  };
+}
+
+/** The link to the remote: probed through the worker; when it comes back, the backlog drains. */
+function connectionMonitor(settings: Settings, local: Local, clock: Clock, log: Logger, worker: SyncWorkerHost, enqueue: Enqueue): ConnectionMonitor {
+  return new ConnectionMonitor({
+    settings,
+    local,
+    clock,
+    ping: () => worker.ping(),
+    onRestored: (pending, offlineMs) => {
+      log.info({ pending, offline_ms: offlineMs }, `Connection restored, draining ${pending} operations`);
+      const long = offlineMs >= settings.sync.selective.offline_seconds * 1000;
+      enqueue('online', `connection restored with ${pending} operations pending`, long ? { selective: true } : undefined);
+    },
+    onTransition: (from, to) => recordTransition(local, log, from, to),
+  });
+}
+
+/** Looks at the pending counters and enqueues the sync a crossed threshold asks for. */
+function thresholdCheck(settings: Settings, local: Local, log: Logger, enqueue: Enqueue, stopping: () => boolean): () => void {
+  const thresholds = new ThresholdWatch(settings.sync);
+  return () => {
+    if (stopping()) return;
+    try {
+      const fired = thresholds.check(local.outbox.activity());
+      if (fired) enqueue(fired.trigger, fired.reason);
+    } catch (err) {
+      log.error({ err: messageOf(err) }, 'threshold check failed');
+    }
   };
 }
 

@@ -29,13 +29,20 @@ const SETTLE_MS = 50;
 export function startHookIntake(home: string, local: Local, log: Logger, recorded: () => void): HookIntake {
   const dir = spoolDir(home);
   makePrivateDir(dir);
+  /** Records what the spool holds; a failure stays spooled, is logged and shows in `sync status`. */
   const drain = () => {
     try {
       const r = drainSpool(home, local);
       if (r.recorded > 0) recorded();
       if (r.recorded || r.rejected) log.debug(r, 'hook spool recorded');
+      if (local.state.get('hook_intake')) local.state.delete('hook_intake');
     } catch (err) {
       log.warn({ err: messageOf(err) }, 'hook events could not be recorded yet; they stay spooled');
+      try {
+        local.state.set('hook_intake', { error: messageOf(err), at: new Date(local.clock.now()).toISOString() });
+      } catch {
+        // the database is what failed; the spooled count in status still shows it
+      }
     }
   };
   let pending: NodeJS.Timeout | undefined;

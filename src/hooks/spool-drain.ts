@@ -14,6 +14,7 @@ import { InputError, messageOf } from '../errors.ts';
 import { checkPayload, PayloadError } from './claude.ts';
 import { hookLogFile, logHookFailure } from './failures.ts';
 import { ingestClaudeHook, type HookSink } from './ingest.ts';
+import type { HookEvents } from '../store/hook-events.ts';
 import { rejectedDir, spoolDir, spooledFiles, type SpoolEntry } from './spool.ts';
 
 const CHUNK = 500;
@@ -42,17 +43,15 @@ function reject(home: string, name: string, problem: string): void {
 }
 
 /** Records every spooled event of a home. Throws only when the database cannot be written. */
-export function drainSpool(home: string, sink: HookSink): Drained {
+export function drainSpool(home: string, sink: HookSink & { hookEvents: Pick<HookEvents, 'spoolRecorded' | 'spoolReceipt' | 'spoolForget'> }): Drained {
   const dir = spoolDir(home);
   const out: Drained = { recorded: 0, rejected: 0 };
   for (let names = spooledFiles(dir); names.length > 0; names = spooledFiles(dir)) {
     const chunk = names.slice(0, CHUNK);
     const rejected: { name: string; problem: string }[] = [];
-    const isDone = sink.db.prepare('SELECT 1 FROM hook_spool_done WHERE name = ?').pluck();
-    const done = sink.db.prepare('INSERT OR IGNORE INTO hook_spool_done (name, done_at) VALUES (?, ?)');
     sink.db.transaction(() => {
       for (const name of chunk) {
-        if (isDone.get(name)) continue;
+        if (sink.hookEvents.spoolRecorded(name)) continue;
         let entry: SpoolEntry;
         try {
           entry = readEntry(path.join(dir, name));
@@ -69,13 +68,13 @@ export function drainSpool(home: string, sink: HookSink): Drained {
           rejected.push({ name, problem: `event refused: ${messageOf(err)}` });
           continue;
         }
-        done.run(name, new Date().toISOString());
+        sink.hookEvents.spoolReceipt(name, new Date().toISOString());
       }
     }).immediate();
     for (const r of rejected) reject(home, r.name, r.problem);
     out.rejected += rejected.length;
     for (const name of chunk) fs.rmSync(path.join(dir, name), { force: true });
-    sink.db.prepare(`DELETE FROM hook_spool_done WHERE name IN (${chunk.map(() => '?').join(',')})`).run(...chunk);
+    sink.hookEvents.spoolForget(chunk);
   }
   return out;
 }

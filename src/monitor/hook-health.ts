@@ -15,9 +15,11 @@ export interface HookHealth {
   failures: number;
   last_failure: HookFailure | null;
   log: string;
+  /** Why the daemon could not record the spool last time it tried, until it can. */
+  intake_error: string | null;
 }
 
-export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string): HookHealth {
+export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string, intakeError: string | null = null): HookHealth {
   const last = hookEvents.last();
   const log = hookLogFile(home);
   const here = hookFailures(log);
@@ -32,6 +34,7 @@ export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string): 
     failures: here.count + fallback.count,
     last_failure: here.last ?? fallback.last ?? null,
     log,
+    intake_error: intakeError,
   };
 }
 
@@ -39,7 +42,7 @@ export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string): 
 export function hookLine(h: HookHealth, ago: (iso: string) => string): string | undefined {
   if (!h.last_event_at && !h.spooled && !h.failures && !h.rejected) return undefined;
   const parts = [h.last_event_at ? `last event ${ago(h.last_event_at)} (${h.last_event ?? '?'})` : 'no event recorded yet'];
-  if (h.spooled) parts.push(`${h.spooled} spooled, not yet recorded`);
+  if (h.spooled) parts.push(`${h.spooled} spooled, not yet recorded${h.intake_error ? ` (${h.intake_error})` : ''}`);
   if (h.rejected) parts.push(`${h.rejected} set aside as unrecordable`);
   if (h.failures) parts.push(`${h.failures} failure${h.failures === 1 ? '' : 's'}, last: ${h.last_failure?.problem ?? '?'} (${h.log})`);
   return parts.join(' · ');

@@ -131,7 +131,27 @@ export class HookEvents {
         FROM batch b GROUP BY b.task_id`,
       // deleteTask: every event of a task. Params: task_id.
       deleteTask: 'DELETE FROM hook_events WHERE task_id = ?',
+      // spoolDone: whether a spool file's event is recorded (src/hooks/spool-drain.ts). Params: name. Returns: 1 or undefined.
+      spoolDone: 'SELECT 1 FROM hook_spool_done WHERE name = ?',
+      // spoolReceipt: a spool file's event is recorded, in the same transaction. Params: name, done_at.
+      spoolReceipt: 'INSERT OR IGNORE INTO hook_spool_done (name, done_at) VALUES (?, ?)',
+      // spoolForget: the receipt of a spool file that is gone. Params: name.
+      spoolForget: 'DELETE FROM hook_spool_done WHERE name = ?',
     });
+  }
+
+  /** Whether the event of this spool file is recorded already (a drain died before removing it). */
+  spoolRecorded(name: string): boolean {
+    return this.stmts.spoolDone.get(name) !== undefined;
+  }
+
+  spoolReceipt(name: string, atIso: string): void {
+    this.stmts.spoolReceipt.run(name, atIso);
+  }
+
+  /** Drops the receipts of spool files that are gone. */
+  spoolForget(names: readonly string[]): void {
+    for (const n of names) this.stmts.spoolForget.run(n);
   }
 
   insert(row: HookEventRow): void {

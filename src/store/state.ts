@@ -24,6 +24,8 @@ export interface StateKeys {
   daemon: { pid: number; port: number; started_at: string };
   ledger_pruned: { at: string; through: number };
   activity: { kind: 'idle' | 'syncing' | 'backing_off'; trigger?: string; done?: number; total?: number; reason?: string; next_retry_at?: string; at: string };
+  /** The daemon could not record the hook spool (the events stay spooled); cleared once it can. */
+  hook_intake: { error: string; at: string };
 }
 
 export class StateStore {

@@ -1,5 +1,6 @@
 /** A dashboard model with known values: the component tests assert on it, example.tsx shows it. */
 import type { DashboardModel } from './model.ts';
+import type { FleetView } from '../monitor/fleet.ts';
 
 export const NOW = Date.parse('2026-08-01T12:00:00.000Z');
 
@@ -28,7 +29,7 @@ export function fixtureModel(over: Partial<DashboardModel['status']> = {}): Dash
       daemon: { pid: 4242, port: 7787, started_at: '2026-08-01T09:00:00.000Z' },
       alerts: [{ rule: 'queue_backlog', severity: 'warning', message: '623 operations pending (limit 500)' }],
       reduction_24h: { operations_in: 530, operations_out: 30, bytes_in: 530_000, bytes_out: 21_000 },
-      hooks: { last_event_at: '2026-08-01T11:59:30.000Z', last_event: 'PostToolUse', spooled: 0, rejected: 0, failures: 0, last_failure: null, log: '/home/ana/.ccm-global/logs/hooks.log' },
+      hooks: { last_event_at: '2026-08-01T11:59:30.000Z', last_event: 'PostToolUse', spooled: 0, rejected: 0, failures: 0, last_failure: null, log: '/home/ana/.ccm-global/logs/hooks.log', intake_error: null },
       home: '/home/ana/.ccm-global',
       ...over,
     },
@@ -43,5 +44,19 @@ export function fixtureModel(over: Partial<DashboardModel['status']> = {}): Dash
       failed_at: '2026-08-01T11:00:00.000Z', created_at: '2026-08-01T10:00:00.000Z', discarded_at: null, discarded_by: null,
     }],
     conflicts: [{ id: 9, table: 'supervisory_reports', record_id: 'rep-1', local: '{"summary":"local"}', remote: '{"summary":"remote"}' }],
+  };
+}
+
+/** A fleet of three systems: one fine, one stale, one failing. */
+export function fixtureFleet(): FleetView {
+  const sys = (id: string, over: Partial<FleetView['systems'][number]> = {}): FleetView['systems'][number] => ({
+    system_id: id, type: 'developer_workstation', version: '0.1.0', last_seen_at: '2026-08-01T11:58:00.000Z', last_sync_at: '2026-08-01T11:58:00.000Z',
+    backlog: 3, failed: 0, connection: 'online', alerts: [], stale: false, failing: false, problems: [], ...over,
+  });
+  return {
+    at: new Date(NOW).toISOString(),
+    stale_after_minutes: 90,
+    systems: [sys('ws-42'), sys('prod-03', { type: 'production_server', last_seen_at: '2026-08-01T07:00:00.000Z', stale: true, problems: ['silent for 300 min'] }), sys('backup-1', { type: 'backup_server', failed: 2, failing: true, alerts: ['operations_failed'], problems: ['2 dead-lettered', 'alerts: operations_failed'] })],
+    totals: { systems: 3, stale: 1, failing: 1, backlog: 9, failed: 2 },
   };
 }

@@ -7,8 +7,7 @@ import { StatePanel } from '../../src/tui/panels/StatePanel.tsx';
 import { LastSyncPanel, NextSyncPanel, RecentPanel, ThroughputPanel } from '../../src/tui/panels/SyncPanels.tsx';
 import { AlertsPanel, ConflictsPanel, FailedPanel, ReductionPanel } from '../../src/tui/panels/ReviewPanels.tsx';
 import { HelpPanel } from '../../src/tui/panels/HelpPanel.tsx';
-import { fixtureModel, NOW } from '../../src/tui/sample.ts';
-import { fleetView } from '../../src/monitor/fleet.ts';
+import { fixtureFleet, fixtureModel, NOW } from '../../src/tui/sample.ts';
 
 const frame = (el: React.ReactElement) => {
   const r = render(el);
@@ -72,23 +71,18 @@ describe('dashboard panels', () => {
     const failing = fixtureModel({ hooks: { ...m.status.hooks, spooled: 3, failures: 2, last_failure: { at: '2026-08-01T11:58:00.000Z', problem: 'malformed payload: 9 bytes that are not JSON' } } });
     const head = frame(<Dashboard model={failing} width={200} height={40} />).split('\n')[0]!;
     expect(head).toContain('3 spooled, not yet recorded · 2 failures, last: malformed payload: 9 bytes that are not JSON');
-    const quiet = fixtureModel({ hooks: { last_event_at: null, last_event: null, spooled: 0, rejected: 0, failures: 0, last_failure: null, log: '/x' } });
+    const quiet = fixtureModel({ hooks: { last_event_at: null, last_event: null, spooled: 0, rejected: 0, failures: 0, last_failure: null, log: '/x', intake_error: null } });
     expect(frame(<Dashboard model={quiet} width={160} height={40} />).split('\n')[0]).not.toContain('hooks');
   });
 
   it('shows the fleet: a summary in the header, every system with key m, stale and failing first', () => {
-    const sys = (id: string, over: Record<string, unknown> = {}) => ({
-      system_id: id, type: 'developer_workstation', version: '0.1.0', last_seen_at: '2026-08-01T11:58:00.000Z', last_sync_at: '2026-08-01T11:58:00.000Z',
-      backlog: 3, failed: 0, connection: 'online', alerts: [], stale: false, failing: false, problems: [], ...over,
-    });
-    const fleet = fleetView([], NOW, 90);
-    const view = { ...fleet, systems: [sys('ws-1'), sys('ws-2', { stale: true, problems: ['silent for 300 min'] }), sys('ws-3', { failing: true, failed: 2, problems: ['2 dead-lettered'] })], totals: { systems: 3, stale: 1, failing: 1, backlog: 9, failed: 2 } };
-    expect(frame(<Dashboard model={m} width={160} height={40} fleet={view} />).split('\n')[0]).toContain('fleet 3, 1 stale, 1 failing');
+    const view = fixtureFleet();
+    expect(frame(<Dashboard model={m} width={200} height={40} fleet={view} />).split('\n')[0]).toContain('fleet 3, 1 stale, 1 failing');
     const f = frame(<Dashboard model={m} width={160} height={20} fleet={view} showFleet />);
     expect(f).toContain('Fleet: 3 systems · 1 stale · 1 failing · backlog 9');
-    expect(f.indexOf('ws-2')).toBeLessThan(f.indexOf('ws-3'));
-    expect(f.indexOf('ws-3')).toBeLessThan(f.indexOf('ws-1'));
-    expect(f).toMatch(/ws-2 .*silent for 300 min/);
+    expect(f.indexOf('prod-03')).toBeLessThan(f.indexOf('backup-1'));
+    expect(f.indexOf('backup-1')).toBeLessThan(f.indexOf('ws-42'));
+    expect(f).toMatch(/prod-03 .*silent for 300 min/);
     expect(frame(<Dashboard model={m} width={160} height={20} fleet={{ unavailable: 'The embedded remote holds this machine only' }} showFleet />)).toContain('The embedded remote holds this machine only');
   });
 
