@@ -1,8 +1,9 @@
 // Runs after `npm install` / `npm ci`, for this repository and for everyone who installs the
 // package. Plain Node, no dependencies: it may run on any Node.
 //
-// 1. The Node guard: ccm-sync needs Node 22 or later (better-sqlite3 13 crashes older ones with a
-//    segmentation fault, not a message). An older Node fails the install here, saying so.
+// 1. The Node guard: ccm-sync needs Node 22.12 or later (better-sqlite3 13 crashes Node 20 with a
+//    segmentation fault, not a message; 22.12 loads ES modules with require()). An older Node fails
+//    the install here, saying so (when npm runs this script at all).
 // 2. In this repository only (patches/ and the patch-package devDependency are here): apply the
 //    fixes in patches/ to node_modules. Users get liteque already patched: `npm run build` copies
 //    the patched build into vendor/liteque/ (scripts/vendor-liteque.mjs), the package carries it,
@@ -13,9 +14,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-const major = Number(process.versions.node.split('.')[0]);
-if (major < 22) {
-  console.error(`ccm-sync needs Node >= 22 (found ${process.version}). Install Node 22 or later (https://nodejs.org), then install ccm-sync again.`);
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 12)) {
+  console.error(`ccm-sync needs Node >= 22.12 (found ${process.version}). Install Node 22.12 or later (https://nodejs.org), then install ccm-sync again.`);
   process.exit(1);
 }
 

@@ -10,6 +10,7 @@
  * Classification: each operation gets threshold buckets (tasks, contexts, errors, ...) that the
  * counters track, and critical or security alerts are raised to priority urgent.
  */
+import { keepableEvent } from './hooks/keepable.ts';
 import { OpIds } from './op-id.ts';
 import { InputError } from './errors.ts';
 import { LOCAL_COPY_TABLES, TABLE_NAMES, contractProblems, tableSpec, withoutRedundantId } from './catalog.ts';
@@ -93,48 +94,6 @@ interface Prepared {
   originalBytes: number | null;
 }
 
-/**
- * A hook event's text as it can be kept: NUL characters (binary tool output) and lone UTF-16
- * surrogates (half a character, also what a cut can leave) become U+FFFD. An event is kept whole
- * locally; refusing it for one character would lose it.
- */
-function storable(s: string): string {
-  const whole = s.isWellFormed() ? s : s.toWellFormed();
-  return whole.includes('\0') ? whole.replaceAll('\0', '\uFFFD') : whole;
-}
-
-/**
- * Cuts every string longer than `max` characters to `max`, noting how long it was, however deep it
- * sits (a file's content in a Write's tool_input, a Read's output), so that one hook event cannot
- * grow the local store without bound. Keys and short values are kept as they are.
- */
-export function truncateStrings(value: unknown, max: number): { value: unknown; cut: boolean } {
-  if (typeof value === 'string') {
-    if (value.length <= max) return { value: storable(value), cut: false };
-    return { value: `${storable(value.slice(0, max))}…[truncated: ${Buffer.byteLength(value)} bytes]`, cut: true };
-  }
-  if (Array.isArray(value)) {
-    let cut = false;
-    const out = value.map((v) => {
-      const r = truncateStrings(v, max);
-      cut ||= r.cut;
-      return r.value;
-    });
-    return { value: out, cut };
-  }
-  if (value && typeof value === 'object') {
-    let cut = false;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const r = truncateStrings(v, max);
-      cut ||= r.cut;
-      out[k] = r.value;
-    }
-    return { value: out, cut };
-  }
-  return { value, cut: false };
-}
-
 /** Checks one input and returns the outbox row it becomes. `where` names it in errors. */
 function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: string, opId: () => string): Prepared {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) fail(where, 'expected a JSON object');
@@ -154,11 +113,9 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
     data = o.record_data as Record<string, unknown>;
     if (spec.sync === 'summary') {
       if (typeof data.task_id === 'number') data = { ...data, task_id: String(data.task_id) };
-      const cut = truncateStrings(data, opts.maxHookFieldChars ?? 8192);
-      if (cut.cut) {
-        originalBytes = Buffer.byteLength(JSON.stringify(data));
-        data = cut.value as Record<string, unknown>;
-      }
+      const kept = keepableEvent(data, opts.maxHookFieldChars ?? 8192, opts.maxRecordBytes);
+      if (kept.cut) originalBytes = Buffer.byteLength(JSON.stringify(data));
+      data = kept.value;
     }
     const problems = contractProblems(spec, rid, data, { strictColumns: opts.strictColumns ?? false });
     if (problems.length) fail(where, problems.join('; '));

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MIN_NODE_MAJOR, nodeProblem } from '../src/node-guard.ts';
+import { MIN_NODE, nodeProblem } from '../src/node-guard.ts';
 import { CLI, runCli } from './helpers/cli.ts';
 import { freePort } from './helpers/postgrest.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
@@ -17,7 +17,7 @@ const noStack = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d
 /** Another Node on this machine older than MIN_NODE_MAJOR (the system Node is 20 here and in CI). */
 const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((bin) => {
   try {
-    return Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]']).toString()) < MIN_NODE_MAJOR;
+    return Number(execFileSync(bin, ['-p', 'process.versions.node.split(".")[0]']).toString()) < MIN_NODE[0];
   } catch {
     return false;
   }
@@ -25,9 +25,11 @@ const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((bin) => {
 
 describe('the Node guard', () => {
   it('names the version needed and the one found', () => {
-    expect(nodeProblem('v20.19.2')).toBe(`ccm-sync needs Node ≥ 22 (found v20.19.2); install Node 22 or later (https://nodejs.org/) and run it with that`);
+    expect(nodeProblem('v20.19.2')).toBe(`ccm-sync needs Node ≥ 22.12 (found v20.19.2); install Node 22.12 or later (https://nodejs.org/) and run it with that`);
     expect(nodeProblem('v18.0.0')).toMatch(/found v18\.0\.0/);
-    expect(nodeProblem('v22.0.0')).toBeUndefined();
+    expect(nodeProblem('v22.11.0')).toMatch(/needs Node ≥ 22\.12 \(found v22\.11\.0\)/);
+    expect(nodeProblem('v22.12.0')).toBeUndefined();
+    expect(nodeProblem('v23.0.0')).toBeUndefined();
     expect(nodeProblem('v24.21.0')).toBeUndefined();
   });
 
@@ -46,7 +48,7 @@ describe('the Node guard', () => {
           expect(e.signal).toBeNull(); // not a segmentation fault
         }
         expect(code).toBe(1);
-        expect(stderr).toMatch(/^ccm-sync needs Node ≥ 22 \(found v\d+\.\d+\.\d+\)/);
+        expect(stderr).toMatch(/^ccm-sync needs Node ≥ 22\.12 \(found v\d+\.\d+\.\d+\)/);
       }
     } finally {
       env.cleanup();

@@ -56,6 +56,26 @@ describe('a fleet of 10 systems', () => {
     expect(alerts.stdout).toMatch(/^fleet-004: 1 dead-lettered$/m);
     expect(alerts.stdout).not.toMatch(/fleet-003/);
 
+    // A system can write only its own heartbeat, but any shape: the operator's view takes it.
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      for (const [sys, hb] of [['fleet-005', 'just text'], ['fleet-006', { type: '\u001b[31mred', alerts: 'x', backlog: -5 }]] as const) {
+        await c.query('begin');
+        await c.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [JSON.stringify({ role: 'authenticated', system_id: sys })]);
+        await c.query('select public.batch_sync($1::jsonb)', [JSON.stringify({ system_id: sys, sync_timestamp: new Date().toISOString(), operations: [], heartbeat: hb })]);
+        await c.query('commit');
+      }
+    } finally {
+      await c.end();
+    }
+    const odd = await runCli(['fleet', '--json', '--config', operator], { env });
+    expect(odd.code).toBe(0);
+    const oddView = JSON.parse(odd.stdout);
+    expect(oddView.systems.find((x: { system_id: string }) => x.system_id === 'fleet-005')).toMatchObject({ type: null, alerts: [], backlog: null });
+    expect(oddView.systems.find((x: { system_id: string }) => x.system_id === 'fleet-006')).toMatchObject({ type: '[31mred', alerts: [], backlog: 0 });
+
     // Silent for longer than the threshold: stale, every one of them.
     await new Promise((r) => setTimeout(r, 1500));
     const stale = await runCli(['fleet', '--alerts', '--json', '--stale-minutes', '0.02', '--config', operator], { env });

@@ -67,6 +67,20 @@ describe('finding the home', () => {
     expect(status.pending.total).toBe(2);
   });
 
+  it('init checks the system id before writing, and says when a folder changes homes', async () => {
+    const s = scene();
+    let r = await runCli(['init', '--system-id', 'has space'], { cwd: s.project, env: s.env });
+    expect(r.code).toBe(2);
+    expect(tree(s.project)).toEqual(['sub', path.join('sub', 'deeper')]);
+    await runCli(enqueueArgs('1'), { cwd: s.project, env: s.env }); // the per-user home, in use
+    r = await runCli(['init', '--system-id', '42', '--json'], { cwd: s.project, env: s.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).previous_home).toBe(path.join(s.home, '.ccm-global'));
+    expect(r.stderr).toMatch(/used .*user\/\.ccm-global until now; they use .*project\/\.ccm-global from now on/);
+    const where = JSON.parse((await runCli(['where', '--json'], { cwd: s.deeper, env: s.env })).stdout);
+    expect(where.system_id).toBe('42');
+  });
+
   it('takes CCM_SYNC_HOME and CCM_SYNC_CONFIG before any .ccm-global', async () => {
     const s = scene();
     await runCli(['init'], { cwd: s.project, env: s.env });
@@ -87,13 +101,19 @@ describe('finding the home', () => {
     const looks = [
       ['sync', 'status'], ['sync', 'status', '--json'], ['sync', 'health'], ['failed', 'list'], ['failed', 'show', '1'], ['alerts'],
       ['conflicts', 'list'], ['where'], ['tables'], ['config', 'reference'], ['config', 'show'], ['remote', 'sql'], ['tui', '--once'],
-      ['remote', 'query', 'select 1'],
+      ['remote', 'query', 'select 1'], ['fleet'], ['fleet', '--json'], ['hook', 'status'],
     ];
     for (const args of looks) {
       const r = await runCli(args, { cwd: s.deeper, env: s.env });
       expect(r.stderr, args.join(' ')).not.toMatch(/created/);
       expect(tree(s.root), args.join(' ')).toEqual(['project', 'user', path.join('project', 'sub'), path.join('project', 'sub', 'deeper')].sort());
     }
+    // A config file outside any home, looked at: nothing appears beside it either.
+    const cfgDir = path.join(s.root, 'cfg');
+    mkdirSync(cfgDir);
+    writeFileSync(path.join(cfgDir, 'ccm.yaml'), 'log_level: silent\n');
+    for (const args of [['where'], ['sync', 'status'], ['config', 'show']]) await runCli([...args, '--config', path.join(cfgDir, 'ccm.yaml')], { cwd: s.deeper, env: s.env });
+    expect(tree(cfgDir)).toEqual(['ccm.yaml']);
     const q = await runCli(['remote', 'query', 'select 1'], { cwd: s.deeper, env: s.env });
     expect(q.code).toBe(2);
     expect(q.stderr).toMatch(/no embedded remote at .* yet/);
@@ -123,6 +143,7 @@ describe('the config cache', () => {
     const { cli, dir } = packageCopy(s.root);
     await runCli(['init'], { cwd: s.project, env: s.env });
     const env = { ...s.env, CCM_SYNC_CONFIG: path.join(s.project, '.ccm-global', 'config.yaml') };
+    await runCli(enqueueArgs('c1'), { env }); // a home in use (it has a database) keeps a cache
     const interval = async () => JSON.parse(await run(cli, ['config', 'show', '--json'], env)).sync.intervals.default as number;
     const cacheFile = path.join(s.project, '.ccm-global', 'cache', 'config.json');
     const key = () => (JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string }).key;
@@ -145,7 +166,8 @@ describe('the config cache', () => {
     cached.config.sync.intervals.default = 5;
     writeFileSync(cacheFile, JSON.stringify(cached));
     expect(await interval()).toBe(1700);
-    expect(readdirSync(path.dirname(env.CCM_SYNC_CONFIG))).not.toContain('.ccm-sync-config-cache.json');
+    // The cache is the home's: one file in its cache folder, nothing beside the config elsewhere.
+    expect(readdirSync(path.join(s.project, '.ccm-global', 'cache'))).toEqual(['config.json']);
   });
 });
 

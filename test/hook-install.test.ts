@@ -3,7 +3,7 @@
  * keys and hooks (run twice, dry-run, from another installation), and the daemon's side of hooks:
  * the spool recorded as files land, and the http hook route.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,17 +46,21 @@ describe('hook install and uninstall', () => {
     writeFileSync(file, original);
     const env = { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir };
 
-    const dry = await runCli(['hook', 'install', '--dry-run'], { env });
+    const dry = await runCli(['hook', 'install', '--dry-run'], { env, cwd: dir });
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/^\+\s+"command": ".* hook claude",$/m);
     expect(dry.stdout).toContain('(dry run: nothing written)');
     expect(readFileSync(file, 'utf8')).toBe(original);
 
-    const first = await runCli(['hook', 'install', '--json'], { env });
+    const first = await runCli(['hook', 'install', '--json'], { env, cwd: dir });
     expect(first.code, first.stderr).toBe(0);
     const out = JSON.parse(first.stdout);
     expect(out).toMatchObject({ file, changed: true, scope: 'user', kind: 'command' });
     expect(readFileSync(out.backup, 'utf8')).toBe(original);
+    // The backup lives in ccm-sync's home, private, never beside the settings file.
+    expect(out.backup.startsWith(path.join(dir, '.ccm-global', 'backups', 'claude-settings'))).toBe(true);
+    expect(statSync(out.backup).mode & 0o777).toBe(0o600);
+    expect(readdirSync(claudeDir)).toEqual(['settings.json']);
     const s = settingsOf(file);
     expect(s.model).toBe('opus');
     expect(s.permissions).toEqual(THEIRS.permissions);
@@ -69,20 +73,38 @@ describe('hook install and uninstall', () => {
     expect(path.isAbsolute(tool.hooks[0].command.split(' ')[0])).toBe(true);
     expect(s.hooks.UserPromptSubmit).toEqual([{ hooks: [{ type: 'command', command: tool.hooks[0].command, timeout: 10 }] }]); // waited for
 
-    const backups = () => readdirSync(claudeDir).filter((n) => n.endsWith('.ccm-sync-backup'));
-    const second = await runCli(['hook', 'install'], { env });
+    const backups = () => readdirSync(path.dirname(out.backup));
+    const second = await runCli(['hook', 'install'], { env, cwd: dir });
     expect(second.stdout).toMatch(/already as it should be, nothing to change/);
     expect(backups()).toHaveLength(1);
     expect(settingsOf(file)).toEqual(s);
 
-    const status = JSON.parse((await runCli(['hook', 'status', '--json'], { env })).stdout);
+    const status = JSON.parse((await runCli(['hook', 'status', '--json'], { env, cwd: dir })).stdout);
     expect(status.installs.find((i: { scope: string }) => i.scope === 'user')).toMatchObject({ kind: 'command', events: expect.arrayContaining(['PostToolUse']) });
 
-    for (let i = 0; i < 2; i++) expect((await runCli(['hook', 'uninstall'], { env })).code).toBe(0);
+    for (let i = 0; i < 2; i++) expect((await runCli(['hook', 'uninstall'], { env, cwd: dir })).code).toBe(0);
     const after = settingsOf(file);
     expect(ours(after)).toEqual([]);
     expect(after).toEqual({ ...THEIRS, hooks: { PreToolUse: THEIRS.hooks.PreToolUse, Stop: [{ hooks: [{ type: 'command', command: 'say done' }] }] } });
     expect(backups()).toHaveLength(2);
+  });
+
+  it('leaves a missing settings file missing on uninstall, and writes through a symlinked one', async () => {
+    const claudeDir = path.join(dir, 'linked');
+    const dotfiles = path.join(dir, 'dotfiles');
+    mkdirSync(claudeDir);
+    mkdirSync(dotfiles);
+    const env = { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir };
+    const gone = await runCli(['hook', 'uninstall'], { env, cwd: dir });
+    expect(gone.code).toBe(0);
+    expect(gone.stdout).toMatch(/does not exist: nothing to remove/);
+    expect(readdirSync(claudeDir)).toEqual([]);
+    writeFileSync(path.join(dotfiles, 'claude-settings.json'), '{"model": "opus"}\n');
+    symlinkSync(path.join(dotfiles, 'claude-settings.json'), path.join(claudeDir, 'settings.json'));
+    expect((await runCli(['hook', 'install'], { env, cwd: dir })).code).toBe(0);
+    expect(lstatSync(path.join(claudeDir, 'settings.json')).isSymbolicLink()).toBe(true);
+    expect(ours(settingsOf(path.join(dotfiles, 'claude-settings.json')))).toHaveLength(12);
+    expect(settingsOf(path.join(dotfiles, 'claude-settings.json')).model).toBe('opus');
   });
 
   it('writes project and local settings, and refuses a settings file that is not JSON, leaving it as it was', async () => {
@@ -90,6 +112,15 @@ describe('hook install and uninstall', () => {
     mkdirSync(proj);
     expect((await runCli(['hook', 'install', '--scope', 'local'], { cwd: proj, env: { HOME: dir } })).code).toBe(0);
     expect(ours(settingsOf(path.join(proj, '.claude', 'settings.local.json')))).toHaveLength(12);
+    // Shared through git: the command is ccm-sync from PATH, not this machine's paths; and being in
+    // two settings files would record every event twice, so install says so.
+    const both = await runCli(['hook', 'install', '--scope', 'project'], { cwd: proj, env: { HOME: dir } });
+    expect(settingsOf(path.join(proj, '.claude', 'settings.json')).hooks.Stop[0].hooks[0].command).toBe('ccm-sync hook claude');
+    expect(both.stderr).toMatch(/settings\.local\.json holds ccm-sync's hook too; .* recorded twice/);
+    const status = JSON.parse((await runCli(['hook', 'status', '--json'], { cwd: proj, env: { HOME: dir, PATH: '/usr/bin:/bin' } })).stdout);
+    expect(status.installed_twice).toBe(true);
+    expect(status.installs.find((i: { scope: string }) => i.scope === 'project').problem).toMatch(/not on this PATH/);
+    expect((await runCli(['hook', 'uninstall', '--scope', 'project'], { cwd: proj, env: { HOME: dir } })).code).toBe(0);
     const broken = path.join(proj, '.claude', 'settings.json');
     writeFileSync(broken, '{ "model": "opus", }');
     const r = await runCli(['hook', 'install', '--scope', 'project'], { cwd: proj, env: { HOME: dir } });
@@ -134,6 +165,9 @@ describe('the daemon and hooks', () => {
       expect(refused.stderr).toMatch(/shared through git/);
       const r = await runCli(['hook', 'install', '--http', '--scope', 'local'], { cwd: proj, env: env.env });
       expect(r.code, r.stderr).toBe(0);
+      const token = readFileSync(env.settings.paths.tokenFile, 'utf8').trim();
+      expect(r.stdout).toContain('Authorization');
+      expect(r.stdout).not.toContain(token); // the diff it prints masks the daemon's token
       const file = path.join(proj, '.claude', 'settings.local.json');
       expect(statSync(file).mode & 0o777).toBe(0o600); // it holds the daemon's token
       const s = settingsOf(file);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drainSpool } from '../src/hooks/spool-drain.ts';
 import { spoolDir, spoolPayload } from '../src/hooks/spool.ts';
 import { openLocal } from '../src/local.ts';
-import { runCli } from './helpers/cli.ts';
+import { CLI, runCli } from './helpers/cli.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 
@@ -23,11 +23,16 @@ const withoutPromptIds = CORPUS.map((l) => {
 });
 
 let db: TestDatabase;
+/** A folder with a `ccm-sync` on it, as a teammate's PATH has once ccm-sync is installed. */
+let bin: string;
 beforeAll(async () => {
   db = await createTestDatabase();
+  bin = mkdtempSync(path.join(tmpdir(), 'ccm-bin-'));
+  writeFileSync(path.join(bin, 'ccm-sync'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
 });
 afterAll(async () => {
   await db.drop();
+  rmSync(bin, { recursive: true, force: true });
 });
 
 /** A project with its home, a folder deep inside it, and the command `hook install` writes. */
@@ -40,6 +45,7 @@ async function project(config: Record<string, unknown> = {}) {
   expect(install.code, install.stderr).toBe(0);
   const settings = JSON.parse(readFileSync(path.join(env.dir, '.claude', 'settings.json'), 'utf8'));
   const command = settings.hooks.PostToolUse[0].hooks[0].command as string;
+  expect(command).toBe('ccm-sync hook claude'); // project settings are shared: ccm-sync from PATH
   return {
     env, deep, command, tmp,
     cleanup() {
@@ -52,7 +58,7 @@ async function project(config: Record<string, unknown> = {}) {
 /** Runs the hook command as Claude Code does: `sh -c`, the payload on stdin, the agent's cwd. */
 function claudeRuns(command: string, payload: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd, env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', command], { cwd, env: { PATH: `${bin}:${process.env.PATH}`, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -131,7 +137,7 @@ describe('ccm-sync hook claude, run as Claude Code runs it', () => {
       const status = await runCli(['sync', 'status', '--json'], { env: { ...p.env.env, TMPDIR: p.tmp } });
       expect(JSON.parse(status.stdout).hooks).toMatchObject({ failures: 4, last_failure: { problem: 'malformed payload: no hook_event_name' } });
       const human = await runCli(['sync', 'status'], { env: { ...p.env.env, TMPDIR: p.tmp } });
-      expect(human.stdout).toMatch(/^Hooks: no event recorded yet · 4 failures, last: malformed payload: no hook_event_name/m);
+      expect(human.stdout).toMatch(/^Hooks: no event recorded yet · 4 failures in 24 h, last: malformed payload: no hook_event_name/m);
     } finally {
       p.cleanup();
     }
@@ -190,6 +196,29 @@ describe('task grouping', () => {
     expect(s.get(`${a}#1`)).toMatchObject({ total_events: 12, tools_used: { Bash: 2, Edit: 1, Write: 1 }, duration_seconds: '11' });
     expect(s.get(`${a}#2`)).toMatchObject({ total_events: 10, tools_used: { Agent: 1, Grep: 1, Read: 1 }, duration_seconds: '9' });
     expect(s.get(`${b}#1`)).toMatchObject({ total_events: 12, status: 'closed' });
+    // Prompt, StopFailure, then an idle notification and SessionEnd: the work ended at the StopFailure.
+    expect(s.get(`${a}#3`)).toMatchObject({ total_events: 4, status: 'closed', duration_seconds: '1' });
+  });
+
+  it('keeps a background subagent with the prompt that started it, after the next prompt', async () => {
+    const session = 'bg-session';
+    const ev = (e: Record<string, unknown>) => JSON.stringify({ session_id: session, cwd: '/w', ...e });
+    replay([
+      ev({ hook_event_name: 'UserPromptSubmit', prompt: 'first' }),
+      ev({ hook_event_name: 'PreToolUse', tool_name: 'Agent', tool_use_id: 'tA', tool_input: { prompt: 'look around', run_in_background: true } }),
+      ev({ hook_event_name: 'SubagentStart', agent_id: 'a1', agent_type: 'Explore' }),
+      ev({ hook_event_name: 'PostToolUse', tool_name: 'Agent', tool_use_id: 'tA', tool_response: { status: 'async_launched' } }),
+      ev({ hook_event_name: 'Stop' }),
+      ev({ hook_event_name: 'UserPromptSubmit', prompt: 'second' }),
+      ev({ hook_event_name: 'PreToolUse', tool_name: 'Grep', tool_use_id: 'tG', agent_id: 'a1', agent_type: 'Explore' }),
+      ev({ hook_event_name: 'PostToolUse', tool_name: 'Grep', tool_use_id: 'tG', agent_id: 'a1', agent_type: 'Explore' }),
+      ev({ hook_event_name: 'SubagentStop', agent_id: 'a1', agent_type: 'Explore' }),
+      ev({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_use_id: 'tB', tool_input: { command: 'ls' } }),
+    ], Date.parse('2026-11-20T14:00:00Z'));
+    expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
+    const s = await summaries(env.systemId);
+    expect(s.get(`${session}#1`)).toMatchObject({ tools_used: { Agent: 1, Grep: 1 }, total_events: 8 });
+    expect(s.get(`${session}#2`)).toMatchObject({ tools_used: { Bash: 1 }, total_events: 2 });
   });
 
   it('folds a subagent\'s events into the prompt that started it, even under a prompt id of their own', async () => {
@@ -210,6 +239,24 @@ describe('task grouping', () => {
     expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
     const row = (await summaries(env.systemId)).get('orchestrated-run-7');
     expect(row).toMatchObject({ total_events: 19, prompt_count: 2, tools_used: { Edit: 1, MultiEdit: 1, Write: 1, mcp__github__create_issue: 1 }, status: 'closed' });
+  });
+
+  it('records each spooled event once when two processes drain the spool at the same time', async () => {
+    const home = env.settings.paths.home;
+    const t0 = Date.parse('2026-11-22T08:00:00Z');
+    for (let i = 0; i < 400; i++) {
+      spoolPayload(spoolDir(home), JSON.stringify({ session_id: 'race', prompt_id: 'p-race', hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_use_id: `t${i}`, tool_input: { command: `echo ${i}` } }), undefined, t0 + i);
+    }
+    const [a, b] = await Promise.all([runCli(['sync', 'now'], { env: env.env }), runCli(['sync', 'now'], { env: env.env })]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    const local = openLocal(env.settings);
+    try {
+      expect(local.db.prepare("SELECT count(*) FROM hook_events WHERE session_id = 'race'").pluck().get()).toBe(400);
+    } finally {
+      local.close();
+    }
+    expect(readdirSync(spoolDir(home)).filter((n) => n.endsWith('.json'))).toEqual([]);
+    expect(await db.query("select total_events from task_summaries where system_id = $1 and id = 'p-race'", [env.systemId])).toEqual([{ total_events: 400 }]);
   });
 
   it('records a spooled event once even when a drain dies between its commit and removing the files', () => {
@@ -253,6 +300,34 @@ describe('task grouping', () => {
 });
 
 describe('what leaves the machine', () => {
+  it('keeps an event too big for a record, cutting it down instead of refusing it', async () => {
+    const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
+    try {
+      const home = env.settings.paths.home;
+      const lines = Array.from({ length: 60_000 }, (_, i) => `+ line ${i} of a large file that was rewritten`);
+      const write = JSON.stringify({
+        session_id: 'big-write', prompt_id: 'p-bw', cwd: '/w', hook_event_name: 'PostToolUse', tool_name: 'Write', tool_use_id: 'tw',
+        tool_input: { file_path: '/w/src/huge.ts', content: lines.join('\n') },
+        tool_response: { type: 'update', filePath: '/w/src/huge.ts', structuredPatch: [{ oldStart: 1, lines }], originalFile: lines.join('\n') },
+      });
+      expect(Buffer.byteLength(write)).toBeGreaterThan(env.settings.sync.max_bytes_per_request);
+      spoolPayload(spoolDir(home), write, undefined, Date.parse('2026-11-24T09:00:00Z'));
+      const local = openLocal(env.settings);
+      try {
+        expect(drainSpool(home, local)).toEqual({ recorded: 1, rejected: 0 });
+        const row = local.db.prepare("SELECT payload, payload_bytes FROM hook_events WHERE session_id = 'big-write'").get() as { payload: string; payload_bytes: number };
+        expect(row.payload).toContain('…[59900 more items]');
+        expect(row.payload_bytes).toBeGreaterThan(2_000_000);
+      } finally {
+        local.close();
+      }
+      expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
+      expect(await db.query("select files_modified from task_summaries where system_id = $1 and id = 'p-bw'", [env.systemId])).toEqual([{ files_modified: ['src/huge.ts'] }]);
+    } finally {
+      env.cleanup();
+    }
+  });
+
   it('cuts long fields locally, noting their size, and uploads prompt texts only when hooks.upload lists them', async () => {
     const env = makeEnv({ remote: { kind: 'postgres' }, hooks: { max_field_chars: 1000, upload: ['prompts'] } }, { CCM_SYNC_DATABASE_URL: db.url });
     try {

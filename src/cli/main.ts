@@ -11,13 +11,14 @@ import { nodeProblem } from '../node-guard.ts';
 const args = process.argv.slice(2);
 // `ccm-sync hook claude` is what Claude Code runs for every event: it must exit 0 whatever
 // happens (src/hooks/run.ts), and it is routed here before anything else loads.
-// On a terminal (a person typing `ccm-sync hook`) it is the usual command, with its --help.
-const isHook = args[0] === 'hook' && (args.length === 1 || (args.length === 2 && args[1] === 'claude')) && !process.getBuiltinModule('node:tty').isatty(0);
+const hookArgs = args[0] === 'hook' && (args.length === 1 || (args.length === 2 && args[1] === 'claude'));
 const tooOld = nodeProblem();
 if (tooOld) {
   process.stderr.write(`${tooOld}\n`);
-  process.exit(isHook ? 0 : 1);
+  process.exit(hookArgs ? 0 : 1);
 }
+// On a terminal (a person typing `ccm-sync hook`) it is the usual command, with its --help.
+const isHook = hookArgs && !process.getBuiltinModule('node:tty').isatty(0);
 module.enableCompileCache?.();
 if (isHook) {
   const { runClaudeHook } = await import('../hooks/run.ts');

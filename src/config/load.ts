@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fs } from '../builtins.ts';
 import { ConfigError } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
@@ -140,8 +141,9 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   const cacheFile = path.join(home.dir, 'cache', 'config.json');
   const key = opts.overrides ? '' : cacheKey(home.configFile, text);
   const cfg = (opts.overrides ? undefined : readCache(cacheFile, key)) ?? validate(home.configFile, text, opts.overrides);
-  if (!opts.overrides) writeCache(cacheFile, key, cfg, home.dir);
   const r = (p: string) => resolveInHome(home.dir, p);
+  // Only a home in use (it has a database) gets a cache: a command that only looks creates nothing.
+  if (!opts.overrides && fs.existsSync(r(cfg.store.path))) writeCache(cacheFile, key, cfg, home.dir);
   const secrets = readSecrets(env);
   return {
     ...cfg,
@@ -203,7 +205,7 @@ function readCache(file: string, key: string): ConfigFile | undefined {
   }
 }
 
-/** Writes the cache inside an existing home only: loading a config never creates a home. */
+/** Writes the cache inside the home (which exists: it holds the database). */
 function writeCache(file: string, key: string, config: ConfigFile, homeDir: string): void {
   try {
     if (readCache(file, key)) return;
@@ -227,7 +229,7 @@ function validate(configFile: string, text: string | undefined, overrides: Recor
     problems.push(`sync.mode: expected adaptive, aggressive or conservative, got ${JSON.stringify(mode)}`);
     mode = 'adaptive'; // check everything else against the default preset
   }
-  const presetFile = path.join(MODES_DIR.pathname, `${mode as string}.yaml`);
+  const presetFile = fileURLToPath(new URL(`${mode as string}.yaml`, MODES_DIR));
   const preset = parseTree(readText(presetFile, 'mode preset'), presetFile, 'mode preset');
   const parsed = schema().configSchema.safeParse(deepMerge(preset, { ...raw, sync: { ...sync, mode } }));
   if (!parsed.success) problems.push(...parsed.error.issues.map((i) => issueLine(i as never)));

@@ -7,11 +7,12 @@
  */
 import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from '../log.ts';
-import { messageOf } from '../errors.ts';
+import { InputError, messageOf } from '../errors.ts';
+import { PayloadError } from '../hooks/claude.ts';
 import { hookLogFile, logHookFailure } from '../hooks/failures.ts';
 import { ingestClaudeHook } from '../hooks/ingest.ts';
 import { drainSpool } from '../hooks/spool-drain.ts';
-import { spoolDir } from '../hooks/spool.ts';
+import { spoolDir, spoolPayload } from '../hooks/spool.ts';
 import { makePrivateDir } from '../config/home.ts';
 import type { Local } from '../local.ts';
 import type { ApiRoutes } from './api.ts';
@@ -67,13 +68,25 @@ export function startHookIntake(home: string, local: Local, log: Logger, recorde
   const routes: ApiRoutes = {
     // Claude Code's http hook: the payload is the body. The answer is 204 and empty, always:
     // Claude Code reads a JSON answer as a decision, and any error as a notice in the transcript.
+    // An event the database cannot take now is spooled, as the command hook would have done.
     'POST /api/hooks/claude': (body, headers) => {
-      const taskHeader = headers['x-ccm-task-id'];
+      const header = headers['x-ccm-task-id'];
+      const taskEnv = typeof header === 'string' && header !== '' ? header : undefined;
+      const now = local.clock.now();
+      const fail = (problem: string) => logHookFailure(hookLogFile(home), { at: new Date(now).toISOString(), problem: `http hook: ${problem.split('\n')[0]}` });
       try {
-        ingestClaudeHook(local, body as Record<string, unknown>, typeof taskHeader === 'string' ? taskHeader : undefined, local.clock.now());
+        ingestClaudeHook(local, body as Record<string, unknown>, taskEnv, now);
         recorded();
       } catch (err) {
-        logHookFailure(hookLogFile(home), { at: new Date(local.clock.now()).toISOString(), problem: `http hook: ${messageOf(err).split('\n')[0]}` });
+        if (err instanceof PayloadError || InputError.is(err)) {
+          fail(messageOf(err));
+        } else {
+          try {
+            spoolPayload(dir, JSON.stringify(body), taskEnv, now);
+          } catch (spoolErr) {
+            fail(`${messageOf(err)}; spooling it failed too: ${messageOf(spoolErr)}`);
+          }
+        }
       }
       return undefined;
     },

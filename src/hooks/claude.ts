@@ -7,8 +7,9 @@
  *
  * Which task an event belongs to:
  *   1. CCM_TASK_ID, when the process that launched the agent set it;
- *   2. a subagent's event (it carries agent_id): the task of the prompt that started the subagent,
- *      which is its session's current task;
+ *   2. a subagent's event (it carries agent_id): the task of the subagent's first event, which is
+ *      the task of the prompt that started it (a background subagent may run on after the next
+ *      prompt);
  *   3. the event's prompt_id (Claude Code 2.1.196 and later);
  *   4. otherwise the session and the ordinal of its last UserPromptSubmit ("<session>#2"), or
  *      "<session>#0" before the first prompt.
@@ -23,6 +24,8 @@ export type Payload = Record<string, unknown>;
 export interface Sessions {
   session(sessionId: string): { prompts: number; task_id: string } | undefined;
   startPrompt(sessionId: string, taskId: string): void;
+  /** The task of a subagent's first event in its session. */
+  agentTask(agentId: string, sessionId: string | null): string | undefined;
 }
 
 /** Claude Code's events that ccm-sync registers for, and whether Claude waits for the hook. */
@@ -81,7 +84,12 @@ export function assignTask(p: Payload, sessions: Sessions, taskIdEnv: string | u
   }
   if (str(taskIdEnv)) return taskIdEnv!;
   const current = sessions.session(session)?.task_id;
-  if (str(p.agent_id) && current) return current;
+  const agent = str(p.agent_id);
+  if (agent) {
+    // A background subagent may run on after the next prompt: it stays with the task it began in.
+    const first = sessions.agentTask(agent, str(p.session_id) ?? null) ?? current;
+    if (first) return first;
+  }
   return str(p.prompt_id) ?? current ?? `${session}#0`;
 }
 

@@ -1,7 +1,8 @@
 /**
  * What `ccm-sync hook` could not record, and why: one JSON line per failure in the home's
  * logs/hooks.log (the previous 256 KiB in hooks.log.1). The hook never fails the agent, so this
- * log is how a person learns of it: `sync status`, the dashboard and `hook status` count its lines.
+ * log is how a person learns of it: `sync status`, the dashboard and `hook status` count the lines
+ * of the last 24 hours.
  * The payload itself is never written here (it may hold anything the agent saw).
  */
 import path from 'node:path';
@@ -56,15 +57,17 @@ function read(file: string): string {
   }
 }
 
-export function hookFailures(file: string): HookFailures {
-  const current = read(file);
-  const older = read(`${file}.1`);
-  const lines = (older + current).split('\n').filter(Boolean);
-  let last: HookFailure | undefined;
-  try {
-    last = lines.length ? (JSON.parse(lines[lines.length - 1]!) as HookFailure) : undefined;
-  } catch {
-    last = undefined;
+/** Failures logged since `sinceMs` (the day before, for status), and the last of them. */
+export function hookFailures(file: string, sinceMs: number): HookFailures {
+  const lines = (read(`${file}.1`) + read(file)).split('\n').filter(Boolean);
+  const recent: HookFailure[] = [];
+  for (const line of lines) {
+    try {
+      const f = JSON.parse(line) as HookFailure;
+      if (Date.parse(f.at) >= sinceMs) recent.push(f);
+    } catch {
+      // a torn line: not a failure we can report
+    }
   }
-  return { count: lines.length, last };
+  return { count: recent.length, last: recent.at(-1) };
 }

@@ -11,7 +11,7 @@ import type { HookEvents } from '../store/hook-events.ts';
 export interface HookSink {
   db: Db;
   recorder: Recorder;
-  hookEvents: Pick<HookEvents, 'session' | 'startPrompt'>;
+  hookEvents: Pick<HookEvents, 'session' | 'startPrompt' | 'agentTask'>;
 }
 
 export interface Ingested {

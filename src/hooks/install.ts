@@ -136,6 +136,21 @@ export function installedIn(file: string): Installed {
   return { file, events, kind: found.type === 'http' ? 'http' : 'command', command: typeof found.command === 'string' ? found.command : undefined, url: typeof found.url === 'string' ? found.url : undefined };
 }
 
+/**
+ * Why an installed command would not run here, or undefined: an absolute path it names is gone (a
+ * Node upgrade, a moved installation), or `ccm-sync` is not on PATH for a PATH-resolved command.
+ */
+export function commandProblem(command: string, env: NodeJS.ProcessEnv): string | undefined {
+  const paths = [...command.matchAll(/'([^']+)'|(\S+)/g)].map((m) => m[1] ?? m[2]!).filter((t) => t.startsWith('/'));
+  const missing = paths.find((p) => !existsSync(p));
+  if (missing) return `the command names ${missing}, which no longer exists: run \`ccm-sync hook install\` again`;
+  if (/^ccm-sync\s/.test(command)) {
+    const found = (env.PATH ?? '').split(path.delimiter).some((d) => d && existsSync(path.join(d, 'ccm-sync')));
+    if (!found) return 'the command runs `ccm-sync` from PATH, and it is not on this PATH: install ccm-sync (npm install -g ccm-sync)';
+  }
+  return undefined;
+}
+
 /** Strict JSON as Claude Code writes it. */
 export function settingsText(settings: Json): string {
   return `${JSON.stringify(settings, null, 2)}\n`;

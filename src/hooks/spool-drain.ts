@@ -31,23 +31,33 @@ function readEntry(file: string): SpoolEntry {
   return entry;
 }
 
-function reject(home: string, name: string, problem: string): void {
+/**
+ * Moves an unrecordable event to rejected/ and logs it. False when the file could not be moved (it
+ * then stays in the spool, and is tried again by the next drain, never removed unrecorded).
+ */
+function reject(home: string, name: string, problem: string): boolean {
   const to = rejectedDir(home);
-  fs.mkdirSync(to, { recursive: true, mode: 0o700 });
   try {
+    fs.mkdirSync(to, { recursive: true, mode: 0o700 });
     fs.renameSync(path.join(spoolDir(home), name), path.join(to, name));
-  } catch {
-    // already moved by another drain
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true; // another drain moved it, and logged it
+    logHookFailure(hookLogFile(home), { at: new Date().toISOString(), problem: `${problem}; it could not be set aside (${messageOf(err)}), so it stays in the spool` });
+    return false;
   }
   logHookFailure(hookLogFile(home), { at: new Date().toISOString(), problem: `${problem} (kept in ${path.join(to, name)})` });
+  return true;
 }
 
 /** Records every spooled event of a home. Throws only when the database cannot be written. */
 export function drainSpool(home: string, sink: HookSink & { hookEvents: Pick<HookEvents, 'spoolRecorded' | 'spoolReceipt' | 'spoolForget'> }): Drained {
   const dir = spoolDir(home);
   const out: Drained = { recorded: 0, rejected: 0 };
-  for (let names = spooledFiles(dir); names.length > 0; names = spooledFiles(dir)) {
-    const chunk = names.slice(0, CHUNK);
+  const seen = new Set<string>(); // each file once per drain, so one that cannot be moved ends the loop
+  for (;;) {
+    const chunk = spooledFiles(dir).filter((n) => !seen.has(n)).slice(0, CHUNK);
+    if (chunk.length === 0) break;
+    for (const n of chunk) seen.add(n);
     const rejected: { name: string; problem: string }[] = [];
     sink.db.transaction(() => {
       for (const name of chunk) {
@@ -71,10 +81,11 @@ export function drainSpool(home: string, sink: HookSink & { hookEvents: Pick<Hoo
         sink.hookEvents.spoolReceipt(name, new Date().toISOString());
       }
     }).immediate();
-    for (const r of rejected) reject(home, r.name, r.problem);
-    out.rejected += rejected.length;
-    for (const name of chunk) fs.rmSync(path.join(dir, name), { force: true });
-    sink.hookEvents.spoolForget(chunk);
+    const stuck = new Set(rejected.filter((r) => !reject(home, r.name, r.problem)).map((r) => r.name));
+    out.rejected += rejected.length - stuck.size;
+    const gone = chunk.filter((n) => !stuck.has(n));
+    for (const name of gone) fs.rmSync(path.join(dir, name), { force: true });
+    sink.hookEvents.spoolForget(gone);
   }
   return out;
 }

@@ -12,6 +12,7 @@ export interface HookHealth {
   last_event: string | null;
   spooled: number;
   rejected: number;
+  /** Failures the hook logged in the last 24 hours (in the home, and in the fallback log). */
   failures: number;
   last_failure: HookFailure | null;
   log: string;
@@ -19,12 +20,13 @@ export interface HookHealth {
   intake_error: string | null;
 }
 
-export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string, intakeError: string | null = null): HookHealth {
+export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string, intakeError: string | null = null, nowMs = Date.now()): HookHealth {
   const last = hookEvents.last();
   const log = hookLogFile(home);
-  const here = hookFailures(log);
+  const since = nowMs - 86_400_000;
+  const here = hookFailures(log, since);
   // Failures the hook could not write into the home (no home, unwritable) went to the fallback log.
-  const fallback = hookFailures(fallbackHookLog());
+  const fallback = hookFailures(fallbackHookLog(), since);
   const { waiting, rejected } = spoolCounts(home);
   return {
     last_event_at: last?.timestamp ?? null,
@@ -44,6 +46,6 @@ export function hookLine(h: HookHealth, ago: (iso: string) => string): string | 
   const parts = [h.last_event_at ? `last event ${ago(h.last_event_at)} (${h.last_event ?? '?'})` : 'no event recorded yet'];
   if (h.spooled) parts.push(`${h.spooled} spooled, not yet recorded${h.intake_error ? ` (${h.intake_error})` : ''}`);
   if (h.rejected) parts.push(`${h.rejected} set aside as unrecordable`);
-  if (h.failures) parts.push(`${h.failures} failure${h.failures === 1 ? '' : 's'}, last: ${h.last_failure?.problem ?? '?'} (${h.log})`);
+  if (h.failures) parts.push(`${h.failures} failure${h.failures === 1 ? '' : 's'} in 24 h, last: ${h.last_failure?.problem ?? '?'} (${h.log})`);
   return parts.join(' · ');
 }

@@ -83,7 +83,7 @@ export function statusSnapshot(local: Local, settings: Settings, opts: { byTable
     daemon: daemon && processAlive(daemon.pid) ? daemon : null,
     alerts: evaluateAlerts(local, settings.monitoring, now),
     reduction_24h: local.metrics.reduction(new Date(now - 86_400_000).toISOString()),
-    hooks: hookHealth(local.hookEvents, settings.paths.home, st.get('hook_intake')?.error ?? null),
+    hooks: hookHealth(local.hookEvents, settings.paths.home, st.get('hook_intake')?.error ?? null, now),
     home: settings.paths.home,
   };
 }

@@ -13,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { makePrivateDir } from '../config/home.ts';
 import { RemoteRejectedError } from '../errors.ts';
@@ -169,7 +170,7 @@ async function initDataDir(dir: string): Promise<void> {
   rmSync(scratch, { recursive: true, force: true });
   const script = new URL(`./embedded-init${SELF.endsWith('.ts') ? '.ts' : '.js'}`, SELF);
   try {
-    await promisify(execFile)(process.execPath, [script.pathname, scratch], { timeout: 120_000 });
+    await promisify(execFile)(process.execPath, [fileURLToPath(script), scratch], { timeout: 120_000 });
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });
     const e = err as { stderr?: string; message: string };

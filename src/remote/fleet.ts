@@ -5,6 +5,8 @@
  * CCM_SYNC_DATABASE_URL on a postgres remote, the service-role key (SUPABASE_SERVICE_ROLE_KEY) on
  * Supabase, or the embedded remote's owner.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import { classifyFailure } from './transport.ts';
@@ -26,9 +28,41 @@ const COLUMNS = 'system_id, settled_through, pruned_through, heartbeat, first_se
 
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
+/** Text a system sent about itself, safe to print: no control characters (terminal escapes), capped. */
+function text(v: unknown, max = 64): string | null {
+  if (typeof v !== 'string') return null;
+  const clean = [...v].filter((c) => c.charCodeAt(0) >= 0x20 && (c.charCodeAt(0) < 0x7f || c.charCodeAt(0) > 0x9f)).join('').slice(0, max);
+  return clean === '' ? null : clean;
+}
+
+const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
+
+/**
+ * A heartbeat as each system wrote it: any system's token can write its own, so the shape is
+ * checked here and anything unexpected reads as unknown, rather than breaking the operator's view.
+ */
+function cleanHeartbeat(h: unknown): Heartbeat | null {
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) return null;
+  const x = h as Record<string, unknown>;
+  const at = text(x.at, 40);
+  const lastSync = text(x.last_sync_at, 40);
+  return {
+    type: text(x.type) ?? 'unknown',
+    version: text(x.version, 32) ?? 'unknown',
+    backlog: count(x.backlog),
+    failed: count(x.failed),
+    connection: text(x.connection, 16) ?? 'unknown',
+    alerts: Array.isArray(x.alerts) ? x.alerts.map((a) => text(a)).filter((a): a is string => a !== null).slice(0, 10) : [],
+    last_sync_at: lastSync && !Number.isNaN(Date.parse(lastSync)) ? lastSync : null,
+    at: at && !Number.isNaN(Date.parse(at)) ? at : '',
+  };
+}
+
 function normalise(rows: Record<string, unknown>[]): FleetRow[] {
   return rows.map((r) => ({
     ...(r as unknown as FleetRow),
+    system_id: text(r.system_id, 128) ?? '?',
+    heartbeat: cleanHeartbeat(r.heartbeat),
     first_seen_at: iso(r.first_seen_at)!,
     last_seen_at: iso(r.last_seen_at)!,
     last_batch_at: iso(r.last_batch_at),
@@ -57,6 +91,8 @@ async function viaSupabase(s: RemoteSettings): Promise<FleetRow[]> {
 
 export async function readFleet(s: RemoteSettings): Promise<FleetRow[]> {
   if (s.remote.kind === 'supabase') return viaSupabase(s);
+  // An embedded remote nothing has synced to yet holds no systems; opening it would create it.
+  if (s.remote.kind === 'embedded' && !existsSync(path.join(s.paths.embedded, 'PG_VERSION'))) return [];
   const { openTransport } = await import('./index.ts');
   const t = await openTransport(s);
   try {

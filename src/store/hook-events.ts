@@ -14,6 +14,8 @@ import { statements, type Db } from './db.ts';
 const FILE_TOOLS = ['Edit', 'Write', 'MultiEdit', 'NotebookEdit'];
 /** Events that end a task: the agent stopped (or failed to), or the session ended. */
 export const CLOSING_EVENTS: readonly string[] = ['Stop', 'StopFailure', 'SessionEnd'];
+/** Events that are not the task's work: they neither reopen a closed task nor lengthen it. */
+const AROUND_WORK = ['Notification', 'PreCompact', 'PostCompact', 'SessionStart', 'InstructionsLoaded', 'ConfigChange', 'CwdChanged', 'FileChanged', 'DirectoryAdded'];
 /** A summary stays small whatever the task did: lists are capped, long texts cut. */
 const MAX_FILES = 50;
 const MAX_COMMANDS = 25;
@@ -79,11 +81,16 @@ export class HookEvents {
       prompt: `
         INSERT INTO hook_sessions (session_id, prompts, task_id) VALUES (?, 1, ?)
         ON CONFLICT (session_id) DO UPDATE SET prompts = prompts + 1, task_id = excluded.task_id`,
+      // closedAfter: the first closing event at or after a time (the end of the task's work). Params: task_id, time.
+      closedAfter: `SELECT min(timestamp) AS t FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)}) AND timestamp >= ?`,
+      // agentTask: the task of a subagent's first event in its session. Params: agent_id, session_id. Returns: {task_id} or undefined.
+      agentTask: 'SELECT task_id FROM hook_events WHERE agent_id = ? AND session_id IS ? ORDER BY id LIMIT 1',
       // last: the newest event. Returns: {timestamp, event_name, session_id} or undefined.
       last: 'SELECT timestamp, event_name, session_id FROM hook_events ORDER BY id DESC LIMIT 1',
       // totals: one task's counts, times, session, cwd and closing. Params: task_id.
       totals: `
         SELECT count(*) AS total, min(timestamp) AS first, max(timestamp) AS last,
+               max(iif(coalesce(event_name, '') NOT IN (${list([...AROUND_WORK, ...CLOSING_EVENTS])}), timestamp, NULL)) AS active,
                coalesce(sum(success = 0), 0) AS errors, coalesce(sum(event_name = 'UserPromptSubmit'), 0) AS prompts,
                max(iif(event_name IN (${list(CLOSING_EVENTS)}), timestamp, NULL)) AS closed_at,
                (SELECT session_id FROM hook_events h WHERE h.task_id = t.task_id AND session_id IS NOT NULL ORDER BY id DESC LIMIT 1) AS session,
@@ -168,20 +175,30 @@ export class HookEvents {
     this.stmts.prompt.run(sessionId, taskId);
   }
 
+  /** The task a subagent's first event went to, if it has had one. */
+  agentTask(agentId: string, sessionId: string | null): string | undefined {
+    return (this.stmts.agentTask.get(agentId, sessionId) as { task_id: string } | undefined)?.task_id;
+  }
+
   last(): { timestamp: string; event_name: string | null; session_id: string | null } | undefined {
     return this.stmts.last.get() as { timestamp: string; event_name: string | null; session_id: string | null } | undefined;
   }
 
   summary(taskId: string, opts: { prompts?: boolean } = {}): TaskSummary {
-    const t = this.stmts.totals.get(taskId) as { total: number; first: string | null; last: string | null; errors: number; prompts: number; closed_at: string | null; session: string | null; cwd: string | null };
+    const t = this.stmts.totals.get(taskId) as { total: number; first: string | null; last: string | null; active: string | null; errors: number; prompts: number; closed_at: string | null; session: string | null; cwd: string | null };
     const tools: Record<string, number> = {};
     for (const r of this.stmts.tools.all(taskId) as { tool_name: string; n: number }[]) tools[r.tool_name] = r.n;
-    const duration = t.first && t.last ? Math.max(0, (Date.parse(t.last) - Date.parse(t.first)) / 1000) : 0;
+    // Closed when a closing event (Stop, StopFailure, SessionEnd) came after the last work; the
+    // duration runs from the first event to the end of the work: notifications, compaction and a
+    // SessionEnd minutes after a Stop do not lengthen it (AROUND_WORK).
+    const closed = t.closed_at !== null && (t.active === null || t.closed_at >= t.active);
+    const end = closed ? ((this.stmts.closedAfter.get(taskId, t.active ?? '') as { t: string | null }).t ?? t.closed_at) : (t.active ?? t.last);
+    const duration = t.first && end ? Math.max(0, (Date.parse(end) - Date.parse(t.first)) / 1000) : 0;
     return {
       task_id: taskId,
       session_id: t.session,
       cwd: t.cwd,
-      status: t.closed_at ? 'closed' : 'open',
+      status: closed ? 'closed' : 'open',
       total_events: t.total,
       prompt_count: t.prompts,
       tools_used: tools,

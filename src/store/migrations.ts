@@ -253,5 +253,9 @@ export const MIGRATIONS: readonly string[] = [
     name    TEXT PRIMARY KEY,
     done_at TEXT NOT NULL
   ) WITHOUT ROWID;
+
+  -- A subagent's events belong to the task of its first event (it may run on in the background
+  -- after the next prompt): found by this index.
+  CREATE INDEX idx_hook_events_agent ON hook_events (agent_id, id) WHERE agent_id IS NOT NULL;
   `,
 ];

@@ -9,6 +9,7 @@
  * Bree runs each job in a short-lived worker thread (./../workers/scheduled-job.ts) that only
  * enqueues a sync job; prune and health_check are handed back to the daemon.
  */
+import { fileURLToPath } from 'node:url';
 import Bree from 'bree';
 import { effectiveInterval, recordingRate, type IntervalChoice } from './adaptive.ts';
 import type { Clock } from '../clock.ts';
@@ -16,7 +17,7 @@ import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 import type { TriggerType } from '../types.ts';
 
-const SCRIPT = new URL(`../workers/scheduled-job${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).pathname;
+const SCRIPT = fileURLToPath(new URL(`../workers/scheduled-job${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
 
 export interface ScheduledWork {
   kind: 'sync' | 'health_check' | 'prune';

@@ -12,9 +12,11 @@ export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.u
  * per-user home (~/.ccm-global) never touches the real one of whoever runs the suite.
  */
 export const TEST_HOME = mkdtempSync(path.join(tmpdir(), 'ccm-home-'));
+/** TMPDIR too: the hook's fallback log (per user, in TMPDIR) of one run must not leak into another. */
+export const TEST_TMP = mkdtempSync(path.join(tmpdir(), 'ccm-tmp-'));
 
 export function childEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: TEST_HOME, ...env };
+  return { PATH: process.env.PATH, HOME: TEST_HOME, TMPDIR: TEST_TMP, ...env };
 }
 
 export interface CliResult {

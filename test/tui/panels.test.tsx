@@ -70,7 +70,7 @@ describe('dashboard panels', () => {
     expect(frame(<Dashboard model={m} width={160} height={40} />).split('\n')[0]).toContain('hooks: last event 30 seconds ago (PostToolUse)');
     const failing = fixtureModel({ hooks: { ...m.status.hooks, spooled: 3, failures: 2, last_failure: { at: '2026-08-01T11:58:00.000Z', problem: 'malformed payload: 9 bytes that are not JSON' } } });
     const head = frame(<Dashboard model={failing} width={200} height={40} />).split('\n')[0]!;
-    expect(head).toContain('3 spooled, not yet recorded · 2 failures, last: malformed payload: 9 bytes that are not JSON');
+    expect(head).toContain('3 spooled, not yet recorded · 2 failures in 24 h, last: malformed payload: 9 bytes that are not JSON');
     const quiet = fixtureModel({ hooks: { last_event_at: null, last_event: null, spooled: 0, rejected: 0, failures: 0, last_failure: null, log: '/x', intake_error: null } });
     expect(frame(<Dashboard model={quiet} width={160} height={40} />).split('\n')[0]).not.toContain('hooks');
   });

@@ -1,11 +1,12 @@
 /** `ccm-sync hook install|uninstall|status`: Claude Code's settings files, and how the hook does. */
-import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, InputError } from '../../errors.ts';
-import type { Settings } from '../../config/load.ts';
-import { makePrivateDir } from '../../config/home.ts';
-import { installedIn, readSettings, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
+import { loadSettings, type Settings } from '../../config/load.ts';
+import { ensureHome, makePrivateDir } from '../../config/home.ts';
+import { readToken } from '../../daemon/token.ts';
+import { commandProblem, installedIn, readSettings, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
 import { hookHealth, hookLine } from '../../monitor/hook-health.ts';
 import { processAlive } from '../../monitor/status.ts';
 import { ago, emit, type GlobalOptions } from '../output.ts';
@@ -21,12 +22,15 @@ export interface HookOptions extends GlobalOptions {
 const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
 
 /**
- * The command Claude Code runs: this Node and this installation, by absolute path, so the hook
- * works whatever PATH and Node version the agent's shell has. A home given by --config,
- * CCM_SYNC_CONFIG or CCM_SYNC_HOME is written into it; otherwise the hook finds the home from the
- * agent's working directory, as every command does.
+ * The command Claude Code runs. For the user's and the local settings: this Node and this
+ * installation by absolute path, so the hook works whatever PATH and Node the agent's shell has
+ * (`hook status` says when that path is gone, after an upgrade). For project settings, shared
+ * through git: `ccm-sync hook claude` from PATH, which works on every teammate's machine that has
+ * ccm-sync. A home given by --config, CCM_SYNC_CONFIG or CCM_SYNC_HOME is written into the
+ * command; otherwise the hook finds the home from the agent's working directory.
  */
 function hookCommand(opts: HookOptions): string {
+  if (opts.scope === 'project') return 'ccm-sync hook claude';
   const main = fileURLToPath(new URL('../main.js', import.meta.url));
   const env = process.env;
   const pin = opts.config ? `CCM_SYNC_CONFIG=${quote(path.resolve(opts.config))} `
@@ -40,7 +44,9 @@ function httpTarget(settings: Settings, daemon: { pid: number; port: number } | 
   if (scope === 'project') throw new InputError('--http puts the daemon\'s token in the settings file, and .claude/settings.json is shared through git; use --scope local or --scope user');
   if (settings.api.port === 0) throw new ConfigError('--http needs a fixed api.port (it is 0: a new port at every start); set api.port in the config and restart the daemon');
   if (!daemon || !processAlive(daemon.pid)) throw new InputError('--http points Claude Code at the running daemon, and none runs; start it with `ccm-sync start` (or install the command hook, which needs no daemon)');
-  return { kind: 'http', url: `http://127.0.0.1:${daemon.port}/api/hooks/claude`, token: readFileSync(settings.paths.tokenFile, 'utf8').trim() };
+  const token = readToken(settings.paths.tokenFile); // registered as a secret: masked in what we print
+  if (!token) throw new InputError(`the daemon's token ${settings.paths.tokenFile} cannot be read`);
+  return { kind: 'http', url: `http://127.0.0.1:${daemon.port}/api/hooks/claude`, token };
 }
 
 async function printChange(opts: HookOptions, file: string, before: string, after: string, extra: Record<string, unknown>): Promise<void> {
@@ -50,13 +56,20 @@ async function printChange(opts: HookOptions, file: string, before: string, afte
     before === after ? `${file}: already as it should be, nothing to change` : `${patch.trimEnd()}\n${opts.dryRun ? '(dry run: nothing written)' : `wrote ${file}`}`);
 }
 
-/** Writes the settings file: a backup of the old one first, then the new one atomically. */
-function writeSettings(file: string, text: string, secret: boolean): string | undefined {
+/**
+ * Writes the settings file: a backup of the old one first (in the ccm-sync home, 0600: never
+ * beside it, where it could be committed with the project), then the new one atomically, through
+ * a symlink to the file it points at.
+ */
+function writeSettings(link: string, text: string, secret: boolean, backupDir: string): string | undefined {
+  const file = existsSync(link) ? realpathSync(link) : link;
   makePrivateDir(path.dirname(file));
   let backup: string | undefined;
   if (existsSync(file)) {
-    backup = `${file}.${new Date().toISOString().replace(/[:.]/g, '-')}.ccm-sync-backup`;
+    makePrivateDir(backupDir);
+    backup = path.join(backupDir, `${path.basename(file)}.${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     copyFileSync(file, backup);
+    chmodSync(backup, 0o600);
   }
   const mode = secret ? 0o600 : existsSync(file) ? statSync(file).mode & 0o777 : 0o644;
   const tmp = `${file}.${process.pid}.tmp`;
@@ -66,41 +79,65 @@ function writeSettings(file: string, text: string, secret: boolean): string | un
   return backup;
 }
 
-async function change(opts: HookOptions, edit: (settings: Record<string, unknown>) => Record<string, unknown>, secret = false, extra: Record<string, unknown> = {}): Promise<void> {
+async function change(opts: HookOptions, edit: (settings: Record<string, unknown>) => Record<string, unknown>, secret = false, extra: Record<string, unknown> = {}): Promise<string> {
   const file = settingsFile(opts.scope, process.env, path.resolve(opts.dir ?? process.cwd()));
   const current = readSettings(file);
   const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const next = settingsText(edit(current));
-  const same = before.trim() !== '' && settingsText(current) === next;
+  const same = settingsText(current) === next && (before.trim() !== '' || next === settingsText({}));
   const after = same ? before : next;
   let backup: string | undefined;
-  if (!opts.dryRun && !same) backup = writeSettings(file, after, secret);
+  if (!opts.dryRun && !same) {
+    const settings = loadSettings({ configPath: opts.config });
+    ensureHome({ dir: settings.paths.home, source: settings.paths.homeSource });
+    backup = writeSettings(file, after, secret, path.join(settings.paths.home, 'backups', 'claude-settings'));
+  }
   await printChange(opts, file, before, after, { scope: opts.scope, ...extra, ...(backup ? { backup } : {}) });
+  return file;
+}
+
+/** Other settings files that hold ccm-sync too: Claude Code would run both, recording each event twice. */
+function alsoInstalled(except: Scope, dir: string): string[] {
+  return SCOPES.filter((s) => s !== except).map((s) => installedIn(settingsFile(s, process.env, dir))).filter((i) => i.kind !== 'none').map((i) => i.file);
 }
 
 export async function hookInstallCommand(opts: HookOptions): Promise<void> {
+  const dir = path.resolve(opts.dir ?? process.cwd());
   if (!opts.http) {
     const command = hookCommand(opts);
     await change(opts, (s) => withOurs(s, { kind: 'command', command }), false, { kind: 'command', command });
-    return;
+  } else {
+    await lookLocal(opts, async (settings, local) => {
+      const target = httpTarget(settings, local.state.get('daemon'), opts.scope);
+      await change(opts, (s) => withOurs(s, target), true, { kind: 'http', url: target.kind === 'http' ? target.url : undefined });
+    });
   }
-  await lookLocal(opts, async (settings, local) => {
-    const target = httpTarget(settings, local.state.get('daemon'), opts.scope);
-    await change(opts, (s) => withOurs(s, target), true, { kind: 'http', url: target.kind === 'http' ? target.url : undefined });
-  });
+  for (const other of alsoInstalled(opts.scope, dir)) {
+    process.stderr.write(`ccm-sync: ${other} holds ccm-sync's hook too; Claude Code runs both, so every event would be recorded twice. Remove one: \`ccm-sync hook uninstall --scope …\`\n`);
+  }
 }
 
 export async function hookUninstallCommand(opts: HookOptions): Promise<void> {
+  const file = settingsFile(opts.scope, process.env, path.resolve(opts.dir ?? process.cwd()));
+  if (!existsSync(file)) {
+    emit(opts, { file, changed: false, dry_run: Boolean(opts.dryRun), diff: '' }, () => `${file} does not exist: nothing to remove`);
+    return;
+  }
   await change(opts, withoutOurs);
 }
 
 export async function hookStatusCommand(opts: Omit<HookOptions, 'scope'>): Promise<void> {
   const dir = path.resolve(opts.dir ?? process.cwd());
   await lookLocal(opts, async (settings, local) => {
-    const installs = SCOPES.map((scope) => ({ scope, ...installedIn(settingsFile(scope, process.env, dir)) }));
-    const health = hookHealth(local.hookEvents, settings.paths.home);
-    emit(opts, { installs, home: settings.paths.home, ...health }, () => [
-      ...installs.map((i) => `${i.scope.padEnd(8)}${i.file}: ${i.kind === 'none' ? 'not installed' : `${i.kind} hook on ${i.events.length} events (${i.command ?? i.url})`}`),
+    const installs = SCOPES.map((scope) => {
+      const i = installedIn(settingsFile(scope, process.env, dir));
+      return { scope, ...i, problem: i.command ? commandProblem(i.command, process.env) : undefined };
+    });
+    const health = hookHealth(local.hookEvents, settings.paths.home, local.state.get('hook_intake')?.error ?? null);
+    const twice = installs.filter((i) => i.kind !== 'none').length > 1;
+    emit(opts, { installs, installed_twice: twice, home: settings.paths.home, ...health }, () => [
+      ...installs.map((i) => `${i.scope.padEnd(8)}${i.file}: ${i.kind === 'none' ? 'not installed' : `${i.kind} hook on ${i.events.length} events (${i.command ?? i.url})`}${i.problem ? `\n        ${i.problem}` : ''}`),
+      ...(twice ? ['Installed in more than one settings file: Claude Code runs each, so every event is recorded more than once. Keep one.'] : []),
       `Home: ${settings.paths.home}`,
       `Events: ${hookLine(health, (iso) => ago(iso)) ?? 'none has arrived yet'}`,
     ].join('\n'));

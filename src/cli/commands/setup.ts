@@ -1,9 +1,9 @@
 /** `ccm-sync init` and `ccm-sync config reference`. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../errors.ts';
 import { DEFAULT_CONFIG_PATH, loadSettings } from '../../config/load.ts';
-import { CONFIG_NAME, makePrivateDir, userHome } from '../../config/home.ts';
+import { CONFIG_NAME, findHome, makePrivateDir, userHome } from '../../config/home.ts';
 import { configSchema } from '../../config/schema.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 
@@ -20,12 +20,26 @@ export async function initCommand(opts: GlobalOptions & { force?: boolean; syste
     : opts.user ? path.join(userHome(env), CONFIG_NAME)
       : env.CCM_SYNC_HOME ? path.resolve(env.CCM_SYNC_HOME, CONFIG_NAME) : path.resolve(DEFAULT_CONFIG_PATH);
   if (existsSync(file) && !opts.force) throw new InputError(`${file} already exists; pass --force to overwrite it`);
-  makePrivateDir(path.dirname(file));
+  const { SYSTEM_ID } = await import('../../config/schema.ts');
+  if (opts.systemId !== undefined && !SYSTEM_ID.test(opts.systemId)) {
+    throw new InputError(`--system-id must be 1–128 letters, digits and . _ : - (got ${JSON.stringify(opts.systemId)})`);
+  }
+  // The home commands here used so far: after this one exists, they use it instead.
+  const before = findHome({ env, cwd: process.cwd() });
   let text = readFileSync(STARTER, 'utf8');
-  if (opts.systemId) text = text.replace('id: my-workstation', `id: ${opts.systemId}`);
-  writeFileSync(file, text, { mode: 0o600 });
-  loadSettings({ configPath: file }); // the starter must itself be valid
-  emit(opts, { written: file, home: path.dirname(file) }, () => `wrote ${file}\nnext: ccm-sync enqueue ... and ccm-sync sync now (or ccm-sync start); \`ccm-sync where\` shows the home in use`);
+  if (opts.systemId) text = text.replace('id: my-workstation', `id: ${JSON.stringify(opts.systemId)}`);
+  makePrivateDir(path.dirname(file));
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  try {
+    loadSettings({ configPath: tmp, overrides: {} }); // the starter must itself be valid
+    renameSync(tmp, file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  const moved = before.dir !== path.dirname(file) && existsSync(path.join(before.dir, 'ccm.db'));
+  if (moved) process.stderr.write(`ccm-sync: commands run in ${process.cwd()} used ${before.dir} until now; they use ${path.dirname(file)} from now on. Operations still pending there are synced by a daemon or \`sync now\` run with --config ${before.configFile}.\n`);
+  emit(opts, { written: file, home: path.dirname(file), previous_home: moved ? before.dir : null }, () => `wrote ${file}\nnext: ccm-sync enqueue ... and ccm-sync sync now (or ccm-sync start); \`ccm-sync where\` shows the home in use`);
 }
 
 /** `ccm-sync where`: which home, config and files this directory's commands use, and why. */
