@@ -1,8 +1,8 @@
 // Runs after `npm install` / `npm ci`, for this repository and for everyone who installs the
 // package. Plain Node, no dependencies: it may run on any Node.
 //
-// 1. The Node guard: ccm-sync needs Node 22.12 or later (better-sqlite3 13 crashes Node 20 with a
-//    segmentation fault, not a message; 22.12 loads ES modules with require()). An older Node fails
+// 1. The Node guard: ccm-sync needs Node 22.14 or later (better-sqlite3 13 crashes older Node with
+//    a segmentation fault, not a message). An older Node fails
 //    the install here, saying so (when npm runs this script at all).
 // 2. In this repository only (patches/ and the patch-package devDependency are here): apply the
 //    fixes in patches/ to node_modules. Users get liteque already patched: `npm run build` copies
@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
-  console.error(`ccm-sync needs Node >= 22.12 (found ${process.version}). Install Node 22.12 or later (https://nodejs.org), then install ccm-sync again.`);
+  console.error(`ccm-sync needs Node >= 22.14 (found ${process.version}). Install Node 22.14 or later (https://nodejs.org), then install ccm-sync again.`);
   process.exit(1);
 }
 

@@ -25,11 +25,12 @@ const oldNode = ['/usr/bin/node', '/usr/local/bin/node'].find((bin) => {
 
 describe('the Node guard', () => {
   it('names the version needed and the one found', () => {
-    expect(nodeProblem('v20.19.2')).toBe(`ccm-sync needs Node ≥ 22.12 (found v20.19.2); install Node 22.12 or later (https://nodejs.org/) and run it with that`);
+    expect(nodeProblem('v20.19.2')).toBe(`ccm-sync needs Node ≥ 22.14 (found v20.19.2); install Node 22.14 or later (https://nodejs.org/) and run it with that`);
     expect(nodeProblem('v18.0.0')).toMatch(/found v18\.0\.0/);
-    expect(nodeProblem('v22.11.0')).toMatch(/needs Node ≥ 22\.12 \(found v22\.11\.0\)/);
-    expect(nodeProblem('v22.12.0')).toBeUndefined();
-    expect(nodeProblem('v23.0.0')).toBeUndefined();
+    expect(nodeProblem('v22.13.1')).toMatch(/needs Node ≥ 22\.14 \(found v22\.13\.1\)/);
+    expect(nodeProblem('v22.14.0')).toBeUndefined();
+    expect(nodeProblem('v23.5.0')).toMatch(/needs Node ≥ 22\.14 \(on the 23 line, 23\.6\) \(found v23\.5\.0\)/);
+    expect(nodeProblem('v23.6.0')).toBeUndefined();
     expect(nodeProblem('v24.21.0')).toBeUndefined();
   });
 
@@ -48,7 +49,7 @@ describe('the Node guard', () => {
           expect(e.signal).toBeNull(); // not a segmentation fault
         }
         expect(code).toBe(1);
-        expect(stderr).toMatch(/^ccm-sync needs Node ≥ 22\.12 \(found v\d+\.\d+\.\d+\)/);
+        expect(stderr).toMatch(/^ccm-sync needs Node ≥ 22\.14 \(found v\d+\.\d+\.\d+\)/);
       }
     } finally {
       env.cleanup();
