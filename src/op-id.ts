@@ -15,6 +15,9 @@ export class OpIds {
   private pool: Uint8Array = new Uint8Array(0);
   private at = 0;
   private readonly fill: (n: number) => Uint8Array;
+  /** The time part of the ids of the last millisecond seen: a batch shares it. */
+  private lastMs = -1;
+  private lastTime = '';
 
   constructor(fill: (n: number) => Uint8Array) {
     this.fill = fill;
@@ -26,19 +29,25 @@ export class OpIds {
       this.at = 0;
       if (this.pool.length < 10) throw new Error('the random source returned too few bytes');
     }
+    const ms = Math.max(0, Math.floor(nowMs));
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastTime = timeHex(ms);
+    }
+    const r = this.pool;
+    const i = this.at;
     this.at += 10;
-    return uuidv7(nowMs, this.pool.subarray(this.at - 10, this.at));
+    return `${this.lastTime}-${HEX[0x70 | (r[i]! & 0x0f)]}${HEX[r[i + 1]!]}-${HEX[0x80 | (r[i + 2]! & 0x3f)]}${HEX[r[i + 3]!]}-${HEX[r[i + 4]!]}${HEX[r[i + 5]!]}${HEX[r[i + 6]!]}${HEX[r[i + 7]!]}${HEX[r[i + 8]!]}${HEX[r[i + 9]!]}`;
   }
+}
+
+/** The first two groups of a UUIDv7: 48 bits of milliseconds, "xxxxxxxx-xxxx". */
+function timeHex(ms: number): string {
+  const h = ms.toString(16).padStart(12, '0').slice(-12);
+  return `${h.slice(0, 8)}-${h.slice(8)}`;
 }
 
 /** A UUIDv7 string from a time (ms) and 10 random bytes. */
 export function uuidv7(nowMs: number, r: Uint8Array): string {
-  let ms = Math.max(0, Math.floor(nowMs));
-  const time: string[] = [];
-  for (let i = 0; i < 6; i++) {
-    time.unshift(HEX[ms % 256]!);
-    ms = Math.floor(ms / 256);
-  }
-  const h = (i: number) => HEX[r[i]!]!;
-  return `${time[0]}${time[1]}${time[2]}${time[3]}-${time[4]}${time[5]}-${HEX[0x70 | (r[0]! & 0x0f)]}${h(1)}-${HEX[0x80 | (r[2]! & 0x3f)]}${h(3)}-${h(4)}${h(5)}${h(6)}${h(7)}${h(8)}${h(9)}`;
+  return new OpIds(() => r).next(nowMs);
 }

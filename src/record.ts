@@ -241,7 +241,8 @@ export class Recorder {
   record(inputs: readonly (OperationInput | unknown)[], where: (i: number) => string = (i) => `operation ${i + 1}`): RecordResult {
     const nowIso = new Date(this.opts.clock.now()).toISOString();
     const nowMs = Date.parse(nowIso);
-    const prepared = inputs.map((input, i) => prepare(input, where(i), this.opts, nowIso, () => this.ids.next(nowMs)));
+    const opId = () => this.ids.next(nowMs);
+    const prepared = inputs.map((input, i) => prepare(input, where(i), this.opts, nowIso, opId));
     const rows = prepared.map((p) => p.row);
     try {
       return this.db.transaction(() => {

@@ -22,33 +22,45 @@ function storable(s: string): string {
   return whole.includes('\0') ? whole.replaceAll('\0', '\uFFFD') : whole;
 }
 
-/** Cuts long strings and long arrays however deep they sit. */
-export function truncateStrings(value: unknown, max: number): { value: unknown; cut: boolean } {
+/**
+ * Cuts long strings and long arrays however deep they sit. `size` bounds the JSON size of the
+ * result from above (6 bytes per UTF-16 unit covers escapes such as \u0001), so that the usual
+ * event needs no JSON.stringify here: recording is on the hook's path.
+ */
+export function truncateStrings(value: unknown, max: number): { value: unknown; cut: boolean; size: number } {
   if (typeof value === 'string') {
-    if (value.length <= max) return { value: storable(value), cut: false };
-    return { value: `${storable(value.slice(0, max))}…[truncated: ${Buffer.byteLength(value)} bytes]`, cut: true };
+    if (value.length <= max) return { value: storable(value), cut: false, size: value.length * 6 + 2 };
+    const out = `${storable(value.slice(0, max))}…[truncated: ${Buffer.byteLength(value)} bytes]`;
+    return { value: out, cut: true, size: out.length * 6 + 2 };
   }
   if (Array.isArray(value)) {
     let cut = value.length > MAX_ITEMS;
+    let size = 2;
     const out: unknown[] = value.slice(0, MAX_ITEMS).map((v) => {
       const r = truncateStrings(v, max);
       cut ||= r.cut;
+      size += r.size + 1;
       return r.value;
     });
-    if (value.length > MAX_ITEMS) out.push(`…[${value.length - MAX_ITEMS} more items]`);
-    return { value: out, cut };
+    if (value.length > MAX_ITEMS) {
+      out.push(`…[${value.length - MAX_ITEMS} more items]`);
+      size += 40;
+    }
+    return { value: out, cut, size };
   }
   if (value && typeof value === 'object') {
     let cut = false;
+    let size = 2;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       const r = truncateStrings(v, max);
       cut ||= r.cut;
+      size += k.length * 6 + 4 + r.size;
       out[k] = r.value;
     }
-    return { value: out, cut };
+    return { value: out, cut, size };
   }
-  return { value, cut: false };
+  return { value, cut: false, size: 32 };
 }
 
 const bytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v) ?? '');
@@ -58,6 +70,7 @@ export function keepableEvent(data: Record<string, unknown>, maxChars: number, m
   const t = truncateStrings(data, maxChars);
   const value = t.value as Record<string, unknown>;
   let cut = t.cut;
+  if (t.size <= maxBytes) return { value, cut }; // surely fits: no need to measure
   while (bytes(value) > maxBytes) {
     const input = value.tool_input;
     if (input && typeof input === 'object' && !Array.isArray(input) && Object.keys(input).some((k) => !KEEP_INPUT.includes(k) && k !== 'removed')) {
