@@ -24,12 +24,12 @@ export function bytes(n: number): string {
 
 /**
  * What packaging did to the bytes: "98.2% fewer bytes", or for a few small operations, where the
- * batch envelope outweighs what aggregation saves, "12.0% more bytes (batch envelope)".
+ * batch envelope outweighs what aggregation saves, "12.0% more bytes: the batch envelope".
  */
 export function byteChange(bytesIn: number, bytesOut: number, digits = 1): string {
   if (bytesIn <= 0) return `${(0).toFixed(digits)}% fewer bytes`;
   const saved = 100 * (1 - bytesOut / bytesIn);
-  return saved >= 0 ? `${saved.toFixed(digits)}% fewer bytes` : `${(-saved).toFixed(digits)}% more bytes (batch envelope)`;
+  return saved >= 0 ? `${saved.toFixed(digits)}% fewer bytes` : `${(-saved).toFixed(digits)}% more bytes: the batch envelope`;
 }
 
 export function table(headers: string[], rows: (string | number)[][]): string {
