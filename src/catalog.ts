@@ -132,8 +132,20 @@ export function tableSpec(name: string): TableSpec | undefined {
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 const NUMERIC = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
+/**
+ * Whether an ISO_TIME string names a real moment Postgres can store: JavaScript's parser rolls
+ * 2026-02-30 over to March, and Postgres has no year 0; both would be refused by the remote.
+ */
+function realTime(text: string): boolean {
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number);
+  const [hh = 0, mm = 0, ss = 0] = text.length > 11 ? text.slice(11, 19).split(':').map((n) => Number.parseInt(n, 10)) : [];
+  const daysInMonth = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  return y >= 1 && m >= 1 && m <= 12 && d >= 1 && d <= daysInMonth && hh <= 24 && mm <= 59 && ss <= 60 && !Number.isNaN(Date.parse(text.replace(' ', 'T')));
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
+  if (typeof v === 'number' && !Number.isFinite(v)) return 'a number too large to store';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
   const text = JSON.stringify(v);
@@ -155,8 +167,8 @@ export function misfit(type: ColumnType, value: unknown): string | undefined {
     case 'boolean':
       return typeof value === 'boolean' ? undefined : `expects true or false, got ${describe(value)}`;
     case 'timestamptz':
-      if (typeof value === 'string' && ISO_TIME.test(value.trim()) && !Number.isNaN(Date.parse(value.trim().replace(' ', 'T')))) return undefined;
-      return `expects an ISO 8601 time such as "2026-11-25T10:00:00Z", got ${describe(value)}`;
+      if (typeof value === 'string' && ISO_TIME.test(value.trim()) && realTime(value.trim())) return undefined;
+      return `expects an ISO 8601 time such as "2026-11-25T10:00:00Z" (a real date, year 1 or later), got ${describe(value)}`;
   }
 }
 

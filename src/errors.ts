@@ -83,6 +83,12 @@ export class DaemonUnreachableError extends CcmError {
   }
 }
 
+/** The daemon did not stop in the time given (`ccm-sync stop`). */
+export class DaemonStillRunningError extends CcmError {
+  override readonly name = 'DaemonStillRunningError';
+  readonly code = 'DAEMON_STILL_RUNNING';
+}
+
 /** The daemon's API port is taken (by another daemon, or another program). */
 export class PortInUseError extends CcmError {
   override readonly name = 'PortInUseError';

@@ -192,6 +192,9 @@ describe('refusals at enqueue', () => {
 
   it.each([
     ['{"completed_at":"yesterday-ish"}', /tasks.completed_at expects an ISO 8601 time/],
+    // Dates JavaScript would roll over or accept, which Postgres refuses (22008)
+    ['{"completed_at":"2026-02-30T10:00:00Z"}', /tasks.completed_at expects an ISO 8601 time .*a real date/],
+    ['{"started_at":"0000-01-01T00:00:00Z"}', /tasks.started_at expects an ISO 8601 time .*year 1 or later/],
     ['{"title":42}', /tasks.title expects text \(a JSON string\), got number 42/],
     ['{"updated_at":"2026-01-01T00:00:00Z"}', /updated_at is kept by ccm-sync; pass the change time as changed_at/],
     ['{"id":"other"}', /id is a column ccm-sync maintains itself/],

@@ -3,7 +3,8 @@
  * a refused connection, a bad flag. Each names the problem and its fix, with the right exit code
  * and no stack trace; and `remote query` shows what arrived without being able to change it.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIN_NODE, nodeProblem } from '../src/node-guard.ts';
 import { CLI, runCli } from './helpers/cli.ts';
@@ -107,6 +108,28 @@ describe('remote URLs and connections', () => {
   });
 });
 
+describe('the command line', () => {
+  it('stops quietly when its reader goes away (`ccm-sync --help | head -1`)', () => {
+    const q = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    const node = `${q(process.execPath)} ${q(CLI)}`;
+    // `true` exits without reading: every write meets a closed pipe.
+    const r = spawnSync('sh', ['-c', `${node} --help | true; ${node} config reference | true; ${node} tables | true`], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  it('takes --config and --json before the command as well as after it', async () => {
+    const env = makeEnv({});
+    try {
+      const r = await runCli(['--config', env.configPath, '--json', 'where'], { env: {} });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ home: { found_by: '--config', path: path.dirname(env.configPath) } });
+    } finally {
+      env.cleanup();
+    }
+  });
+});
+
 describe('remote token flags', () => {
   const secret = { SUPABASE_JWT_SECRET: 's'.repeat(40) };
   it('refuses an empty or malformed system id and a bad lifetime with exit 2, and mints with good ones', async () => {
@@ -115,6 +138,7 @@ describe('remote token flags', () => {
       [['--system-id', 'has space'], /--system-id must be/],
       [['--system-id', 'ok', '--expires', '10x'], /--expires must be a span like 30d/],
       [['--system-id', 'ok', '--expires', ''], /--expires must be a span/],
+      [['--system-id', 'ok', '--expires', '0d'], /--expires must be a span like 30d, 12h or 1y \(a number above 0/],
     ] as const) {
       const r = await runCli(['remote', 'token', ...args], { env: secret });
       expect(r.code, args.join(' ')).toBe(2);

@@ -69,7 +69,10 @@ describe('failed operations from the command line', () => {
     expect(kept.body.operations).toEqual(expect.arrayContaining([expect.objectContaining({ status: 'discarded', discarded_by: 'ops@example' })]));
     expect((await json('failed', 'list')).body).toMatchObject({ failed: 0 });
     expect((await json('alerts')).body).toMatchObject({ firing: [] });
-    // A discarded operation is not retried.
-    expect((await json('failed', 'retry', all[0]!)).body).toMatchObject({ requeued: [], not_failed: [all[0]] });
+    // A discarded operation is not retried: that is an error, as JSON too.
+    const notFailed = await cli('failed', 'retry', all[0]!, '--json');
+    expect(notFailed.code).toBe(2);
+    expect(JSON.parse(notFailed.stdout)).toEqual({ error: { code: 'INPUT_INVALID', message: expect.stringMatching(new RegExp(`no failed operation with id ${all[0]}`)) } });
+    expect(notFailed.stderr).toMatch(/failed list/);
   });
 });

@@ -212,6 +212,23 @@ describe('triggers and the daemon process', () => {
     }
   });
 
+  it('stops the daemon with `ccm-sync stop`, which waits for it to exit; with none running it says so', async () => {
+    const env = makeEnv({ remote: { kind: 'postgres' }, api: { port: 0 } }, { CCM_SYNC_DATABASE_URL: db.url });
+    const daemon = await startDaemonProcess(env.env);
+    const exited = new Promise<number | null>((r) => daemon.child.once('exit', (code) => r(code)));
+    try {
+      const stop = await runCli(['stop', '--json'], { env: env.env, timeoutMs: 30_000 });
+      expect(stop.code, stop.stderr).toBe(0);
+      expect(JSON.parse(stop.stdout)).toEqual({ stopped: true, pid: daemon.child.pid });
+      expect(await exited).toBe(0);
+      const again = await runCli(['--json', 'stop'], { env: env.env });
+      expect(JSON.parse(again.stdout)).toEqual({ stopped: false, running: false });
+    } finally {
+      await daemon.stop();
+      env.cleanup();
+    }
+  });
+
   it('leaves a critical alert to its own rule: no immediate sync with immediate_on_error off', () => {
     const env = makeEnv({ sync: { event_driven: { immediate_on_error: false } } });
     const local = openLocal(env.settings);

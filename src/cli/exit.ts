@@ -36,4 +36,11 @@ export function reportUncaught(): void {
   };
   process.on('uncaughtException', last);
   process.on('unhandledRejection', last);
+  // `ccm-sync … | head`: the reader has gone, which is no error of ours; stop quietly.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') return last(err);
+      process.exit(process.exitCode ?? 0);
+    });
+  }
 }

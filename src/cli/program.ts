@@ -53,6 +53,9 @@ function opts<T>(cmd: Command): T & GlobalOptions {
 program
   .description('Adaptive sync agent: records local work in a durable SQLite outbox and keeps a central Supabase project up to date.')
   .version(VERSION)
+  // Also before the command (`ccm-sync --config FILE sync status`); after it, the command's own wins.
+  .option('-c, --config <file>', 'config file, for every command (default: see `ccm-sync where --help`)')
+  .option('--json', 'machine-readable JSON output, for every command that prints')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .addHelpText('after', `
@@ -62,6 +65,7 @@ Start here:
   ccm-sync enqueue --op UPDATE --table tasks --id 123 --data '{"status":"complete"}'
   ccm-sync sync now                  sync everything pending (asks the daemon if one runs)
   ccm-sync start                     run the daemon: adaptive periodic, threshold and urgent syncs
+  ccm-sync stop                      stop it
   ccm-sync tui                       live dashboard
 Exit codes: 0 ok, 1 runtime failure, 2 usage/config/input error.
 ${HOME_HELP}`);
@@ -175,6 +179,11 @@ common(program.command('tables'))
 common(program.command('start'))
   .description('run the daemon (job runner, worker thread, triggers, local API) until SIGINT/SIGTERM')
   .action(async (_o, cmd: Command) => (await import('./commands/daemon.ts')).startCommand(opts(cmd)));
+
+common(program.command('stop'))
+  .description('stop this home\'s daemon (SIGTERM: it finishes the sync in progress, then exits)')
+  .option('--timeout <seconds>', 'how long to wait for it to exit', positiveInt('--timeout'), 60)
+  .action(async (_o, cmd: Command) => (await import('./commands/daemon.ts')).stopCommand(opts(cmd)));
 
 common(program.command('tui'))
   .description('live dashboard (Ink); keys: s sync, d drain, p pause, o offline, r retry failed, ? help, q quit')

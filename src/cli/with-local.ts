@@ -18,6 +18,16 @@ export function withLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local
   return fn(settings, local).finally(() => local.close());
 }
 
+/**
+ * withLocal for commands that repair what is already recorded (retry, discard, resolve): with no
+ * database yet there is nothing to repair, so they create nothing and run `empty` instead.
+ */
+export function repairLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local: Local) => Promise<T>, empty: (settings: Settings) => T): Promise<T> {
+  const settings = loadSettings({ configPath: opts.config });
+  if (!existsSync(settings.paths.db)) return Promise.resolve(empty(settings));
+  return withLocal(opts, fn);
+}
+
 /** withLocal for commands that only look: they create nothing. */
 export function lookLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local: Local) => Promise<T>): Promise<T> {
   return withLocal(opts, fn, 'look');

@@ -26,7 +26,8 @@ export interface StatusSnapshot {
   last_success: string | null;
   next_sync: string | null;
   interval: StateKeys['interval'] | null;
-  connection: ConnectionState;
+  /** since is null while no state change was ever recorded (no daemon has watched the link yet). */
+  connection: Omit<ConnectionState, 'since'> & { since: string | null };
   activity: StateKeys['activity'] | null;
   paused: boolean;
   simulated_offline_until: string | null;
@@ -76,7 +77,7 @@ export function statusSnapshot(local: Local, settings: Settings, opts: { byTable
     last_success: st.get('last_success')?.at ?? null,
     next_sync: st.get('next_sync')?.at ?? null,
     interval: st.get('interval') ?? null,
-    connection: st.get('connection') ?? { state: 'online', since: new Date(now).toISOString(), consecutive_failures: 0 },
+    connection: st.get('connection') ?? { state: 'online', since: null, consecutive_failures: 0 },
     activity: st.get('activity') ?? null,
     paused: st.get('paused')?.paused ?? false,
     simulated_offline_until: sim && Date.parse(sim) > now ? sim : null,

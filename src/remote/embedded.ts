@@ -46,8 +46,9 @@ function takeLock(file: string): void {
       if (owner === process.pid) return;
       if (owner && alive(owner)) {
         throw new RemoteRejectedError(
-          `the embedded remote ${path.dirname(file)} is open in process ${owner} (a running \`ccm-sync start\`?); ` +
-            'ask it with `ccm-sync sync now`, or stop it first',
+          `the embedded remote ${path.dirname(file)} is open in process ${owner} (a running \`ccm-sync start\`?), and one ` +
+            'process at a time can open it. `ccm-sync sync now` asks the daemon to sync; to query or migrate, stop it first ' +
+            '(`ccm-sync stop`), or use a postgres remote',
         );
       }
       rmSync(file, { force: true }); // stale lock of a dead process

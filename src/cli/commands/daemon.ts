@@ -2,7 +2,11 @@
 import { loadSettings } from '../../config/load.ts';
 import { ensureHome } from '../../config/home.ts';
 import { openLocal } from '../../local.ts';
-import { statusSnapshot } from '../../monitor/status.ts';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive, statusSnapshot } from '../../monitor/status.ts';
+import { DaemonStillRunningError } from '../../errors.ts';
+import { lookLocal } from '../with-local.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { statusLines } from './sync.ts';
 import type { SyncProgress } from '../../workers/sync-run.ts';
@@ -40,6 +44,32 @@ export async function startCommand(opts: GlobalOptions): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
 }
+
+/** Whether pid runs `ccm-sync start` (where /proc tells; elsewhere, trust the daemon's record). */
+function isOurDaemon(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('start');
+  } catch {
+    return processAlive(pid);
+  }
+}
+
+/** `ccm-sync stop`: SIGTERM to this home's daemon, then wait for it to finish its sync and exit. */
+export const stopCommand = (opts: GlobalOptions & { timeout: number }) =>
+  lookLocal(opts, async (settings, local) => {
+    const d = local.state.get('daemon');
+    if (!d || !processAlive(d.pid) || !isOurDaemon(d.pid)) {
+      emit(opts, { stopped: false, running: false }, () => `no daemon is running for ${settings.paths.home}`);
+      return;
+    }
+    process.kill(d.pid, 'SIGTERM');
+    const deadline = Date.now() + opts.timeout * 1000;
+    while (processAlive(d.pid)) {
+      if (Date.now() > deadline) throw new DaemonStillRunningError(`the daemon (pid ${d.pid}) is still running after ${opts.timeout} s; it finishes its current sync first. Wait, or end it with \`kill ${d.pid}\``);
+      await sleep(100);
+    }
+    emit(opts, { stopped: true, pid: d.pid }, () => `stopped the daemon (pid ${d.pid})`);
+  });
 
 export async function tuiCommand(opts: GlobalOptions & { once?: boolean }): Promise<void> {
   const settings = loadSettings({ configPath: opts.config });

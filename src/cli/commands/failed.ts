@@ -6,7 +6,8 @@ import { hostname, userInfo } from 'node:os';
 import { InputError } from '../../errors.ts';
 import { discardFailed, retryFailed } from '../../repair.ts';
 import { ago, emit, type GlobalOptions } from '../output.ts';
-import { lookLocal, withLocal } from '../with-local.ts';
+import { lookLocal, repairLocal } from '../with-local.ts';
+import type { Settings } from '../../config/load.ts';
 import type { FailedRow } from '../../store/review.ts';
 
 const line = (f: FailedRow, now: number) =>
@@ -38,29 +39,50 @@ export const failedShowCommand = (id: string, opts: GlobalOptions) =>
     ].join('\n'));
   });
 
+/** Names operations that are not failed (or do not exist): exit 2, as an error (JSON with --json). */
+function notFailed(ids: string[], settings?: Settings): InputError {
+  const where = settings ? ` (nothing is recorded in ${settings.paths.home} yet; \`ccm-sync where\` shows the home in use)` : '';
+  return new InputError(`no failed operation with id ${ids.join(', ')}${where}; \`ccm-sync failed list\` shows the failed ones`);
+}
+
+function checkRetryArgs(ids: string[], opts: { all?: boolean }): void {
+  if (!opts.all && ids.length === 0) throw new InputError('name the operations to retry (ids from `ccm-sync failed list`), or pass --all');
+  if (opts.all && ids.length) throw new InputError('give ids or --all, not both');
+}
+
 export const failedRetryCommand = (ids: string[], opts: GlobalOptions & { all?: boolean }) =>
-  withLocal(opts, async (settings, local) => {
-    if (!opts.all && ids.length === 0) throw new InputError('name the operations to retry (ids from `ccm-sync failed list`), or pass --all');
-    if (opts.all && ids.length) throw new InputError('give ids or --all, not both');
+  repairLocal(opts, async (settings, local) => {
+    checkRetryArgs(ids, opts);
     const out = retryFailed(local, settings, opts.all ? 'all' : ids);
+    if (out.not_failed.length && !out.requeued.length) throw notFailed(out.not_failed);
     for (const w of out.warnings.slice(0, 5)) process.stderr.write(`warning: ${w}\n`);
     if (out.warnings.length > 5) process.stderr.write(`warning: … and ${out.warnings.length - 5} more like these\n`);
     emit(opts, out, () => [
       out.requeued.length ? `re-queued ${out.requeued.length} operation(s); they go up with the next sync (\`ccm-sync sync now\`)` : 'nothing re-queued',
       ...(out.not_failed.length ? [`not failed operations (skipped): ${out.not_failed.join(', ')}`] : []),
     ].join('\n'));
-    if (out.not_failed.length && !out.requeued.length) process.exitCode = 2;
+  }, (settings) => {
+    checkRetryArgs(ids, opts);
+    if (!opts.all) throw notFailed(ids, settings);
+    emit(opts, { requeued: [], not_failed: [], warnings: [] }, () => 'nothing re-queued');
   });
 
+function checkDiscardArgs(ids: string[], opts: { yes?: boolean }): void {
+  if (ids.length === 0) throw new InputError('name the operations to discard (ids from `ccm-sync failed list`)');
+  if (!opts.yes) throw new InputError(`discarding gives up on ${ids.length} operation(s) for good (they stay in the outbox as 'discarded'); pass --yes to confirm`);
+}
+
 export const failedDiscardCommand = (ids: string[], opts: GlobalOptions & { yes?: boolean; by?: string }) =>
-  withLocal(opts, async (_settings, local) => {
-    if (ids.length === 0) throw new InputError('name the operations to discard (ids from `ccm-sync failed list`)');
-    if (!opts.yes) throw new InputError(`discarding gives up on ${ids.length} operation(s) for good (they stay in the outbox as 'discarded'); pass --yes to confirm`);
+  repairLocal(opts, async (_settings, local) => {
+    checkDiscardArgs(ids, opts);
     const by = opts.by ?? `${userInfo().username}@${hostname()}`;
     const out = discardFailed(local, ids, by);
+    if (out.not_failed.length && !out.discarded.length) throw notFailed(out.not_failed);
     emit(opts, { ...out, by }, () => [
       `discarded ${out.discarded.length} operation(s) (by ${by}); \`ccm-sync failed list --discarded\` shows them`,
       ...(out.not_failed.length ? [`not failed operations (skipped): ${out.not_failed.join(', ')}`] : []),
     ].join('\n'));
-    if (out.not_failed.length && !out.discarded.length) process.exitCode = 2;
+  }, (settings) => {
+    checkDiscardArgs(ids, opts);
+    throw notFailed(ids, settings);
   });

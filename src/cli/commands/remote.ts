@@ -69,10 +69,10 @@ export async function remoteQueryCommand(sql: string, opts: GlobalOptions & { ti
   }
 }
 
-const SPAN = /^\d+\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|y|yr|yrs|year|years)$/i;
+const SPAN = /^0*[1-9]\d*\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|y|yr|yrs|year|years)$/i;
 
 export async function tokenCommand(opts: GlobalOptions & { systemId?: string; secretEnv: string; expires: string }): Promise<void> {
-  if (!SPAN.test(opts.expires.trim())) throw new InputError(`--expires must be a span like 30d, 12h or 1y (a number and s, m, h, d, w or y), got ${JSON.stringify(opts.expires)}`);
+  if (!SPAN.test(opts.expires.trim())) throw new InputError(`--expires must be a span like 30d, 12h or 1y (a number above 0 and s, m, h, d, w or y), got ${JSON.stringify(opts.expires)}`);
   const { SYSTEM_ID } = await import('../../config/schema.ts');
   if (opts.systemId !== undefined && !SYSTEM_ID.test(opts.systemId)) {
     throw new InputError(`--system-id must be 1–128 letters, digits and . _ : - (got ${JSON.stringify(opts.systemId)})`);

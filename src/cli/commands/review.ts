@@ -3,7 +3,7 @@ import { InputError } from '../../errors.ts';
 import { evaluateAlerts } from '../../monitor/alerts.ts';
 import { refreshLocalCopy } from '../../settle.ts';
 import { emit, type GlobalOptions } from '../output.ts';
-import { lookLocal, withLocal } from '../with-local.ts';
+import { lookLocal, repairLocal } from '../with-local.ts';
 
 export const alertsCommand = (opts: GlobalOptions) =>
   lookLocal(opts, async (settings, local) => {
@@ -34,10 +34,12 @@ export const conflictsListCommand = (opts: GlobalOptions) =>
           ].join('\n')).join('\n\n'));
   });
 
+const noConflict = (id: string) => new InputError(`no conflict with id ${id}; see \`ccm-sync conflicts list\``);
+
 export const conflictsResolveCommand = (id: string, opts: GlobalOptions & { keep: 'local' | 'remote' }) =>
-  withLocal(opts, async (_settings, local) => {
+  repairLocal(opts, async (_settings, local) => {
     const row = local.review.findConflict(id);
-    if (!row) throw new InputError(`no conflict with id ${id}; see \`ccm-sync conflicts list\``);
+    if (!row) throw noConflict(id);
     const already = row.status !== 'conflict';
     if (already) {
       const was = row.result === 'kept_remote' ? 'remote' : row.force ? 'local' : undefined;
@@ -55,4 +57,6 @@ export const conflictsResolveCommand = (id: string, opts: GlobalOptions & { keep
       })();
       emit(opts, { id: row.id, kept: 'remote' }, () => `#${row.id}: kept the remote version; the local copy was refreshed`);
     }
+  }, () => {
+    throw noConflict(id);
   });

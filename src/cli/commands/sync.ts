@@ -126,7 +126,7 @@ export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
   const interval = s.interval ? `; interval ${Math.round(s.interval.effective_seconds / 60)} min (base ${Math.round(s.interval.base_seconds / 60)} min, ${s.interval.rate_per_minute.toFixed(1)} ops/min)` : '';
   const next = s.paused ? 'paused' : s.next_sync ? `${ago(s.next_sync, nowMs)}${interval}` : s.enabled ? 'when the daemon runs' : 'disabled (sync.enabled: false)';
   const c = s.connection;
-  const conn = `${c.state} since ${c.since}${c.reason && c.state !== 'online' ? ` (${c.reason})` : ''}${c.next_probe_at && c.state === 'offline' ? `; next probe ${ago(c.next_probe_at, nowMs)}` : ''}${s.simulated_offline_until ? `; simulated until ${s.simulated_offline_until}` : ''}`;
+  const conn = `${c.state}${c.since ? ` since ${c.since}` : ' (no outage seen yet)'}${c.reason && c.state !== 'online' ? ` (${c.reason})` : ''}${c.next_probe_at && c.state === 'offline' ? `; next probe ${ago(c.next_probe_at, nowMs)}` : ''}${s.simulated_offline_until ? `; simulated until ${s.simulated_offline_until}` : ''}`;
   const r = s.reduction_24h;
   const hooks = hookLine(s.hooks, (iso) => ago(iso, nowMs));
   const reduction = r.operations_in > 0 ? `${r.operations_in} → ${r.operations_out} operations, ${bytes(r.bytes_in)} → ${bytes(r.bytes_out)} (${byteChange(r.bytes_in, r.bytes_out)})` : 'nothing synced in 24h';

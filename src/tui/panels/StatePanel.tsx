@@ -21,7 +21,7 @@ export function StatePanel({ status, now, width }: StatePanelProps) {
     ? `${a?.trigger ?? ''} ${a?.done !== undefined ? `${a.done}/${a.total}` : ''}`.trim()
     : c.state === 'offline' || backing
       ? clip(`${c.reason ?? a?.reason ?? ''}`, width - 4)
-      : `since ${ago(c.since, now)}`;
+      : c.since ? `since ${ago(c.since, now)}` : 'no outage seen yet';
   const next = c.state === 'offline' && c.next_probe_at ? `next probe ${ago(c.next_probe_at, now)}` : backing && a?.next_retry_at ? `retry ${ago(a.next_retry_at, now)}` : '';
   return (
     <Panel title="State">
