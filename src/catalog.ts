@@ -82,7 +82,7 @@ export const TABLES: readonly TableSpec[] = [
       c('status', 'text', 'open, or closed once the agent stopped'), c('total_events', 'integer', 'Hook events recorded'),
       c('prompt_count', 'integer', 'User prompts in the task'), c('tools_used', 'jsonb', 'Calls per tool ({"Bash": 3})'),
       c('files_modified', 'jsonb', 'Files written or edited'), c('commands_run', 'jsonb', 'Shell commands run'),
-      c('errors', 'jsonb', 'Failed tool calls'), c('error_count', 'integer', 'How many failed'), c('duration_seconds', 'numeric', 'First to last event'),
+      c('errors', 'jsonb', 'Failed tool calls'), c('error_count', 'integer', 'How many failed'), c('duration_seconds', 'numeric', 'First event to the end of the work (the closing Stop)'),
       c('first_event_at', 'timestamptz', 'First event'), c('last_event_at', 'timestamptz', 'Last event'), c('closed_at', 'timestamptz', 'When the task closed'),
     ],
   },

@@ -4,7 +4,7 @@
  * every file in it private to its owner, whatever the umask.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,25 @@ describe('finding the home', () => {
     r = await runCli(['where'], { cwd: s.deeper, env: { ...s.env, CCM_SYNC_CONFIG: path.join(s.root, 'nope.yaml') } });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/nope\.yaml \(from CCM_SYNC_CONFIG\) does not exist/);
+  });
+
+  it('passes over a .ccm-global in a folder every user can write, as git does, and init refuses to make one there', async () => {
+    const s = scene();
+    const shared = path.join(s.root, 'shared');
+    mkdirSync(path.join(shared, '.ccm-global'), { recursive: true });
+    chmodSync(shared, 0o1777); // like /tmp
+    const below = path.join(shared, 'work');
+    mkdirSync(below);
+    const r = await runCli(['where', '--json'], { cwd: below, env: s.env });
+    const where = JSON.parse(r.stdout);
+    expect(where.home).toMatchObject({ path: path.join(s.home, '.ccm-global'), found_by: 'per-user default' });
+    expect(where.skipped_homes).toEqual([`${path.join(shared, '.ccm-global')} is in ${shared}, which every user can write`]);
+    expect((await runCli(['where'], { cwd: below, env: s.env })).stdout).toMatch(/Skipped .*every user can write: not used/);
+    const init = await runCli(['init'], { cwd: shared, env: s.env });
+    expect(init.code).toBe(2);
+    expect(init.stderr).toMatch(/can be written by every user.*run init in a folder of your own, or pass --user/);
+    chmodSync(shared, 0o755);
+    expect(JSON.parse((await runCli(['where', '--json'], { cwd: below, env: s.env })).stdout).home.path).toBe(path.join(shared, '.ccm-global'));
   });
 
   it('creates nothing when a command only looks', async () => {

@@ -3,7 +3,8 @@
  * keys and hooks (run twice, dry-run, from another installation), and the daemon's side of hooks:
  * the spool recorded as files land, and the http hook route.
  */
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,7 +98,7 @@ describe('hook install and uninstall', () => {
     const env = { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir };
     const gone = await runCli(['hook', 'uninstall'], { env, cwd: dir });
     expect(gone.code).toBe(0);
-    expect(gone.stdout).toMatch(/does not exist: nothing to remove/);
+    expect(gone.stdout).toMatch(/ccm-sync's hook is not in .*: nothing to remove/);
     expect(readdirSync(claudeDir)).toEqual([]);
     writeFileSync(path.join(dotfiles, 'claude-settings.json'), '{"model": "opus"}\n');
     symlinkSync(path.join(dotfiles, 'claude-settings.json'), path.join(claudeDir, 'settings.json'));
@@ -105,6 +106,36 @@ describe('hook install and uninstall', () => {
     expect(lstatSync(path.join(claudeDir, 'settings.json')).isSymbolicLink()).toBe(true);
     expect(ours(settingsOf(path.join(dotfiles, 'claude-settings.json')))).toHaveLength(12);
     expect(settingsOf(path.join(dotfiles, 'claude-settings.json')).model).toBe('opus');
+  });
+
+  it('pins the home an install found into the command; from $HOME, project scope is the user file and is refused', async () => {
+    const home = path.join(dir, 'pinned-home');
+    const proj = path.join(home, 'work', 'proj');
+    mkdirSync(proj, { recursive: true });
+    const env = { HOME: home };
+    expect((await runCli(['init'], { cwd: proj, env })).code).toBe(0);
+    const userFile = path.join(home, '.claude', 'settings.json');
+    mkdirSync(path.dirname(userFile));
+    writeFileSync(userFile, JSON.stringify({ hooks: { Stop: 'oops' } }));
+    const r = await runCli(['hook', 'install'], { cwd: proj, env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/hooks\.Stop is not a list of hook groups; .*this install replaces it/);
+    const command: string = settingsOf(userFile).hooks.Stop[0].hooks[0].command;
+    expect(command.startsWith(`CCM_SYNC_HOME=${path.join(proj, '.ccm-global')} `)).toBe(true);
+    // Claude Code runs it from a session in another folder: it records into the home it was installed for.
+    const ran = spawnSync('sh', ['-c', command], { cwd: home, input: CORPUS[0], env: { ...process.env, HOME: home } });
+    expect(ran.status).toBe(0);
+    expect(readdirSync(path.join(proj, '.ccm-global', 'spool', 'claude')).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+    expect(existsSync(path.join(home, '.ccm-global'))).toBe(false);
+
+    const refused = await runCli(['hook', 'install', '--scope', 'project'], { cwd: home, env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/the project settings file .* is the user's own settings file; run this from the project's folder/);
+    const again = await runCli(['hook', 'install'], { cwd: home, env });
+    expect(again.stderr).not.toMatch(/holds ccm-sync's hook too/);
+    const status = JSON.parse((await runCli(['hook', 'status', '--json'], { cwd: home, env })).stdout);
+    expect(status.installs.map((i: { scope: string }) => i.scope)).toEqual(['user', 'local']); // ~/.claude/settings.local.json is another file
+    expect(status.installed_twice).toBe(false);
   });
 
   it('writes project and local settings, and refuses a settings file that is not JSON, leaving it as it was', async () => {

@@ -41,7 +41,9 @@ async function project(config: Record<string, unknown> = {}) {
   const deep = path.join(env.dir, 'src', 'deep');
   mkdirSync(deep, { recursive: true });
   const tmp = mkdtempSync(path.join(tmpdir(), 'ccm-hook-tmp-'));
-  const install = await runCli(['hook', 'install', '--scope', 'project', '--dir', env.dir], { cwd: env.dir, env: { HOME: env.dir } });
+  const userHome = path.join(env.dir, 'user-home'); // not the project: there, project settings would be the user's
+  mkdirSync(userHome);
+  const install = await runCli(['hook', 'install', '--scope', 'project', '--dir', env.dir], { cwd: env.dir, env: { HOME: userHome } });
   expect(install.code, install.stderr).toBe(0);
   const settings = JSON.parse(readFileSync(path.join(env.dir, '.claude', 'settings.json'), 'utf8'));
   const command = settings.hooks.PostToolUse[0].hooks[0].command as string;

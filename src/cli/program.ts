@@ -19,7 +19,8 @@ const HOME_HELP = `
 The home (config, databases, embedded remote) is found like git finds a repository:
   1. --config FILE, or CCM_SYNC_CONFIG=FILE      the folder holding FILE
   2. CCM_SYNC_HOME=DIR                           DIR (config DIR/config.yaml)
-  3. the nearest .ccm-global/ folder             at or above the working directory
+  3. the nearest .ccm-global/ folder             at or above the working directory (yours, and not
+                                                 in a folder every user can write, such as /tmp)
   4. ~/.ccm-global                               the per-user default
 Commands that record create a missing home and say so on stderr; commands that look create nothing.`;
 

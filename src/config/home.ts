@@ -4,7 +4,8 @@
  *   1. --config FILE                the home is FILE's directory
  *   2. CCM_SYNC_CONFIG=FILE          the same
  *      CCM_SYNC_HOME=DIR             DIR, with DIR/config.yaml when it exists
- *   3. the nearest .ccm-global/      walking up from the working directory
+ *   3. the nearest .ccm-global/      walking up from the working directory (one of this user's,
+ *                                   in a folder only they can write: see untrustedHome)
  *   4. the per-user default          ~/.ccm-global
  *
  * So hooks, cron jobs and people calling ccm-sync from any directory of a project share one outbox.
@@ -46,11 +47,34 @@ export function userHome(env: NodeJS.ProcessEnv): string {
   return path.join(env.HOME || os.homedir(), HOME_DIR_NAME);
 }
 
-/** The nearest .ccm-global directory at or above `cwd`, if any. */
-export function nearestHome(cwd: string): string | undefined {
+/**
+ * Why a .ccm-global found on the way up is not used, or undefined when it may be: it must belong
+ * to this user and sit in a folder other users cannot write. Otherwise anyone could plant one in
+ * /tmp (or a shared folder) and receive the work of every command run below it, hooks included;
+ * git refuses such repositories for the same reason (safe.directory).
+ */
+export function untrustedHome(candidate: string): string | undefined {
+  try {
+    const uid = process.getuid?.();
+    const own = fs.statSync(candidate);
+    if (uid !== undefined && own.uid !== uid) return `${candidate} belongs to another user (uid ${own.uid})`;
+    const parent = path.dirname(candidate);
+    if (fs.statSync(parent).mode & 0o002) return `${candidate} is in ${parent}, which every user can write`;
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The nearest usable .ccm-global directory at or above `cwd`, if any; `skipped` gets those passed over. */
+export function nearestHome(cwd: string, skipped: string[] = []): string | undefined {
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, HOME_DIR_NAME);
-    if (isDir(candidate)) return candidate;
+    if (isDir(candidate)) {
+      const why = untrustedHome(candidate);
+      if (!why) return candidate;
+      skipped.push(why);
+    }
     if (path.dirname(dir) === dir) return undefined;
   }
 }

@@ -6,7 +6,7 @@
  * `ccm-sync … hook` command line) or URL (`…/api/hooks/claude`), so installing twice, or from
  * another installation, replaces them instead of adding more, and every other key and hook is kept.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
@@ -32,6 +32,18 @@ export function settingsFile(scope: Scope, env: NodeJS.ProcessEnv, cwd: string):
     case 'local':
       return path.join(cwd, '.claude', 'settings.local.json');
   }
+}
+
+/** Whether two settings paths are one file (from $HOME, the project's .claude is the user's). */
+export function sameFile(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return path.join(realpathSync(path.dirname(p)), path.basename(p));
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  return real(a) === real(b);
 }
 
 export function readSettings(file: string): Json {

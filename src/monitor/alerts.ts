@@ -46,7 +46,7 @@ export function evaluateAlerts(local: Local, monitoring: Settings['monitoring'],
     out.push({
       rule: 'operations_failed',
       severity: 'error',
-      message: `${failed} operation${failed === 1 ? '' : 's'} dead-lettered${top ? `, e.g. ${top.message.slice(0, 120)}` : ''}; see \`ccm-sync failed list\``,
+      message: `${failed} operation${failed === 1 ? '' : 's'} dead-lettered${top ? `, e.g. ${top.message.length > 120 ? `${top.message.slice(0, 119)}…` : top.message}` : ''}; see \`ccm-sync failed list\``,
     });
   }
   return out;

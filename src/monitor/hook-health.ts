@@ -15,6 +15,7 @@ export interface HookHealth {
   /** Failures the hook logged in the last 24 hours (in the home, and in the fallback log). */
   failures: number;
   last_failure: HookFailure | null;
+  /** The log file(s) holding those failures (the home's when there are none). */
   log: string;
   /** Why the daemon could not record the spool last time it tried, until it can. */
   intake_error: string | null;
@@ -28,14 +29,17 @@ export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string, i
   // Failures the hook could not write into the home (no home, unwritable) went to the fallback log.
   const fallback = hookFailures(fallbackHookLog(), since);
   const { waiting, rejected } = spoolCounts(home);
+  // Name the log that holds the failures: the fallback one when the home could not be written.
+  const logs = [...(here.count || !fallback.count ? [log] : []), ...(fallback.count ? [fallbackHookLog()] : [])];
+  const lastFailure = [here.last, fallback.last].filter((f): f is HookFailure => Boolean(f)).sort((a, b) => a.at.localeCompare(b.at)).at(-1);
   return {
     last_event_at: last?.timestamp ?? null,
     last_event: last?.event_name ?? null,
     spooled: waiting,
     rejected,
     failures: here.count + fallback.count,
-    last_failure: here.last ?? fallback.last ?? null,
-    log,
+    last_failure: lastFailure ?? null,
+    log: logs.join(' and '),
     intake_error: intakeError,
   };
 }

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, InputError } from '../../errors.ts';
 import { loadSettings, type Settings } from '../../config/load.ts';
-import { ensureHome, makePrivateDir } from '../../config/home.ts';
+import { ensureHome, makePrivateDir, userHome } from '../../config/home.ts';
 import { readToken } from '../../daemon/token.ts';
-import { commandProblem, installedIn, readSettings, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
+import { CLAUDE_EVENTS } from '../../hooks/claude.ts';
+import { commandProblem, installedIn, readSettings, sameFile, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
 import { hookHealth, hookLine } from '../../monitor/hook-health.ts';
 import { processAlive } from '../../monitor/status.ts';
 import { ago, emit, type GlobalOptions } from '../output.ts';
@@ -32,11 +33,37 @@ const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/
 function hookCommand(opts: HookOptions): string {
   if (opts.scope === 'project') return 'ccm-sync hook claude';
   const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  return `${homePin(opts)}${quote(process.execPath)} ${quote(main)} hook claude`;
+}
+
+/**
+ * The home written into the command: the one given (--config, CCM_SYNC_CONFIG, CCM_SYNC_HOME), or
+ * the .ccm-global this install found from here. Claude Code runs the hook from each session's
+ * folder, where the search would find another home, or none; only the per-user default is left to
+ * the search.
+ */
+function homePin(opts: HookOptions): string {
   const env = process.env;
-  const pin = opts.config ? `CCM_SYNC_CONFIG=${quote(path.resolve(opts.config))} `
-    : env.CCM_SYNC_CONFIG ? `CCM_SYNC_CONFIG=${quote(path.resolve(env.CCM_SYNC_CONFIG))} `
-      : env.CCM_SYNC_HOME ? `CCM_SYNC_HOME=${quote(path.resolve(env.CCM_SYNC_HOME))} ` : '';
-  return `${pin}${quote(process.execPath)} ${quote(main)} hook claude`;
+  if (opts.config) return `CCM_SYNC_CONFIG=${quote(path.resolve(opts.config))} `;
+  if (env.CCM_SYNC_CONFIG) return `CCM_SYNC_CONFIG=${quote(path.resolve(env.CCM_SYNC_CONFIG))} `;
+  if (env.CCM_SYNC_HOME) return `CCM_SYNC_HOME=${quote(path.resolve(env.CCM_SYNC_HOME))} `;
+  const { paths } = loadSettings({});
+  return paths.homeSource === 'nearest .ccm-global' && !sameFile(paths.home, userHome(env)) ? `CCM_SYNC_HOME=${quote(paths.home)} ` : '';
+}
+
+/** Says which events' hooks are not a list, as Claude Code expects: install replaces them (the backup keeps them). */
+function warnMalformed(file: string): void {
+  const hooks = readSettings(file).hooks;
+  const bad = hooks && typeof hooks === 'object' ? Object.entries(hooks).filter(([event, v]) => CLAUDE_EVENTS.some((e) => e.event === event) && !Array.isArray(v)).map(([e]) => e) : [];
+  if (bad.length) process.stderr.write(`ccm-sync: ${file}: hooks.${bad.join(', hooks.')} ${bad.length === 1 ? 'is' : 'are'} not a list of hook groups; Claude Code ignores ${bad.length === 1 ? 'it' : 'them'}, and this install replaces ${bad.length === 1 ? 'it' : 'them'} (the backup in the home keeps the old file)\n`);
+}
+
+/** Project and local settings in $HOME are the user's own file: refuse to treat them as another. */
+function checkScope(scope: Scope, dir: string): void {
+  const file = settingsFile(scope, process.env, dir);
+  if (scope !== 'user' && sameFile(file, settingsFile('user', process.env, dir))) {
+    throw new InputError(`here (${dir}) the ${scope} settings file ${file} is the user's own settings file; run this from the project's folder (or pass --dir), or use --scope user`);
+  }
 }
 
 /** The http hook's target: the running daemon's route and its token. */
@@ -98,11 +125,21 @@ async function change(opts: HookOptions, edit: (settings: Record<string, unknown
 
 /** Other settings files that hold ccm-sync too: Claude Code would run both, recording each event twice. */
 function alsoInstalled(except: Scope, dir: string): string[] {
-  return SCOPES.filter((s) => s !== except).map((s) => installedIn(settingsFile(s, process.env, dir))).filter((i) => i.kind !== 'none').map((i) => i.file);
+  const target = settingsFile(except, process.env, dir);
+  return distinctScopes(dir).filter((s) => !sameFile(settingsFile(s, process.env, dir), target))
+    .map((s) => installedIn(settingsFile(s, process.env, dir))).filter((i) => i.kind !== 'none').map((i) => i.file);
+}
+
+/** The scopes with a settings file of their own here (in $HOME, project and local are the user's). */
+function distinctScopes(dir: string): Scope[] {
+  const user = settingsFile('user', process.env, dir);
+  return SCOPES.filter((s) => s === 'user' || !sameFile(settingsFile(s, process.env, dir), user));
 }
 
 export async function hookInstallCommand(opts: HookOptions): Promise<void> {
   const dir = path.resolve(opts.dir ?? process.cwd());
+  checkScope(opts.scope, dir);
+  warnMalformed(settingsFile(opts.scope, process.env, dir));
   if (!opts.http) {
     const command = hookCommand(opts);
     await change(opts, (s) => withOurs(s, { kind: 'command', command }), false, { kind: 'command', command });
@@ -118,9 +155,10 @@ export async function hookInstallCommand(opts: HookOptions): Promise<void> {
 }
 
 export async function hookUninstallCommand(opts: HookOptions): Promise<void> {
+  checkScope(opts.scope, path.resolve(opts.dir ?? process.cwd()));
   const file = settingsFile(opts.scope, process.env, path.resolve(opts.dir ?? process.cwd()));
-  if (!existsSync(file)) {
-    emit(opts, { file, changed: false, dry_run: Boolean(opts.dryRun), diff: '' }, () => `${file} does not exist: nothing to remove`);
+  if (!existsSync(file) || installedIn(file).kind === 'none') {
+    emit(opts, { file, changed: false, dry_run: Boolean(opts.dryRun), diff: '' }, () => `ccm-sync's hook is not in ${file}: nothing to remove`);
     return;
   }
   await change(opts, withoutOurs);
@@ -129,7 +167,7 @@ export async function hookUninstallCommand(opts: HookOptions): Promise<void> {
 export async function hookStatusCommand(opts: Omit<HookOptions, 'scope'>): Promise<void> {
   const dir = path.resolve(opts.dir ?? process.cwd());
   await lookLocal(opts, async (settings, local) => {
-    const installs = SCOPES.map((scope) => {
+    const installs = distinctScopes(dir).map((scope) => {
       const i = installedIn(settingsFile(scope, process.env, dir));
       return { scope, ...i, problem: i.command ? commandProblem(i.command, process.env) : undefined };
     });

@@ -1,9 +1,9 @@
 /** `ccm-sync init` and `ccm-sync config reference`. */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../errors.ts';
 import { DEFAULT_CONFIG_PATH, loadSettings } from '../../config/load.ts';
-import { CONFIG_NAME, findHome, makePrivateDir, userHome } from '../../config/home.ts';
+import { CONFIG_NAME, findHome, makePrivateDir, nearestHome, userHome, type HomeSource } from '../../config/home.ts';
 import { configSchema } from '../../config/schema.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 
@@ -20,6 +20,11 @@ export async function initCommand(opts: GlobalOptions & { force?: boolean; syste
     : opts.user ? path.join(userHome(env), CONFIG_NAME)
       : env.CCM_SYNC_HOME ? path.resolve(env.CCM_SYNC_HOME, CONFIG_NAME) : path.resolve(DEFAULT_CONFIG_PATH);
   if (existsSync(file) && !opts.force) throw new InputError(`${file} already exists; pass --force to overwrite it`);
+  // Here, in a folder every user can write (/tmp), the search would skip the home (untrustedHome).
+  const parent = path.dirname(path.dirname(file));
+  if (file === path.resolve(DEFAULT_CONFIG_PATH) && statSync(parent).mode & 0o002) {
+    throw new InputError(`${parent} can be written by every user, so a home there could be replaced by anyone, and commands would not use it; run init in a folder of your own, or pass --user`);
+  }
   const { SYSTEM_ID } = await import('../../config/schema.ts');
   if (opts.systemId !== undefined && !SYSTEM_ID.test(opts.systemId)) {
     throw new InputError(`--system-id must be 1–128 letters, digits and . _ : - (got ${JSON.stringify(opts.systemId)})`);
@@ -57,6 +62,7 @@ export async function whereCommand(opts: GlobalOptions): Promise<void> {
     system_id: s.system.id,
     api_token: entry(p.tokenFile),
     config_cache: entry(p.cacheFile),
+    skipped_homes: skippedHomes(p.homeSource),
   };
   const line = (label: string, e: { path: string; exists: boolean } | null, note = '') => (e ? `${label.padEnd(16)}${e.path}${e.exists ? '' : '  (not created yet)'}${note}` : '');
   emit(opts, out, () => [
@@ -66,7 +72,15 @@ export async function whereCommand(opts: GlobalOptions): Promise<void> {
     line('Jobs database', out.jobs_database),
     line('Embedded remote', out.embedded_remote),
     `${'Remote'.padEnd(16)}${s.remote.kind} · system ${s.system.id}`,
+    ...out.skipped_homes.map((why) => `${'Skipped'.padEnd(16)}${why}: not used`),
   ].filter(Boolean).join('\n'));
+}
+
+/** The .ccm-global folders the search passed over as untrusted (see untrustedHome). */
+function skippedHomes(source: HomeSource): string[] {
+  const skipped: string[] = [];
+  if (source === 'nearest .ccm-global' || source === 'per-user default') nearestHome(process.cwd(), skipped);
+  return skipped;
 }
 
 /** `ccm-sync config show`: the config in effect (file over mode preset over defaults), no secrets. */
