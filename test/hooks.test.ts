@@ -111,6 +111,9 @@ describe('ccm-sync hook claude, run as Claude Code runs it', () => {
         total_events: 12, tools_used: { MultiEdit: 1, Write: 1, mcp__github__create_issue: 1 }, files_modified: ['src/handlers/health.ts', 'src/routes.ts'], cwd: '/Users/bob/work/api-server',
       });
       expect(s.get('5c8e2d41-7a03-4f9b-b6e2-9d1f4c0a8b35')).toMatchObject({ total_events: 6, tools_used: { Edit: 1 }, status: 'closed' });
+      // What came before a session's first prompt (SessionStart) is closed by its SessionEnd too.
+      expect(s.get('3b8e2f0c-6d1a-4c59-9e7b-2a4f1d8c6e93#0')).toMatchObject({ total_events: 2, status: 'closed' });
+      expect(s.get('f04d6a1e-8c2b-47f3-9d15-6e0a3b7c2f88#0')).toMatchObject({ total_events: 2, status: 'closed' });
       // What goes up is the summary: no prompt text, file content or tool output.
       const remote = JSON.stringify([...s.values()]);
       expect(remote).not.toContain('The config tests are failing');
@@ -200,6 +203,7 @@ describe('task grouping', () => {
     expect(s.get(`${b}#1`)).toMatchObject({ total_events: 12, status: 'closed' });
     // Prompt, StopFailure, then an idle notification and SessionEnd: the work ended at the StopFailure.
     expect(s.get(`${a}#3`)).toMatchObject({ total_events: 4, status: 'closed', duration_seconds: '1' });
+    expect(s.get(`${a}#0`)).toMatchObject({ total_events: 2, status: 'closed' });
   });
 
   it('keeps a background subagent with the prompt that started it, after the next prompt', async () => {

@@ -14,7 +14,7 @@
  *   4. otherwise the session and the ordinal of its last UserPromptSubmit ("<session>#2"), or
  *      "<session>#0" before the first prompt.
  * Stop, StopFailure and SessionEnd close the task (store/hook-events.ts); its summary goes up with
- * the next sync.
+ * the next sync. SessionEnd also closes the session's "#0" task (see alsoClosed).
  */
 import type { OperationInput } from '../types.ts';
 
@@ -26,6 +26,8 @@ export interface Sessions {
   startPrompt(sessionId: string, taskId: string): void;
   /** The task of a subagent's first event in its session. */
   agentTask(agentId: string, sessionId: string | null): string | undefined;
+  /** Whether a task has events and none that closes it. */
+  openTask(taskId: string): boolean;
 }
 
 /** Claude Code's events that ccm-sync registers for, and whether Claude waits for the hook. */
@@ -91,6 +93,16 @@ export function assignTask(p: Payload, sessions: Sessions, taskIdEnv: string | u
     if (first) return first;
   }
   return str(p.prompt_id) ?? current ?? `${session}#0`;
+}
+
+/**
+ * The other task a SessionEnd closes: the session's "#0" (what came before its first prompt, such
+ * as SessionStart), which no prompt's Stop closes. The SessionEnd is recorded there too.
+ */
+export function alsoClosed(p: Payload, task: string, sessions: Sessions): string | undefined {
+  if (p.hook_event_name !== 'SessionEnd') return undefined;
+  const before = `${str(p.session_id) ?? 'no-session'}#0`;
+  return task !== before && sessions.openTask(before) ? before : undefined;
 }
 
 /** The operation that records one event: an INSERT into hook_events, stamped with its arrival. */

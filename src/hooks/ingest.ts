@@ -3,7 +3,7 @@
  * transaction, so concurrent hooks of one session (Claude runs them in parallel) see each other's
  * prompts. Used by `ccm-sync hook` (a process per event) and the daemon's POST /api/hooks/claude.
  */
-import { assignTask, checkPayload, hookOperation, parsePayload, type Payload } from './claude.ts';
+import { alsoClosed, assignTask, checkPayload, hookOperation, parsePayload, type Payload } from './claude.ts';
 import type { Recorder } from '../record.ts';
 import type { Db } from '../store/db.ts';
 import type { HookEvents } from '../store/hook-events.ts';
@@ -11,7 +11,7 @@ import type { HookEvents } from '../store/hook-events.ts';
 export interface HookSink {
   db: Db;
   recorder: Recorder;
-  hookEvents: Pick<HookEvents, 'session' | 'startPrompt' | 'agentTask'>;
+  hookEvents: Pick<HookEvents, 'session' | 'startPrompt' | 'agentTask' | 'openTask'>;
 }
 
 export interface Ingested {
@@ -25,8 +25,10 @@ export function ingestClaudeHook(sink: HookSink, input: string | Payload, taskId
   const nowIso = new Date(nowMs).toISOString();
   return sink.db.transaction(() => {
     const task = assignTask(payload, sink.hookEvents, taskIdEnv);
-    const op = hookOperation(payload, task, sink.recorder.newId(nowMs), nowIso);
-    const res = sink.recorder.record([op], () => 'payload');
+    const ops = [hookOperation(payload, task, sink.recorder.newId(nowMs), nowIso)];
+    const before = alsoClosed(payload, task, sink.hookEvents);
+    if (before) ops.push(hookOperation(payload, before, sink.recorder.newId(nowMs), nowIso));
+    const res = sink.recorder.record(ops, () => 'payload');
     return { task_id: task, event: String(payload.hook_event_name), op_id: res.op_ids[0]! };
   }).immediate();
 }

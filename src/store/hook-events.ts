@@ -85,6 +85,9 @@ export class HookEvents {
       closedAfter: `SELECT min(timestamp) AS t FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)}) AND timestamp >= ?`,
       // agentTask: the task of a subagent's first event in its session. Params: agent_id, session_id. Returns: {task_id} or undefined.
       agentTask: 'SELECT task_id FROM hook_events WHERE agent_id = ? AND session_id IS ? ORDER BY id LIMIT 1',
+      // openTask: whether a task has events and none that closes it. Params: task_id ×2. Returns: a row or undefined.
+      openTask: `SELECT 1 AS open FROM hook_events WHERE task_id = ? AND NOT EXISTS (
+        SELECT 1 FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)})) LIMIT 1`,
       // last: the newest event. Returns: {timestamp, event_name, session_id} or undefined.
       last: 'SELECT timestamp, event_name, session_id FROM hook_events ORDER BY id DESC LIMIT 1',
       // totals: one task's counts, times, session, cwd and closing. Params: task_id.
@@ -178,6 +181,11 @@ export class HookEvents {
   /** The task a subagent's first event went to, if it has had one. */
   agentTask(agentId: string, sessionId: string | null): string | undefined {
     return (this.stmts.agentTask.get(agentId, sessionId) as { task_id: string } | undefined)?.task_id;
+  }
+
+  /** Whether a task has events and none that closes it. */
+  openTask(taskId: string): boolean {
+    return this.stmts.openTask.get(taskId, taskId) !== undefined;
   }
 
   last(): { timestamp: string; event_name: string | null; session_id: string | null } | undefined {
