@@ -64,90 +64,93 @@ const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
 const input = (field: string) => `json_extract(payload, '$.tool_input.${field}')`;
 const relative = (expr: string) => `CASE WHEN cwd IS NOT NULL AND ${expr} LIKE cwd || '/%' THEN substr(${expr}, length(cwd) + 2) ELSE ${expr} END`;
 
+/** The statements on hook_events, hook_sessions and hook_spool_done, prepared on first use. */
+const HOOK_EVENTS_SQL = {
+  // insert: one event; an event already kept for its task is ignored. Params: HookEventRow.
+  insert: `
+    INSERT OR IGNORE INTO hook_events (event_id, task_id, session_id, prompt_id, agent_id, event_name, tool_name, tool_use_id, cwd,
+                                       success, timestamp, payload, payload_bytes)
+    VALUES (@event_id, @task_id, @session_id, @prompt_id, @agent_id, @event_name, @tool_name, @tool_use_id, @cwd,
+            @success, @timestamp, @payload, @payload_bytes)`,
+  // session: a session's prompt count and current task. Params: session_id. Returns: {prompts, task_id}.
+  session: 'SELECT prompts, task_id FROM hook_sessions WHERE session_id = ?',
+  // prompt: a session starts a new task. Params: session_id, task_id.
+  prompt: `
+    INSERT INTO hook_sessions (session_id, prompts, task_id) VALUES (?, 1, ?)
+    ON CONFLICT (session_id) DO UPDATE SET prompts = prompts + 1, task_id = excluded.task_id`,
+  // closedAfter: the first closing event at or after a time (the end of the task's work). Params: task_id, time.
+  closedAfter: `SELECT min(timestamp) AS t FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)}) AND timestamp >= ?`,
+  // agentTask: the task of a subagent's first event in its session. Params: agent_id, session_id. Returns: {task_id} or undefined.
+  agentTask: 'SELECT task_id FROM hook_events WHERE agent_id = ? AND session_id IS ? ORDER BY id LIMIT 1',
+  // openTask: whether a task has events and none that closes it. Params: task_id ×2. Returns: a row or undefined.
+  openTask: `SELECT 1 AS open FROM hook_events WHERE task_id = ? AND NOT EXISTS (
+    SELECT 1 FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)})) LIMIT 1`,
+  // last: the newest event. Returns: {timestamp, event_name, session_id} or undefined.
+  last: 'SELECT timestamp, event_name, session_id FROM hook_events ORDER BY id DESC LIMIT 1',
+  // totals: one task's counts, times, session, cwd and closing. Params: task_id.
+  totals: `
+    SELECT count(*) AS total, min(timestamp) AS first, max(timestamp) AS last,
+           max(iif(coalesce(event_name, '') NOT IN (${list([...AROUND_WORK, ...CLOSING_EVENTS])}), timestamp, NULL)) AS active,
+           coalesce(sum(success = 0), 0) AS errors, coalesce(sum(event_name = 'UserPromptSubmit'), 0) AS prompts,
+           max(iif(event_name IN (${list(CLOSING_EVENTS)}), timestamp, NULL)) AS closed_at,
+           (SELECT session_id FROM hook_events h WHERE h.task_id = t.task_id AND session_id IS NOT NULL ORDER BY id DESC LIMIT 1) AS session,
+           (SELECT cwd FROM hook_events h WHERE h.task_id = t.task_id AND cwd IS NOT NULL ORDER BY id LIMIT 1) AS cwd
+    FROM hook_events t WHERE task_id = ?`,
+  // tools: calls per tool: one per tool_use_id (a Pre and Post pair is one call); an event of
+  // the older format, with no tool_use_id, is a call of its own. Params: task_id.
+  tools: `
+    SELECT tool_name, count(DISTINCT coalesce(tool_use_id, 'event:' || event_id)) AS n FROM hook_events
+    WHERE task_id = ? AND tool_name IS NOT NULL AND (tool_use_id IS NOT NULL OR coalesce(event_name, '') NOT LIKE 'Permission%')
+    GROUP BY tool_name ORDER BY tool_name`,
+  // files: files written by editing tools, relative to the session's cwd when inside it. Params: task_id, limit.
+  files: `
+    SELECT DISTINCT ${relative(`coalesce(${input('file_path')}, ${input('notebook_path')})`)} AS f FROM hook_events
+    WHERE task_id = ? AND tool_name IN (${list(FILE_TOOLS)}) AND json_valid(payload) AND f IS NOT NULL
+    ORDER BY f LIMIT ?`,
+  // commands: distinct shell commands (cut to MAX_TEXT), first seen first. Params: task_id, limit.
+  commands: `
+    SELECT substr(${input('command')}, 1, ${MAX_TEXT}) AS c, min(id) AS first FROM hook_events
+    WHERE task_id = ? AND tool_name = 'Bash' AND json_valid(payload) AND c IS NOT NULL GROUP BY c ORDER BY first LIMIT ?`,
+  // errors: the most recent failed calls, oldest of them first: the tool, the first line of the
+  // error, and the command or path it was about. Params: task_id, limit.
+  errors: `
+    SELECT * FROM (
+      SELECT tool_name, event_name, timestamp, id,
+             substr(rtrim(CASE WHEN instr(m, char(10)) > 0 THEN substr(m, 1, instr(m, char(10)) - 1) ELSE m END), 1, ${MAX_TEXT}) AS message,
+             substr(coalesce(${input('command')}, ${relative(`coalesce(${input('file_path')}, ${input('notebook_path')})`)}), 1, ${MAX_TEXT}) AS target
+      FROM (SELECT *, coalesce(json_extract(payload, '$.error'),
+                               iif(json_type(payload, '$.tool_response') = 'text', json_extract(payload, '$.tool_response'), json_extract(payload, '$.tool_response.stderr'))) AS m
+            FROM hook_events WHERE task_id = ? AND success = 0 AND json_valid(payload))
+      ORDER BY timestamp DESC, id DESC LIMIT ?)
+    ORDER BY timestamp, id`,
+  // prompts: the task's prompt texts, in order (cut to MAX_PROMPT). Params: task_id, limit.
+  prompts: `
+    SELECT substr(json_extract(payload, '$.prompt'), 1, ${MAX_PROMPT}) AS p FROM hook_events
+    WHERE task_id = ? AND event_name = 'UserPromptSubmit' AND json_valid(payload) AND p IS NOT NULL ORDER BY timestamp, id LIMIT ?`,
+  // idleTasks: tasks among the oldest events after a cursor, whose last event is older than a
+  // time and which have no pending upload. Params: cursor id, before iso, limit.
+  idleTasks: `
+    WITH batch AS (SELECT id, task_id FROM hook_events WHERE id > ? ORDER BY id LIMIT ?)
+    SELECT b.task_id, max(b.id) AS upto,
+           (SELECT max(timestamp) FROM hook_events h WHERE h.task_id = b.task_id) < @before
+             AND NOT EXISTS (SELECT 1 FROM sync_queue AS q INDEXED BY idx_sync_queue_next
+                             WHERE q.status = 'pending' AND q.table_name = 'hook_events' AND json_extract(q.record_data, '$.task_id') = b.task_id) AS idle
+    FROM batch b GROUP BY b.task_id`,
+  // deleteTask: every event of a task. Params: task_id.
+  deleteTask: 'DELETE FROM hook_events WHERE task_id = ?',
+  // spoolDone: whether a spool file's event is recorded (src/hooks/spool-drain.ts). Params: name. Returns: 1 or undefined.
+  spoolDone: 'SELECT 1 FROM hook_spool_done WHERE name = ?',
+  // spoolReceipt: a spool file's event is recorded, in the same transaction. Params: name, done_at.
+  spoolReceipt: 'INSERT OR IGNORE INTO hook_spool_done (name, done_at) VALUES (?, ?)',
+  // spoolForget: the receipt of a spool file that is gone. Params: name.
+  spoolForget: 'DELETE FROM hook_spool_done WHERE name = ?',
+};
+
 export class HookEvents {
   private readonly stmts;
 
   constructor(db: Db) {
-    this.stmts = statements(db, {
-      // insert: one event; an event already kept for its task is ignored. Params: HookEventRow.
-      insert: `
-        INSERT OR IGNORE INTO hook_events (event_id, task_id, session_id, prompt_id, agent_id, event_name, tool_name, tool_use_id, cwd,
-                                           success, timestamp, payload, payload_bytes)
-        VALUES (@event_id, @task_id, @session_id, @prompt_id, @agent_id, @event_name, @tool_name, @tool_use_id, @cwd,
-                @success, @timestamp, @payload, @payload_bytes)`,
-      // session: a session's prompt count and current task. Params: session_id. Returns: {prompts, task_id}.
-      session: 'SELECT prompts, task_id FROM hook_sessions WHERE session_id = ?',
-      // prompt: a session starts a new task. Params: session_id, task_id.
-      prompt: `
-        INSERT INTO hook_sessions (session_id, prompts, task_id) VALUES (?, 1, ?)
-        ON CONFLICT (session_id) DO UPDATE SET prompts = prompts + 1, task_id = excluded.task_id`,
-      // closedAfter: the first closing event at or after a time (the end of the task's work). Params: task_id, time.
-      closedAfter: `SELECT min(timestamp) AS t FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)}) AND timestamp >= ?`,
-      // agentTask: the task of a subagent's first event in its session. Params: agent_id, session_id. Returns: {task_id} or undefined.
-      agentTask: 'SELECT task_id FROM hook_events WHERE agent_id = ? AND session_id IS ? ORDER BY id LIMIT 1',
-      // openTask: whether a task has events and none that closes it. Params: task_id ×2. Returns: a row or undefined.
-      openTask: `SELECT 1 AS open FROM hook_events WHERE task_id = ? AND NOT EXISTS (
-        SELECT 1 FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)})) LIMIT 1`,
-      // last: the newest event. Returns: {timestamp, event_name, session_id} or undefined.
-      last: 'SELECT timestamp, event_name, session_id FROM hook_events ORDER BY id DESC LIMIT 1',
-      // totals: one task's counts, times, session, cwd and closing. Params: task_id.
-      totals: `
-        SELECT count(*) AS total, min(timestamp) AS first, max(timestamp) AS last,
-               max(iif(coalesce(event_name, '') NOT IN (${list([...AROUND_WORK, ...CLOSING_EVENTS])}), timestamp, NULL)) AS active,
-               coalesce(sum(success = 0), 0) AS errors, coalesce(sum(event_name = 'UserPromptSubmit'), 0) AS prompts,
-               max(iif(event_name IN (${list(CLOSING_EVENTS)}), timestamp, NULL)) AS closed_at,
-               (SELECT session_id FROM hook_events h WHERE h.task_id = t.task_id AND session_id IS NOT NULL ORDER BY id DESC LIMIT 1) AS session,
-               (SELECT cwd FROM hook_events h WHERE h.task_id = t.task_id AND cwd IS NOT NULL ORDER BY id LIMIT 1) AS cwd
-        FROM hook_events t WHERE task_id = ?`,
-      // tools: calls per tool: one per tool_use_id (a Pre and Post pair is one call); an event of
-      // the older format, with no tool_use_id, is a call of its own. Params: task_id.
-      tools: `
-        SELECT tool_name, count(DISTINCT coalesce(tool_use_id, 'event:' || event_id)) AS n FROM hook_events
-        WHERE task_id = ? AND tool_name IS NOT NULL AND (tool_use_id IS NOT NULL OR coalesce(event_name, '') NOT LIKE 'Permission%')
-        GROUP BY tool_name ORDER BY tool_name`,
-      // files: files written by editing tools, relative to the session's cwd when inside it. Params: task_id, limit.
-      files: `
-        SELECT DISTINCT ${relative(`coalesce(${input('file_path')}, ${input('notebook_path')})`)} AS f FROM hook_events
-        WHERE task_id = ? AND tool_name IN (${list(FILE_TOOLS)}) AND json_valid(payload) AND f IS NOT NULL
-        ORDER BY f LIMIT ?`,
-      // commands: distinct shell commands (cut to MAX_TEXT), first seen first. Params: task_id, limit.
-      commands: `
-        SELECT substr(${input('command')}, 1, ${MAX_TEXT}) AS c, min(id) AS first FROM hook_events
-        WHERE task_id = ? AND tool_name = 'Bash' AND json_valid(payload) AND c IS NOT NULL GROUP BY c ORDER BY first LIMIT ?`,
-      // errors: the most recent failed calls, oldest of them first: the tool, the first line of the
-      // error, and the command or path it was about. Params: task_id, limit.
-      errors: `
-        SELECT * FROM (
-          SELECT tool_name, event_name, timestamp, id,
-                 substr(rtrim(CASE WHEN instr(m, char(10)) > 0 THEN substr(m, 1, instr(m, char(10)) - 1) ELSE m END), 1, ${MAX_TEXT}) AS message,
-                 substr(coalesce(${input('command')}, ${relative(`coalesce(${input('file_path')}, ${input('notebook_path')})`)}), 1, ${MAX_TEXT}) AS target
-          FROM (SELECT *, coalesce(json_extract(payload, '$.error'),
-                                   iif(json_type(payload, '$.tool_response') = 'text', json_extract(payload, '$.tool_response'), json_extract(payload, '$.tool_response.stderr'))) AS m
-                FROM hook_events WHERE task_id = ? AND success = 0 AND json_valid(payload))
-          ORDER BY timestamp DESC, id DESC LIMIT ?)
-        ORDER BY timestamp, id`,
-      // prompts: the task's prompt texts, in order (cut to MAX_PROMPT). Params: task_id, limit.
-      prompts: `
-        SELECT substr(json_extract(payload, '$.prompt'), 1, ${MAX_PROMPT}) AS p FROM hook_events
-        WHERE task_id = ? AND event_name = 'UserPromptSubmit' AND json_valid(payload) AND p IS NOT NULL ORDER BY timestamp, id LIMIT ?`,
-      // idleTasks: tasks among the oldest events after a cursor, whose last event is older than a
-      // time and which have no pending upload. Params: cursor id, before iso, limit.
-      idleTasks: `
-        WITH batch AS (SELECT id, task_id FROM hook_events WHERE id > ? ORDER BY id LIMIT ?)
-        SELECT b.task_id, max(b.id) AS upto,
-               (SELECT max(timestamp) FROM hook_events h WHERE h.task_id = b.task_id) < @before
-                 AND NOT EXISTS (SELECT 1 FROM sync_queue AS q INDEXED BY idx_sync_queue_next
-                                 WHERE q.status = 'pending' AND q.table_name = 'hook_events' AND json_extract(q.record_data, '$.task_id') = b.task_id) AS idle
-        FROM batch b GROUP BY b.task_id`,
-      // deleteTask: every event of a task. Params: task_id.
-      deleteTask: 'DELETE FROM hook_events WHERE task_id = ?',
-      // spoolDone: whether a spool file's event is recorded (src/hooks/spool-drain.ts). Params: name. Returns: 1 or undefined.
-      spoolDone: 'SELECT 1 FROM hook_spool_done WHERE name = ?',
-      // spoolReceipt: a spool file's event is recorded, in the same transaction. Params: name, done_at.
-      spoolReceipt: 'INSERT OR IGNORE INTO hook_spool_done (name, done_at) VALUES (?, ?)',
-      // spoolForget: the receipt of a spool file that is gone. Params: name.
-      spoolForget: 'DELETE FROM hook_spool_done WHERE name = ?',
-    });
+    this.stmts = statements(db, HOOK_EVENTS_SQL);
   }
 
   /** Whether the event of this spool file is recorded already (a drain died before removing it). */
