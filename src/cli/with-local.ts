@@ -12,7 +12,10 @@ import type { GlobalOptions } from './output.ts';
 export type Access = 'look' | 'change';
 
 export function withLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local: Local) => Promise<T>, access: Access = 'change'): Promise<T> {
-  const settings = loadSettings({ configPath: opts.config });
+  return openFor(loadSettings({ configPath: opts.config }), fn, access);
+}
+
+function openFor<T>(settings: Settings, fn: (settings: Settings, local: Local) => Promise<T>, access: Access): Promise<T> {
   if (access === 'change') ensureHome({ dir: settings.paths.home, source: settings.paths.homeSource });
   const local = access === 'look' && !existsSync(settings.paths.db) ? openLocal(settings, undefined, { readonly: true }) : openLocal(settings);
   return fn(settings, local).finally(() => local.close());
@@ -25,7 +28,7 @@ export function withLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local
 export function repairLocal<T>(opts: GlobalOptions, fn: (settings: Settings, local: Local) => Promise<T>, empty: (settings: Settings) => T): Promise<T> {
   const settings = loadSettings({ configPath: opts.config });
   if (!existsSync(settings.paths.db)) return Promise.resolve(empty(settings));
-  return withLocal(opts, fn);
+  return openFor(settings, fn, 'change');
 }
 
 /** withLocal for commands that only look: they create nothing. */
