@@ -1,10 +1,10 @@
 /** The CLI as a user meets it: real processes, real files, the embedded default remote. */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
-import { NOBODY, runCli } from './helpers/cli.ts';
+import { NOBODY, runCli, traversableDir } from './helpers/cli.ts';
 
 let env: TestEnv;
 const pending = () => {
@@ -117,7 +117,8 @@ describe('ccm-sync CLI', () => {
   });
 
   it('reports a read-only database as not recorded, exit 1', async () => {
-    const ro = makeEnv();
+    const shared = traversableDir(); // the other user must reach the home, wherever TMPDIR is
+    const ro = makeEnv({}, {}, { under: shared });
     try {
       await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: ro.env });
       // Root ignores file modes, so the writer is someone else: the database is theirs to read only.
@@ -127,7 +128,7 @@ describe('ccm-sync CLI', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/read-only; nothing was recorded/);
     } finally {
-      ro.cleanup();
+      rmSync(shared, { recursive: true, force: true });
     }
   });
 

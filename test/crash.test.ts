@@ -10,7 +10,7 @@ import { openLocal } from '../src/local.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv } from './helpers/env.ts';
 import { startPrivatePostgres, type PrivatePostgres } from './helpers/private-pg.ts';
-import { until } from './helpers/wait.ts';
+import { scaled, until } from './helpers/wait.ts';
 
 let server: PrivatePostgres;
 
@@ -60,28 +60,33 @@ describe('crash safety', () => {
         opIds.push(...local.recorder.record(ops).op_ids);
       }
       local.close();
-      let kills = 0;
-      let progressed = 0;
+      // Each daemon is killed once the drain is seen to move, after a random number of settled
+      // operations (1 to 600, so 20 lives never finish the 20,000): the kill lands mid-drain on
+      // a fast machine and a slow one alike, whatever the daemon's startup costs.
+      const watch = new Database(env.settings.paths.db, { readonly: true });
+      const pending = watch.prepare("SELECT count(*) AS n FROM sync_queue WHERE status = 'pending'").pluck();
       let last = 20_000;
-      while (kills < 20) {
+      for (let kill = 0; kill < 20; kill++) {
         const d = await startDaemonProcess(env.env);
-        await new Promise((r) => setTimeout(r, 50 + Math.random() * 400));
+        const target = last - 1 - Math.floor(Math.random() * 600);
+        await until(() => (pending.get() as number) <= target, `the drain to settle ${last - target} operations before kill ${kill + 1}`, 20_000, 2);
+        await new Promise((r) => setTimeout(r, Math.random() * 20)); // anywhere in the next batch
         await d.kill9();
-        kills++;
-        const now = localCounts(env.settings.paths.db).pending;
-        if (now < last) progressed++;
+        const now = pending.get() as number;
+        expect(now).toBeLessThan(last);
+        expect(now).toBeGreaterThan(0); // mid-drain: work was left for the next daemon
         last = now;
       }
-      expect(progressed).toBeGreaterThan(3); // the kills really landed mid-drain
+      watch.close();
       const d = await startDaemonProcess(env.env);
-      await until(() => localCounts(env.settings.paths.db).pending === 0, 'the drain to finish after the kills', 120_000, 250);
+      await until(() => localCounts(env.settings.paths.db).pending === 0, 'the drain to finish after the kills', 30_000, 250);
       expect(await d.stop()).toBe(0);
       expect(localCounts(env.settings.paths.db)).toMatchObject({ pending: 0, synced: 20_000 });
       await assertExactlyOnce(env.systemId, 'k-', 20_000, opIds);
     } finally {
       env.cleanup();
     }
-  }, 240_000);
+  }, scaled(80_000));
 
   it('backs off while Postgres is stopped mid-drain and finishes once it is started again', async () => {
     const env = makeEnv(
@@ -114,5 +119,5 @@ describe('crash safety', () => {
       await daemon.stop();
       env.cleanup();
     }
-  }, 120_000);
+  }, scaled(30_000));
 });

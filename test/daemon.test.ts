@@ -53,11 +53,9 @@ afterAll(async () => {
 
 describe('daemon triggers', () => {
   it('syncs an urgent operation enqueued by another process at once (trigger urgent)', async () => {
-    const t0 = Date.now();
     const r = await runCli(['enqueue', '--op', 'INSERT', '--table', 'alerts', '--id', 'u1', '--data', '{"message":"disk"}', '--priority', 'urgent'], { env: env.env });
     expect(r.code).toBe(0);
     await until(async () => (await db.query("select 1 from alerts where id = 'u1'")).length === 1, 'the urgent alert on the remote', 5000);
-    expect(Date.now() - t0).toBeLessThan(5000);
     // The remote commits before the worker settles the batch and writes the sync's metrics row.
     await until(() => triggers().includes('urgent'), 'the urgent sync in sync_metrics', 5000);
   });

@@ -11,6 +11,9 @@ import { CLI, runCli } from './helpers/cli.ts';
 import { freePort } from './helpers/postgrest.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { RemoteRejectedError, RemoteUnavailableError } from '../src/errors.ts';
+import { pgFacts, reusableAfter } from '../src/remote/postgres.ts';
+import { classifyFailure } from '../src/remote/transport.ts';
 
 
 const noStack = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
@@ -203,5 +206,23 @@ describe('remote query', () => {
       em.cleanup();
       sb.cleanup();
     }
+  });
+});
+
+describe('sorting a failed call', () => {
+  // A socket the server closed mid-write fails with EPIPE: five capital letters, like a SQLSTATE.
+  // Read as one, it was a permanent refusal, and a daemon whose Postgres restarted stopped syncing.
+  it('takes an errno code for a network failure, not a SQLSTATE', () => {
+    const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+    expect(pgFacts(epipe)).toMatchObject({ sqlstate: undefined, networkCode: 'EPIPE' });
+    expect(classifyFailure('postgres', pgFacts(epipe))).toBeInstanceOf(RemoteUnavailableError);
+    expect(reusableAfter(epipe)).toBe(false);
+  });
+
+  it('takes a SQLSTATE as the server\'s answer', () => {
+    const refused = Object.assign(new Error('permission denied'), { code: '42501' });
+    expect(pgFacts(refused)).toMatchObject({ sqlstate: '42501', networkCode: undefined });
+    expect(classifyFailure('postgres', pgFacts(refused))).toBeInstanceOf(RemoteRejectedError);
+    expect(classifyFailure('postgres', pgFacts(Object.assign(new Error('shutting down'), { code: '57P03' })))).toBeInstanceOf(RemoteUnavailableError);
   });
 });

@@ -3,6 +3,7 @@
  * through a real PostgREST with supabase-js), every operation of every system exactly once; then
  * the fleet view an operator reads, with a failing system and, once they fall silent, stale ones.
  */
+import { scaled } from './helpers/wait.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,7 +35,7 @@ describe('a fleet of 10 systems', () => {
     const systems = await db.query<{ system_id: string; settled_through: string; pruned_through: string }>('select system_id, settled_through, pruned_through from ccm_sync_systems order by 1');
     expect(systems).toHaveLength(10);
     for (const s of systems) expect(Number(s.pruned_through)).toBeGreaterThan(0);
-  }, 180_000);
+  }, scaled(40_000));
 
   it('shows the operator every system, a failing one, and stale ones once they fall silent', async () => {
     const env = { CCM_SYNC_DATABASE_URL: db.url };
@@ -86,7 +87,7 @@ describe('a fleet of 10 systems', () => {
     const human = await runCli(['fleet', '--config', operator, '--stale-minutes', '0.02'], { env });
     expect(human.stdout).toMatch(/^10 systems · 10 stale \(silent over 0\.02 min\) · 1 failing/);
     expect(human.stdout).toMatch(/^fleet-004 +\| production_server +\| \S+ +\| .* \| 1 +\| online +\| - +\| STALE$/m);
-  }, 60_000);
+  }, scaled(15_000));
 });
 
 describe('a fleet through PostgREST and supabase-js', () => {
@@ -102,5 +103,5 @@ describe('a fleet through PostgREST and supabase-js', () => {
     } finally {
       await api.close();
     }
-  }, 120_000);
+  }, scaled(30_000));
 });

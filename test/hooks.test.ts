@@ -4,6 +4,7 @@
  * recorded, grouped into tasks and summarised on a real Postgres; and what happens to a payload it
  * cannot take.
  */
+import { scaled } from './helpers/wait.ts';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,7 +125,7 @@ describe('ccm-sync hook claude, run as Claude Code runs it', () => {
     } finally {
       p.cleanup();
     }
-  }, 120_000);
+  }, scaled(30_000));
 
   it('logs and counts a payload it cannot take, still exiting 0 with nothing on stdout', async () => {
     const p = await project();

@@ -2,6 +2,7 @@
  * Regression tests for our patch of liteque 0.8.0 (patches/liteque+0.8.0.patch) with
  * better-sqlite3 13. Each would fail on the unpatched package.
  */
+import { until as untilHolds } from './helpers/wait.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,13 +21,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const until = async (cond: () => boolean | Promise<boolean>, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
+const until = (cond: () => boolean | Promise<boolean>) => untilHolds(cond, 'the job runner to get there', 10_000, 20);
 
 const payload: SyncJobPayload = { trigger: 'periodic', reason: 'test' };
 const rows = (file: string) => new Database(file, { readonly: true }).prepare('SELECT status, availableAt, createdAt, numRunsLeft FROM tasks').all() as { status: string; availableAt: number; createdAt: number; numRunsLeft: number }[];

@@ -9,7 +9,7 @@
  * client whose call failed for any reason but a statement-level SQL error is destroyed on release.
  */
 import pg from 'pg';
-import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkInfo, checkResults, classifyFailure, isSqlState, type Transport, type Verification, type VerifyItem } from './transport.ts';
 import { readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import type { Batch, RemoteResult } from '../types.ts';
@@ -29,16 +29,14 @@ interface PgError {
   code?: string;
 }
 
-const SQLSTATE = /^[0-9A-Z]{5}$/;
-
 export function pgFacts(err: unknown, timedOut = false) {
   const e = err as PgError;
   const code = e.code ?? '';
-  const isSqlState = SQLSTATE.test(code);
+  const sqlState = isSqlState(code);
   return {
     message: e.message || String(err),
-    sqlstate: isSqlState ? code : undefined,
-    networkCode: isSqlState ? undefined : code || (/terminated|ended|Connection terminated/i.test(e.message) ? 'ECONNRESET' : undefined),
+    sqlstate: sqlState ? code : undefined,
+    networkCode: sqlState ? undefined : code || (/terminated|ended|Connection terminated/i.test(e.message) ? 'ECONNRESET' : undefined),
     timedOut: timedOut || /timeout/i.test(e.message),
   };
 }
@@ -51,7 +49,7 @@ export function pgFacts(err: unknown, timedOut = false) {
  */
 export function reusableAfter(err: unknown): boolean {
   const code = (err as PgError | undefined)?.code ?? '';
-  if (!SQLSTATE.test(code)) return false;
+  if (!isSqlState(code)) return false;
   if (code === '57014') return true;
   return !['08', '57', 'XX'].includes(code.slice(0, 2));
 }

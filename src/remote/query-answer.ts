@@ -4,7 +4,7 @@
  * extended protocol (one statement: a `; commit; delete …` tail is refused by the server).
  */
 import { InputError } from '../errors.ts';
-import { classifyFailure, isTransientSqlState, type FailureFacts, type RemoteKind } from './transport.ts';
+import { classifyFailure, isSqlState, isTransientSqlState, type FailureFacts, type RemoteKind } from './transport.ts';
 
 export interface QueryAnswer {
   columns: string[];
@@ -27,5 +27,5 @@ export async function readOnlyAnswer(kind: RemoteKind, fn: () => Promise<QueryAn
 
 function plainFacts(err: unknown): FailureFacts {
   const e = err as { message?: string; code?: string };
-  return { message: e.message ?? String(err), sqlstate: typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined };
+  return { message: e.message ?? String(err), sqlstate: isSqlState(e.code) ? e.code : undefined };
 }

@@ -54,6 +54,15 @@ const NETWORK_CODES = new Set([
   'ENETUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ABORT_ERR',
 ]);
 
+/**
+ * Whether `code` is a SQLSTATE: five digits or upper-case letters, with at least one digit. Every
+ * SQLSTATE class has one (XX000, P0001, 57014), and the errno codes Node puts in the same `code`
+ * field never do: EPIPE is five letters too, and is a dead socket, not a statement the server refused.
+ */
+export function isSqlState(code: unknown): code is string {
+  return typeof code === 'string' && /^(?=.*[0-9])[0-9A-Z]{5}$/.test(code);
+}
+
 export function isTransientSqlState(state: string | undefined): boolean {
   if (!state) return false;
   return ['40', '53', '57', '58', '08', 'XX'].includes(state.slice(0, 2)) || state === '55P03';

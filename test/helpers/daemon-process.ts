@@ -19,7 +19,7 @@ export async function startDaemonProcess(env: NodeJS.ProcessEnv): Promise<Daemon
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${err}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`daemon did not start within 90 s: ${err}`)), 90_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d;
       const m = /"port": (\d+)/.exec(out);

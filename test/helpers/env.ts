@@ -18,8 +18,9 @@ export interface TestEnv {
   cleanup(): void;
 }
 
-export function makeEnv(config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): TestEnv {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ccm-test-'));
+/** `opts.under`: the folder to make it in (default: the temp dir). */
+export function makeEnv(config: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}, opts: { under?: string } = {}): TestEnv {
+  const dir = mkdtempSync(path.join(opts.under ?? tmpdir(), 'ccm-test-'));
   mkdirSync(path.join(dir, '.ccm-global'), { recursive: true });
   const systemId = `sys-${randomBytes(4).toString('hex')}`;
   const full = { system: { id: systemId }, log_level: 'silent', ...config } as Record<string, unknown>;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { JWT_SECRET } from './jwt.ts';
 import { PG_HOST, PG_PORT, PG_USER } from './pg.ts';
 import type { TestDatabase } from './pg.ts';
+import { until } from './wait.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -41,18 +42,14 @@ export interface PostgrestServer {
   close(): Promise<void>;
 }
 
-async function waitHttp(url: string, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
+async function waitHttp(url: string): Promise<void> {
+  await until(async () => {
     try {
-      const res = await fetch(url);
-      if (res.status < 500) return;
+      return (await fetch(url)).status < 500;
     } catch {
-      // not up yet
+      return false; // not up yet
     }
-    if (Date.now() > until) throw new Error(`PostgREST did not come up at ${url}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  }, `PostgREST to come up at ${url}`, 15_000, 100);
 }
 
 /** Starts PostgREST for `db`, connecting through `pgPort` (a fault proxy's port, if given). */
