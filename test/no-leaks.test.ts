@@ -10,8 +10,8 @@ const VITEST = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import
 const CONFIG = fileURLToPath(new URL('./fixtures/leaky/vitest.config.ts', import.meta.url));
 
 function runLeaky(leak: string): { code: number | null; out: string } {
-  const r = spawnSync(process.execPath, [VITEST, 'run', '--config', CONFIG], { env: { ...process.env, LEAK: leak, CI: '1', CCM_TEST_SLOWDOWN: '1' }, encoding: 'utf8' });
-  return { code: r.status, out: (r.stdout + r.stderr).replace(/\x1b\[[0-9;]*m/g, '') };
+  const r = spawnSync(process.execPath, [VITEST, 'run', '--config', CONFIG], { env: { ...process.env, LEAK: leak, CI: '1', NO_COLOR: '1', FORCE_COLOR: '0', CCM_TEST_SLOWDOWN: '1' }, encoding: 'utf8' });
+  return { code: r.status, out: r.stdout + r.stderr };
 }
 
 describe('the leak check', () => {
