@@ -74,6 +74,19 @@ export class RemoteRejectedError extends CcmError {
   }
 }
 
+/**
+ * The remote refused this machine's credential (an expired, revoked or wrongly signed token, a
+ * wrong API key). Not an outage: the connection stays online and nothing is dead-lettered; syncs
+ * wait, visibly, and the credential is tried again until a valid one is there.
+ */
+export class CredentialRefusedError extends CcmError {
+  override readonly name = 'CredentialRefusedError';
+  readonly code = 'CREDENTIAL_REFUSED';
+  static is(err: unknown): err is CredentialRefusedError {
+    return err instanceof CredentialRefusedError || matches(err, 'CredentialRefusedError');
+  }
+}
+
 /** No daemon answers on the local API. */
 export class DaemonUnreachableError extends CcmError {
   override readonly name = 'DaemonUnreachableError';
@@ -143,7 +156,7 @@ export function toPlainError(err: unknown): PlainError {
 }
 
 const REBUILD: Record<string, new (message: string) => CcmError> = {
-  RemoteUnavailableError, RemoteRejectedError, ConfigError, InputError, StoreError, DaemonUnreachableError, WorkerCrashError,
+  RemoteUnavailableError, RemoteRejectedError, CredentialRefusedError, ConfigError, InputError, StoreError, DaemonUnreachableError, WorkerCrashError,
 };
 
 /** Rebuilds a typed error from a worker message. */

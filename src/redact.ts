@@ -21,11 +21,13 @@ export function registerSecret(value: string | undefined): void {
 }
 
 const JWT_RE = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g;
+/** Supabase's secret API keys, wherever they turn up (a key pasted into the wrong variable, say). */
+const SECRET_KEY_RE = /\bsb_secret_[A-Za-z0-9_-]{4,}/g;
 const URL_PASSWORD_RE = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@\s]+@/gi;
 
 export function redact(text: string): string {
   let out = text;
   for (const s of secrets) out = out.split(s).join('***');
-  return out.replace(JWT_RE, '***').replace(URL_PASSWORD_RE, '$1***@');
+  return out.replace(JWT_RE, '***').replace(SECRET_KEY_RE, 'sb_secret_***').replace(URL_PASSWORD_RE, '$1***@');
 }
 

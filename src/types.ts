@@ -87,6 +87,8 @@ export interface Heartbeat {
   connection: string;
   alerts: string[];
   last_sync_at: string | null;
+  /** When the supabase token this system syncs with expires (null: unknown, or another remote). */
+  token_expires_at?: string | null;
   at: string;
 }
 

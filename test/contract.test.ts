@@ -13,6 +13,7 @@ import { InputError } from '../src/errors.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
 import { EmbeddedTransport } from '../src/remote/embedded.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
+import { AccessToken } from '../src/remote/credentials.ts';
 import { SupabaseTransport } from '../src/remote/supabase.ts';
 import { runSync } from '../src/workers/sync-run.ts';
 import { tablesMarkdown } from '../src/cli/commands/tables.ts';
@@ -148,7 +149,7 @@ describe('rejection classes', () => {
     exec: (sql) => db.query(sql),
   }));
   rejectionClasses('supabase', async (env) => ({
-    transport: new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken(env.systemId), timeoutMs: 2000 }),
+    transport: new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), timeoutMs: 2000 }),
     exec: (sql) => db.query(sql),
   }));
   rejectionClasses('embedded', async (env) => {
@@ -164,7 +165,7 @@ describe('the design\'s examples', () => {
     row: superRow,
   }));
   examplesLand('supabase (supabase-js → PostgREST)', async (env) => ({
-    transport: new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken(env.systemId), timeoutMs: 10_000 }),
+    transport: new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), timeoutMs: 10_000 }),
     row: superRow,
   }));
   examplesLand('embedded (PGlite)', async (env) => {

@@ -81,7 +81,7 @@ describe('remote URLs and connections', () => {
   });
 
   it('refuses a Supabase URL that is not http(s), exit 2', async () => {
-    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: 'ftp://example.com', SUPABASE_ANON_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
+    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: 'ftp://example.com', SUPABASE_PUBLISHABLE_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
     try {
       await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: sb.env });
       const r = await runCli(['sync', 'now'], { env: sb.env });
@@ -94,7 +94,7 @@ describe('remote URLs and connections', () => {
 
   it('names a refused connection as refused, without a stack trace, on each remote', async () => {
     const port = await freePort();
-    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: `http://127.0.0.1:${port}`, SUPABASE_ANON_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
+    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: `http://127.0.0.1:${port}`, SUPABASE_PUBLISHABLE_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
     const pgEnv = { ...env.env, CCM_SYNC_DATABASE_URL: `postgres://nobody@127.0.0.1:${port}/none` };
     try {
       await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: sb.env });
@@ -188,7 +188,7 @@ describe('remote query', () => {
 
   it('does the same on the embedded remote, and says on Supabase where to look instead', async () => {
     const em = makeEnv();
-    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: 'http://127.0.0.1:1', SUPABASE_ANON_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
+    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: 'http://127.0.0.1:1', SUPABASE_PUBLISHABLE_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
     try {
       await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 'e-1', '--data', '{"title":"embedded"}'], { env: em.env });
       expect((await runCli(['sync', 'now'], { env: em.env })).code).toBe(0);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
+import { AccessToken } from '../src/remote/credentials.ts';
 import { SupabaseTransport } from '../src/remote/supabase.ts';
 import { runSync } from '../src/workers/sync-run.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
@@ -75,7 +76,7 @@ describe('statement timeouts shrink the batch', () => {
     const rest = await startPostgrest(db);
     const env = makeEnv({ sync: { max_ops_per_request: 100 } });
     const local = openLocal(env.settings);
-    const { transport, calls } = counting(new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken(env.systemId), timeoutMs: 10_000 }));
+    const { transport, calls } = counting(new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), timeoutMs: 10_000 }));
     try {
       local.recorder.record(Array.from({ length: 40 }, (_, i) => ({ operation: 'INSERT' as const, table_name: 'supervisory_reports', record_id: `rest-${i}`, record_data: { summary: 'slow' } })));
       const r = await runSync(syncContext(local, env.settings, transport), { trigger: 'manual', reason: 'test' });
@@ -163,7 +164,7 @@ describe('tables in their own schema (remote.schema)', () => {
       expect((await sdb.query<{ n: string }>("select count(*) n from information_schema.tables where table_schema = 'public' and table_name = 'tasks'"))[0]!.n).toBe('0');
       for (const [name, open] of [
         ['postgres', (sys: string) => new PostgresTransport({ connectionString: sdb.url, systemId: sys, timeoutMs: 10_000, schema: 'ccm_app' })],
-        ['supabase', async (sys: string) => new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken(sys), timeoutMs: 10_000, schema: 'ccm_app' })],
+        ['supabase', async (sys: string) => new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(sys) }), timeoutMs: 10_000, schema: 'ccm_app' })],
       ] as const) {
         const env: TestEnv = makeEnv({ remote: { schema: 'ccm_app' } });
         const local = openLocal(env.settings);

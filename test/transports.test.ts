@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
 import { EmbeddedTransport } from '../src/remote/embedded.ts';
+import { AccessToken } from '../src/remote/credentials.ts';
 import { SupabaseTransport } from '../src/remote/supabase.ts';
 import { runSync } from '../src/workers/sync-run.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
@@ -90,7 +91,7 @@ roundTrip('embedded (PGlite)', async (env) => {
 });
 
 roundTrip('supabase (supabase-js → PostgREST → Postgres)', async (env) => {
-  const t = new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken(env.systemId), timeoutMs: 10_000 });
+  const t = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), timeoutMs: 10_000 });
   return { transport: t, rows: (sql, p) => db.query(sql, p) };
 });
 
@@ -101,11 +102,11 @@ describe('isolation through PostgREST', () => {
       sync_timestamp: new Date().toISOString(),
       operations: [{ op_id: crypto.randomUUID(), operation: 'UPDATE' as const, table: 'tasks', record_id: 'victim', data: { title: 'owned' }, changed_at: '2026-04-01T09:00:00.000Z', seq: 1 }],
     });
-    const b = new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken('system-b'), timeoutMs: 5000 });
+    const b = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken('system-b') }), timeoutMs: 5000 });
     expect((await b.upload(batch('system-b')))[0]!.status).toBe('applied');
-    const a = new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken('system-a'), timeoutMs: 5000 });
+    const a = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken('system-a') }), timeoutMs: 5000 });
     await expect(a.upload(batch('system-b'))).rejects.toMatchObject({ name: 'RemoteRejectedError', message: expect.stringMatching(/system-a/) });
-    const noClaim = new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await mintToken({ role: 'authenticated' }), timeoutMs: 5000 });
+    const noClaim = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await mintToken({ role: 'authenticated' }) }), timeoutMs: 5000 });
     await expect(noClaim.upload(batch('system-b'))).rejects.toMatchObject({ name: 'RemoteRejectedError', message: expect.stringMatching(/no system_id claim/) });
     // Direct table access with A's token cannot touch B's row either (RLS).
     const res = await fetch(`${rest.directUrl}/tasks?system_id=eq.system-b&id=eq.victim`, {
@@ -117,8 +118,8 @@ describe('isolation through PostgREST', () => {
     expect((await db.query<{ title: string }>("select title from tasks where system_id = 'system-b' and id = 'victim'"))[0]!.title).toBe('owned');
   });
 
-  it('treats a stopped PostgREST or a closed port as retryable, and a bad JWT as permanent', async () => {
-    const t = new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken('system-c'), timeoutMs: 3000 });
+  it('treats a stopped PostgREST or a closed port as retryable, and a bad JWT as a refused credential', async () => {
+    const t = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken('system-c') }), timeoutMs: 3000 });
     await rest.stop();
     try {
       await expect(t.ping()).rejects.toMatchObject({ name: 'RemoteUnavailableError' });
@@ -126,9 +127,9 @@ describe('isolation through PostgREST', () => {
       await rest.start();
     }
     await t.ping();
-    const wrong = new SupabaseTransport({ url: 'http://127.0.0.1:9', anonKey: 'x', accessToken: 'y', timeoutMs: 2000 });
+    const wrong = new SupabaseTransport({ url: 'http://127.0.0.1:9', apiKey: 'x', token: new AccessToken({ value: 'y' }), timeoutMs: 2000 });
     await expect(wrong.ping()).rejects.toMatchObject({ name: 'RemoteUnavailableError' });
-    const forged = new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await mintToken({ role: 'authenticated', system_id: 'x' }, 'another-secret-that-is-32-chars-long!!'), timeoutMs: 2000 });
-    await expect(forged.ping()).rejects.toMatchObject({ name: 'RemoteRejectedError', message: expect.stringMatching(/401/) });
+    const forged = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await mintToken({ role: 'authenticated', system_id: 'x' }, 'another-secret-that-is-32-chars-long!!') }), timeoutMs: 2000 });
+    await expect(forged.ping()).rejects.toMatchObject({ name: 'CredentialRefusedError', message: expect.stringMatching(/401/) });
   });
 });

@@ -3,6 +3,7 @@
  * attempt is refused, and the victim's rows, ledger and tombstones are unchanged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccessToken } from '../src/remote/credentials.ts';
 import { SupabaseTransport } from '../src/remote/supabase.ts';
 import { anonKey, systemToken } from './helpers/jwt.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
@@ -47,8 +48,8 @@ async function victimState() {
 beforeAll(async () => {
   db = await createTestDatabase();
   rest = await startPostgrest(db);
-  victim = new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken(A), timeoutMs: 10_000 });
-  attacker = new SupabaseTransport({ url: rest.url, anonKey: await anonKey(), accessToken: await systemToken(B), timeoutMs: 10_000 });
+  victim = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(A) }), timeoutMs: 10_000 });
+  attacker = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(B) }), timeoutMs: 10_000 });
 });
 afterAll(async () => {
   await rest.close();

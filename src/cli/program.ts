@@ -198,7 +198,7 @@ common(program.command('fleet'))
   .addHelpText('after', `
 Reads the remote's ccm_sync_systems, which each system updates with every sync and at least every
 monitoring.heartbeat_minutes. It needs to read every system's row: the user of CCM_SYNC_DATABASE_URL
-(postgres), SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY (supabase; run it where that key may live,
+(postgres), SUPABASE_URL with SUPABASE_SECRET_KEY (supabase; run it where that key may live,
 never on the fleet's machines), or the embedded remote (this machine only).`)
   .action(async (_o, cmd: Command) => (await import('./commands/fleet.ts')).fleetCommand(opts(cmd)));
 
@@ -236,11 +236,24 @@ common(remote.command('sql'))
   .option('--schema <name>', 'schema to put the tables and functions in (default: remote.schema)')
   .action(async (_o, cmd: Command) => (await import('./commands/remote.ts')).remoteSqlCommand(opts(cmd)));
 common(remote.command('token'))
-  .description("mint a system's JWT (role authenticated, system_id claim) from the project's JWT secret")
+  .description("mint a system's JWT (role and aud authenticated, sub, system_id, iat, exp), signed ES256 with the project's signing key or HS256 with its legacy JWT secret")
+  .option('--key <file>', 'private signing key (JWK, a JWK array or {keys}): from `remote keys new` or `supabase gen signing-key --algorithm ES256`')
+  .option('--kid <kid>', 'which key of --key to use, when it holds several')
   .option('--system-id <id>', 'system id (default: system.id from the config)')
-  .option('--secret-env <var>', 'environment variable holding the JWT secret', 'SUPABASE_JWT_SECRET')
-  .option('--expires <span>', 'lifetime, e.g. 365d', '365d')
-  .action(async (_o, cmd: Command) => (await import('./commands/remote.ts')).tokenCommand(opts(cmd)));
+  .option('--secret-env <var>', 'without --key: environment variable holding the legacy JWT secret (HS256)', 'SUPABASE_JWT_SECRET')
+  .option('--expires <span>', 'lifetime, e.g. 90d', '365d')
+  .addHelpText('after', `
+The token is printed on stdout and nowhere else. Give it to the machine as CCM_SYNC_ACCESS_TOKEN,
+or in the file that remote.access_token_file names (read again whenever it changes).
+Examples:
+  ccm-sync remote token --key ~/keys/ccm-es256.json --system-id build-01 --expires 90d > /etc/ccm/token
+  SUPABASE_JWT_SECRET=… ccm-sync remote token --system-id laptop-7   (a project on the legacy secret)`)
+  .action(async (_o, cmd: Command) => (await import('./commands/remote-keys.ts')).tokenCommand(opts(cmd)));
+const keys = remote.command('keys').description("the project's JWT signing keys, made here");
+common(keys.command('new'))
+  .description('create an ES256 signing key to import into the project (JWT Keys), and print its public key set')
+  .requiredOption('--out <file>', 'where to write the private key (0600; never overwritten)')
+  .action(async (_o, cmd: Command) => (await import('./commands/remote-keys.ts')).keysNewCommand(opts(cmd)));
 
 const config = program.command('config').description('configuration');
 common(config.command('reference'))

@@ -39,10 +39,15 @@ const MODES = ['adaptive', 'aggressive', 'conservative'];
 export interface Secrets {
   databaseUrl?: string;
   supabaseUrl?: string;
-  supabaseAnonKey?: string;
+  /** The project's publishable key (sb_publishable_…), or the legacy anon key: the sync path's `apikey`. */
+  publishableKey?: string;
+  publishableKeyVar?: string;
   accessToken?: string;
-  /** Service-role key: only `ccm-sync fleet` (and the dashboard's fleet view) use it, to read every system. */
-  serviceRoleKey?: string;
+  /** The secret key (sb_secret_…) or legacy service-role key: only `ccm-sync fleet` (and the dashboard's fleet view) use it, to read every system. */
+  secretKey?: string;
+  secretKeyVar?: string;
+  /** One line for each legacy variable in use. */
+  notices: string[];
 }
 
 export interface Settings extends ConfigFile {
@@ -155,15 +160,30 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   };
 }
 
+/** The first of `names` set in env, and a notice when it is the legacy one (the last). */
+function firstOf(env: NodeJS.ProcessEnv, names: [string, string], notices: string[], instead: string): [string | undefined, string | undefined] {
+  const [current, legacy] = names;
+  if (env[current]) return [env[current], current];
+  if (!env[legacy]) return [undefined, undefined];
+  notices.push(`${legacy} is a legacy Supabase key, which Supabase is retiring: use ${current} (${instead})`);
+  return [env[legacy], legacy];
+}
+
 function readSecrets(env: NodeJS.ProcessEnv): Secrets {
+  const notices: string[] = [];
+  const [publishableKey, publishableKeyVar] = firstOf(env, ['SUPABASE_PUBLISHABLE_KEY', 'SUPABASE_ANON_KEY'], notices, 'an sb_publishable_… key, Project Settings → API Keys');
+  const [secretKey, secretKeyVar] = firstOf(env, ['SUPABASE_SECRET_KEY', 'SUPABASE_SERVICE_ROLE_KEY'], notices, 'an sb_secret_… key, Project Settings → API Keys');
   const secrets: Secrets = {
     databaseUrl: env.CCM_SYNC_DATABASE_URL || undefined,
     supabaseUrl: env.SUPABASE_URL || undefined,
-    supabaseAnonKey: env.SUPABASE_ANON_KEY || undefined,
+    publishableKey,
+    publishableKeyVar,
     accessToken: env.CCM_SYNC_ACCESS_TOKEN || undefined,
-    serviceRoleKey: env.SUPABASE_SERVICE_ROLE_KEY || undefined,
+    secretKey,
+    secretKeyVar,
+    notices,
   };
-  for (const value of [secrets.databaseUrl, secrets.supabaseAnonKey, secrets.accessToken, secrets.serviceRoleKey]) registerSecret(value);
+  for (const value of [secrets.databaseUrl, secrets.publishableKey, secrets.accessToken, secrets.secretKey]) registerSecret(value);
   return secrets;
 }
 

@@ -131,6 +131,7 @@ export const configSchema = z
         metrics_retention_days: z.number().int().positive().default(30).describe('sync_metrics rows older than this are pruned daily'),
         max_failed_operations: z.number().int().min(0).default(0).describe('Alert operations_failed while more operations than this are dead-lettered (status failed)'),
         heartbeat_minutes: z.number().int().positive().default(60).describe('The daemon tells the remote it is alive at least this often, even with nothing to sync (the fleet view)'),
+        token_expiry_warning_days: z.number().positive().default(14).describe('The token_expiring alert fires this long before the supabase token expires'),
         fleet_stale_minutes: z.number().positive().default(90).describe('`ccm-sync fleet` shows a system as stale when it has said nothing for this long (keep it above heartbeat_minutes)'),
       })
       .strict()
@@ -166,7 +167,9 @@ export const configSchema = z
       .prefault({}),
     remote: z
       .object({
-        kind: z.enum(['embedded', 'postgres', 'supabase']).default('embedded').describe('embedded: PGlite on disk; postgres: CCM_SYNC_DATABASE_URL; supabase: SUPABASE_URL, SUPABASE_ANON_KEY, CCM_SYNC_ACCESS_TOKEN'),
+        kind: z.enum(['embedded', 'postgres', 'supabase']).default('embedded').describe('embedded: PGlite on disk; postgres: CCM_SYNC_DATABASE_URL; supabase: SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY and this machine\'s token'),
+        access_token_file: z.string().optional().describe('supabase: read this machine\'s token from this file, again whenever it changes (a refresh script or secrets agent keeps it current); relative to the home'),
+        access_token_command: z.string().optional().describe('supabase: run this command (through the shell) for a fresh token on stdout, when the current one is near expiry or refused'),
         embedded_path: z.string().default('remote').describe('PGlite data directory for the embedded remote (files 0600, folders 0700)'),
         schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL name (letters, digits, _)').default('public').describe('Schema holding the synced tables and batch_sync on the remote (see README: Tables in their own schema)'),
         prune_ledger: z.boolean().default(true).describe('Let the remote delete this system\'s ledger entries below its settled watermark'),

@@ -12,7 +12,7 @@
  * urgent `system_status` operation, which syncs as soon as the remote is reachable.
  */
 import { backoffDelay } from '../backoff.ts';
-import { messageOf } from '../errors.ts';
+import { CredentialRefusedError, messageOf } from '../errors.ts';
 import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
@@ -26,6 +26,8 @@ export interface ConnectionDeps {
   /** Called on offline → draining with the pending count and how long the system was offline. */
   onRestored(pending: number, offlineMs: number): void;
   onTransition(from: ConnectionState['state'], to: ConnectionState): void;
+  /** The credential the remote refused is accepted again. */
+  onCredentialAccepted(): void;
 }
 
 export class ConnectionMonitor {
@@ -35,6 +37,8 @@ export class ConnectionMonitor {
   private probeAttempt = 0;
   private simulatedUntil = 0;
   private stopped = false;
+  private credentialTimer?: NodeJS.Timeout;
+  private credentialAttempt = 0;
 
   constructor(deps: ConnectionDeps) {
     this.deps = deps;
@@ -43,6 +47,7 @@ export class ConnectionMonitor {
     const sim = deps.local.state.get('simulated_offline_until');
     if (sim?.until && Date.parse(sim.until) > deps.clock.now()) this.simulatedUntil = Date.parse(sim.until);
     if (this.state.state !== 'online') this.scheduleProbe();
+    if (deps.local.state.get('credential_refused')) this.scheduleCredentialCheck();
   }
 
   get offline(): boolean {
@@ -61,8 +66,55 @@ export class ConnectionMonitor {
     if (changed) this.deps.onTransition(from, this.state);
   }
 
+  /** Whether syncs wait for a credential the remote accepts. */
+  get credentialWaiting(): boolean {
+    return this.deps.local.state.get('credential_refused') !== undefined;
+  }
+
+  /**
+   * The remote refused this machine's credential. Not an outage: the connection state stays as it
+   * is, and the credential is checked again with backoff (probe_initial_ms up to probe_max_ms), so
+   * a fresh token in the token file is picked up without anyone asking.
+   */
+  credentialRefused(reason: string): void {
+    const since = this.deps.local.state.get('credential_refused')?.since ?? new Date(this.deps.clock.now()).toISOString();
+    const delay = this.scheduleCredentialCheck();
+    this.deps.local.state.set('credential_refused', { reason, since, next_check_at: new Date(this.deps.clock.now() + delay).toISOString() });
+  }
+
+  private scheduleCredentialCheck(): number {
+    if (this.stopped) return 0;
+    clearTimeout(this.credentialTimer);
+    const o = this.deps.settings.offline;
+    const delay = backoffDelay(++this.credentialAttempt, { base_delay_ms: o.probe_initial_ms, max_delay_ms: o.probe_max_ms, jitter: 0.2 });
+    this.credentialTimer = setTimeout(() => void this.checkCredential(), delay);
+    this.credentialTimer.unref();
+    return delay;
+  }
+
+  private async checkCredential(): Promise<void> {
+    if (this.stopped || !this.credentialWaiting) return;
+    try {
+      await this.deps.ping();
+    } catch (err) {
+      if (this.stopped) return;
+      if (CredentialRefusedError.is(err)) this.credentialRefused(messageOf(err));
+      else this.scheduleCredentialCheck();
+      return;
+    }
+    this.credentialAccepted();
+    this.deps.onCredentialAccepted();
+  }
+
+  private credentialAccepted(): void {
+    this.credentialAttempt = 0;
+    clearTimeout(this.credentialTimer);
+    if (this.credentialWaiting) this.deps.local.state.delete('credential_refused');
+  }
+
   /** A sync uploaded everything it tried. */
   success(): void {
+    this.credentialAccepted();
     this.probeAttempt = 0;
     if (this.state.state === 'online' && this.state.consecutive_failures === 0) return;
     this.set({ state: 'online', consecutive_failures: 0, reason: undefined });
@@ -132,5 +184,6 @@ export class ConnectionMonitor {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.probeTimer);
+    clearTimeout(this.credentialTimer);
   }
 }

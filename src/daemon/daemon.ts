@@ -79,7 +79,7 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
 
   const enqueue = enqueuer(jobs, log, () => stopping);
   const conn = connectionMonitor(settings, local, clock, log, worker, enqueue);
-  const policy = jobPolicy({ settings, local, clock, log, worker, conn, prom }, opts.onProgress, () => {
+  const policy = jobPolicy({ settings, local, clock, log, worker, conn, prom, retryLater: (reason) => enqueue('retry', reason) }, opts.onProgress, () => {
     if (!stopping) periodic.scheduleNext().catch((e: unknown) => log.error({ err: messageOf(e) }, 'could not reschedule'));
   });
   const checkThresholds = thresholdCheck(settings, local, log, enqueue, () => stopping);
@@ -185,6 +185,10 @@ function connectionMonitor(settings: Settings, local: Local, clock: Clock, log: 
       enqueue('online', `connection restored with ${pending} operations pending`, long ? { selective: true } : undefined);
     },
     onTransition: (from, to) => recordTransition(local, log, from, to),
+    onCredentialAccepted: () => {
+      log.info('the remote accepts this machine\'s credential again; syncing what waited');
+      enqueue('retry', 'credential accepted again');
+    },
   });
 }
 

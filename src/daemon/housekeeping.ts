@@ -6,6 +6,7 @@
  */
 import { messageOf } from '../errors.ts';
 import { evaluateAlerts, reconcileAlerts } from '../monitor/alerts.ts';
+import { tokenFacts } from '../remote/credentials.ts';
 import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
@@ -24,7 +25,9 @@ export function startHousekeeping(d: { settings: Settings; local: Local; clock: 
   const { settings, local, clock, log, worker, conn } = d;
   const checkAlerts = () => {
     try {
-      const changed = reconcileAlerts(local, evaluateAlerts(local, settings.monitoring, clock.now()), clock.now());
+      const token = tokenFacts(settings);
+      if (token) local.state.set('token', token);
+      const changed = reconcileAlerts(local, evaluateAlerts(local, settings.monitoring, clock.now(), token), clock.now());
       if (changed.started.length || changed.resolved.length) log.warn(changed, 'alerts changed');
     } catch (err) {
       log.error({ err: messageOf(err) }, 'alert check failed');

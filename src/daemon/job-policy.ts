@@ -9,7 +9,7 @@
  * - A retryable remote failure counts once toward going offline. A crashed worker thread is a
  *   local failure: the job is retried, and the remote is not judged unreachable for it.
  */
-import { RemoteUnavailableError, WorkerCrashError, isRetryable, messageOf } from '../errors.ts';
+import { CredentialRefusedError, RemoteUnavailableError, WorkerCrashError, isRetryable, messageOf } from '../errors.ts';
 import { emptyResult } from '../workers/sync-run.ts';
 import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';
@@ -21,8 +21,16 @@ import type { SyncProgress } from '../workers/sync-run.ts';
 import type { ConnectionMonitor } from './connection.ts';
 import type { SyncJobPayload, SyncResult, TriggerType } from '../types.ts';
 
-/** Triggers a person asked for: they run even when paused or offline. */
+/** Triggers a person asked for, or the drain after a reconnect: they run even when paused or offline. */
 export const USER_TRIGGERS: ReadonlySet<TriggerType> = new Set(['manual', 'drain', 'online', 'retry']);
+
+/**
+ * Of those, the ones a person waits on (`sync now`, the API's drain): a retryable failure is
+ * answered at once instead of being retried behind their back, and a `retry` job carries the
+ * work on. The others are retried by the job runner with backoff like any routine trigger, so a
+ * drain after a reconnect that fails again is not left for the next periodic sync.
+ */
+const ANSWERED_AT_ONCE: ReadonlySet<TriggerType> = new Set(['manual', 'drain']);
 
 export function skipped(trigger: TriggerType, reason: string): SyncResult {
   return { ...emptyResult(trigger), skipped: reason };
@@ -39,6 +47,8 @@ export interface JobPolicyDeps {
   onProgress: (p: SyncProgress) => void;
   /** After every job: the next periodic sync is recomputed. */
   afterJob(): void;
+  /** Enqueues a sync that carries on after a failure a person was answered with. */
+  retryLater(reason: string): void;
 }
 
 export type Activity = 'idle' | 'syncing' | 'backing_off';
@@ -74,11 +84,12 @@ export class JobPolicy {
     }
     if (conn.simulatedOffline) return skipped(payload.trigger, 'offline (simulated)');
     if (conn.offline && !user) return skipped(payload.trigger, `offline: ${conn.state.reason ?? 'remote unreachable'}`);
+    if (conn.credentialWaiting && !user) return skipped(payload.trigger, 'waiting for a credential the remote accepts (see sync status)');
     this.setActivity('syncing', { trigger: payload.trigger });
     try {
       return this.succeeded(payload, await this.d.worker.run(payload, signal, this.d.onProgress));
     } catch (err) {
-      return this.failed(payload, err, user);
+      return this.failed(payload, err);
     } finally {
       this.d.afterJob();
     }
@@ -93,15 +104,23 @@ export class JobPolicy {
     return result;
   }
 
-  private failed(payload: SyncJobPayload, err: unknown, user: boolean): SyncResult {
+  private failed(payload: SyncJobPayload, err: unknown): SyncResult {
     const { conn, log } = this.d;
+    const answered = ANSWERED_AT_ONCE.has(payload.trigger);
     const msg = messageOf(err);
     const failedResult = { ...skipped(payload.trigger, msg), status: 'failed' as const, error: msg };
     if (WorkerCrashError.is(err)) {
       log.error({ trigger: payload.trigger, err: msg }, 'sync worker crashed; the job will be retried on a fresh thread');
       this.setActivity('backing_off', { reason: msg });
-      if (user) return failedResult;
+      if (answered) return failedResult;
       throw err;
+    }
+    if (CredentialRefusedError.is(err)) {
+      conn.credentialRefused(msg);
+      const next = this.d.local.state.get('credential_refused')?.next_check_at;
+      log.error({ trigger: payload.trigger, err: msg, next_check_at: next }, 'the remote refused this machine\'s credential; syncs wait until it is accepted');
+      this.setActivity('backing_off', { reason: msg, next_retry_at: next });
+      return failedResult;
     }
     if (!isRetryable(err)) {
       log.error({ trigger: payload.trigger, err: msg }, 'sync failed permanently; not retrying');
@@ -109,10 +128,15 @@ export class JobPolicy {
       return failedResult;
     }
     conn.failure(err);
-    if (user || conn.offline) {
-      // A person waits for the answer, or the probe loop takes over: no failing jobs pile up.
+    if (conn.offline) {
+      // The probe loop takes over: no failing jobs pile up.
       this.setActivity('backing_off', { reason: msg, next_retry_at: conn.state.next_probe_at });
-      if (conn.offline) log.warn({ trigger: payload.trigger, err: msg, next_probe_at: conn.state.next_probe_at }, 'remote unreachable; offline');
+      log.warn({ trigger: payload.trigger, err: msg, next_probe_at: conn.state.next_probe_at }, 'remote unreachable; offline');
+      return failedResult;
+    }
+    if (answered) {
+      this.setActivity('backing_off', { reason: msg });
+      this.d.retryLater(`after a failed ${payload.trigger} sync: ${msg}`);
       return failedResult;
     }
     this.setActivity('backing_off', { reason: msg });

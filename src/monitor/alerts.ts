@@ -7,6 +7,10 @@
  *   stale before a first sync has had its chance;
  * - operations_failed: more than max_failed_operations dead letters (operations the remote
  *   refused for good, or that could not be packaged). It clears when they are retried or discarded.
+ * - token_expiring / token_expired: the supabase token expires within token_expiry_warning_days,
+ *   or has expired;
+ * - credential_refused: the remote refused this machine's credential, and syncs wait for one it
+ *   accepts.
  *
  * `reconcileAlerts` remembers what fires in `alert_state`: a rule that starts firing is queued once
  * as an urgent `alerts` operation; when it clears, the same alert is updated to resolved.
@@ -17,13 +21,33 @@ import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 
 export interface Alert {
-  rule: 'sync_failures' | 'queue_backlog' | 'sync_stale' | 'operations_failed';
+  rule: 'sync_failures' | 'queue_backlog' | 'sync_stale' | 'operations_failed' | 'token_expiring' | 'token_expired' | 'credential_refused';
   severity: 'warning' | 'error';
   message: string;
 }
 
-export function evaluateAlerts(local: Local, monitoring: Settings['monitoring'], nowMs: number): Alert[] {
+/** Where the token comes from and when it expires (see remote/credentials.ts tokenFacts). */
+export interface TokenFacts {
+  source: string;
+  expires_at: string | null;
+}
+
+function credentialAlerts(local: Local, monitoring: Settings['monitoring'], nowMs: number, token: TokenFacts | null | undefined): Alert[] {
   const out: Alert[] = [];
+  const exp = token?.expires_at ? Date.parse(token.expires_at) : NaN;
+  const fix = 'mint a fresh one with `ccm-sync remote token`';
+  if (exp <= nowMs) {
+    out.push({ rule: 'token_expired', severity: 'error', message: `the token from ${token!.source} expired at ${token!.expires_at}; ${fix}` });
+  } else if (exp - nowMs <= monitoring.token_expiry_warning_days * 86_400_000) {
+    out.push({ rule: 'token_expiring', severity: 'warning', message: `the token from ${token!.source} expires at ${token!.expires_at} (in ${Math.ceil((exp - nowMs) / 86_400_000)} days); ${fix}` });
+  }
+  const refused = local.state.get('credential_refused');
+  if (refused) out.push({ rule: 'credential_refused', severity: 'error', message: `syncs wait since ${refused.since}: ${refused.reason}` });
+  return out;
+}
+
+export function evaluateAlerts(local: Local, monitoring: Settings['monitoring'], nowMs: number, token?: TokenFacts | null): Alert[] {
+  const out: Alert[] = credentialAlerts(local, monitoring, nowMs, token);
   const hourAgo = new Date(nowMs - 3_600_000).toISOString();
   const failures = local.metrics.failuresSince(hourAgo);
   if (failures > monitoring.max_failures_per_hour) {

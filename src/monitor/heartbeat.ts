@@ -18,6 +18,7 @@ export function heartbeatOf(local: Local, settings: Pick<Settings, 'system'>): H
     connection: local.state.get('connection')?.state ?? 'online',
     alerts: new AlertState(local.db).firing().map((a) => a.rule),
     last_sync_at: local.state.get('last_success')?.at ?? null,
+    token_expires_at: local.state.get('token')?.expires_at ?? null,
     at: new Date(local.clock.now()).toISOString(),
   };
 }

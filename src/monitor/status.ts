@@ -3,7 +3,8 @@
  * /api/sync/status and the TUI all show this object; it reads the local database only.
  */
 import { hookHealth, type HookHealth } from './hook-health.ts';
-import { evaluateAlerts, type Alert } from './alerts.ts';
+import { evaluateAlerts, type Alert, type TokenFacts } from './alerts.ts';
+import { tokenFacts } from '../remote/credentials.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 import type { ConnectionState, StateKeys } from '../store/state.ts';
@@ -33,6 +34,10 @@ export interface StatusSnapshot {
   simulated_offline_until: string | null;
   daemon: StateKeys['daemon'] | null;
   alerts: Alert[];
+  /** The supabase token's source and expiry (the daemon's own when one runs); null on other remotes. */
+  token: TokenFacts | null;
+  /** Syncs wait for a credential the remote accepts. */
+  credential_refused: StateKeys['credential_refused'] | null;
   reduction_24h: { operations_in: number; operations_out: number; bytes_in: number; bytes_out: number };
   /** Coding-agent hooks: last event, spooled and set-aside events, logged failures. */
   hooks: HookHealth;
@@ -55,6 +60,8 @@ export function statusSnapshot(local: Local, settings: Settings, opts: { byTable
   const back = local.outbox.heldBack();
   const held = local.review.held(now);
   const daemon = st.get('daemon');
+  // The daemon's token is the one that syncs; without a daemon, the one these settings name.
+  const token = (daemon && st.get('token')) || tokenFacts(settings) || null;
   const sim = st.get('simulated_offline_until')?.until ?? null;
   const byTable = opts.byTable ? local.outbox.pendingByTable() : undefined;
   return {
@@ -82,7 +89,9 @@ export function statusSnapshot(local: Local, settings: Settings, opts: { byTable
     paused: st.get('paused')?.paused ?? false,
     simulated_offline_until: sim && Date.parse(sim) > now ? sim : null,
     daemon: daemon && processAlive(daemon.pid) ? daemon : null,
-    alerts: evaluateAlerts(local, settings.monitoring, now),
+    alerts: evaluateAlerts(local, settings.monitoring, now, token),
+    token,
+    credential_refused: st.get('credential_refused') ?? null,
     reduction_24h: local.metrics.reduction(new Date(now - 86_400_000).toISOString()),
     hooks: hookHealth(local.hookEvents, settings.paths.home, st.get('hook_intake')?.error ?? null, now),
     home: settings.paths.home,

@@ -2,12 +2,13 @@
  * The fleet as the remote knows it: one ccm_sync_systems row per system, with the heartbeat each
  * system sends with its syncs (src/monitor/heartbeat.ts). Reading every row needs more than a
  * system's own token (row-level security shows a system its own row only): the user of
- * CCM_SYNC_DATABASE_URL on a postgres remote, the service-role key (SUPABASE_SERVICE_ROLE_KEY) on
+ * CCM_SYNC_DATABASE_URL on a postgres remote, the secret key (SUPABASE_SECRET_KEY, or the legacy SUPABASE_SERVICE_ROLE_KEY) on
  * Supabase, or the embedded remote's owner.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, RemoteRejectedError } from '../errors.ts';
+import { claimsOf, noticeOnce } from './credentials.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import { classifyFailure } from './transport.ts';
 import { checkSupabaseUrl } from './urls.ts';
@@ -46,6 +47,7 @@ function cleanHeartbeat(h: unknown): Heartbeat | null {
   const x = h as Record<string, unknown>;
   const at = text(x.at, 40);
   const lastSync = text(x.last_sync_at, 40);
+  const tokenExp = text(x.token_expires_at, 40);
   return {
     type: text(x.type) ?? 'unknown',
     version: text(x.version, 32) ?? 'unknown',
@@ -54,6 +56,7 @@ function cleanHeartbeat(h: unknown): Heartbeat | null {
     connection: text(x.connection, 16) ?? 'unknown',
     alerts: Array.isArray(x.alerts) ? x.alerts.map((a) => text(a)).filter((a): a is string => a !== null).slice(0, 10) : [],
     last_sync_at: lastSync && !Number.isNaN(Date.parse(lastSync)) ? lastSync : null,
+    token_expires_at: tokenExp && !Number.isNaN(Date.parse(tokenExp)) ? tokenExp : null,
     at: at && !Number.isNaN(Date.parse(at)) ? at : '',
   };
 }
@@ -69,13 +72,41 @@ function normalise(rows: Record<string, unknown>[]): FleetRow[] {
   }));
 }
 
-async function viaSupabase(s: RemoteSettings): Promise<FleetRow[]> {
-  const key = s.secrets.serviceRoleKey;
-  if (!s.secrets.supabaseUrl || !key) {
-    throw new ConfigError('the fleet view reads every system, which a system\'s own token cannot: export SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY (Settings → API → service_role) where you run it; never on the fleet\'s machines');
+/**
+ * Whether the URL's user may read every system's rows: a superuser, a role that bypasses
+ * row-level security, or a member of the tables' owner. A user that is only a member of
+ * `authenticated`, as the sync path needs, sees no rows and would show an empty fleet.
+ */
+export async function checkReadsEverySystem(t: SqlRunner, schema: string): Promise<void> {
+  const [row] = await t.query<{ who: string; ok: boolean }>(
+    `select current_user::text as who, (select r.rolsuper or r.rolbypassrls from pg_roles r where r.rolname = current_user)
+       or pg_has_role(current_user, c.relowner, 'USAGE') as ok
+     from pg_class c where c.oid = to_regclass($1)`,
+    [`${checkSchemaName(schema)}.ccm_sync_systems`],
+  );
+  if (row && !row.ok) {
+    throw new RemoteRejectedError(`the database user ${row.who} may not read other systems' rows (row-level security shows each system only its own), so the fleet would look empty; connect as the tables' owner or a role with BYPASSRLS (CCM_SYNC_DATABASE_URL where you run this, never on the fleet's machines)`);
   }
+}
+
+/** The key that may read every system: a secret key, never a publishable or anon one. */
+function fleetKey(s: RemoteSettings): string {
+  const key = s.secrets.secretKey;
+  if (!s.secrets.supabaseUrl || !key) {
+    throw new ConfigError('the fleet view reads every system, which a system\'s own token cannot: export SUPABASE_URL and SUPABASE_SECRET_KEY (an sb_secret_… key, Project Settings → API Keys) where you run it; never on the fleet\'s machines');
+  }
+  const role = claimsOf(key)?.role;
+  if (key.startsWith('sb_publishable_') || (role !== undefined && role !== 'service_role')) {
+    throw new ConfigError(`${s.secrets.secretKeyVar} holds a key that may read only its own rows (${role ? `role ${String(role)}` : 'a publishable key'}), so the fleet would look empty; it must be the project's secret key (sb_secret_…, Project Settings → API Keys)`);
+  }
+  noticeOnce(s.secrets.notices.filter((n) => n.startsWith(s.secrets.secretKeyVar ?? '-')));
+  return key;
+}
+
+async function viaSupabase(s: RemoteSettings): Promise<FleetRow[]> {
+  const key = fleetKey(s);
   const { createClient } = await import('@supabase/supabase-js');
-  const client = createClient(checkSupabaseUrl(s.secrets.supabaseUrl), key, {
+  const client = createClient(checkSupabaseUrl(s.secrets.supabaseUrl!), key, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     db: { schema: checkSchemaName(s.remote.schema) },
   }) as unknown as { from(t: string): { select(c: string): { order(c: string): PromiseLike<{ data: unknown; error: { message: string; code?: string } | null; status: number }> } } };
@@ -84,6 +115,9 @@ async function viaSupabase(s: RemoteSettings): Promise<FleetRow[]> {
     answer = await client.from('ccm_sync_systems').select(COLUMNS).order('system_id');
   } catch (err) {
     throw classifyFailure('supabase', { message: (err as Error).message, networkCode: 'ECONNRESET' });
+  }
+  if (answer.error && (answer.status === 401 || answer.status === 403)) {
+    throw new RemoteRejectedError(`the project refused ${s.secrets.secretKeyVar} (HTTP ${answer.status}: ${answer.error.message}); it must be this project's secret key (sb_secret_…, Project Settings → API Keys), not revoked`);
   }
   if (answer.error) throw classifyFailure('supabase', { message: answer.error.message, sqlstate: answer.error.code, httpStatus: answer.status });
   return normalise(answer.data as Record<string, unknown>[]);
@@ -98,7 +132,9 @@ export async function readFleet(s: RemoteSettings): Promise<FleetRow[]> {
   try {
     const sql = `select ${COLUMNS} from ${checkSchemaName(s.remote.schema)}.ccm_sync_systems order by system_id`;
     // embedded and postgres transports are SqlRunners: as the database owner, or the URL's user
-    return normalise(await (t as unknown as SqlRunner).query<Record<string, unknown>>(sql));
+    const runner = t as unknown as SqlRunner;
+    if (s.remote.kind === 'postgres') await checkReadsEverySystem(runner, s.remote.schema);
+    return normalise(await runner.query<Record<string, unknown>>(sql));
   } finally {
     await t.close();
   }

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.ts';
 import type { Settings } from '../config/load.ts';
 import type { Transport } from './transport.ts';
 import { checkDatabaseUrl } from './urls.ts';
+import { AccessToken, describeSource, noticeOnce, refuseAdminCredential, tokenOptions } from './credentials.ts';
 
 export type { Transport } from './transport.ts';
 
@@ -24,14 +25,17 @@ export async function openTransport(s: RemoteSettings): Promise<Transport> {
       return new PostgresTransport({ connectionString, systemId: s.system.id, timeoutMs, schema: s.remote.schema });
     }
     case 'supabase': {
+      const tokens = tokenOptions(s);
       const missing = [
         ['SUPABASE_URL', s.secrets.supabaseUrl],
-        ['SUPABASE_ANON_KEY', s.secrets.supabaseAnonKey],
-        ['CCM_SYNC_ACCESS_TOKEN', s.secrets.accessToken],
+        ['SUPABASE_PUBLISHABLE_KEY', s.secrets.publishableKey],
+        ['CCM_SYNC_ACCESS_TOKEN (or remote.access_token_file, remote.access_token_command)', tokens.value ?? tokens.file ?? tokens.command],
       ].filter(([, v]) => !v).map(([k]) => k);
-      if (missing.length) throw new ConfigError(`remote.kind is supabase but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set; export them (see README: Connecting Supabase)`);
+      if (missing.length) throw new ConfigError(`remote.kind is supabase but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set; export them (see README: Connecting a Supabase project)`);
+      refuseAdminCredential(s.secrets.publishableKey, s.secrets.publishableKeyVar, tokens.command || tokens.file ? undefined : tokens.value, describeSource(tokens));
+      noticeOnce(s.secrets.notices.filter((n) => n.startsWith(s.secrets.publishableKeyVar ?? '-')));
       const { SupabaseTransport } = await import('./supabase.ts');
-      return new SupabaseTransport({ url: s.secrets.supabaseUrl!, anonKey: s.secrets.supabaseAnonKey!, accessToken: s.secrets.accessToken!, timeoutMs, schema: s.remote.schema });
+      return new SupabaseTransport({ url: s.secrets.supabaseUrl!, apiKey: s.secrets.publishableKey!, token: new AccessToken(tokens), timeoutMs, schema: s.remote.schema });
     }
   }
 }

@@ -37,7 +37,8 @@ export function pgFacts(err: unknown, timedOut = false) {
     message: e.message || String(err),
     sqlstate: sqlState ? code : undefined,
     networkCode: sqlState ? undefined : code || (/terminated|ended|Connection terminated/i.test(e.message) ? 'ECONNRESET' : undefined),
-    timedOut: timedOut || /timeout/i.test(e.message),
+    // node-postgres's own timeouts (connect, query read); not a server message naming a setting
+    timedOut: timedOut || /timeout expired|Query read timeout|due to connection timeout|timed out/i.test(e.message),
   };
 }
 
@@ -76,10 +77,10 @@ export class PostgresTransport implements Transport, SqlRunner {
       // The begin / role / call / commit of one call go out together (see asSystem).
       pipeline,
       connectionTimeoutMillis: this.opts.timeoutMs,
-      // The server's statement timeout fires first, so a slow batch is answered 57014 (and split)
-      // rather than cut off on our side with no answer.
+      // The server's statement timeout (set inside each call's transaction, see asSystem) fires
+      // first, so a slow batch is answered 57014 (and split) rather than cut off on our side with
+      // no answer. No startup parameter carries it: a transaction pooler refuses those.
       query_timeout: this.opts.timeoutMs + 2000,
-      statement_timeout: this.opts.timeoutMs,
       idleTimeoutMillis: 30_000,
       allowExitOnIdle: true,
     });
@@ -90,12 +91,15 @@ export class PostgresTransport implements Transport, SqlRunner {
 
   /**
    * Runs one call as this system, in its own transaction and one round trip: begin, set role
-   * `authenticated` and this system's `request.jwt.claims` for the transaction, run `call`,
-   * commit, all pipelined. The call's permission is checked after the role is set, so the
-   * connecting user needs no privilege of its own (it only has to be a member of authenticated,
-   * as PostgREST's authenticator is). Values are bound parameters. Nothing outlives the call, so
-   * the connection may also be a transaction-mode pooler's. The request is on the wire as soon as
-   * `upload()` yields, and the worker packages and settles meanwhile.
+   * `authenticated`, this system's `request.jwt.claims` and the statement timeout for the
+   * transaction, run `call`, commit, all pipelined. The call's permission is checked after the
+   * role is set, so the connecting user needs no privilege of its own (it only has to be a member
+   * of authenticated, as PostgREST's authenticator is). Values are bound parameters of unnamed
+   * statements and every setting is local to the transaction: nothing outlives the call, so the
+   * connection may be a transaction-mode pooler's (PgBouncer, Supavisor), which hands each
+   * transaction to any server connection and refuses startup parameters and named prepared
+   * statements. The request is on the wire as soon as `upload()` yields, and the worker packages
+   * and settles meanwhile.
    */
   private async asSystem<T>(call: string, params: unknown[], signal?: AbortSignal): Promise<T[]> {
     let client: pg.PoolClient;
@@ -116,7 +120,7 @@ export class PostgresTransport implements Transport, SqlRunner {
     signal?.addEventListener('abort', onAbort, { once: true });
     const steps = [
       client.query('begin'),
-      client.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", [this.claims]),
+      client.query("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true), set_config('statement_timeout', $2, true)", [this.claims, `${this.opts.timeoutMs}ms`]),
       client.query(`select ${call}`, params),
       client.query('commit'),
     ];

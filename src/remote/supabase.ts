@@ -1,6 +1,8 @@
 /**
  * The `supabase` transport: unmodified supabase-js calling `rpc('batch_sync')` with the project's
- * anon key and this system's JWT (whose system_id claim batch_sync and RLS check).
+ * publishable key as `apikey` and this system's JWT as `Authorization: Bearer` (whose system_id
+ * claim batch_sync and RLS check). The token is asked of its source before each call (./credentials.ts),
+ * so a token file that changes, or a command's fresh token, is used from the next call on.
  *
  * supabase-js never retries an RPC POST, so retries are ours (the sync job backs off); this module
  * only adds a timeout to each call and sorts failures into retryable and permanent. A network
@@ -9,14 +11,16 @@
  */
 import { createClient } from '@supabase/supabase-js';
 import { checkSchemaName } from './migrations.ts';
+import type { AccessToken } from './credentials.ts';
 import { checkSupabaseUrl } from './urls.ts';
 import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
 export interface SupabaseOptions {
   url: string;
-  anonKey: string;
-  accessToken: string;
+  /** The publishable key (or legacy anon key). */
+  apiKey: string;
+  token: AccessToken;
   timeoutMs: number;
   /** Schema holding batch_sync (remote.schema); it must be exposed to the Data API. */
   schema?: string;
@@ -54,8 +58,8 @@ export class SupabaseTransport implements Transport {
   constructor(opts: SupabaseOptions) {
     this.opts = opts;
     checkSupabaseUrl(opts.url);
-    this.client = createClient(opts.url, opts.anonKey, {
-      accessToken: async () => opts.accessToken,
+    this.client = createClient(opts.url, opts.apiKey, {
+      accessToken: () => opts.token.current(),
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
       db: { schema: checkSchemaName(opts.schema ?? 'public') },
     }) as unknown as RpcClient;
@@ -73,6 +77,7 @@ export class SupabaseTransport implements Transport {
     }
     if (answer.error) {
       const e = answer.error;
+      if (answer.status === 401 || answer.status === 403) this.opts.token.refused();
       if (answer.status === 0) {
         const cause = networkCause(e.details, e.message);
         throw classifyFailure(this.kind, { message: cause.line, networkCode: cause.code, timedOut: timeout.aborted });

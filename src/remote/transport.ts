@@ -13,7 +13,7 @@
  * One operation's rejection (inside a batch_sync answer) is judged by `isPermanentRejection`.
  */
 import type { QueryAnswer } from './query-answer.ts';
-import { RemoteRejectedError, RemoteUnavailableError } from '../errors.ts';
+import { CredentialRefusedError, RemoteRejectedError, RemoteUnavailableError } from '../errors.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
 export type RemoteKind = 'embedded' | 'postgres' | 'supabase';
@@ -77,14 +77,54 @@ export interface FailureFacts {
 }
 
 /** Sorts a failed call into a retryable or permanent error with a message that says what to do. */
-export function classifyFailure(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | RemoteRejectedError {
+export function classifyFailure(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | RemoteRejectedError | CredentialRefusedError {
   const err = classify(kind, f);
   if (f.sqlstate) err.sqlstate = f.sqlstate;
   return err;
 }
 
-function classify(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | RemoteRejectedError {
+/**
+ * A connection a pooler refused, by its real cause. PgBouncer and Supavisor answer these with
+ * SQLSTATE 08P01 or none at all, which would otherwise read as a network fault and be retried
+ * for ever: a wrong database or user name, or a startup parameter, fails the same way every time.
+ */
+function poolerRefusal(where: string, f: FailureFacts): RemoteUnavailableError | RemoteRejectedError | undefined {
+  const m = f.message;
+  const param = /unsupported startup parameter:?\s*(\S+)/i.exec(m)?.[1];
+  if (param) return new RemoteRejectedError(`${where}: the connection pooler refused the startup parameter ${param}; remove it from CCM_SYNC_DATABASE_URL (options=…, or a pooler setting), since a transaction pooler takes none`);
+  if (/no more connections allowed|max_client_conn|too many (clients|connections)|Max client connections reached/i.test(m)) {
+    return new RemoteUnavailableError(`${where}: the connection pooler or server has no room for another client (${m}); ccm-sync retries with backoff. Raise max_client_conn or the pool size, or lower the fleet's connections`);
+  }
+  const db = /no such database:?\s*(\S+)/i.exec(m)?.[1];
+  if (db) return new RemoteRejectedError(`${where}: the connection pooler knows no database ${db}; check the database name in CCM_SYNC_DATABASE_URL`);
+  if (/Tenant or user not found/i.test(m)) return new RemoteRejectedError(`${where}: Supavisor found no project for this user (${m}); on Supabase's pooler the user is postgres.<project-ref> (Connect → Transaction pooler)`);
+  if (f.sqlstate === '28P01' || f.sqlstate === '28000' || /password authentication failed|SASL authentication failed/i.test(m)) {
+    return new RemoteRejectedError(`${where} refused the login (${f.sqlstate ?? 'auth'}): ${m}; check the user and password in CCM_SYNC_DATABASE_URL`);
+  }
+  return undefined;
+}
+
+const WAITING = 'syncs wait meanwhile, and nothing is dropped';
+
+/** A 401 or 403 over HTTP, by what PostgREST or the API gateway said, and what to do about it. */
+function credentialRefusal(where: string, f: FailureFacts): CredentialRefusedError {
+  const said = `(HTTP ${f.httpStatus}${f.sqlstate ? ` ${f.sqlstate}` : ''}: ${f.message})`;
+  if (/expired/i.test(f.message)) {
+    return new CredentialRefusedError(`${where} refused this machine's token: it has expired ${said}. Mint a fresh one (\`ccm-sync remote token\`) and put it in remote.access_token_file or CCM_SYNC_ACCESS_TOKEN; ${WAITING}`);
+  }
+  if (/Invalid API key|apikey/i.test(f.message)) {
+    return new CredentialRefusedError(`${where} refused the API key ${said}: SUPABASE_PUBLISHABLE_KEY must be this project's publishable key (sb_publishable_…, Project Settings → API Keys), and the token goes in CCM_SYNC_ACCESS_TOKEN or remote.access_token_file, never in the key; ${WAITING}`);
+  }
+  if (f.sqlstate === 'PGRST302') {
+    return new CredentialRefusedError(`${where} got no token ${said}: set CCM_SYNC_ACCESS_TOKEN or remote.access_token_file to this machine's token (\`ccm-sync remote token\`); ${WAITING}`);
+  }
+  return new CredentialRefusedError(`${where} refused this machine's token ${said}. Check on the project's JWT Keys page that the key which signed it (its kid) is the current key or a previously used one that is not revoked, that the token's role and aud are authenticated, and, after importing or rotating a key, allow about 20 minutes for the keys to reach every server (README: Connecting a Supabase project); ${WAITING}`);
+}
+
+function classify(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | RemoteRejectedError | CredentialRefusedError {
   const where = `${kind} remote`;
+  const refused = poolerRefusal(where, f);
+  if (refused) return refused;
   if (f.networkCode === 'ECONNREFUSED') return new RemoteUnavailableError(`${where} refused the connection (ECONNREFUSED): nothing listens at its address; is it running, and is the URL right?`);
   if (f.sqlstate === '57014') return new RemoteUnavailableError(`${where} cancelled the statement (57014, statement timeout): ${f.message}`);
   if (f.timedOut) return new RemoteUnavailableError(`${where} timed out: ${f.message}`);
@@ -97,9 +137,7 @@ function classify(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | R
     return new RemoteRejectedError(`${where} has no ccm-sync schema (${f.message}); apply supabase/migrations (\`ccm-sync remote migrate\` for postgres/embedded)`);
   }
   if (f.sqlstate === '42501') return new RemoteRejectedError(`${where} refused the caller: ${f.message}`);
-  if (f.httpStatus === 401 || f.httpStatus === 403) {
-    return new RemoteRejectedError(`${where} refused the credentials (HTTP ${f.httpStatus}): ${f.message}; check SUPABASE_ANON_KEY and CCM_SYNC_ACCESS_TOKEN`);
-  }
+  if (f.httpStatus === 401 || (f.httpStatus === 403 && /JWT|token|apikey|API key/i.test(f.message))) return credentialRefusal(where, f);
   return new RemoteRejectedError(`${where} rejected the call${f.sqlstate ? ` (${f.sqlstate})` : ''}: ${f.message}`);
 }
 
@@ -130,9 +168,12 @@ export function remediation(sqlstate: string | undefined): string {
 
 /** Checks the remote's ccm_sync_info() answer against the schema this ccm-sync speaks. */
 export function checkInfo(kind: RemoteKind, value: unknown): { schema: number } {
+  if (value === null || value === undefined) {
+    throw new RemoteRejectedError(`${kind} remote is not migrated for ccm-sync (it has no ccm_sync_info()): run \`ccm-sync remote migrate\` (postgres, embedded), or apply supabase/migrations to the project (\`supabase db push\`, or \`ccm-sync remote sql\` in the SQL editor)`);
+  }
   const schema = Number((value as { schema?: unknown } | null)?.schema);
   if (!(schema >= REMOTE_SCHEMA_VERSION)) {
-    throw new RemoteRejectedError(`${kind} remote speaks ccm-sync schema ${Number.isFinite(schema) ? schema : 1}, this ccm-sync needs ${REMOTE_SCHEMA_VERSION}: apply the new files in supabase/migrations (\`ccm-sync remote migrate\` for postgres/embedded)`);
+    throw new RemoteRejectedError(`${kind} remote speaks ccm-sync schema ${Number.isFinite(schema) ? schema : '(unknown)'}, this ccm-sync needs ${REMOTE_SCHEMA_VERSION}: apply the new files in supabase/migrations (\`ccm-sync remote migrate\` for postgres/embedded)`);
   }
   return { schema };
 }

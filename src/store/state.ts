@@ -1,7 +1,7 @@
 /**
  * `sync_state`: small named values that every process reads (status, TUI) and the daemon writes.
  * Values are JSON. Keys used: last_sync, last_success, next_sync, interval, connection, paused,
- * simulated_offline_until, daemon.
+ * simulated_offline_until, daemon, credential_refused, token.
  */
 import { statements, type Db } from './db.ts';
 
@@ -24,6 +24,10 @@ export interface StateKeys {
   daemon: { pid: number; port: number; started_at: string };
   ledger_pruned: { at: string; through: number };
   activity: { kind: 'idle' | 'syncing' | 'backing_off'; trigger?: string; done?: number; total?: number; reason?: string; next_retry_at?: string; at: string };
+  /** The remote refused this machine's credential: syncs wait, and it is checked again at next_check_at. */
+  credential_refused: { reason: string; since: string; next_check_at: string };
+  /** Where the daemon's token comes from and when it expires (written by the daemon). */
+  token: { source: string; expires_at: string | null };
   /** The daemon could not record the hook spool (the events stay spooled); cleared once it can. */
   hook_intake: { error: string; at: string };
 }

@@ -127,8 +127,10 @@ export class PeriodicScheduler {
     await bree.start('periodic');
   }
 
+  /** Lets a reschedule under way finish first, so that it cannot start a timer after bree stopped. */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.chain;
     await this.bree?.stop();
   }
 }

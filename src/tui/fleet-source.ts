@@ -15,8 +15,8 @@ export type FleetState = FleetView | { unavailable: string } | undefined;
 /** Why this dashboard cannot show the fleet, or undefined when it can. */
 export function fleetUnavailable(settings: Settings): string | undefined {
   if (settings.remote.kind === 'embedded') return 'The embedded remote holds this machine only; the fleet view needs a shared postgres or supabase remote.';
-  if (settings.remote.kind === 'supabase' && !settings.secrets.serviceRoleKey) {
-    return 'Reading every system takes the service-role key: run the dashboard with SUPABASE_SERVICE_ROLE_KEY set (where that key may live; never on the fleet\'s machines), or use `ccm-sync fleet` there.';
+  if (settings.remote.kind === 'supabase' && !settings.secrets.secretKey) {
+    return 'Reading every system takes the project\'s secret key: run the dashboard with SUPABASE_SECRET_KEY set (where that key may live; never on the fleet\'s machines), or use `ccm-sync fleet` there.';
   }
   return undefined;
 }

@@ -28,6 +28,8 @@ export function fixtureModel(over: Partial<DashboardModel['status']> = {}): Dash
       simulated_offline_until: null,
       daemon: { pid: 4242, port: 7787, started_at: '2026-08-01T09:00:00.000Z' },
       alerts: [{ rule: 'queue_backlog', severity: 'warning', message: '623 operations pending (limit 500)' }],
+      token: null,
+      credential_refused: null,
       reduction_24h: { operations_in: 530, operations_out: 30, bytes_in: 530_000, bytes_out: 21_000 },
       hooks: { last_event_at: '2026-08-01T11:59:30.000Z', last_event: 'PostToolUse', spooled: 0, rejected: 0, failures: 0, last_failure: null, log: '/home/ana/.ccm-global/logs/hooks.log', intake_error: null },
       home: '/home/ana/.ccm-global',

@@ -42,7 +42,7 @@ async function open(id: string): Promise<System> {
   const env: NodeJS.ProcessEnv = remote.kind === 'postgres'
     ? { CCM_SYNC_DATABASE_URL: remote.url }
     : {
-        SUPABASE_URL: remote.url, SUPABASE_ANON_KEY: remote.anonKey,
+        SUPABASE_URL: remote.url, SUPABASE_PUBLISHABLE_KEY: remote.anonKey,
         CCM_SYNC_ACCESS_TOKEN: await new SignJWT({ role: 'authenticated', system_id: id }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('4h').sign(new TextEncoder().encode(remote.jwtSecret)),
       };
   const settings = loadSettings({ configPath: file, env });

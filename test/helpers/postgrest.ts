@@ -52,8 +52,40 @@ async function waitHttp(url: string): Promise<void> {
   }, `PostgREST to come up at ${url}`, 15_000, 100);
 }
 
+/**
+ * The API keys of a project made today, as Supabase's gateway treats them: the `apikey` header
+ * must be the publishable or the secret key (else 401 "Invalid API key"); a request that carries
+ * no JWT of its own (or the key itself as bearer) goes on with the anon or service_role JWT.
+ */
+export interface GatewayKeys {
+  publishable: string;
+  secret: string;
+  anonJwt: string;
+  serviceJwt: string;
+}
+
+export interface PostgrestOptions {
+  pgPort?: number;
+  schemas?: string;
+  pool?: number;
+  /** PostgREST's jwt-secret: a shared secret (default JWT_SECRET) or a JWKS as JSON. */
+  jwtSecret?: string;
+  keys?: GatewayKeys;
+}
+
+/** The gateway's view of a request's keys: the headers to pass on, or why it is refused. */
+function gatewayAuth(headers: http.IncomingHttpHeaders, keys: GatewayKeys | undefined): http.IncomingHttpHeaders | undefined {
+  if (!keys) return headers;
+  const apikey = headers.apikey;
+  const jwt = apikey === keys.publishable ? keys.anonJwt : apikey === keys.secret ? keys.serviceJwt : undefined;
+  if (!jwt) return undefined;
+  const bearer = /^Bearer (.+)$/i.exec(String(headers.authorization ?? ''))?.[1];
+  const own = bearer && bearer !== apikey ? bearer : jwt;
+  return { ...headers, authorization: `Bearer ${own}` };
+}
+
 /** Starts PostgREST for `db`, connecting through `pgPort` (a fault proxy's port, if given). */
-export async function startPostgrest(db: Pick<TestDatabase, 'name' | 'query'>, opts: { pgPort?: number; schemas?: string; pool?: number } = {}): Promise<PostgrestServer> {
+export async function startPostgrest(db: Pick<TestDatabase, 'name' | 'query'>, opts: PostgrestOptions = {}): Promise<PostgrestServer> {
   await db.query(`do $$ begin
       if not exists (select 1 from pg_roles where rolname = 'ccm_authenticator') then
         create role ccm_authenticator login noinherit;
@@ -70,7 +102,7 @@ export async function startPostgrest(db: Pick<TestDatabase, 'name' | 'query'>, o
         PGRST_DB_URI: dbUri,
         PGRST_DB_SCHEMAS: opts.schemas ?? 'public',
         PGRST_DB_ANON_ROLE: 'anon',
-        PGRST_JWT_SECRET: JWT_SECRET,
+        PGRST_JWT_SECRET: opts.jwtSecret ?? JWT_SECRET,
         PGRST_SERVER_HOST: '127.0.0.1',
         PGRST_SERVER_PORT: String(port),
         PGRST_DB_POOL: String(opts.pool ?? 4),
@@ -84,7 +116,14 @@ export async function startPostgrest(db: Pick<TestDatabase, 'name' | 'query'>, o
   await start();
   const gateway = http.createServer((req, res) => {
     const target = (req.url ?? '/').replace(/^\/rest\/v1/, '') || '/';
-    const up = http.request({ host: '127.0.0.1', port, path: target, method: req.method, headers: req.headers }, (r) => {
+    const headers = gatewayAuth(req.headers, opts.keys);
+    if (!headers) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Invalid API key', hint: 'Double check your Supabase `anon` or `service_role` API key.' }));
+      req.resume();
+      return;
+    }
+    const up = http.request({ host: '127.0.0.1', port, path: target, method: req.method, headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
       r.pipe(res);
     });

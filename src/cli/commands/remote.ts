@@ -68,25 +68,3 @@ export async function remoteQueryCommand(sql: string, opts: GlobalOptions & { ti
     await t.close();
   }
 }
-
-const SPAN = /^0*[1-9]\d*\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|d|day|days|w|week|weeks|y|yr|yrs|year|years)$/i;
-
-export async function tokenCommand(opts: GlobalOptions & { systemId?: string; secretEnv: string; expires: string }): Promise<void> {
-  if (!SPAN.test(opts.expires.trim())) throw new InputError(`--expires must be a span like 30d, 12h or 1y (a number above 0 and s, m, h, d, w or y), got ${JSON.stringify(opts.expires)}`);
-  const { SYSTEM_ID } = await import('../../config/schema.ts');
-  if (opts.systemId !== undefined && !SYSTEM_ID.test(opts.systemId)) {
-    throw new InputError(`--system-id must be 1–128 letters, digits and . _ : - (got ${JSON.stringify(opts.systemId)})`);
-  }
-  const secret = process.env[opts.secretEnv];
-  if (!secret || secret.length < 32) throw new ConfigError(`${opts.secretEnv} must hold the project's JWT secret (32+ characters); find it in Supabase under Settings → API → JWT secret`);
-  const systemId = opts.systemId ?? loadSettings({ configPath: opts.config }).system.id;
-  const { SignJWT } = await import('jose');
-  const token = await new SignJWT({ role: 'authenticated', system_id: systemId })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuedAt()
-    .setSubject(`ccm-sync:${systemId}`)
-    .setExpirationTime(opts.expires.trim())
-    .sign(new TextEncoder().encode(secret));
-  // The token itself is the output: it is printed raw, on purpose, and never logged.
-  process.stdout.write(opts.json ? `${JSON.stringify({ system_id: systemId, token })}\n` : `${token}\n`);
-}

@@ -1,13 +1,14 @@
 /** `ccm-sync conflicts list|resolve` and `ccm-sync alerts`. */
 import { InputError } from '../../errors.ts';
 import { evaluateAlerts } from '../../monitor/alerts.ts';
+import { tokenFacts } from '../../remote/credentials.ts';
 import { refreshLocalCopy } from '../../settle.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { lookLocal, repairLocal } from '../with-local.ts';
 
 export const alertsCommand = (opts: GlobalOptions) =>
   lookLocal(opts, async (settings, local) => {
-    const firing = evaluateAlerts(local, settings.monitoring, Date.now());
+    const firing = evaluateAlerts(local, settings.monitoring, Date.now(), tokenFacts(settings));
     emit(opts, { firing }, () => (firing.length ? firing.map((a) => `[${a.severity}] ${a.rule}: ${a.message}`).join('\n') : 'no alerts firing'));
     if (firing.length) process.exitCode = 1;
   });

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../errors.ts';
+import { tokenFacts } from '../../remote/credentials.ts';
 import { DEFAULT_CONFIG_PATH, loadSettings } from '../../config/load.ts';
 import { CONFIG_NAME, findHome, makePrivateDir, nearestHome, userHome, type HomeSource } from '../../config/home.ts';
 import { configSchema } from '../../config/schema.ts';
@@ -60,6 +61,7 @@ export async function whereCommand(opts: GlobalOptions): Promise<void> {
     embedded_remote: s.remote.kind === 'embedded' ? entry(p.embedded) : null,
     remote: s.remote.kind,
     system_id: s.system.id,
+    remote_token: tokenFacts(s),
     api_token: entry(p.tokenFile),
     config_cache: entry(p.cacheFile),
     skipped_homes: skippedHomes(p.homeSource),
@@ -72,6 +74,7 @@ export async function whereCommand(opts: GlobalOptions): Promise<void> {
     line('Jobs database', out.jobs_database),
     line('Embedded remote', out.embedded_remote),
     `${'Remote'.padEnd(16)}${s.remote.kind} · system ${s.system.id}`,
+    out.remote_token ? `${'Remote token'.padEnd(16)}${out.remote_token.source}${out.remote_token.expires_at ? `, expires ${out.remote_token.expires_at}` : ''}` : '',
     ...out.skipped_homes.map((why) => `${'Skipped'.padEnd(16)}${why}: not used`),
   ].filter(Boolean).join('\n'));
 }

@@ -135,6 +135,8 @@ export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
     `Last sync: ${last}`,
     `Next sync: ${next}`,
     `Connection: ${conn}`,
+    ...(s.credential_refused ? [`Credential: refused since ${s.credential_refused.since}; syncs wait, next check ${ago(s.credential_refused.next_check_at, nowMs)} (${s.credential_refused.reason})`] : []),
+    ...(s.token ? [`Token: from ${s.token.source}, ${s.token.expires_at ? `${Date.parse(s.token.expires_at) > nowMs ? 'expires' : 'expired'} ${ago(s.token.expires_at, nowMs)} (${s.token.expires_at})` : 'expiry unknown'}`] : []),
     `Mode: ${s.mode} · remote: ${s.remote} · system: ${s.system.id} (${s.system.type})`,
     `Daemon: ${s.daemon ? `running (pid ${s.daemon.pid}, port ${s.daemon.port})` : 'not running (start it with `ccm-sync start`)'}`,
     `Failed: ${s.failed} · Conflicts: ${s.conflicts} · Waiting to retry: ${s.waiting.count}${s.waiting.next_attempt_at ? ` (next ${ago(s.waiting.next_attempt_at, nowMs)})` : ''}`,
