@@ -7,12 +7,14 @@ import os from 'node:os';
 import pg from 'pg';
 import { APPLY_LOG_SQL, checkFleet, runFleet } from '../test/helpers/fleet.ts';
 import { anonKey, JWT_SECRET, systemToken } from '../test/helpers/jwt.ts';
+import { startPgBouncer } from '../test/helpers/pgbouncer.ts';
 import { startPostgrest } from '../test/helpers/postgrest.ts';
 import { startPrivatePostgres } from '../test/helpers/private-pg.ts';
 import { CLI, median, now, percentile, scratchEnv, startDaemon } from './lib.mjs';
 
 const N = Number(process.env.CCM_BENCH_FLEET ?? 100);
 const OPS = Number(process.env.CCM_BENCH_FLEET_OPS ?? 1000);
+const POOLER_POOL = 10;
 
 /** Connections, ledger rows and lock waits on the server, sampled while the fleet runs. */
 function sampler(server, label) {
@@ -81,7 +83,7 @@ async function urgentProbe(server, remoteEnv, remote) {
 async function fleetRun(server, remote, label) {
   const s = sampler(server, label);
   await server.query('select pg_stat_statements_reset()');
-  const probe = await urgentProbe(server, remote.kind === 'postgres' ? { CCM_SYNC_DATABASE_URL: remote.url } : { SUPABASE_URL: remote.url, SUPABASE_ANON_KEY: remote.anonKey }, remote.kind);
+  const probe = await urgentProbe(server, remote.kind === 'postgres' ? { CCM_SYNC_DATABASE_URL: remote.url } : { SUPABASE_URL: remote.url, SUPABASE_PUBLISHABLE_KEY: remote.anonKey }, remote.kind);
   const run = await runFleet({ systems: N, opsPerSystem: OPS, remote, processes: 4, prefix: label, nice: true, sample: () => s.sample(), sampleMs: 500 });
   const urgent = await probe.stop();
   const check = await checkFleet(server.query, run.systems);
@@ -131,6 +133,14 @@ export async function benchFleet() {
     const single = await runFleet({ systems: 1, opsPerSystem: OPS, remote: { kind: 'postgres', url: server.url }, processes: 1, prefix: 'single' });
     single.cleanup();
     const viaPostgres = await fleetRun(server, { kind: 'postgres', url: server.url }, 'pg');
+    // Supabase's dedicated pooler: PgBouncer in transaction mode, a pool of POOLER_POOL server connections.
+    const bouncer = await startPgBouncer({ poolSize: POOLER_POOL, maxClientConn: 1000, pgPort: server.port });
+    let viaPooler;
+    try {
+      viaPooler = { ...(await fleetRun(server, { kind: 'postgres', url: bouncer.url('postgres') }, 'pool')), pool_size: POOLER_POOL };
+    } finally {
+      await bouncer.close();
+    }
     const api = await startPostgrest({ name: 'postgres', query: server.query }, { pgPort: server.port, pool: 10 });
     let viaPostgrest;
     try {
@@ -140,7 +150,7 @@ export async function benchFleet() {
     }
     const calls = await callCost(server);
     const cores = os.cpus().length;
-    return { cores, single_ops_per_s: Math.round(single.ops_per_s), target_ops_per_s: Math.round(0.5 * Math.min(N, cores) * single.ops_per_s), postgres: viaPostgres, postgrest: viaPostgrest, ops_per_system: OPS, calls };
+    return { cores, single_ops_per_s: Math.round(single.ops_per_s), target_ops_per_s: Math.round(0.5 * Math.min(N, cores) * single.ops_per_s), postgres: viaPostgres, pooler: viaPooler, postgrest: viaPostgrest, ops_per_system: OPS, calls };
   } finally {
     await server.destroy();
   }
