@@ -96,6 +96,12 @@ export class DaemonUnreachableError extends CcmError {
   }
 }
 
+/** A daemon already runs on this home (it holds the home's lock). */
+export class DaemonRunningError extends CcmError {
+  override readonly name = 'DaemonRunningError';
+  readonly code = 'DAEMON_RUNNING';
+}
+
 /** The daemon did not stop in the time given (`ccm-sync stop`). */
 export class DaemonStillRunningError extends CcmError {
   override readonly name = 'DaemonStillRunningError';

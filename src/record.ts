@@ -21,6 +21,7 @@ import { Outbox, type Counts, type NewOutboxRow } from './store/outbox.ts';
 import { OPERATIONS, PRIORITIES, type OperationInput, type Priority } from './types.ts';
 import type { Clock } from './clock.ts';
 import type { Settings } from './config/load.ts';
+import type { Statement } from 'better-sqlite3';
 
 export interface RecordOptions {
   clock: Clock;
@@ -30,6 +31,8 @@ export interface RecordOptions {
   strictColumns?: boolean;
   /** Hook events keep strings up to this many characters (hooks.max_field_bytes). */
   maxHookFieldChars?: number;
+  /** A changed_at further ahead of now than this is refused (sync.max_future_seconds). */
+  maxFutureMs?: number;
 }
 
 /** The recorder's options from the settings. */
@@ -39,6 +42,7 @@ export function recordOptions(s: Pick<Settings, 'sync' | 'hooks'>, clock: Clock)
     maxRecordBytes: s.sync.max_bytes_per_request - 512,
     strictColumns: s.sync.strict_columns,
     maxHookFieldChars: s.hooks.max_field_chars,
+    maxFutureMs: s.sync.max_future_seconds * 1000,
   };
 }
 
@@ -92,6 +96,8 @@ interface Prepared {
   data: Record<string, unknown> | null;
   /** The record's size before long strings were cut (null: nothing was cut). */
   originalBytes: number | null;
+  /** changed_at is this machine's clock (none was given), so it follows the hybrid logical clock. */
+  clockTime: boolean;
 }
 
 /** Checks one input and returns the outbox row it becomes. `where` names it in errors. */
@@ -129,6 +135,10 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
   if (o.changed_at !== undefined) {
     const t = typeof o.changed_at === 'string' ? Date.parse(o.changed_at) : NaN;
     if (Number.isNaN(t)) fail(where, `changed_at must be an ISO 8601 time, got ${JSON.stringify(o.changed_at)}`);
+    const ahead = t - Date.parse(nowIso);
+    if (opts.maxFutureMs !== undefined && ahead > opts.maxFutureMs) {
+      fail(where, `changed_at ${JSON.stringify(o.changed_at)} is ${Math.round(ahead / 3_600_000)} hours ahead of this machine's clock (limit sync.max_future_seconds = ${opts.maxFutureMs / 1000}); a change cannot happen in the future: check the value, or the clock`);
+    }
     changedAt = new Date(t).toISOString();
   }
   if (spec.sync === 'summary' && data && typeof data.task_id !== 'string') {
@@ -164,7 +174,7 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
     changed_at: changedAt,
     created_at: nowIso,
   };
-  return { row, data, originalBytes };
+  return { row, data, originalBytes, clockTime: o.changed_at === undefined };
 }
 
 /**
@@ -216,6 +226,20 @@ function hookEventRow(row: NewOutboxRow, d: Record<string, unknown>, originalByt
 }
 
 /** Records operations into the outbox. Keep one per database connection; it caches statements. */
+/**
+ * A hybrid logical clock for this machine's own writes: a change time taken from the clock is
+ * never below the last change time recorded, so when the clock is set back (NTP after running
+ * ahead) the later write still wins over the earlier one; equal times are ordered by outbox
+ * position. A change time given by the caller is kept as given.
+ */
+function holdClockOrder(prepared: Prepared[], last: string | undefined): void {
+  let floor = last;
+  for (const p of prepared) {
+    if (p.clockTime && floor !== undefined && p.row.changed_at < floor) p.row.changed_at = floor;
+    if (floor === undefined || p.row.changed_at > floor) floor = p.row.changed_at;
+  }
+}
+
 export class Recorder {
   readonly outbox: Outbox;
   private readonly detail: LocalDetail;
@@ -223,9 +247,12 @@ export class Recorder {
   private readonly db: Db;
 
   private readonly ids: OpIds;
+  private readonly lastChange: Statement;
 
   constructor(db: Db, opts: RecordOptions) {
     this.db = db;
+    // lastChange: the change time of the newest operation. Params: none. Returns: the text or undefined.
+    this.lastChange = db.prepare('SELECT changed_at FROM sync_queue ORDER BY id DESC LIMIT 1').pluck();
     this.ids = new OpIds((n) => db.prepare('SELECT randomblob(?)').pluck().get(n) as Buffer);
     this.outbox = new Outbox(db);
     this.detail = new LocalDetail(db);
@@ -246,6 +273,7 @@ export class Recorder {
     const rows = prepared.map((p) => p.row);
     try {
       return this.db.transaction(() => {
+        holdClockOrder(prepared, this.lastChange.get() as string | undefined);
         this.outbox.insertMany(rows);
         for (const p of prepared) this.detail.write(p);
         return { op_ids: rows.map((r) => r.op_id), counts: this.outbox.counts() };

@@ -198,14 +198,33 @@ describe('triggers and the daemon process', () => {
     }
   });
 
-  it('ends a second daemon at once when its port is taken, naming the port, the first daemon\'s pid and api.port', async () => {
+  it('ends a second daemon at once when its port is taken, naming the port and api.port', async () => {
     const port = await freePort();
+    const taker = (await import('node:net')).createServer();
+    await new Promise<void>((r) => taker.listen(port, '127.0.0.1', () => r()));
     const env = makeEnv({ remote: { kind: 'postgres' }, api: { port } }, { CCM_SYNC_DATABASE_URL: db.url });
+    try {
+      const second = await runCli(['start'], { env: env.env, timeoutMs: 20_000 });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toMatch(new RegExp(`port ${port} on 127.0.0.1 is taken.*api.port`));
+    } finally {
+      await new Promise<void>((r) => taker.close(() => r()));
+      env.cleanup();
+    }
+  });
+
+  it('runs one daemon per home whatever its port, and a kill -9 leaves no stale lock', async () => {
+    const env = makeEnv({ remote: { kind: 'postgres' }, api: { port: 0 } }, { CCM_SYNC_DATABASE_URL: db.url });
     const first = await startDaemonProcess(env.env);
     try {
       const second = await runCli(['start'], { env: env.env, timeoutMs: 20_000 });
       expect(second.code).toBe(1);
-      expect(second.stderr).toMatch(new RegExp(`port ${port} on 127.0.0.1 is taken by the ccm-sync daemon with pid ${first.child.pid}.*api.port`));
+      expect(second.stderr).toMatch(new RegExp(`the ccm-sync daemon with pid ${first.child.pid} .*already runs on the home`));
+      const died = new Promise<void>((r) => first.child.once('exit', () => r()));
+      first.child.kill('SIGKILL');
+      await died;
+      const third = await startDaemonProcess(env.env);
+      await third.stop();
     } finally {
       await first.stop();
       env.cleanup();

@@ -147,10 +147,15 @@ describe('self-tests and faults a person meets', () => {
           failure = r.stderr;
         }
       }
-      expect(failure).toMatch(/disk holding .* is full; nothing was recorded/);
+      expect(failure).toMatch(/disk full: nothing was recorded \(.* is on a full disk\)/);
       const d = new Database(path.join(mnt, '.ccm-global', 'ccm.db'), { readonly: true });
       expect((d.prepare('SELECT count(*) AS n FROM sync_queue').get() as { n: number }).n).toBe(ok);
       d.close();
+      // The embedded remote cannot be created on the full disk: the error says so.
+      const created = await runCli(['sync', 'now'], { env });
+      expect(created.code).toBe(1);
+      expect(created.stderr).toMatch(/disk (is )?full.*ENOSPC/);
+      expect(created.stderr).not.toMatch(/Node\.js v\d/);
       execFileSync('mount', ['-o', 'remount,ro', mnt]);
       const ro = await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', 'x', '--data', '{}'], { env });
       expect(ro.code).toBe(1);

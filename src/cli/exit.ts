@@ -11,8 +11,15 @@ function withoutStack(message: string): string {
   return message.split('\n').filter((line) => !/^\s+at \S/.test(line)).join('\n').trimEnd();
 }
 
+/** A file system error a person can act on, said plainly: a full disk names the file it could not write. */
+function plainly(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'ENOSPC') return `disk full: could not write ${e.path ?? 'a file'} (ENOSPC); free space and retry. Nothing recorded before is lost`;
+  return messageOf(err);
+}
+
 export function reportFailure(err: unknown, opts: { json?: boolean } = {}): void {
-  const message = redact(withoutStack(messageOf(err)));
+  const message = redact(withoutStack(plainly(err)));
   process.stderr.write(`ccm-sync: ${message}\n`);
   if (opts.json) process.stdout.write(`${JSON.stringify({ error: { code: codeOf(err), message } })}\n`);
   process.exitCode = exitCodeOf(err);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { fs } from '../builtins.ts';
 import { ConfigError } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
+import { writeFileDurably } from '../store/durable-file.ts';
 import { VERSION } from '../version.ts';
 import { findHome, makePrivateDir, resolveInHome, type HomeSource } from './home.ts';
 import type { ConfigFile } from './schema.ts';
@@ -231,9 +232,7 @@ function writeCache(file: string, key: string, config: ConfigFile, homeDir: stri
     if (readCache(file, key)) return;
     fs.readdirSync(homeDir); // throws when the home does not exist
     makePrivateDir(path.dirname(file));
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify({ key, sum: checksum(config), config }), { mode: 0o600 });
-    fs.renameSync(tmp, file);
+    writeFileDurably(file, JSON.stringify({ key, sum: checksum(config), config }), { mode: 0o600 });
   } catch {
     // No home yet, or a read-only one: the next run validates again, which only costs time.
   }

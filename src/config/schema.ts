@@ -105,6 +105,7 @@ export const configSchema = z
           .strict()
           .prefault({}),
         scheduled_jobs: z.array(scheduledJobSchema).default([]).describe('Extra cron-style jobs the daemon runs'),
+        max_future_seconds: z.number().int().positive().default(86_400).describe('A change time (--changed-at, changed_at) further ahead of this machine\'s clock than this is refused at enqueue'),
         strict_columns: z.boolean().default(false).describe('Refuse record_data keys that name no column of their table (exit 2 at enqueue) instead of keeping them in the remote row\'s extra column'),
       })
       .strict()

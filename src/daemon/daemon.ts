@@ -27,6 +27,7 @@ import { SyncWorkerHost } from '../workers/host.ts';
 import { bindApi, type ApiRoutes } from './api.ts';
 import { ConnectionMonitor } from './connection.ts';
 import { startHookIntake } from './hook-intake.ts';
+import { lockHome, type HomeLock } from './lock.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { JobPolicy } from './job-policy.ts';
 import { apiRoutes } from './routes.ts';
@@ -67,7 +68,15 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
   const clock = opts.clock ?? systemClock;
   const log = opts.log ?? createLogger(settings.log_level);
   const local = openLocal(settings, clock);
+  let lock: HomeLock;
+  try {
+    lock = lockHome(settings.paths.home, () => otherDaemon(local));
+  } catch (err) {
+    local.close();
+    throw err;
+  }
   const api = await bindApi(settings.api.port, () => otherDaemon(local)).catch((err: unknown) => {
+    lock.release();
     local.close();
     throw err;
   });
@@ -138,6 +147,7 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
       local.state.delete('daemon');
       local.state.set('activity', { kind: 'idle', at: new Date(clock.now()).toISOString(), reason: 'daemon stopped' });
       local.close();
+      lock.release();
       log.info('ccm-sync daemon stopped');
     },
   };

@@ -4,14 +4,19 @@
  * tightened to 0600 rather than trusted as is.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createFileDurably } from '../store/durable-file.ts';
 import path from 'node:path';
 import { registerSecret } from '../redact.ts';
 
 export function ensureToken(file: string): string {
   if (!existsSync(file)) {
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    try {
+      createFileDurably(file, `${randomBytes(32).toString('hex')}\n`, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another process made it first
+    }
   }
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   return readToken(file)!;

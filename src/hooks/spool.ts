@@ -9,6 +9,7 @@
  * File names sort by arrival: <ms since epoch, 15 digits>-<ns within the ms>-<pid>.json.
  */
 import path from 'node:path';
+import { syncDir } from '../store/durable-file.ts';
 import { fs } from '../builtins.ts';
 
 export const SPOOL_EXT = '.json';
@@ -35,14 +36,22 @@ export function spoolPayload(dir: string, payloadText: string, taskEnv: string |
   const entry = `{"arrived_at":${JSON.stringify(new Date(nowMs).toISOString())},"task_env":${JSON.stringify(taskEnv || null)},"payload":${payloadText.trim()}}\n`;
   const tmp = path.join(dir, `.${name}.tmp`);
   try {
+    let fd: number;
     try {
-      fs.writeFileSync(tmp, entry, { mode: 0o600 });
+      fd = fs.openSync(tmp, 'wx', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      fs.writeFileSync(tmp, entry, { mode: 0o600 });
+      fd = fs.openSync(tmp, 'wx', 0o600);
+    }
+    try {
+      fs.writeFileSync(fd, entry);
+      fs.fsyncSync(fd); // the event's bytes on disk before its name is
+    } finally {
+      fs.closeSync(fd);
     }
     fs.renameSync(tmp, path.join(dir, name));
+    syncDir(dir); // and its name, before the hook says yes
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new Error(`cannot write the event to ${dir} (${code}): is the home read-only, or its disk full?`, { cause: err });

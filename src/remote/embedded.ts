@@ -165,6 +165,13 @@ export class EmbeddedTransport implements Transport, SqlRunner {
 
 const SELF = import.meta.url;
 
+/** The line of a failed initdb child that says why: a full disk first, then its error, never Node's version line. */
+function initFailure(e: { stderr?: string; message: string }): string {
+  const lines = (e.stderr || e.message).split('\n').map((l) => l.trim()).filter((l) => l && !/^Node\.js v\d/.test(l) && !/^at /.test(l));
+  if (lines.some((l) => /ENOSPC|no space left/i.test(l))) return 'the disk is full (ENOSPC); free space and run it again';
+  return lines.find((l) => /Error|error:/.test(l)) ?? lines.at(-1) ?? e.message;
+}
+
 /** Runs initdb for a new data directory in a child process, then moves the result into place. */
 async function initDataDir(dir: string): Promise<void> {
   const scratch = `${dir}.init-${process.pid}`;
@@ -174,8 +181,7 @@ async function initDataDir(dir: string): Promise<void> {
     await promisify(execFile)(process.execPath, [fileURLToPath(script), scratch], { timeout: 120_000 });
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });
-    const e = err as { stderr?: string; message: string };
-    throw new RemoteRejectedError(`could not create the embedded remote in ${dir}: ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`);
+    throw new RemoteRejectedError(`could not create the embedded remote in ${dir}: ${initFailure(err as { stderr?: string; message: string })}`);
   }
   if (existsSync(dir)) {
     if (readdirSync(dir).length > 0) {

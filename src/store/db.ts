@@ -21,7 +21,7 @@ export function storeError(file: string, err: unknown): StoreError {
   const code = (err as { code?: string }).code ?? '';
   const msg = (err as Error).message;
   if (code.startsWith('SQLITE_FULL') || /disk is full|ENOSPC/i.test(msg)) {
-    return new StoreError(`the disk holding ${file} is full; nothing was recorded. Free space and retry.`);
+    return new StoreError(`disk full: nothing was recorded (${file} is on a full disk). Free space and retry; what was recorded before is intact.`);
   }
   if (code.startsWith('SQLITE_READONLY') || /readonly|read-only|EACCES|EROFS/i.test(msg)) {
     return new StoreError(`${file} is read-only; nothing was recorded. Fix its permissions (and its directory's) and retry.`);
@@ -44,7 +44,10 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
+      // FULL: a commit is on disk before it returns (WAL fsynced at every commit), so whatever
+      // ccm-sync acknowledged survives a power cut. NORMAL may lose the last commits (README:
+      // Durability; the cost is in BENCHMARKS.md).
+      db.pragma('synchronous = FULL');
       migrate(db, busyTimeoutMs);
     }
   } catch (err) {

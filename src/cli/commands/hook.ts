@@ -1,5 +1,6 @@
 /** `ccm-sync hook install|uninstall|status`: Claude Code's settings files, and how the hook does. */
-import { chmodSync, copyFileSync, existsSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { createFileDurably, writeFileDurably } from '../../store/durable-file.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, InputError } from '../../errors.ts';
@@ -95,14 +96,12 @@ function writeSettings(link: string, text: string, secret: boolean, backupDir: s
   if (existsSync(file)) {
     makePrivateDir(backupDir);
     backup = path.join(backupDir, `${path.basename(file)}.${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    copyFileSync(file, backup);
-    chmodSync(backup, 0o600);
+    // The backup is whole on disk before the settings are replaced, and the replacement is atomic:
+    // a power cut leaves the old file or the new one, never an empty one (durable-file.ts).
+    createFileDurably(backup, readFileSync(file), 0o600);
   }
   const mode = secret ? 0o600 : existsSync(file) ? statSync(file).mode & 0o777 : 0o644;
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, file);
+  writeFileDurably(file, text, { mode });
   return backup;
 }
 

@@ -1,5 +1,6 @@
 /** `ccm-sync init` and `ccm-sync config reference`. */
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileDurably } from '../../store/durable-file.ts';
 import path from 'node:path';
 import { InputError } from '../../errors.ts';
 import { tokenFacts } from '../../remote/credentials.ts';
@@ -39,10 +40,10 @@ export async function initCommand(opts: GlobalOptions & { force?: boolean; syste
   writeFileSync(tmp, text, { mode: 0o600 });
   try {
     loadSettings({ configPath: tmp, overrides: {} }); // the starter must itself be valid
-    renameSync(tmp, file);
   } finally {
     rmSync(tmp, { force: true });
   }
+  writeFileDurably(file, text, { mode: 0o600 });
   const moved = before.dir !== path.dirname(file) && existsSync(path.join(before.dir, 'ccm.db'));
   if (moved) process.stderr.write(`ccm-sync: commands run in ${process.cwd()} used ${before.dir} until now; they use ${path.dirname(file)} from now on. Operations still pending there are synced by a daemon or \`sync now\` run with --config ${before.configFile}.\n`);
   emit(opts, { written: file, home: path.dirname(file), previous_home: moved ? before.dir : null }, () => `wrote ${file}\nnext: ccm-sync enqueue ... and ccm-sync sync now (or ccm-sync start); \`ccm-sync where\` shows the home in use`);
