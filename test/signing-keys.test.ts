@@ -193,6 +193,32 @@ describe('a token that expires', () => {
   });
 });
 
+describe('a token from a command', () => {
+  it('runs the command once, and again only when the token nears expiry or is refused', async () => {
+    const { AccessToken } = await import('../src/remote/credentials.ts');
+    const file = path.join(dir.dir, 'cmd.token');
+    const runs = path.join(dir.dir, 'cmd.runs');
+    const t = new AccessToken({ command: `echo run >> ${runs}; cat ${file}` });
+    const first = await token(keyA.file, 'cmd-1', '1h');
+    writeFileSync(file, first);
+    expect(await t.current()).toBe(first);
+    const second = await token(keyA.file, 'cmd-1', '1h');
+    writeFileSync(file, second);
+    expect(await t.current()).toBe(first); // still valid: not run again
+    t.refused();
+    expect(await t.current()).toBe(second);
+    const short = await sign(keyA.jwk, { role: 'authenticated', system_id: 'cmd-1' }, 60); // a minute left
+    writeFileSync(file, short);
+    t.refused();
+    expect(await t.current()).toBe(short);
+    writeFileSync(file, first);
+    expect(await t.current()).toBe(first); // the current one nears expiry: run again
+    expect(readFileSync(runs, 'utf8').trim().split('\n')).toHaveLength(4);
+    const failing = new AccessToken({ command: 'exit 3' });
+    await expect(failing.current()).rejects.toThrow(/remote\.access_token_command failed .*print a token on stdout and exit 0/);
+  });
+});
+
 describe('keys that do not belong on a machine', () => {
   it('refuses a secret key as the sync credential, names legacy keys, and reads the fleet only with the secret key', async () => {
     const t = await token(keyA.file, 'keys-1');
