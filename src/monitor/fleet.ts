@@ -15,6 +15,8 @@ export interface FleetSystem {
   backlog: number | null;
   failed: number | null;
   connection: string | null;
+  /** When the system's supabase token expires, as its heartbeat said (its token_expiring alert shows in alerts). */
+  token_expires_at: string | null;
   alerts: string[];
   stale: boolean;
   failing: boolean;
@@ -49,6 +51,7 @@ export function fleetView(rows: readonly FleetRow[], nowMs: number, staleMinutes
       backlog: h?.backlog ?? null,
       failed: h?.failed ?? null,
       connection: h?.connection ?? null,
+      token_expires_at: h?.token_expires_at ?? null,
       alerts: h?.alerts ?? [],
       stale,
       failing: Boolean(h && (h.failed > 0 || h.connection === 'offline' || h.alerts.length > 0)),

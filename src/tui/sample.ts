@@ -53,7 +53,7 @@ export function fixtureModel(over: Partial<DashboardModel['status']> = {}): Dash
 export function fixtureFleet(): FleetView {
   const sys = (id: string, over: Partial<FleetView['systems'][number]> = {}): FleetView['systems'][number] => ({
     system_id: id, type: 'developer_workstation', version: '0.1.0', last_seen_at: '2026-08-01T11:58:00.000Z', last_sync_at: '2026-08-01T11:58:00.000Z',
-    backlog: 3, failed: 0, connection: 'online', alerts: [], stale: false, failing: false, problems: [], ...over,
+    backlog: 3, failed: 0, connection: 'online', token_expires_at: null, alerts: [], stale: false, failing: false, problems: [], ...over,
   });
   return {
     at: new Date(NOW).toISOString(),
