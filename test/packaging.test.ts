@@ -32,7 +32,7 @@ const statusOf = (recordId: string) => local.db.prepare('SELECT status, result F
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  env = makeEnv({ remote: { kind: 'postgres' }, conflicts: { manual_tables: ['supervisory_reports', 'contexts'] } }, { CCM_SYNC_DATABASE_URL: db.url });
+  env = makeEnv({ remote: { kind: 'postgres' }, sync: { max_future_seconds: 365 * 86_400 }, conflicts: { manual_tables: ['supervisory_reports', 'contexts'] } }, { CCM_SYNC_DATABASE_URL: db.url });
   local = openLocal(env.settings, clock);
   transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
 });

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { DaemonRunningError } from '../errors.ts';
+import { preparePrivateFile } from '../store/private-file.ts';
 
 export interface HomeLock {
   release(): void;
@@ -15,6 +16,7 @@ export interface HomeLock {
 /** Takes the home's daemon lock, or throws DaemonRunningError naming `holder()` (who has it). */
 export function lockHome(home: string, holder: () => string | undefined): HomeLock {
   const file = path.join(home, 'daemon.lock');
+  preparePrivateFile(file);
   const db = new Database(file);
   try {
     db.pragma('busy_timeout = 0');
