@@ -126,7 +126,7 @@ describe.skipIf(missing !== undefined)(`power cuts (LazyFS)${missing ? `: skippe
     });
   });
 
-  it('keeps every hook event `hook claude` acknowledged, with and without a daemon', async () => {
+  it('keeps every hook event `hook claude` and the http hook acknowledged, with and without a daemon', async () => {
     for (const withDaemon of [false, true]) {
       await withMount(async (lfs) => {
         const h = home(lfs.mnt, { system: { id: `hk-${withDaemon ? 'd' : 'n'}` }, remote: { kind: 'postgres' }, sync: { enabled: false } });
@@ -139,7 +139,17 @@ describe.skipIf(missing !== undefined)(`power cuts (LazyFS)${missing ? `: skippe
           const payload = JSON.stringify({ session_id: 's-pc', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_use_id: `toolu_${marker}`, tool_input: { command: `echo ${marker}` }, tool_response: { stdout: marker }, cwd: lfs.mnt });
           if ((await tracked(live, ['hook', 'claude'], h.env, payload)) === 0) acked.push(marker);
         }
-        if (daemon) await new Promise((r) => setTimeout(r, random() * 300)); // the daemon may be recording them
+        if (daemon) {
+          // And Claude Code's http hook: a 2xx answer is the acknowledgement.
+          const token = readFileSync(path.join(h.dir, 'api.token'), 'utf8').trim();
+          for (let i = 0; i < n; i++) {
+            const marker = `marker-http-${i}`;
+            const body = JSON.stringify({ session_id: 's-pc', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_use_id: `toolu_${marker}`, tool_input: { command: `echo ${marker}` }, tool_response: { stdout: marker }, cwd: lfs.mnt });
+            const res = await fetch(`http://127.0.0.1:${daemon.port}/api/hooks/claude`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body });
+            if (res.status >= 200 && res.status < 300) acked.push(marker);
+          }
+          await new Promise((r) => setTimeout(r, random() * 300)); // the daemon may be recording them
+        }
         await lfs.cut();
         daemon?.child.kill('SIGKILL');
         await daemon?.stop();
@@ -156,7 +166,7 @@ describe.skipIf(missing !== undefined)(`power cuts (LazyFS)${missing ? `: skippe
           local.close();
         }
         const found = (m: string) => spooled.some((t) => t.includes(`echo ${m}`)) || recorded.some((t) => t.includes(`echo ${m}`));
-        expect(acked).toHaveLength(n);
+        expect(acked).toHaveLength(withDaemon ? 2 * n : n);
         expect(acked.filter((m) => !found(m))).toEqual([]);
       });
     }
