@@ -90,6 +90,23 @@ describe('a fleet of 10 systems', () => {
   }, scaled(15_000));
 });
 
+describe('the backlog a system reports', () => {
+  it('is 0 once a drain of 3,000 operations at the default batch size has finished', async () => {
+    const { makeEnv } = await import('./helpers/env.ts');
+    const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
+    try {
+      const lines = Array.from({ length: 3000 }, (_, i) => JSON.stringify({ operation: 'INSERT', table_name: 'supervisory_reports', record_id: `bl-${i}`, record_data: { summary: `r${i}` } })).join('\n');
+      expect((await runCli(['enqueue', '--stdin'], { env: env.env, input: `${lines}\n` })).code).toBe(0);
+      const drained = await runCli(['sync', 'now'], { env: env.env, timeoutMs: scaled(60_000) });
+      expect(drained.code, drained.stderr).toBe(0);
+      const view = JSON.parse((await runCli(['fleet', '--json'], { env: env.env })).stdout);
+      expect(view.systems.find((x: { system_id: string }) => x.system_id === env.systemId)).toMatchObject({ backlog: 0, failed: 0 });
+    } finally {
+      env.cleanup();
+    }
+  });
+});
+
 describe('a fleet through PostgREST and supabase-js', () => {
   it('syncs 4 systems × 200 operations exactly once over HTTP', async () => {
     const api = await startPostgrest(db);

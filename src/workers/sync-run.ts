@@ -164,7 +164,9 @@ class SyncRun {
         if (!this.prepareUntilBatch()) return;
       }
       const next = ready.shift()!;
-      const upload = this.up.upload(next.batch.items.map((i) => i.op), this.envelope(next.rows.length), ctx.signal);
+      // Not backlog: this batch, and the one before it, answered but not settled yet (pipelined).
+      const inFlight = next.rows.length + (this.answered?.claim.rows.length ?? 0);
+      const upload = this.up.upload(next.batch.items.map((i) => i.op), this.envelope(inFlight), ctx.signal);
       upload.catch(() => undefined); // awaited below, after the local work
       await new Promise((resolve) => setImmediate(resolve)); // let the request go out first
       let localFailure: unknown;
