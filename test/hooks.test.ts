@@ -226,6 +226,22 @@ describe('task grouping', () => {
     const s = await summaries(env.systemId);
     expect(s.get(`${session}#1`)).toMatchObject({ tools_used: { Agent: 1, Grep: 1 }, total_events: 8 });
     expect(s.get(`${session}#2`)).toMatchObject({ tools_used: { Bash: 1 }, total_events: 2 });
+    // The subagent's late events reopened the first task after its Stop. The agent-completion
+    // notice arrives as a prompt of its own; its Stop and the SessionEnd close every open task.
+    expect(s.get(`${session}#1`)).toMatchObject({ status: 'open' });
+    replay([
+      ev({ hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_use_id: 'tB', tool_input: { command: 'ls' } }),
+      ev({ hook_event_name: 'Stop' }),
+      ev({ hook_event_name: 'UserPromptSubmit', prompt: '<task-notification>a1 completed</task-notification>' }),
+      ev({ hook_event_name: 'Stop' }),
+      ev({ hook_event_name: 'SessionEnd', reason: 'other' }),
+    ], Date.parse('2026-11-20T14:01:00Z'));
+    expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
+    const after = await summaries(env.systemId);
+    for (const t of [`${session}#1`, `${session}#2`, `${session}#3`]) {
+      expect(after.get(t), t).toMatchObject({ status: 'closed' });
+      expect(after.get(t)!.closed_at, t).not.toBeNull();
+    }
   });
 
   it('folds a subagent\'s events into the prompt that started it, even under a prompt id of their own', async () => {

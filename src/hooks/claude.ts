@@ -14,7 +14,7 @@
  *   4. otherwise the session and the ordinal of its last UserPromptSubmit ("<session>#2"), or
  *      "<session>#0" before the first prompt.
  * Stop, StopFailure and SessionEnd close the task (store/hook-events.ts); its summary goes up with
- * the next sync. SessionEnd also closes the session's "#0" task (see alsoClosed).
+ * the next sync. SessionEnd also closes every other open task of its session (see alsoClosed).
  */
 import type { OperationInput } from '../types.ts';
 
@@ -27,7 +27,7 @@ export interface Sessions {
   /** The task of a subagent's first event in its session. */
   agentTask(agentId: string, sessionId: string | null): string | undefined;
   /** Whether a task has events and none that closes it. */
-  openTask(taskId: string): boolean;
+  openTasks(sessionId: string | null): string[];
 }
 
 /** Claude Code's events that ccm-sync registers for, and whether Claude waits for the hook. */
@@ -96,13 +96,14 @@ export function assignTask(p: Payload, sessions: Sessions, taskIdEnv: string | u
 }
 
 /**
- * The other task a SessionEnd closes: the session's "#0" (what came before its first prompt, such
- * as SessionStart), which no prompt's Stop closes. The SessionEnd is recorded there too.
+ * The other tasks a SessionEnd closes: every task of its session still open. That is the
+ * session's "#0" (what came before its first prompt, such as SessionStart), which no prompt's
+ * Stop closes, and a task whose background subagent went on after the prompt's Stop (its late
+ * events reopened it). The SessionEnd is recorded in each of them too.
  */
-export function alsoClosed(p: Payload, task: string, sessions: Sessions): string | undefined {
-  if (p.hook_event_name !== 'SessionEnd') return undefined;
-  const before = `${str(p.session_id) ?? 'no-session'}#0`;
-  return task !== before && sessions.openTask(before) ? before : undefined;
+export function alsoClosed(p: Payload, task: string, sessions: Sessions): string[] {
+  if (p.hook_event_name !== 'SessionEnd') return [];
+  return sessions.openTasks(str(p.session_id) ?? null).filter((t) => t !== task);
 }
 
 /** The operation that records one event: an INSERT into hook_events, stamped with its arrival. */

@@ -11,7 +11,7 @@ import type { HookEvents } from '../store/hook-events.ts';
 export interface HookSink {
   db: Db;
   recorder: Recorder;
-  hookEvents: Pick<HookEvents, 'session' | 'startPrompt' | 'agentTask' | 'openTask'>;
+  hookEvents: Pick<HookEvents, 'session' | 'startPrompt' | 'agentTask' | 'openTasks'>;
 }
 
 export interface Ingested {
@@ -26,8 +26,7 @@ export function ingestClaudeHook(sink: HookSink, input: string | Payload, taskId
   return sink.db.transaction(() => {
     const task = assignTask(payload, sink.hookEvents, taskIdEnv);
     const ops = [hookOperation(payload, task, sink.recorder.newId(nowMs), nowIso)];
-    const before = alsoClosed(payload, task, sink.hookEvents);
-    if (before) ops.push(hookOperation(payload, before, sink.recorder.newId(nowMs), nowIso));
+    for (const other of alsoClosed(payload, task, sink.hookEvents)) ops.push(hookOperation(payload, other, sink.recorder.newId(nowMs), nowIso));
     const res = sink.recorder.record(ops, () => 'payload');
     return { task_id: task, event: String(payload.hook_event_name), op_id: res.op_ids[0]! };
   }).immediate();

@@ -82,9 +82,12 @@ const HOOK_EVENTS_SQL = {
   closedAfter: `SELECT min(timestamp) AS t FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)}) AND timestamp >= ?`,
   // agentTask: the task of a subagent's first event in its session. Params: agent_id, session_id. Returns: {task_id} or undefined.
   agentTask: 'SELECT task_id FROM hook_events WHERE agent_id = ? AND session_id IS ? ORDER BY id LIMIT 1',
-  // openTask: whether a task has events and none that closes it. Params: task_id ×2. Returns: a row or undefined.
-  openTask: `SELECT 1 AS open FROM hook_events WHERE task_id = ? AND NOT EXISTS (
-    SELECT 1 FROM hook_events WHERE task_id = ? AND event_name IN (${list(CLOSING_EVENTS)})) LIMIT 1`,
+  // openTasks: a session's tasks that no closing event closed after their last work (a late
+  // event after a Stop reopens a task). Params: session_id. Returns: {task_id} rows.
+  openTasks: `SELECT task_id FROM hook_events WHERE session_id IS ? GROUP BY task_id
+    HAVING max(iif(event_name IN (${list(CLOSING_EVENTS)}), timestamp, NULL)) IS NULL
+        OR max(iif(event_name IN (${list(CLOSING_EVENTS)}), timestamp, NULL))
+           < max(iif(coalesce(event_name, '') NOT IN (${list([...AROUND_WORK, ...CLOSING_EVENTS])}), timestamp, NULL))`,
   // last: the newest event. Returns: {timestamp, event_name, session_id} or undefined.
   last: 'SELECT timestamp, event_name, session_id FROM hook_events ORDER BY id DESC LIMIT 1',
   // totals: one task's counts, times, session, cwd and closing. Params: task_id.
@@ -186,9 +189,9 @@ export class HookEvents {
     return (this.stmts.agentTask.get(agentId, sessionId) as { task_id: string } | undefined)?.task_id;
   }
 
-  /** Whether a task has events and none that closes it. */
-  openTask(taskId: string): boolean {
-    return this.stmts.openTask.get(taskId, taskId) !== undefined;
+  /** The tasks of a session still open: none closed, or reopened by events after their close. */
+  openTasks(sessionId: string | null): string[] {
+    return (this.stmts.openTasks.all(sessionId) as { task_id: string }[]).map((r) => r.task_id);
   }
 
   last(): { timestamp: string; event_name: string | null; session_id: string | null } | undefined {
