@@ -12,7 +12,7 @@ const N = 20_000;
 function rawFloor(file, batch) {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  db.pragma('synchronous = FULL');
   db.exec(MIGRATIONS[0]);
   const ins = db.prepare(`INSERT INTO sync_queue (op_id, operation, table_name, record_id, record_data, priority, buckets, changed_at, created_at)
     VALUES (?, 'UPDATE', ?, ?, ?, 'normal', '', ?, ?)`);

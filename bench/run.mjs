@@ -46,7 +46,7 @@ const lines = [
 if (results.enqueue) {
   const e = results.enqueue;
   lines.push('## Enqueue (target: in-process ≥ 50% of raw inserts; one CLI call within 60 ms of bare Node)', '',
-    'Floor: raw better-sqlite3 inserts of the same rows into an identical `sync_queue` table (same indexes, WAL, synchronous=NORMAL). 20,000 operations per run; three interleaved rounds of the floor and each table, medians.', '',
+    'Floor: raw better-sqlite3 inserts of the same rows into an identical `sync_queue` table (same indexes, WAL, synchronous=FULL, the durability ccm-sync promises: every commit fsynced). 20,000 operations per run; three interleaved rounds of the floor and each table, medians.', '',
     '| mode | table | ccm-sync ops/s | raw inserts ops/s | ratio |', '|---|---|---:|---:|---:|',
     ...e.inProcess.map((r) => `| ${r.mode} | ${r.table} | ${r.ops_per_s.toLocaleString('en')} | ${r.floor_ops_per_s.toLocaleString('en')} | ${pct(r.ratio)} |`),
     '', 'Tables differ in what the same transaction also writes: `supervisory_reports` only the outbox row (its pending count rides on the outbox\'s own id sequence), `tasks` also its `tasks` counter and its local copy, `hook_events` also the full event in `hook_events`. With one operation per transaction the cost is mostly the pages each commit writes to the WAL: 6 for the floor, 6 for `supervisory_reports`, 8 for `tasks`, 8.5 for `hook_events`.', '',

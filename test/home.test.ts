@@ -228,3 +228,25 @@ describe('file modes', () => {
     expect(tree(home)).toEqual(expect.arrayContaining(['ccm.db', 'jobs.db', 'api.token', path.join('cache', 'config.json'), path.join('remote', 'pg_hba.conf')]));
   });
 });
+
+describe('the system id', () => {
+  it("defaults to this machine's hostname, and init writes it, so two machines never merge", async () => {
+    const { hostname } = await import('node:os');
+    const { defaultSystemId } = await import('../src/config/schema.ts');
+    expect(defaultSystemId('build box #7.example.com')).toBe('build-box-7.example.com');
+    expect(defaultSystemId('  ')).toBe('host');
+    const dir = mkdtempSync(path.join(tmpdir(), 'ccm-sysid-'));
+    try {
+      mkdirSync(path.join(dir, '.ccm-global'));
+      writeFileSync(path.join(dir, '.ccm-global', 'config.yaml'), 'log_level: silent\n');
+      const where = await runCli(['where', '--json'], { env: { CCM_SYNC_CONFIG: path.join(dir, '.ccm-global', 'config.yaml') } });
+      expect(JSON.parse(where.stdout).system_id).toBe(defaultSystemId(hostname()));
+      const fresh = path.join(dir, 'fresh');
+      mkdirSync(fresh);
+      expect((await runCli(['init'], { cwd: fresh })).code).toBe(0);
+      expect(readFileSync(path.join(fresh, '.ccm-global', 'config.yaml'), 'utf8')).toContain(`id: ${JSON.stringify(defaultSystemId(hostname()))}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -6,6 +6,7 @@
  * Relative paths in the config are relative to the home directory (see resolveInHome).
  */
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fs } from '../builtins.ts';
@@ -51,7 +52,9 @@ export interface Secrets {
   notices: string[];
 }
 
-export interface Settings extends ConfigFile {
+export interface Settings extends Omit<ConfigFile, 'system'> {
+  /** system.id is always set: the config's, else this machine's hostname (defaultSystemId). */
+  system: ConfigFile['system'] & { id: string };
   /** Where everything lives, absolute. */
   paths: {
     /** The home directory (may not exist yet: see ensureHome). */
@@ -153,6 +156,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   const secrets = readSecrets(env);
   return {
     ...cfg,
+    system: { ...cfg.system, id: cfg.system.id ?? schema().defaultSystemId(os.hostname()) },
     paths: {
       home: home.dir, homeSource: home.source, configFile: home.configFile, configFound: text !== undefined,
       db: r(cfg.store.path), jobsDb: r(cfg.store.jobs_path), embedded: r(cfg.remote.embedded_path), tokenFile: r(cfg.api.token_file), cacheFile,

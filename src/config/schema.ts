@@ -11,6 +11,12 @@ import { z } from 'zod';
 /** A system id: what the JWT's system_id claim and the remote's rows carry. */
 export const SYSTEM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** This machine's default system id: its hostname, made a valid id. */
+export function defaultSystemId(hostname: string): string {
+  const id = hostname.trim().replace(/[^A-Za-z0-9._:-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 128);
+  return id || 'host';
+}
+
 // cron-validate is CommonJS with a default export; under ESM it may arrive wrapped once more.
 type CronValidate = typeof import('cron-validate').default;
 const validateCron = ((cronModule as unknown as { default?: CronValidate }).default ?? cronModule) as CronValidate;
@@ -38,7 +44,7 @@ export const configSchema = z
   .object({
     system: z
       .object({
-        id: z.string().regex(SYSTEM_ID, 'letters, digits and . _ : - only').default('local-dev').describe('This machine\'s system id; it must equal the system_id claim of its JWT'),
+        id: z.string().regex(SYSTEM_ID, 'letters, digits and . _ : - only').optional().describe('This machine\'s system id; it must equal the system_id claim of its JWT. Default: this machine\'s hostname (other characters become -), so that two machines never merge into one system'),
         type: z.enum(['developer_workstation', 'production_server', 'backup_server']).default('developer_workstation').describe('Kind of system; picks the periodic interval when sync.interval_selection is auto'),
       })
       .strict()

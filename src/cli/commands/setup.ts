@@ -1,5 +1,6 @@
 /** `ccm-sync init` and `ccm-sync config reference`. */
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { writeFileDurably } from '../../store/durable-file.ts';
 import path from 'node:path';
 import { InputError } from '../../errors.ts';
@@ -34,7 +35,8 @@ export async function initCommand(opts: GlobalOptions & { force?: boolean; syste
   // The home commands here used so far: after this one exists, they use it instead.
   const before = findHome({ env, cwd: process.cwd() });
   let text = readFileSync(STARTER, 'utf8');
-  if (opts.systemId) text = text.replace('id: my-workstation', `id: ${JSON.stringify(opts.systemId)}`);
+  const { defaultSystemId } = await import('../../config/schema.ts');
+  text = text.replace('id: my-workstation', `id: ${JSON.stringify(opts.systemId ?? defaultSystemId(hostname()))}`);
   makePrivateDir(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, text, { mode: 0o600 });
@@ -122,7 +124,8 @@ async function configEntries(): Promise<{ key: string; values: string; default: 
 /** The README's configuration reference (between its `config:begin` and `config:end` markers). */
 export async function configMarkdown(): Promise<string> {
   const cell = (t: string) => t.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  const rows = (await configEntries()).map((e) => `| \`${e.key}\` | \`${JSON.stringify(e.default)}\` | ${cell(e.description)}${e.values ? ` (one of: ${e.values.split(' | ').join(', ')})` : ''} |`);
+  const shown = (v: unknown) => (v === undefined ? '(none)' : `\`${JSON.stringify(v)}\``);
+  const rows = (await configEntries()).map((e) => `| \`${e.key}\` | ${shown(e.default)} | ${cell(e.description)}${e.values ? ` (one of: ${e.values.split(' | ').join(', ')})` : ''} |`);
   return ['| key | default | meaning |', '|---|---|---|', ...rows].join('\n');
 }
 
@@ -132,5 +135,5 @@ export async function configReferenceCommand(opts: GlobalOptions & { markdown?: 
     return;
   }
   const entries = await configEntries();
-  emit(opts, entries, () => entries.map((e) => `${e.key}${e.values ? ` (${e.values})` : ''}  default ${JSON.stringify(e.default)}\n    ${e.description}`).join('\n'));
+  emit(opts, entries, () => entries.map((e) => `${e.key}${e.values ? ` (${e.values})` : ''}  default ${e.default === undefined ? '(none)' : JSON.stringify(e.default)}\n    ${e.description}`).join('\n'));
 }
