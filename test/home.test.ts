@@ -250,3 +250,20 @@ describe('the system id', () => {
     }
   });
 });
+
+describe("Node's compile cache", () => {
+  it("goes to a private folder of this user's, never to the shared temp folder", async () => {
+    const home = mkdtempSync(path.join(tmpdir(), 'ccm-cc-home-'));
+    const tmp = mkdtempSync(path.join(tmpdir(), 'ccm-cc-tmp-'));
+    try {
+      expect((await runCli(['where'], { env: { HOME: home, TMPDIR: tmp } })).code).toBe(0);
+      const dir = path.join(home, '.cache', 'ccm-sync', 'node-compile-cache');
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+      expect(readdirSync(dir).length).toBeGreaterThan(0);
+      expect(existsSync(path.join(tmp, 'node-compile-cache'))).toBe(false);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

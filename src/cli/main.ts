@@ -5,8 +5,8 @@
 //
 // First of all, the Node guard: on Node < 22 better-sqlite3 would end the process with a
 // segmentation fault, so say what is wrong before anything native loads.
-import module from 'node:module';
 import { nodeProblem } from '../node-guard.ts';
+import { enablePrivateCompileCache } from './compile-cache.ts';
 
 const args = process.argv.slice(2);
 // `ccm-sync hook claude` is what Claude Code runs for every event: it must exit 0 whatever
@@ -19,7 +19,7 @@ if (tooOld) {
 }
 // On a terminal (a person typing `ccm-sync hook`) it is the usual command, with its --help.
 const isHook = hookArgs && !process.getBuiltinModule('node:tty').isatty(0);
-module.enableCompileCache?.();
+enablePrivateCompileCache();
 if (isHook) {
   const { runClaudeHook } = await import('../hooks/run.ts');
   runClaudeHook();
