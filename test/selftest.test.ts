@@ -128,6 +128,48 @@ describe('self-tests and faults a person meets', () => {
     }
   }, scaled(40_000));
 
+  it.skipIf(process.getuid?.() !== 0)('keeps the daemon running on a full disk, with an alert, and syncs by itself once space is free', async () => {
+    const mnt = path.join(makeEnv().dir, 'small');
+    mkdirSync(mnt);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
+    const { startDaemon } = await import('../src/daemon/daemon.ts');
+    const { loadSettings } = await import('../src/config/load.ts');
+    let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+    try {
+      mkdirSync(path.join(mnt, '.ccm-global'));
+      const config = path.join(mnt, '.ccm-global', 'config.yaml');
+      writeFileSync(config, stringify({ system: { id: 'disk-daemon' }, log_level: 'silent', api: { port: 0 }, remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 } } }));
+      const env = { CCM_SYNC_CONFIG: config, CCM_SYNC_DATABASE_URL: db.url };
+      daemon = await startDaemon(loadSettings({ configPath: config, env }), { alertIntervalMs: 200 });
+      for (let i = 0; i < 3; i++) expect((await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', `full-${i}`, '--data', '{"title":"waits"}'], { env })).code).toBe(0);
+      const filler = path.join(mnt, 'filler');
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'ignore' });
+      } catch {
+        // dd ends with ENOSPC: the disk is full, which is the point
+      }
+      const refused = await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 'full-x', '--data', '{}'], { env });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/disk full: nothing was recorded/);
+      const hook = await runCli(['hook', 'claude'], { env, input: JSON.stringify({ session_id: 's', hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'ls' } }) });
+      expect(hook.code).toBe(0);
+      await expect(daemon.syncNow('manual')).rejects.toThrow(/disk full: the sync could not be queued/);
+      const status = JSON.parse((await runCli(['sync', 'status', '--json'], { env })).stdout);
+      expect(status.alerts.map((a: { rule: string }) => a.rule)).toContain('disk_full');
+      expect(status.hooks.failures).toBeGreaterThan(0); // the hook's loss is counted where status shows it
+      expect(status.pending.total).toBe(3);
+      rmSync(filler);
+      await until(async () => Number((await db.query<{ n: string }>("select count(*) n from tasks where system_id = 'disk-daemon'"))[0]!.n) === 3, 'the daemon to sync by itself once space is free', scaled(20_000));
+      const d = new Database(path.join(mnt, '.ccm-global', 'ccm.db'), { readonly: true });
+      expect(d.pragma('integrity_check', { simple: true })).toBe('ok');
+      d.close();
+    } finally {
+      await daemon?.stop();
+      execFileSync('umount', [mnt]);
+      rmSync(path.dirname(mnt), { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(process.getuid?.() !== 0)('says clearly when the disk is full or read-only, and records nothing', async () => {
     const mnt = path.join(makeEnv().dir, 'small');
     mkdirSync(mnt);

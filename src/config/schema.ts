@@ -138,6 +138,7 @@ export const configSchema = z
         metrics_retention_days: z.number().int().positive().default(30).describe('sync_metrics rows older than this are pruned daily'),
         max_failed_operations: z.number().int().min(0).default(0).describe('Alert operations_failed while more operations than this are dead-lettered (status failed)'),
         heartbeat_minutes: z.number().int().positive().default(60).describe('The daemon tells the remote it is alive at least this often, even with nothing to sync (the fleet view)'),
+        min_free_disk_mb: z.number().min(0).default(1).describe('The disk_full alert fires while the disk holding the home has less free space than this (MiB), or a write failed for lack of it'),
         token_expiry_warning_days: z.number().positive().default(14).describe('The token_expiring alert fires this long before the supabase token expires'),
         fleet_stale_minutes: z.number().positive().default(90).describe('`ccm-sync fleet` shows a system as stale when it has said nothing for this long (keep it above heartbeat_minutes)'),
       })

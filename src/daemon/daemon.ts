@@ -15,10 +15,11 @@
  * The API port is bound before anything else starts: a taken port ends the start at once.
  */
 import { systemClock, type Clock } from '../clock.ts';
-import { messageOf } from '../errors.ts';
+import { StoreError, messageOf } from '../errors.ts';
 import { SyncJobs } from '../jobs/sync-jobs.ts';
 import { openLocal, type Local } from '../local.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { DiskWatch, isDiskFull } from '../monitor/disk.ts';
 import { SyncMetrics } from '../monitor/prometheus.ts';
 import { processAlive } from '../monitor/status.ts';
 import { PeriodicScheduler } from '../triggers/periodic.ts';
@@ -88,13 +89,17 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
 
   const enqueue = enqueuer(jobs, log, () => stopping);
   const conn = connectionMonitor(settings, local, clock, log, worker, enqueue);
-  const policy = jobPolicy({ settings, local, clock, log, worker, conn, prom, retryLater: (reason) => enqueue('retry', reason) }, opts.onProgress, () => {
+  const disk = new DiskWatch(settings.paths.home, settings.monitoring.min_free_disk_mb * 1_048_576, () => {
+    log.info('there is free disk space again; syncing what waited');
+    enqueue('retry', 'disk space is free again');
+  });
+  const policy = jobPolicy({ settings, local, clock, log, worker, conn, prom, retryLater: (reason) => enqueue('retry', reason), diskFull: () => disk.noticed() }, opts.onProgress, () => {
     if (!stopping) periodic.scheduleNext().catch((e: unknown) => log.error({ err: messageOf(e) }, 'could not reschedule'));
   });
   const checkThresholds = thresholdCheck(settings, local, log, enqueue, () => stopping);
   const commits = watchCommits(settings.paths.db, checkThresholds);
 
-  const chores = startHousekeeping({ settings, local, clock, log, worker, conn, alertIntervalMs: opts.alertIntervalMs });
+  const chores = startHousekeeping({ settings, local, clock, log, worker, conn, disk, alertIntervalMs: opts.alertIntervalMs });
 
   const periodic = new PeriodicScheduler({
     settings, local, clock, enqueue,
@@ -108,7 +113,13 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
   const hooks = startHookIntake(settings.paths.home, local, log, checkThresholds);
   const syncNow = async (trigger: TriggerType = 'manual') => {
     hooks.drain();
-    return jobs.enqueueAndWait({ trigger, reason: `requested (${trigger})` }) as Promise<SyncResult>;
+    try {
+      return (await jobs.enqueueAndWait({ trigger, reason: `requested (${trigger})` })) as SyncResult;
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      disk.noticed();
+      throw new StoreError(`disk full: the sync could not be queued (${settings.paths.jobsDb}); nothing queued is lost, and the daemon syncs by itself once space is free`);
+    }
   };
   api.serve(ensureToken(settings.paths.tokenFile), apiRoutes({
     settings, local, worker, conn, syncNow, enqueue,
@@ -144,8 +155,13 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
       await periodic.stop();
       await worker.close();
       await jobs.stop();
-      local.state.delete('daemon');
-      local.state.set('activity', { kind: 'idle', at: new Date(clock.now()).toISOString(), reason: 'daemon stopped' });
+      try {
+        local.state.delete('daemon');
+        local.state.set('activity', { kind: 'idle', at: new Date(clock.now()).toISOString(), reason: 'daemon stopped' });
+      } catch (err) {
+        // A full disk: the daemon stops all the same (status sees its pid is gone).
+        log.warn({ err: messageOf(err) }, 'could not record that the daemon stopped');
+      }
       local.close();
       lock.release();
       log.info('ccm-sync daemon stopped');

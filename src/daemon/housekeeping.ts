@@ -12,6 +12,7 @@ import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 import type { Logger } from '../log.ts';
 import type { SyncWorkerHost } from '../workers/host.ts';
+import type { DiskWatch } from '../monitor/disk.ts';
 import type { ConnectionMonitor } from './connection.ts';
 
 export interface Housekeeping {
@@ -21,13 +22,25 @@ export interface Housekeeping {
   stop(): void;
 }
 
-export function startHousekeeping(d: { settings: Settings; local: Local; clock: Clock; log: Logger; worker: SyncWorkerHost; conn: ConnectionMonitor; alertIntervalMs?: number }): Housekeeping {
-  const { settings, local, clock, log, worker, conn } = d;
+export interface HousekeepingDeps {
+  settings: Settings;
+  local: Local;
+  clock: Clock;
+  log: Logger;
+  worker: SyncWorkerHost;
+  conn: ConnectionMonitor;
+  disk: DiskWatch;
+  alertIntervalMs?: number;
+}
+
+export function startHousekeeping(d: HousekeepingDeps): Housekeeping {
+  const { settings, local, clock, log, worker, conn, disk } = d;
   const checkAlerts = () => {
+    disk.check();
     try {
       const token = tokenFacts(settings);
       if (token) local.state.set('token', token);
-      const changed = reconcileAlerts(local, evaluateAlerts(local, settings.monitoring, clock.now(), token), clock.now());
+      const changed = reconcileAlerts(local, evaluateAlerts(local, settings.monitoring, clock.now(), token, disk.waiting), clock.now());
       if (changed.started.length || changed.resolved.length) log.warn(changed, 'alerts changed');
     } catch (err) {
       log.error({ err: messageOf(err) }, 'alert check failed');

@@ -10,6 +10,7 @@
  *   local failure: the job is retried, and the remote is not judged unreachable for it.
  */
 import { CredentialRefusedError, RemoteUnavailableError, WorkerCrashError, isRetryable, messageOf } from '../errors.ts';
+import { isDiskFull } from '../monitor/disk.ts';
 import { emptyResult } from '../workers/sync-run.ts';
 import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';
@@ -49,6 +50,8 @@ export interface JobPolicyDeps {
   afterJob(): void;
   /** Enqueues a sync that carries on after a failure a person was answered with. */
   retryLater(reason: string): void;
+  /** A sync could not write for lack of disk space (the daemon syncs again once there is some). */
+  diskFull(): void;
 }
 
 export type Activity = 'idle' | 'syncing' | 'backing_off';
@@ -62,8 +65,13 @@ export class JobPolicy {
     this.d = deps;
   }
 
+  /** Best effort: on a full disk the activity cannot be written, and the sync is not failed for that. */
   setActivity(kind: Activity, extra: Partial<SyncProgress> & { reason?: string; next_retry_at?: string } = {}): void {
-    this.d.local.state.set('activity', { kind, at: new Date(this.d.clock.now()).toISOString(), ...extra });
+    try {
+      this.d.local.state.set('activity', { kind, at: new Date(this.d.clock.now()).toISOString(), ...extra });
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+    }
   }
 
   /** The triggers held by a pause, taken (the caller enqueues them). */
@@ -114,6 +122,13 @@ export class JobPolicy {
       this.setActivity('backing_off', { reason: msg });
       if (answered) return failedResult;
       throw err;
+    }
+    if (isDiskFull(err)) {
+      // Local, not the remote's fault: nothing counts toward offline, and no job retries write to
+      // the full disk; the daemon syncs again once space is free (monitor/disk.ts).
+      this.d.diskFull();
+      log.error({ trigger: payload.trigger, err: msg }, 'the disk holding the home is full; nothing queued is lost, and syncing resumes once space is free');
+      return failedResult;
     }
     if (CredentialRefusedError.is(err)) {
       conn.credentialRefused(msg);

@@ -37,12 +37,15 @@ export class SyncJobs {
   private runner?: Runner<SyncJobPayload, unknown>;
   private running?: Promise<void>;
   private readonly opts: SyncJobsOptions;
+  private readonly closeDb: () => void;
   private readonly waiters = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
 
   constructor(opts: SyncJobsOptions) {
     this.opts = opts;
     preparePrivateFile(opts.file);
     const db = buildDBClient(opts.file, { runMigrations: true });
+    // liteque never closes its connection; drizzle keeps it as session.client.
+    this.closeDb = () => (db as unknown as { session?: { client?: { close(): void } } }).session?.client?.close();
     this.queue = new SqliteQueue<SyncJobPayload>('sync', db, {
       defaultJobArgs: { numRetries: opts.attempts - 1 },
       keepFailedJobs: false,
@@ -99,5 +102,6 @@ export class SyncJobs {
     await this.running;
     for (const w of this.waiters.values()) w.reject(new Error('the daemon is shutting down'));
     this.waiters.clear();
+    this.closeDb();
   }
 }

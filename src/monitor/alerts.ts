@@ -10,18 +10,22 @@
  * - token_expiring / token_expired: the supabase token expires within token_expiry_warning_days,
  *   or has expired;
  * - credential_refused: the remote refused this machine's credential, and syncs wait for one it
- *   accepts.
+ *   accepts;
+ * - disk_full: the disk holding the home has less than min_free_disk_mb free, or the daemon's
+ *   last write failed for lack of space (nothing new can be recorded or settled).
  *
  * `reconcileAlerts` remembers what fires in `alert_state`: a rule that starts firing is queued once
  * as an urgent `alerts` operation; when it clears, the same alert is updated to resolved.
  */
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { freeBytes } from './disk.ts';
 import { AlertState } from '../store/alert-state.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 
 export interface Alert {
-  rule: 'sync_failures' | 'queue_backlog' | 'sync_stale' | 'operations_failed' | 'token_expiring' | 'token_expired' | 'credential_refused';
+  rule: 'sync_failures' | 'queue_backlog' | 'sync_stale' | 'operations_failed' | 'token_expiring' | 'token_expired' | 'credential_refused' | 'disk_full';
   severity: 'warning' | 'error';
   message: string;
 }
@@ -46,8 +50,13 @@ function credentialAlerts(local: Local, monitoring: Settings['monitoring'], nowM
   return out;
 }
 
-export function evaluateAlerts(local: Local, monitoring: Settings['monitoring'], nowMs: number, token?: TokenFacts | null): Alert[] {
+export function evaluateAlerts(local: Local, monitoring: Settings['monitoring'], nowMs: number, token?: TokenFacts | null, diskFull = false): Alert[] {
   const out: Alert[] = credentialAlerts(local, monitoring, nowMs, token);
+  const home = path.dirname(local.db.name);
+  const free = freeBytes(home);
+  if (diskFull || free < monitoring.min_free_disk_mb * 1_048_576) {
+    out.push({ rule: 'disk_full', severity: 'error', message: `the disk holding ${home} has ${Number.isFinite(free) ? `${Math.floor(free / 1024)} KiB` : 'little'} free: new operations cannot be recorded nor synced ones settled; free space (syncing resumes by itself)` });
+  }
   const hourAgo = new Date(nowMs - 3_600_000).toISOString();
   const failures = local.metrics.failuresSince(hourAgo);
   if (failures > monitoring.max_failures_per_hour) {
