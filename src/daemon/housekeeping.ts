@@ -7,13 +7,8 @@
 import { messageOf } from '../errors.ts';
 import { evaluateAlerts, reconcileAlerts } from '../monitor/alerts.ts';
 import { tokenFacts } from '../remote/credentials.ts';
-import type { Clock } from '../clock.ts';
-import type { Settings } from '../config/load.ts';
-import type { Local } from '../local.ts';
-import type { Logger } from '../log.ts';
-import type { SyncWorkerHost } from '../workers/host.ts';
 import type { DiskWatch } from '../monitor/disk.ts';
-import type { ConnectionMonitor } from './connection.ts';
+import type { DaemonCore } from './job-policy.ts';
 
 export interface Housekeeping {
   checkAlerts(): void;
@@ -22,13 +17,7 @@ export interface Housekeeping {
   stop(): void;
 }
 
-export interface HousekeepingDeps {
-  settings: Settings;
-  local: Local;
-  clock: Clock;
-  log: Logger;
-  worker: SyncWorkerHost;
-  conn: ConnectionMonitor;
+export interface HousekeepingDeps extends DaemonCore {
   disk: DiskWatch;
   alertIntervalMs?: number;
 }

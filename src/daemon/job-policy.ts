@@ -37,13 +37,17 @@ export function skipped(trigger: TriggerType, reason: string): SyncResult {
   return { ...emptyResult(trigger), skipped: reason };
 }
 
-export interface JobPolicyDeps {
+/** What the daemon's parts share: its settings, store, clock, log, sync thread and link state. */
+export interface DaemonCore {
   settings: Settings;
   local: Local;
   clock: Clock;
   log: Logger;
   worker: SyncWorkerHost;
   conn: ConnectionMonitor;
+}
+
+export interface JobPolicyDeps extends DaemonCore {
   prom: SyncMetrics;
   onProgress: (p: SyncProgress) => void;
   /** After every job: the next periodic sync is recomputed. */
