@@ -252,15 +252,23 @@ describe('the system id', () => {
 });
 
 describe("Node's compile cache", () => {
-  it("goes to a private folder of this user's, never to the shared temp folder", async () => {
+  it("goes to a private folder of this user's, never to the shared one, nor into the home", async () => {
     const home = mkdtempSync(path.join(tmpdir(), 'ccm-cc-home-'));
     const tmp = mkdtempSync(path.join(tmpdir(), 'ccm-cc-tmp-'));
     try {
       expect((await runCli(['where'], { env: { HOME: home, TMPDIR: tmp } })).code).toBe(0);
-      const dir = path.join(home, '.cache', 'ccm-sync', 'node-compile-cache');
-      expect(statSync(dir).mode & 0o777).toBe(0o700);
-      expect(readdirSync(dir).length).toBeGreaterThan(0);
+      const mine = path.join(tmp, `ccm-sync-${process.getuid?.()}`);
+      expect(statSync(mine).mode & 0o777).toBe(0o700);
+      expect(readdirSync(path.join(mine, 'node-compile-cache')).length).toBeGreaterThan(0);
       expect(existsSync(path.join(tmp, 'node-compile-cache'))).toBe(false);
+      expect(readdirSync(home)).toEqual([]); // nothing in the user's home
+      // A folder of that name made by someone else (here: made 0755) is not used.
+      const other = mkdtempSync(path.join(tmpdir(), 'ccm-cc-other-'));
+      mkdirSync(path.join(other, `ccm-sync-${process.getuid?.()}`), { mode: 0o755 });
+      chmodSync(path.join(other, `ccm-sync-${process.getuid?.()}`), 0o755);
+      expect((await runCli(['where'], { env: { HOME: home, TMPDIR: other } })).code).toBe(0);
+      expect(readdirSync(path.join(other, `ccm-sync-${process.getuid?.()}`))).toEqual([]);
+      rmSync(other, { recursive: true, force: true });
     } finally {
       rmSync(home, { recursive: true, force: true });
       rmSync(tmp, { recursive: true, force: true });
