@@ -8,7 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { until } from './wait.ts';
+import { scaled } from './wait.ts';
 
 const BINARY = process.env.CCM_TEST_LAZYFS ?? '/tmp/lazyfs/lazyfs/build/lazyfs';
 
@@ -37,6 +37,29 @@ function mounted(mnt: string): boolean {
   return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mnt);
 }
 
+interface Mounted {
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+/** One attempt at mounting; undefined when LazyFS did not mount in time (it is then stopped). */
+async function tryMount(mnt: string, root: string, conf: string, waitMs: number): Promise<Mounted | { failed: string }> {
+  let output = '';
+  const child: ChildProcess = spawn(BINARY, [mnt, '-f', '--config-path', conf, '-o', 'allow_other', '-o', 'modules=subdir', '-o', `subdir=${root}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const s of [child.stdout!, child.stderr!]) s.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const end = Date.now() + waitMs;
+  while (Date.now() < end) {
+    if (mounted(mnt)) return { child, exited };
+    if (child.exitCode !== null) return { failed: `lazyfs exited with ${child.exitCode}: ${output}` };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  await exited;
+  if (mounted(mnt)) execFileSync('fusermount3', ['-uz', mnt]);
+  return { failed: `lazyfs did not mount within ${waitMs} ms: ${output.slice(-600)}` };
+}
+
 export async function mountLazyFs(): Promise<LazyFs> {
   const base = mkdtempSync(path.join(tmpdir(), 'ccm-lazyfs-'));
   const [root, mnt, fifo, conf] = ['root', 'mnt', 'faults.fifo', 'lazyfs.toml'].map((n) => path.join(base, n)) as [string, string, string, string];
@@ -48,14 +71,19 @@ export async function mountLazyFs(): Promise<LazyFs> {
     '[cache.simple]', 'custom_size="256mb"', 'blocks_per_page=1',
     '[filesystem]', 'log_all_operations=false', 'logfile=""', '',
   ].join('\n'));
-  let output = '';
-  const child: ChildProcess = spawn(BINARY, [mnt, '-f', '--config-path', conf, '-o', 'allow_other', '-o', 'modules=subdir', '-o', `subdir=${root}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const s of [child.stdout!, child.stderr!]) s.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await until(() => {
-    if (child.exitCode !== null) throw new Error(`lazyfs exited with ${child.exitCode}: ${output}`);
-    return mounted(mnt);
-  }, 'LazyFS to mount', 30_000, 100);
+  // On a busy machine LazyFS has been seen not to mount at all now and then: try again, afresh.
+  const failures: string[] = [];
+  let m: Mounted | undefined;
+  for (let attempt = 0; attempt < 3 && !m; attempt++) {
+    const r = await tryMount(mnt, root, conf, scaled(6_000));
+    if ('failed' in r) failures.push(r.failed);
+    else m = r;
+  }
+  if (!m) {
+    rmSync(base, { recursive: true, force: true });
+    throw new Error(`LazyFS did not mount after 3 attempts:\n${failures.join('\n')}`);
+  }
+  const { child, exited } = m;
   const unmount = async () => {
     if (mounted(mnt)) execFileSync('fusermount3', ['-u', mnt]);
     if (child.exitCode === null) child.kill('SIGTERM');
