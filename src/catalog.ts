@@ -3,7 +3,7 @@
  * key, how it is packaged and who keeps a copy of it. Every list of tables in ccm-sync derives from
  * here: what `record` accepts, which packager takes a table, which tables keep a local copy, what
  * `ccm-sync tables` prints and the README's table reference. The remote migration creates the same
- * tables and columns; test/catalog.test.ts checks the two agree on a migrated database.
+ * tables and columns; test/contract.test.ts checks the two agree on a migrated database.
  *
  * The contract for record_data (a partial row, keyed by column name):
  * - a key that names a column must hold a value that fits it (see `fits`); otherwise the operation

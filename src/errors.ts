@@ -13,11 +13,9 @@ interface ErrorLike {
   code?: unknown;
 }
 
+/** Whether an error is retried and how a command exits on it: see isRetryable and exitCodeOf. */
 abstract class CcmError extends Error {
   abstract readonly code: string;
-  readonly retryable: boolean = false;
-  /** Process exit code when this error ends a CLI command. */
-  readonly exitCode: number = 1;
   /** The remote's SQLSTATE (or PostgREST code), when the remote answered with one. */
   sqlstate?: string;
 }
@@ -30,7 +28,6 @@ function matches(err: unknown, name: string): boolean {
 export class ConfigError extends CcmError {
   override readonly name = 'ConfigError';
   readonly code = 'CONFIG_INVALID';
-  override readonly exitCode = 2;
   static is(err: unknown): err is ConfigError {
     return err instanceof ConfigError || matches(err, 'ConfigError');
   }
@@ -40,7 +37,6 @@ export class ConfigError extends CcmError {
 export class InputError extends CcmError {
   override readonly name = 'InputError';
   readonly code = 'INPUT_INVALID';
-  override readonly exitCode = 2;
   static is(err: unknown): err is InputError {
     return err instanceof InputError || matches(err, 'InputError');
   }
@@ -59,7 +55,6 @@ export class StoreError extends CcmError {
 export class RemoteUnavailableError extends CcmError {
   override readonly name = 'RemoteUnavailableError';
   readonly code = 'REMOTE_UNAVAILABLE';
-  override readonly retryable = true;
   static is(err: unknown): err is RemoteUnavailableError {
     return err instanceof RemoteUnavailableError || matches(err, 'RemoteUnavailableError');
   }
@@ -124,7 +119,6 @@ export class PortInUseError extends CcmError {
 export class WorkerCrashError extends CcmError {
   override readonly name = 'WorkerCrashError';
   readonly code = 'WORKER_CRASHED';
-  override readonly retryable = true;
   static is(err: unknown): err is WorkerCrashError {
     return err instanceof WorkerCrashError || matches(err, 'WorkerCrashError');
   }

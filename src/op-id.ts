@@ -46,8 +46,3 @@ function timeHex(ms: number): string {
   const h = ms.toString(16).padStart(12, '0').slice(-12);
   return `${h.slice(0, 8)}-${h.slice(8)}`;
 }
-
-/** A UUIDv7 string from a time (ms) and 10 random bytes. */
-export function uuidv7(nowMs: number, r: Uint8Array): string {
-  return new OpIds(() => r).next(nowMs);
-}

@@ -31,9 +31,6 @@ export type Priority = (typeof PRIORITIES)[number];
 export const OPERATIONS = ['INSERT', 'UPDATE', 'DELETE'] as const;
 export type OperationKind = (typeof OPERATIONS)[number];
 
-/** Tables are described once, in ./catalog.ts. */
-export type OperationStatus = 'pending' | 'synced' | 'failed' | 'conflict' | 'discarded';
-
 /** What a caller hands to `record()`. Field names are the outbox's own. */
 export interface OperationInput {
   operation: OperationKind;

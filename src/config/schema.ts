@@ -190,4 +190,3 @@ export const configSchema = z
   .strict();
 
 export type ConfigFile = z.infer<typeof configSchema>;
-export type ScheduledJob = z.infer<typeof scheduledJobSchema>;

@@ -5,7 +5,7 @@
  * refused or reset, DNS failure, timeout, HTTP 5xx/gateway errors). A slow request that succeeds
  * is not a failure, and one failure alone never takes the system offline.
  * While offline, routine triggers are skipped (the daemon does not pile up failing jobs) and
- * `probeLoop` pings the remote with exponential backoff and jitter, capped at `probe_max_ms`.
+ * `probe` pings the remote with exponential backoff and jitter, capped at `probe_max_ms`.
  * A successful probe moves to draining: the daemon logs "Connection restored, draining N
  * operations" and enqueues an `online` sync; when a sync completes with the state draining, the
  * state is online again. Every transition is persisted (sync_state.connection) and recorded as an

@@ -4,7 +4,7 @@
  * at a time, in the order asked: a `run` that arrives while one is running waits for it, so two
  * sync loops never overlap on one outbox. Testable in-process: pass any MessagePort-like pair.
  */
-import { fromPlainError, toPlainError, type PlainError } from '../errors.ts';
+import { toPlainError, type PlainError } from '../errors.ts';
 import { openLocal, syncContext } from '../local.ts';
 import { heartbeatOf } from '../monitor/heartbeat.ts';
 import { openTransport } from '../remote/index.ts';
@@ -111,4 +111,3 @@ export function serveSyncWorker(port: Port, settings: Settings): void {
   });
 }
 
-export { fromPlainError };
