@@ -133,6 +133,12 @@ export function exitCodeOf(err: unknown): number {
   return ConfigError.is(err) || InputError.is(err) ? 2 : 1;
 }
 
+/** Whether an error is a write refused for lack of space (SQLite's or the file system's). */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && (code === 'ENOSPC' || code.startsWith('SQLITE_FULL'))) || /database or disk is full|disk is full|ENOSPC|disk full/i.test(messageOf(err));
+}
+
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

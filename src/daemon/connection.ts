@@ -82,11 +82,16 @@ export class ConnectionMonitor {
     this.deps.local.state.set('credential_refused', { reason, since, next_check_at: new Date(this.deps.clock.now() + delay).toISOString() });
   }
 
+  /** The wait before a probe or credential check: probe_initial_ms doubling up to probe_max_ms, with jitter. */
+  private probeDelay(attempt: number): number {
+    const o = this.deps.settings.offline;
+    return backoffDelay(attempt, { base_delay_ms: o.probe_initial_ms, max_delay_ms: o.probe_max_ms, jitter: 0.2 });
+  }
+
   private scheduleCredentialCheck(): number {
     if (this.stopped) return 0;
     clearTimeout(this.credentialTimer);
-    const o = this.deps.settings.offline;
-    const delay = backoffDelay(++this.credentialAttempt, { base_delay_ms: o.probe_initial_ms, max_delay_ms: o.probe_max_ms, jitter: 0.2 });
+    const delay = this.probeDelay(++this.credentialAttempt);
     this.credentialTimer = setTimeout(() => void this.checkCredential(), delay);
     this.credentialTimer.unref();
     return delay;
@@ -144,8 +149,7 @@ export class ConnectionMonitor {
   private scheduleProbe(delayMs?: number): void {
     if (this.stopped) return;
     clearTimeout(this.probeTimer);
-    const o = this.deps.settings.offline;
-    const delay = delayMs ?? backoffDelay(++this.probeAttempt, { base_delay_ms: o.probe_initial_ms, max_delay_ms: o.probe_max_ms, jitter: 0.2 });
+    const delay = delayMs ?? this.probeDelay(++this.probeAttempt);
     const at = new Date(this.deps.clock.now() + delay).toISOString();
     if (this.state.state !== 'online') {
       this.state = { ...this.state, next_probe_at: at };

@@ -15,11 +15,11 @@
  * The API port is bound before anything else starts: a taken port ends the start at once.
  */
 import { systemClock, type Clock } from '../clock.ts';
-import { StoreError, messageOf } from '../errors.ts';
+import { StoreError, isDiskFull, messageOf } from '../errors.ts';
 import { SyncJobs } from '../jobs/sync-jobs.ts';
 import { openLocal, type Local } from '../local.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { DiskWatch, isDiskFull } from '../monitor/disk.ts';
+import { DiskWatch } from '../monitor/disk.ts';
 import { SyncMetrics } from '../monitor/prometheus.ts';
 import { processAlive } from '../monitor/status.ts';
 import { PeriodicScheduler } from '../triggers/periodic.ts';

@@ -28,7 +28,8 @@ export function startHousekeeping(d: HousekeepingDeps): Housekeeping {
     disk.check();
     try {
       const token = tokenFacts(settings);
-      if (token) local.state.set('token', token);
+      const known = local.state.get('token');
+      if (token && (known?.source !== token.source || known?.expires_at !== token.expires_at)) local.state.set('token', token);
       const changed = reconcileAlerts(local, evaluateAlerts(local, settings.monitoring, clock.now(), token, disk.waiting), clock.now());
       if (changed.started.length || changed.resolved.length) log.warn(changed, 'alerts changed');
     } catch (err) {

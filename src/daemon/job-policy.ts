@@ -9,8 +9,7 @@
  * - A retryable remote failure counts once toward going offline. A crashed worker thread is a
  *   local failure: the job is retried, and the remote is not judged unreachable for it.
  */
-import { CredentialRefusedError, RemoteUnavailableError, WorkerCrashError, isRetryable, messageOf } from '../errors.ts';
-import { isDiskFull } from '../monitor/disk.ts';
+import { CredentialRefusedError, RemoteUnavailableError, WorkerCrashError, isDiskFull, isRetryable, messageOf } from '../errors.ts';
 import { emptyResult } from '../workers/sync-run.ts';
 import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';

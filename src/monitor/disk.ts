@@ -16,12 +16,6 @@ export function freeBytes(dir: string): number {
   }
 }
 
-/** Whether an error is a write refused for lack of space (SQLite's or the file system's). */
-export function isDiskFull(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  return code === 'ENOSPC' || code === 'SQLITE_FULL' || /database or disk is full|ENOSPC|disk full/i.test(message);
-}
 
 export class DiskWatch {
   private full = false;

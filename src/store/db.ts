@@ -4,7 +4,7 @@
  * with SQLITE_BUSY, and the numbered migrations from ./migrations.ts.
  */
 import Database from 'better-sqlite3';
-import { StoreError } from '../errors.ts';
+import { StoreError, isDiskFull } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { preparePrivateFile } from './private-file.ts';
 
@@ -20,7 +20,7 @@ export interface OpenOptions {
 export function storeError(file: string, err: unknown): StoreError {
   const code = (err as { code?: string }).code ?? '';
   const msg = (err as Error).message;
-  if (code.startsWith('SQLITE_FULL') || /disk is full|ENOSPC/i.test(msg)) {
+  if (isDiskFull(err)) {
     return new StoreError(`disk full: nothing was recorded (${file} is on a full disk). Free space and retry; what was recorded before is intact.`);
   }
   if (code.startsWith('SQLITE_READONLY') || /readonly|read-only|EACCES|EROFS/i.test(msg)) {
