@@ -1,9 +1,11 @@
-// Makes sure better-sqlite3's native addon matches the Node that runs our scripts.
+// Makes sure better-sqlite3's native addon loads on the Node that runs our scripts.
 //
-// Why: the `node` devDependency makes every npm script run on Node 24, but the machine's npm
-// builds native addons against the headers it is configured with (often the system Node 20),
-// and prebuilt binaries cannot be downloaded on a closed network. When the addon does not load,
-// we rebuild it against the headers shipped with the Node that is running this script.
+// Normally there is nothing to do: better-sqlite3 13 ships Node-API binaries for every common
+// platform in its own package (prebuilds/), which load on any Node it supports, and nothing is
+// compiled (scripts/lockfile-gypfile.mjs keeps `npm ci` from running node-gyp). It does not load
+// when a build/ folder compiled for another Node is left from an older install (better-sqlite3
+// prefers it), or on a platform with no shipped binary. Then we rebuild it once, against the
+// headers shipped with the Node running this script, and say so; that needs build tools.
 import { execFileSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 12)) {
+if (major < 22 || (major === 22 && minor < 14)) {
   console.error(`ccm-sync needs Node >= 22.14 (found ${process.version}). Install Node 22.14 or later (https://nodejs.org), then install ccm-sync again.`);
   process.exit(1);
 }
