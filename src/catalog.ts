@@ -84,6 +84,11 @@ export const TABLES: readonly TableSpec[] = [
       c('files_modified', 'jsonb', 'Files written or edited'), c('commands_run', 'jsonb', 'Shell commands run'),
       c('errors', 'jsonb', 'Failed tool calls'), c('error_count', 'integer', 'How many failed'), c('duration_seconds', 'numeric', 'First event to the end of the work (the closing Stop)'),
       c('first_event_at', 'timestamptz', 'First event'), c('last_event_at', 'timestamptz', 'Last event'), c('closed_at', 'timestamptz', 'When the task closed'),
+      c('input_tokens', 'integer', 'Uncached input tokens of its API responses (from the transcript)'), c('output_tokens', 'integer', 'Output tokens'),
+      c('cache_creation_tokens', 'integer', 'Tokens written to the prompt cache'), c('cache_read_tokens', 'integer', 'Tokens read from the prompt cache'),
+      c('api_requests', 'integer', 'API responses, each counted once'), c('cost_usd', 'numeric', 'Estimated cost in dollars (config/pricing.yaml)'),
+      c('models', 'jsonb', 'Per model: requests, tokens and cost'), c('unpriced_models', 'jsonb', 'Models with no price: tokens counted, cost not'),
+      c('git_branch', 'text', 'Git branch of its last response'), c('git_branches', 'jsonb', 'Every branch it ran on, in order'),
     ],
   },
   {

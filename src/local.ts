@@ -11,6 +11,8 @@ import { Outbox } from './store/outbox.ts';
 import { Review } from './store/review.ts';
 import { HookEvents } from './store/hook-events.ts';
 import { StateStore } from './store/state.ts';
+import { TranscriptUsage } from './store/usage.ts';
+import { loadPricing, type PriceTable } from './hooks/pricing.ts';
 import type { Settings } from './config/load.ts';
 import type { Transport } from './remote/transport.ts';
 import type { SyncContext, SyncRunOptions } from './workers/sync-run.ts';
@@ -21,6 +23,8 @@ export interface Local {
   outbox: Outbox;
   review: Review;
   hookEvents: HookEvents;
+  /** What coding-agent sessions' API responses used, read from their transcripts. */
+  usage: TranscriptUsage;
   metrics: MetricsStore;
   state: StateStore;
   clock: Clock;
@@ -43,11 +47,18 @@ export function openLocal(settings: LocalSettings, clock: Clock = systemClock, o
     outbox: recorder.outbox,
     review: new Review(recorder.outbox),
     hookEvents: new HookEvents(db),
+    usage: new TranscriptUsage(db, lazyPricing(settings.paths.pricingFile)),
     metrics: new MetricsStore(db),
     state: new StateStore(db),
     clock,
     close: () => db.close(),
   };
+}
+
+/** The price table, read when a transcript first needs it (yaml and zod are not on the hook's path). */
+function lazyPricing(overrideFile: string | undefined): () => PriceTable {
+  let table: PriceTable | undefined;
+  return () => (table ??= loadPricing(overrideFile));
 }
 
 /** The parts of the settings one sync run needs. */

@@ -4,6 +4,8 @@
  * still has to look at (failed, conflicts, discarded) stays. Run through the worker thread, as the
  * daemon runs it, on a real SQLite file, with the clock moved by hand.
  */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal } from '../src/local.ts';
@@ -29,14 +31,22 @@ describe('retention', () => {
       local.recorder.record([hook('e3', 'busy-task'), hook('e4', 'pending-task')]);
       local.db.prepare("UPDATE hook_events SET timestamp = '2026-01-01T00:00:00.000Z' WHERE event_id IN ('e4')").run();
       local.recorder.record([{ operation: 'INSERT', table_name: 'tasks', record_id: 'recent', record_data: { title: 'new' } }]);
+      // Usage read from a transcript 40 days ago: a session whose events are gone loses it; one
+      // with a prompt still kept keeps it.
+      const transcript = path.join(env.dir, 'old.jsonl');
+      const line = (id: string, session: string) => JSON.stringify({ type: 'assistant', timestamp: '2026-01-01T00:00:01.000Z', sessionId: session, requestId: `r-${id}`, message: { id, model: 'claude-haiku-4-5', usage: { input_tokens: 1, output_tokens: 1 } } });
+      writeFileSync(transcript, `${line('m1', 'gone-session')}\n${line('m2', 'kept-session')}\n`);
+      expect(local.usage.catchUp([transcript], '2026-01-01T00:00:02.000Z')).toBe(2);
+      local.recorder.record([{ operation: 'INSERT', table_name: 'hook_events', record_id: 'e5', record_data: { task_id: 'kept-task', session_id: 'kept-session', hook_event_name: 'UserPromptSubmit' } }]);
 
       const r = await pruneHistory(local, env.settings);
-      expect(r).toMatchObject({ operations: 12_002, hook_events: 2 });
+      expect(r).toMatchObject({ operations: 12_002, hook_events: 2, transcript_usage: 1 });
+      expect(local.db.prepare('SELECT session_id FROM transcript_usage').all()).toEqual([{ session_id: 'kept-session' }]);
       const left = local.db.prepare('SELECT status, count(*) AS n FROM sync_queue GROUP BY status ORDER BY status').all();
-      expect(left).toEqual([{ status: 'failed', n: 1 }, { status: 'pending', n: 3 }]);
-      expect((local.db.prepare('SELECT task_id FROM hook_events ORDER BY task_id').all() as { task_id: string }[]).map((x) => x.task_id)).toEqual(['busy-task', 'pending-task']);
+      expect(left).toEqual([{ status: 'failed', n: 1 }, { status: 'pending', n: 4 }]);
+      expect((local.db.prepare('SELECT task_id FROM hook_events ORDER BY task_id').all() as { task_id: string }[]).map((x) => x.task_id)).toEqual(['busy-task', 'kept-task', 'pending-task']);
       // The counters still match the rows.
-      expect(local.outbox.pendingTotal()).toBe(3);
+      expect(local.outbox.pendingTotal()).toBe(4);
     } finally {
       local.close();
       env.cleanup();

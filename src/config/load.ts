@@ -24,7 +24,7 @@ import type { ConfigFile } from './schema.ts';
 // and the config is parsed and validated afresh.
 const requireHere = createRequire(import.meta.url);
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const CACHE_FORMAT = 'ccm-sync-config-3';
+const CACHE_FORMAT = 'ccm-sync-config-4';
 
 function parseYaml(text: string): unknown {
   return (requireHere('yaml') as typeof import('yaml')).parse(text);
@@ -67,6 +67,8 @@ export interface Settings extends Omit<ConfigFile, 'system'> {
     embedded: string;
     tokenFile: string;
     cacheFile: string;
+    /** hooks.pricing_file: prices over the shipped config/pricing.yaml (hooks/pricing.ts). */
+    pricingFile?: string;
   };
   secrets: Secrets;
 }
@@ -160,6 +162,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
     paths: {
       home: home.dir, homeSource: home.source, configFile: home.configFile, configFound: text !== undefined,
       db: r(cfg.store.path), jobsDb: r(cfg.store.jobs_path), embedded: r(cfg.remote.embedded_path), tokenFile: r(cfg.api.token_file), cacheFile,
+      ...(cfg.hooks.pricing_file ? { pricingFile: r(cfg.hooks.pricing_file) } : {}),
     },
     secrets,
   };

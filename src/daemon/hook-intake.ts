@@ -30,10 +30,19 @@ const SETTLE_MS = 50;
 export function startHookIntake(home: string, local: Local, log: Logger, recorded: () => void): HookIntake {
   const dir = spoolDir(home);
   makePrivateDir(dir);
+  // A transcript that cannot be read (a bad price table, say) is logged once per problem; the
+  // events are recorded all the same, and their usage is read with the next event that reads.
+  let lastProblem = '';
+  const sink = {
+    ...local,
+    onTranscriptProblem: (err: unknown) => {
+      if (messageOf(err) !== lastProblem) log.warn({ err: (lastProblem = messageOf(err)) }, 'a coding-agent transcript could not be read; its usage is missing from task summaries until it can');
+    },
+  };
   /** Records what the spool holds; a failure stays spooled, is logged and shows in `sync status`. */
   const drain = () => {
     try {
-      const r = drainSpool(home, local);
+      const r = drainSpool(home, sink);
       if (r.recorded > 0) recorded();
       if (r.recorded || r.rejected) log.debug(r, 'hook spool recorded');
       if (local.state.get('hook_intake')) local.state.delete('hook_intake');
@@ -75,7 +84,7 @@ export function startHookIntake(home: string, local: Local, log: Logger, recorde
       const now = local.clock.now();
       const fail = (problem: string) => logHookFailure(hookLogFile(home), { at: new Date(now).toISOString(), problem: `http hook: ${problem.split('\n')[0]}` });
       try {
-        ingestClaudeHook(local, body as Record<string, unknown>, taskEnv, now);
+        ingestClaudeHook(sink, body as Record<string, unknown>, taskEnv, now);
         recorded();
       } catch (err) {
         if (err instanceof PayloadError || InputError.is(err)) {

@@ -1,17 +1,31 @@
 /**
  * Records one Claude Code hook payload: the task is assigned and the event recorded in one
  * transaction, so concurrent hooks of one session (Claude runs them in parallel) see each other's
- * prompts. Used by `ccm-sync hook` (a process per event) and the daemon's POST /api/hooks/claude.
+ * prompts. Used where the spool is drained (the daemon, `sync now`) and by the daemon's
+ * POST /api/hooks/claude; never by the hook process, which only spools.
+ *
+ * First, the transcripts the event names are read up to now (store/usage.ts), so the task's
+ * summary that this event's upload carries has the usage of every response before it. A transcript
+ * that cannot be read costs the event nothing: it is recorded all the same.
  */
 import { alsoClosed, assignTask, checkPayload, hookOperation, parsePayload, type Payload } from './claude.ts';
 import type { Recorder } from '../record.ts';
 import type { Db } from '../store/db.ts';
 import type { HookEvents } from '../store/hook-events.ts';
+import type { TranscriptUsage } from '../store/usage.ts';
 
 export interface HookSink {
   db: Db;
   recorder: Recorder;
   hookEvents: Pick<HookEvents, 'session' | 'startPrompt' | 'agentTask' | 'openTasks'>;
+  usage?: Pick<TranscriptUsage, 'catchUp'>;
+  /** Told when a transcript could not be read (the event is recorded all the same). */
+  onTranscriptProblem?: (problem: unknown) => void;
+}
+
+/** The transcripts an event names: the session's, and a subagent's own. */
+export function transcriptsOf(p: Payload): string[] {
+  return [p.transcript_path, p.agent_transcript_path].filter((f): f is string => typeof f === 'string' && f.endsWith('.jsonl'));
 }
 
 export interface Ingested {
@@ -23,6 +37,13 @@ export interface Ingested {
 export function ingestClaudeHook(sink: HookSink, input: string | Payload, taskIdEnv: string | undefined, nowMs: number): Ingested {
   const payload = typeof input === 'string' ? parsePayload(input) : checkPayload(input);
   const nowIso = new Date(nowMs).toISOString();
+  if (sink.usage) {
+    try {
+      sink.usage.catchUp(transcriptsOf(payload), nowIso);
+    } catch (err) {
+      sink.onTranscriptProblem?.(err);
+    }
+  }
   return sink.db.transaction(() => {
     const task = assignTask(payload, sink.hookEvents, taskIdEnv);
     const ops = [hookOperation(payload, task, sink.recorder.newId(nowMs), nowIso)];

@@ -5,23 +5,34 @@
  * upsert computed from every event of that task in the local `hook_events` table, not just the
  * pending ones. A later batch therefore updates the summary correctly, and re-uploading it after a
  * crash is harmless: the values are absolute, never increments.
+ *
+ * The summary also carries what the task's API responses used (store/usage.ts, read from the
+ * session's transcripts): tokens by kind, requests, models, the estimated cost and the git branch.
  */
 import { TABLES } from '../catalog.ts';
 import { HookEvents, type TaskSummary } from '../store/hook-events.ts';
+import { TranscriptUsage, type TaskUsage } from '../store/usage.ts';
 import type { Db } from '../store/db.ts';
 import type { PendingRow } from '../store/outbox.ts';
 import type { Packaged, Packager } from './types.ts';
 
-export function summariseTask(db: Db, taskId: string, opts: { prompts?: boolean } = {}): TaskSummary {
+export type TaskSummaryWithUsage = TaskSummary & Omit<TaskUsage, 'git_branches'> & { git_branch: string | null; git_branches: string[] };
+
+export function summariseTask(db: Db, taskId: string, opts: { prompts?: boolean } = {}): TaskSummaryWithUsage {
   let q = queriesByDb.get(db);
   if (!q) {
-    q = new HookEvents(db);
+    q = { events: new HookEvents(db), usage: new TranscriptUsage(db, () => new Map()) };
     queriesByDb.set(db, q);
   }
-  return q.summary(taskId, opts);
+  const usage = q.usage.forTask(taskId) ?? NO_USAGE;
+  const { git_branches, ...rest } = usage;
+  return { ...q.events.summary(taskId, opts), ...rest, git_branch: git_branches.at(-1) ?? null, git_branches };
 }
 
-const queriesByDb = new WeakMap<Db, HookEvents>();
+/** A task with no API response known: nothing used, nothing spent. */
+const NO_USAGE: TaskUsage = { input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, api_requests: 0, cost_usd: 0, models: {}, unpriced_models: [], git_branches: [] };
+
+const queriesByDb = new WeakMap<Db, { events: HookEvents; usage: TranscriptUsage }>();
 
 export const hookSummaryPackager: Packager = {
   name: 'hook-summary',

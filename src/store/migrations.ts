@@ -258,4 +258,35 @@ export const MIGRATIONS: readonly string[] = [
   -- after the next prompt): found by this index.
   CREATE INDEX idx_hook_events_agent ON hook_events (agent_id, id) WHERE agent_id IS NOT NULL;
   `,
+  // 7: what each API response of a coding-agent session used, read from its transcript (store/usage.ts).
+  `
+  -- One row per API response (message id and request id), counted once however often the
+  -- transcript repeats it. A task's usage is found by its session and time, or by its subagents.
+  CREATE TABLE transcript_usage (
+    key                   TEXT PRIMARY KEY,
+    session_id            TEXT,
+    agent_id              TEXT,
+    at                    TEXT NOT NULL,
+    model                 TEXT NOT NULL,
+    input_tokens          INTEGER NOT NULL,
+    output_tokens         INTEGER NOT NULL,
+    cache_creation_tokens INTEGER NOT NULL,
+    cache_read_tokens     INTEGER NOT NULL,
+    cost_usd              REAL,
+    git_branch            TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX idx_transcript_usage_session ON transcript_usage (session_id, at);
+  CREATE INDEX idx_transcript_usage_agent ON transcript_usage (agent_id) WHERE agent_id IS NOT NULL;
+
+  -- How far each transcript has been read: the end of its last whole line, and its inode.
+  CREATE TABLE transcript_cursors (
+    path    TEXT PRIMARY KEY,
+    inode   INTEGER NOT NULL,
+    offset  INTEGER NOT NULL,
+    read_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  -- A session's prompts in time order: where each task's usage starts and ends.
+  CREATE INDEX idx_hook_events_prompts ON hook_events (session_id, timestamp) WHERE event_name = 'UserPromptSubmit';
+  `,
 ];

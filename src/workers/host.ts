@@ -12,6 +12,7 @@ import type { HostMessage, WorkerMessage } from './serve.ts';
 import type { SyncProgress } from './sync-run.ts';
 import type { Verification, VerifyItem } from '../remote/transport.ts';
 import type { SyncJobPayload, SyncResult } from '../types.ts';
+import type { PruneResult } from '../retention.ts';
 
 // Under the test runner this module is TypeScript, and Node runs the .ts worker entry natively.
 const ENTRY = new URL(`./sync-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
@@ -129,8 +130,8 @@ export class SyncWorkerHost {
   }
 
   /** Prunes the local history in the thread (retention), in bounded chunks. */
-  async prune(syncedDays?: number): Promise<{ operations: number; hook_events: number; metrics: number }> {
-    return this.request<{ operations: number; hook_events: number; metrics: number }>({ type: 'prune', ...(syncedDays ? { syncedDays } : {}) }).promise;
+  async prune(syncedDays?: number): Promise<PruneResult> {
+    return this.request<PruneResult>({ type: 'prune', ...(syncedDays ? { syncedDays } : {}) }).promise;
   }
 
   /** Tells the remote this system is alive, with its heartbeat, in an empty batch. */

@@ -1,0 +1,25 @@
+-- What a coding-agent task used and cost (schema 4).
+--
+-- Task summaries now carry the usage of the task's API responses, read from the session's
+-- transcripts by the machine that ran it (src/store/usage.ts): tokens by kind, requests, models,
+-- the estimated cost and the git branch. A remote without these columns still takes the summaries:
+-- batch_sync keeps keys that name no column in `extra` (20261126000000_ccm_sync_contract.sql).
+-- Nothing else changes: every client that speaks schema 2 keeps working.
+alter table public.task_summaries
+  add column if not exists input_tokens integer,
+  add column if not exists output_tokens integer,
+  add column if not exists cache_creation_tokens integer,
+  add column if not exists cache_read_tokens integer,
+  add column if not exists api_requests integer,
+  add column if not exists cost_usd numeric,
+  add column if not exists models jsonb,
+  add column if not exists unpriced_models jsonb,
+  add column if not exists git_branch text,
+  add column if not exists git_branches jsonb;
+
+-- ccm_sync_info(): what this remote speaks. Clients need at least 2; 3 adds app_metadata.system_id;
+-- 4 adds the task usage columns.
+create or replace function public.ccm_sync_info() returns jsonb
+language sql stable set search_path = '' as $$
+  select jsonb_build_object('schema', 4)
+$$;

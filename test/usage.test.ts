@@ -1,0 +1,156 @@
+/**
+ * What a coding-agent task used and cost: the session's transcripts (written here as Claude Code
+ * writes them: a line per content block, copies across a resume, a subagent's own file, the lines
+ * errors leave) read by `sync now` where the spool is drained, attributed to tasks, and uploaded
+ * in the task summaries to a real Postgres, with exact sums.
+ */
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spoolDir, spoolPayload } from '../src/hooks/spool.ts';
+import { runCli } from './helpers/cli.ts';
+import { makeEnv, type TestEnv } from './helpers/env.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const SESSION = 'a3c1e0f2-5b7d-4e19-8c2a-6f0d9b1e4a27';
+const T0 = Date.parse('2026-11-30T09:00:00.000Z');
+const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+
+interface Usage { input?: number; output?: number; write?: number; read?: number }
+/** An assistant line as Claude Code writes one per content block of a response. */
+function response(s: number, id: string, model: string, u: Usage, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    type: 'assistant', uuid: `${id}-${s}`, parentUuid: null, timestamp: at(s), sessionId: SESSION, cwd: '/home/alice/src/demo', version: '2.1.328',
+    gitBranch: 'main', requestId: `req_${id}`, isSidechain: false,
+    message: {
+      id, model, role: 'assistant', type: 'message', content: [{ type: 'text', text: 'ok' }], stop_reason: null,
+      usage: { input_tokens: u.input ?? 0, output_tokens: u.output ?? 0, cache_creation_input_tokens: u.write ?? 0, cache_read_input_tokens: u.read ?? 0, service_tier: 'standard' },
+    },
+    ...extra,
+  });
+}
+
+function home(): { env: TestEnv; main: string; agent: string; spool: (s: number, payload: Record<string, unknown>) => void } {
+  const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
+  const projects = path.join(env.dir, 'claude-projects');
+  const main = path.join(projects, `${SESSION}.jsonl`);
+  const agent = path.join(projects, SESSION, 'subagents', 'agent-ag1.jsonl');
+  mkdirSync(path.dirname(agent), { recursive: true });
+  writeFileSync(main, `${JSON.stringify({ type: 'user', timestamp: at(0), sessionId: SESSION, message: { role: 'user', content: 'fix the build' } })}\n`);
+  writeFileSync(agent, '');
+  const dir = spoolDir(path.join(env.dir, '.ccm-global'));
+  const spool = (s: number, payload: Record<string, unknown>) =>
+    spoolPayload(dir, JSON.stringify({ session_id: SESSION, transcript_path: main, cwd: '/home/alice/src/demo', ...payload }), undefined, T0 + s * 1000);
+  return { env, main, agent, spool };
+}
+
+type Row = Record<string, unknown>;
+const summaries = async (systemId: string) =>
+  new Map((await db.query<Row & { id: string }>('select * from task_summaries where system_id = $1', [systemId])).map((r) => [r.id, r]));
+const money = (r: Row | undefined) => Number(r?.cost_usd);
+
+async function syncNow(env: TestEnv) {
+  const r = await runCli(['sync', 'now', '--json'], { env: env.env });
+  expect(r.code, r.stderr).toBe(0);
+}
+
+describe('tokens and cost per task, from the transcripts', () => {
+  it('counts each response once, folds a late background subagent into its prompt, and uploads exact sums', async () => {
+    const { env, main, agent, spool } = home();
+    try {
+      spool(0, { hook_event_name: 'UserPromptSubmit', prompt_id: 'p1', prompt: 'fix the build' });
+      // One response, two content blocks: two lines, the second with the final output count.
+      appendFileSync(main, `${response(1, 'msg_a', 'claude-sonnet-4-5-20250929', { input: 100, output: 5, write: 1000 })}\n`);
+      appendFileSync(main, `${response(1.2, 'msg_a', 'claude-sonnet-4-5-20250929', { input: 100, output: 40, write: 1000 })}\n`);
+      // A tool result larger than any usage line: read past, never parsed.
+      appendFileSync(main, `${JSON.stringify({ type: 'user', timestamp: at(1.5), message: { content: 'x'.repeat(17 << 20) } })}\n`);
+      spool(2, { hook_event_name: 'PreToolUse', prompt_id: 'p1', tool_name: 'Agent', tool_use_id: 't1', tool_input: {} });
+      spool(3, { hook_event_name: 'SubagentStart', prompt_id: 'p1', agent_id: 'ag1' });
+      appendFileSync(agent, `${response(4, 'msg_s1', 'claude-haiku-4-5-20251001', { input: 50, output: 10, read: 200 }, { isSidechain: true, agentId: 'ag1' })}\n`);
+      spool(5, { hook_event_name: 'Stop', prompt_id: 'p1' });
+      spool(10, { hook_event_name: 'UserPromptSubmit', prompt_id: 'p2', prompt: 'and the docs' });
+      appendFileSync(main, `${response(11, 'msg_b', 'claude-sonnet-4-5-20250929', { input: 10, output: 20, read: 1000 })}\n`);
+      appendFileSync(main, `${response(12, 'msg_err', '<synthetic>', { input: 999, output: 999 }, { isApiErrorMessage: true })}\n`);
+      appendFileSync(main, `${response(13, 'msg_c', 'claude-mystery-9', { input: 7, output: 3 }, { gitBranch: 'feature/docs' })}\n`);
+      // The background subagent answers after the next prompt began: still the first prompt's.
+      appendFileSync(agent, `${response(20, 'msg_s2', 'claude-haiku-4-5-20251001', { input: 30, output: 5 }, { isSidechain: true, agentId: 'ag1' })}\n`);
+      spool(21, { hook_event_name: 'SubagentStop', prompt_id: 'p1', agent_id: 'ag1', agent_transcript_path: agent });
+      spool(22, { hook_event_name: 'Stop', prompt_id: 'p2' });
+      await syncNow(env);
+
+      let s = await summaries(env.systemId);
+      expect(s.get('p1')).toMatchObject({
+        input_tokens: 180, output_tokens: 55, cache_creation_tokens: 1000, cache_read_tokens: 200, api_requests: 3,
+        unpriced_models: [], git_branch: 'main', git_branches: ['main'],
+        models: {
+          'claude-sonnet-4-5-20250929': { requests: 1, input_tokens: 100, output_tokens: 40, cache_creation_tokens: 1000, cache_read_tokens: 0, cost_usd: 0.00465 },
+          'claude-haiku-4-5-20251001': { requests: 2, input_tokens: 80, output_tokens: 15, cache_creation_tokens: 0, cache_read_tokens: 200, cost_usd: 0.000175 },
+        },
+      });
+      // sonnet 4.5: 100 × $3 + 40 × $15 + 1000 × $3.75; haiku 4.5: 80 × $1 + 15 × $5 + 200 × $0.10 (per million)
+      expect(money(s.get('p1'))).toBe(0.004825);
+      expect(s.get('p2')).toMatchObject({
+        input_tokens: 17, output_tokens: 23, cache_creation_tokens: 0, cache_read_tokens: 1000, api_requests: 2,
+        unpriced_models: ['claude-mystery-9'], git_branch: 'feature/docs', git_branches: ['main', 'feature/docs'],
+      });
+      expect(money(s.get('p2'))).toBe(0.00063); // the unpriced model's tokens count, its cost does not
+
+      // Compaction rewrites the transcript (another file in its place, shorter), and a resumed
+      // session copies earlier responses: nothing counted twice, nothing counted lost.
+      rmSync(main);
+      writeFileSync(main, `${response(11, 'msg_b', 'claude-sonnet-4-5-20250929', { input: 10, output: 20, read: 1000 })}\n${response(31, 'msg_d', 'claude-opus-4-5-20251101', { input: 2, output: 4 })}\n`);
+      spool(30, { hook_event_name: 'UserPromptSubmit', prompt_id: 'p3', prompt: 'ship it' });
+      spool(32, { hook_event_name: 'Stop', prompt_id: 'p3' });
+      // The subagent's file is deleted (Claude Code's cleanup): its responses stay counted.
+      rmSync(agent);
+      spool(33, { hook_event_name: 'SessionEnd', agent_transcript_path: agent });
+      await syncNow(env);
+
+      s = await summaries(env.systemId);
+      expect(s.get('p1')).toMatchObject({ input_tokens: 180, output_tokens: 55, api_requests: 3 });
+      expect(money(s.get('p1'))).toBe(0.004825);
+      expect(s.get('p2')).toMatchObject({ input_tokens: 17, output_tokens: 23, api_requests: 2 });
+      expect(s.get('p3')).toMatchObject({ input_tokens: 2, output_tokens: 4, api_requests: 1, models: { 'claude-opus-4-5-20251101': expect.objectContaining({ cost_usd: 0.00011 }) } });
+      // Sums over the remote equal the responses written, each once.
+      const [total] = await db.query<{ input: string; output: string; requests: string }>(
+        'select sum(input_tokens) as input, sum(output_tokens) as output, sum(api_requests) as requests from task_summaries where system_id = $1', [env.systemId]);
+      expect(total).toEqual({ input: String(100 + 50 + 30 + 10 + 7 + 2), output: String(40 + 10 + 5 + 20 + 3 + 4), requests: '6' });
+    } finally {
+      env.cleanup();
+    }
+  });
+
+  it('prices with hooks.pricing_file over the shipped table, and refuses a bad one by name while the events are still recorded', async () => {
+    const { env, main, spool } = home();
+    try {
+      const prices = path.join(env.dir, '.ccm-global', 'prices.yaml');
+      writeFileSync(prices, 'models:\n  claude-mystery: { input: 1, output: 2, cache_write: 0, cache_read: 0 }\n');
+      writeFileSync(env.configPath, `system: { id: ${env.systemId} }\nlog_level: silent\napi: { port: 0 }\nremote: { kind: postgres }\nhooks: { pricing_file: prices.yaml }\n`);
+      spool(0, { hook_event_name: 'UserPromptSubmit', prompt_id: 'q1' });
+      appendFileSync(main, `${response(1, 'msg_q', 'claude-mystery-9', { input: 1_000_000, output: 500_000 })}\n`);
+      spool(2, { hook_event_name: 'Stop', prompt_id: 'q1' });
+      await syncNow(env);
+      let s = await summaries(env.systemId);
+      expect(money(s.get('q1'))).toBe(2); // 1M × $1 + 0.5M × $2
+      expect(s.get('q1')).toMatchObject({ unpriced_models: [] });
+
+      writeFileSync(prices, 'models:\n  claude-mystery: { input: "cheap" }\n');
+      spool(3, { hook_event_name: 'UserPromptSubmit', prompt_id: 'q2' });
+      appendFileSync(main, `${response(4, 'msg_r', 'claude-mystery-9', { input: 10 })}\n`);
+      spool(5, { hook_event_name: 'Stop', prompt_id: 'q2' });
+      await syncNow(env);
+      s = await summaries(env.systemId);
+      expect(s.get('q2')).toMatchObject({ status: 'closed', total_events: 2, api_requests: 0 });
+    } finally {
+      env.cleanup();
+    }
+  });
+});
