@@ -89,6 +89,10 @@ export const TABLES: readonly TableSpec[] = [
       c('api_requests', 'integer', 'API responses, each counted once'), c('cost_usd', 'numeric', 'Estimated cost in dollars (config/pricing.yaml)'),
       c('models', 'jsonb', 'Per model: requests, tokens and cost'), c('unpriced_models', 'jsonb', 'Models with no price: tokens counted, cost not'),
       c('git_branch', 'text', 'Git branch of its last response'), c('git_branches', 'jsonb', 'Every branch it ran on, in order'),
+      c('model_switches', 'integer', 'How often the main model changed'), c('outcome', 'text', 'completed, failed (StopFailure) or interrupted; null while open'),
+      c('failure_kind', 'text', 'StopFailure\'s error: rate_limit, overloaded, …'), c('permission_requests', 'integer', 'Permission prompts shown'),
+      c('permission_wait_seconds', 'numeric', 'Seconds from each prompt to its tool\'s result, summed'), c('permission_denials', 'integer', 'Tool calls denied'),
+      c('compactions', 'integer', 'Context compactions'), c('tool_failures', 'jsonb', 'Failed calls per tool ({"Bash": 1})'),
     ],
   },
   {

@@ -60,6 +60,7 @@ const money = (r: Row | undefined) => Number(r?.cost_usd);
 async function syncNow(env: TestEnv) {
   const r = await runCli(['sync', 'now', '--json'], { env: env.env });
   expect(r.code, r.stderr).toBe(0);
+  return r;
 }
 
 describe('tokens and cost per task, from the transcripts', () => {
@@ -128,6 +129,42 @@ describe('tokens and cost per task, from the transcripts', () => {
     }
   });
 
+  it('says how a task went: its outcome, permission prompts and waits, denials, compactions, failures per tool and model switches', async () => {
+    const { env, main, spool } = home();
+    try {
+      const tool = (s: number, event: string, name: string, id: string | undefined, more: Record<string, unknown> = {}) =>
+        spool(s, { hook_event_name: event, prompt_id: 'h1', tool_name: name, ...(id ? { tool_use_id: id } : {}), tool_input: { command: 'make' }, ...more });
+      spool(0, { hook_event_name: 'UserPromptSubmit', prompt_id: 'h1' });
+      appendFileSync(main, `${response(0.5, 'm1', 'claude-sonnet-4-5', { input: 1 })}\n`);
+      tool(1, 'PreToolUse', 'Write', 'w1');
+      tool(1.5, 'PermissionRequest', 'Write', undefined); // the person takes 8 s to allow it
+      tool(9.5, 'PostToolUse', 'Write', 'w1');
+      appendFileSync(main, `${response(11, 'm2', 'claude-opus-4-5', { input: 1 })}\n${response(12.5, 'm3', 'claude-opus-4-5', { input: 1 })}\n`);
+      tool(10, 'PreToolUse', 'Bash', 'b1');
+      tool(10.5, 'PermissionRequest', 'Bash', undefined); // denied 1.5 s later
+      tool(12, 'PermissionDenied', 'Bash', 'b1', { reason: 'rule' });
+      tool(13, 'PreToolUse', 'Bash', 'b2');
+      tool(14, 'PostToolUseFailure', 'Bash', 'b2', { error: 'Exit code 2' });
+      appendFileSync(main, `${response(14.5, 'm4', 'claude-sonnet-4-5', { input: 1 })}\n`);
+      spool(15, { hook_event_name: 'PreCompact', prompt_id: 'h1', trigger: 'auto' });
+      spool(16, { hook_event_name: 'PostCompact', prompt_id: 'h1', trigger: 'auto' });
+      spool(17, { hook_event_name: 'StopFailure', prompt_id: 'h1', error: 'rate_limit', error_details: '429 Too Many Requests' });
+      // The next prompt is interrupted: no Stop, and the session ends.
+      spool(20, { hook_event_name: 'UserPromptSubmit', prompt_id: 'h2' });
+      spool(25, { hook_event_name: 'SessionEnd', reason: 'prompt_input_exit' });
+      await syncNow(env);
+      const s = await summaries(env.systemId);
+      expect(s.get('h1')).toMatchObject({
+        status: 'closed', outcome: 'failed', failure_kind: 'rate_limit', permission_requests: 2, permission_denials: 1,
+        compactions: 1, tools_used: { Bash: 2, Write: 1 }, tool_failures: { Bash: 1 }, model_switches: 2, api_requests: 4,
+      });
+      expect(Number(s.get('h1')?.permission_wait_seconds)).toBe(9.5);
+      expect(s.get('h2')).toMatchObject({ status: 'closed', outcome: 'interrupted', failure_kind: null, permission_requests: 0, permission_wait_seconds: '0', tool_failures: {} });
+    } finally {
+      env.cleanup();
+    }
+  });
+
   it('prices with hooks.pricing_file over the shipped table, and refuses a bad one by name while the events are still recorded', async () => {
     const { env, main, spool } = home();
     try {
@@ -146,7 +183,8 @@ describe('tokens and cost per task, from the transcripts', () => {
       spool(3, { hook_event_name: 'UserPromptSubmit', prompt_id: 'q2' });
       appendFileSync(main, `${response(4, 'msg_r', 'claude-mystery-9', { input: 10 })}\n`);
       spool(5, { hook_event_name: 'Stop', prompt_id: 'q2' });
-      await syncNow(env);
+      const r = await syncNow(env);
+      expect(r.stderr).toContain(`warning: a coding-agent transcript could not be read (price table ${prices}: models.claude-mystery.input: `);
       s = await summaries(env.systemId);
       expect(s.get('q2')).toMatchObject({ status: 'closed', total_events: 2, api_requests: 0 });
     } finally {

@@ -30,7 +30,7 @@ export function summariseTask(db: Db, taskId: string, opts: { prompts?: boolean 
 }
 
 /** A task with no API response known: nothing used, nothing spent. */
-const NO_USAGE: TaskUsage = { input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, api_requests: 0, cost_usd: 0, models: {}, unpriced_models: [], git_branches: [] };
+const NO_USAGE: TaskUsage = { input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, api_requests: 0, cost_usd: 0, models: {}, unpriced_models: [], git_branches: [], model_switches: 0 };
 
 const queriesByDb = new WeakMap<Db, { events: HookEvents; usage: TranscriptUsage }>();
 

@@ -56,6 +56,17 @@ export interface TaskSummary {
   first_event_at: string | null;
   last_event_at: string | null;
   closed_at: string | null;
+  /** How it ended: completed (Stop), failed (StopFailure), interrupted (only SessionEnd closed it); null while open. */
+  outcome: 'completed' | 'failed' | 'interrupted' | null;
+  /** StopFailure's error kind: rate_limit, overloaded, billing_error, … */
+  failure_kind: string | null;
+  permission_requests: number;
+  /** Seconds from each PermissionRequest to its tool's result (or denial), summed. */
+  permission_wait_seconds: number;
+  permission_denials: number;
+  compactions: number;
+  /** Failed calls per tool ({"Bash": 1}); tools_used has the calls. */
+  tool_failures: Record<string, number>;
   /** The prompt texts, only when hooks.upload lists prompts (they land in the remote's extra). */
   prompts?: string[];
 }
@@ -126,6 +137,25 @@ const HOOK_EVENTS_SQL = {
             FROM hook_events WHERE task_id = ? AND success = 0 AND json_valid(payload))
       ORDER BY timestamp DESC, id DESC LIMIT ?)
     ORDER BY timestamp, id`,
+  // howItWent: the closing event that ended the task (the last one), its error kind, the
+  // permission prompts and their waits (to the same tool's next result or denial), the denials and
+  // the compactions. Params: task_id.
+  howItWent: `
+    SELECT (SELECT event_name FROM hook_events WHERE task_id = @task AND event_name IN (${list(CLOSING_EVENTS)})
+              AND event_name <> 'SessionEnd' ORDER BY timestamp DESC, id DESC LIMIT 1) AS stopped_by,
+           (SELECT json_extract(payload, '$.error') FROM hook_events WHERE task_id = @task AND event_name = 'StopFailure' AND json_valid(payload)
+              ORDER BY timestamp DESC, id DESC LIMIT 1) AS failure_kind,
+           (SELECT count(*) FROM hook_events WHERE task_id = @task AND event_name = 'PermissionDenied') AS denials,
+           (SELECT max(sum(event_name = 'PreCompact'), sum(event_name = 'PostCompact')) FROM hook_events WHERE task_id = @task) AS compactions,
+           count(p.id) AS requests,
+           coalesce(sum((julianday(coalesce(p.done, p.timestamp)) - julianday(p.timestamp)) * 86400), 0) AS wait
+    FROM (SELECT q.id, q.timestamp,
+                 (SELECT min(r.timestamp) FROM hook_events r WHERE r.task_id = q.task_id AND r.tool_name IS q.tool_name AND r.agent_id IS q.agent_id
+                    AND r.event_name IN ('PostToolUse', 'PostToolUseFailure', 'PermissionDenied') AND r.timestamp >= q.timestamp) AS done
+          FROM hook_events q WHERE q.task_id = @task AND q.event_name = 'PermissionRequest') p`,
+  // toolFailures: failed calls per tool. Params: task_id.
+  toolFailures: `SELECT tool_name, count(DISTINCT coalesce(tool_use_id, 'event:' || event_id)) AS n FROM hook_events
+    WHERE task_id = ? AND tool_name IS NOT NULL AND event_name = 'PostToolUseFailure' GROUP BY tool_name ORDER BY tool_name`,
   // prompts: the task's prompt texts, in order (cut to MAX_PROMPT). Params: task_id, limit.
   prompts: `
     SELECT substr(json_extract(payload, '$.prompt'), 1, ${MAX_PROMPT}) AS p FROM hook_events
@@ -208,6 +238,10 @@ export class HookEvents {
     const closed = t.closed_at !== null && (t.active === null || t.closed_at >= t.active);
     const end = closed ? ((this.stmts.closedAfter.get(taskId, t.active ?? '') as { t: string | null }).t ?? t.closed_at) : (t.active ?? t.last);
     const duration = t.first && end ? Math.max(0, (Date.parse(end) - Date.parse(t.first)) / 1000) : 0;
+    const how = this.stmts.howItWent.get({ task: taskId }) as { stopped_by: string | null; failure_kind: string | null; denials: number; compactions: number | null; requests: number; wait: number };
+    const failures: Record<string, number> = {};
+    for (const r of this.stmts.toolFailures.all(taskId) as { tool_name: string; n: number }[]) failures[r.tool_name] = r.n;
+    const outcome = !closed ? null : how.stopped_by === 'StopFailure' ? 'failed' : how.stopped_by === 'Stop' ? 'completed' : 'interrupted';
     return {
       task_id: taskId,
       session_id: t.session,
@@ -224,6 +258,13 @@ export class HookEvents {
       first_event_at: t.first,
       last_event_at: t.last,
       closed_at: t.closed_at,
+      outcome,
+      failure_kind: outcome === 'failed' ? how.failure_kind : null,
+      permission_requests: how.requests,
+      permission_wait_seconds: Math.round(how.wait * 1000) / 1000,
+      permission_denials: how.denials,
+      compactions: how.compactions ?? 0,
+      tool_failures: failures,
       ...(opts.prompts ? { prompts: (this.stmts.prompts.all(taskId, MAX_PROMPTS) as { p: string }[]).map((r) => String(r.p)) } : {}),
     };
   }

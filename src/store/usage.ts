@@ -28,6 +28,8 @@ export interface TaskUsage {
   unpriced_models: string[];
   /** The git branches the task's responses were made on, in order (more than one: it switched). */
   git_branches: string[];
+  /** How often the main thread's model changed (/model, or a fallback); subagents' models aside. */
+  model_switches: number;
 }
 
 /** The responses of a task (@task): see the rules above. */
@@ -76,6 +78,8 @@ const USAGE_SQL = {
     FROM mine GROUP BY model ORDER BY model`,
   // branches: a task's git branches, first seen first. Params: {task}.
   branches: `${OF_TASK} SELECT git_branch AS b FROM mine WHERE git_branch IS NOT NULL GROUP BY git_branch ORDER BY min(at)`,
+  // mainModels: the main thread's model of each response, in order. Params: {task}.
+  mainModels: `${OF_TASK} SELECT model FROM mine WHERE agent_id IS NULL ORDER BY at, key`,
 };
 
 type ModelRow = { model: string; requests: number; input_tokens: number; output_tokens: number; cache_creation_tokens: number; cache_read_tokens: number; cost_usd: number | null };
@@ -129,7 +133,7 @@ export class TranscriptUsage {
   forTask(taskId: string): TaskUsage | undefined {
     const rows = this.stmts.byModel.all({ task: taskId }) as ModelRow[];
     if (rows.length === 0) return undefined;
-    const u: TaskUsage = { input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, api_requests: 0, cost_usd: null, models: {}, unpriced_models: [], git_branches: [] };
+    const u: TaskUsage = { input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, api_requests: 0, cost_usd: null, models: {}, unpriced_models: [], git_branches: [], model_switches: 0 };
     for (const { model, ...r } of rows) {
       u.models[model] = r;
       u.input_tokens += r.input_tokens;
@@ -141,6 +145,8 @@ export class TranscriptUsage {
       else u.cost_usd = roundCents((u.cost_usd ?? 0) + r.cost_usd);
     }
     for (const m of Object.values(u.models)) if (m.cost_usd !== null) m.cost_usd = roundCents(m.cost_usd);
+    const main = (this.stmts.mainModels.all({ task: taskId }) as { model: string }[]).map((r) => r.model);
+    u.model_switches = main.filter((m, i) => i > 0 && m !== main[i - 1]).length;
     u.git_branches = (this.stmts.branches.all({ task: taskId }) as { b: string }[]).map((r) => r.b);
     return u;
   }

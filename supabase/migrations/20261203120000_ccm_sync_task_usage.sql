@@ -1,8 +1,9 @@
--- What a coding-agent task used and cost (schema 4).
+-- What a coding-agent task used and cost, and how it went (schema 4).
 --
 -- Task summaries now carry the usage of the task's API responses, read from the session's
 -- transcripts by the machine that ran it (src/store/usage.ts): tokens by kind, requests, models,
--- the estimated cost and the git branch. A remote without these columns still takes the summaries:
+-- the estimated cost and the git branch; and, from its hook events (src/store/hook-events.ts), its
+-- outcome, permission prompts and waits, denials, compactions and failures per tool. A remote without these columns still takes the summaries:
 -- batch_sync keeps keys that name no column in `extra` (20261126000000_ccm_sync_contract.sql).
 -- Nothing else changes: every client that speaks schema 2 keeps working.
 alter table public.task_summaries
@@ -15,7 +16,15 @@ alter table public.task_summaries
   add column if not exists models jsonb,
   add column if not exists unpriced_models jsonb,
   add column if not exists git_branch text,
-  add column if not exists git_branches jsonb;
+  add column if not exists git_branches jsonb,
+  add column if not exists model_switches integer,
+  add column if not exists outcome text,
+  add column if not exists failure_kind text,
+  add column if not exists permission_requests integer,
+  add column if not exists permission_wait_seconds numeric,
+  add column if not exists permission_denials integer,
+  add column if not exists compactions integer,
+  add column if not exists tool_failures jsonb;
 
 -- ccm_sync_info(): what this remote speaks. Clients need at least 2; 3 adds app_metadata.system_id;
 -- 4 adds the task usage columns.

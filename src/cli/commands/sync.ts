@@ -5,7 +5,7 @@
 import { heartbeatOf } from '../../monitor/heartbeat.ts';
 import { hookLine } from '../../monitor/hook-health.ts';
 import { drainSpool } from '../../hooks/spool-drain.ts';
-import { DaemonUnreachableError } from '../../errors.ts';
+import { DaemonUnreachableError, messageOf } from '../../errors.ts';
 import { syncContext, type Local } from '../../local.ts';
 import type { Settings } from '../../config/load.ts';
 import { statusSnapshot, type StatusSnapshot } from '../../monitor/status.ts';
@@ -102,7 +102,10 @@ async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string)
       }
     }
     if (!result) {
-      drainSpool(settings.paths.home, local); // hook events waiting in the spool go into this sync
+      // Hook events waiting in the spool go into this sync (a transcript that cannot be read is said once).
+      const problems = new Set<string>();
+      drainSpool(settings.paths.home, { ...local, onTranscriptProblem: (err) => problems.add(messageOf(err)) });
+      for (const p of problems) process.stderr.write(`warning: a coding-agent transcript could not be read (${p}); task summaries lack its usage until it can\n`);
       const bar = await progressBar(opts);
       try {
         result = await syncInProcess(settings, local, job, (p) => bar.update(p));
