@@ -92,7 +92,8 @@ export const TABLES: readonly TableSpec[] = [
       c('model_switches', 'integer', 'How often the main model changed'), c('outcome', 'text', 'completed, failed (StopFailure) or interrupted; null while open'),
       c('failure_kind', 'text', 'StopFailure\'s error: rate_limit, overloaded, …'), c('permission_requests', 'integer', 'Permission prompts shown'),
       c('permission_wait_seconds', 'numeric', 'Seconds from each prompt to its tool\'s result, summed'), c('permission_denials', 'integer', 'Tool calls denied'),
-      c('compactions', 'integer', 'Context compactions'), c('tool_failures', 'jsonb', 'Failed calls per tool ({"Bash": 1})'),
+      c('repo', 'text', 'Its repository: origin\'s host and path, never credentials'), c('repo_root', 'text', 'The repository\'s top folder'),
+      c('worktree', 'text', 'The linked git worktree it ran in, if any'), c('compactions', 'integer', 'Context compactions'), c('tool_failures', 'jsonb', 'Failed calls per tool ({"Bash": 1})'),
     ],
   },
   {

@@ -12,6 +12,7 @@ import { Review } from './store/review.ts';
 import { HookEvents } from './store/hook-events.ts';
 import { StateStore } from './store/state.ts';
 import { TranscriptUsage } from './store/usage.ts';
+import { Repos } from './store/repos.ts';
 import { loadPricing, type PriceTable } from './hooks/pricing.ts';
 import type { Settings } from './config/load.ts';
 import type { Transport } from './remote/transport.ts';
@@ -25,6 +26,8 @@ export interface Local {
   hookEvents: HookEvents;
   /** What coding-agent sessions' API responses used, read from their transcripts. */
   usage: TranscriptUsage;
+  /** The git repository of each folder coding-agent events came from. */
+  repos: Repos;
   metrics: MetricsStore;
   state: StateStore;
   clock: Clock;
@@ -48,6 +51,7 @@ export function openLocal(settings: LocalSettings, clock: Clock = systemClock, o
     review: new Review(recorder.outbox),
     hookEvents: new HookEvents(db),
     usage: new TranscriptUsage(db, lazyPricing(settings.paths.pricingFile)),
+    repos: new Repos(db),
     metrics: new MetricsStore(db),
     state: new StateStore(db),
     clock,

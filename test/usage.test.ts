@@ -4,9 +4,11 @@
  * errors leave) read by `sync now` where the spool is drained, attributed to tasks, and uploaded
  * in the task summaries to a real Postgres, with exact sums.
  */
+import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanRemote } from '../src/hooks/repo.ts';
 import { spoolDir, spoolPayload } from '../src/hooks/spool.ts';
 import { runCli } from './helpers/cli.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
@@ -165,6 +167,32 @@ describe('tokens and cost per task, from the transcripts', () => {
     }
   });
 
+  it('names the repository, its remote without credentials, and the worktree it ran in', async () => {
+    const { env, spool } = home();
+    try {
+      const repo = path.join(env.dir, 'api-server');
+      const worktree = path.join(env.dir, 'api-server-feat');
+      const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, stdio: 'pipe', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+      mkdirSync(path.join(repo, 'src'), { recursive: true });
+      git(repo, 'init', '-q', '-b', 'main');
+      git(repo, 'commit', '-q', '--allow-empty', '-m', 'first');
+      git(repo, 'remote', 'add', 'origin', 'https://bob:ghp_s3cret@github.com/bobco/api-server.git');
+      git(repo, 'worktree', 'add', '-q', '-b', 'feat/healthz', worktree);
+      spool(0, { hook_event_name: 'UserPromptSubmit', prompt_id: 'w1', cwd: worktree });
+      spool(1, { hook_event_name: 'Stop', prompt_id: 'w1', cwd: worktree });
+      spool(2, { hook_event_name: 'UserPromptSubmit', prompt_id: 'w2', cwd: path.join(repo, 'src') });
+      spool(3, { hook_event_name: 'Stop', prompt_id: 'w2', cwd: path.join(repo, 'src') });
+      await syncNow(env);
+      const s = await summaries(env.systemId);
+      expect(s.get('w1')).toMatchObject({ repo: 'github.com/bobco/api-server', repo_root: worktree, worktree, git_branch: 'feat/healthz' });
+      expect(s.get('w2')).toMatchObject({ repo: 'github.com/bobco/api-server', repo_root: repo, worktree: null, git_branch: 'main' });
+      const [{ n }] = await db.query<{ n: string }>("select count(*) as n from task_summaries where system_id = $1 and row_to_json(task_summaries)::text like '%s3cret%'", [env.systemId]);
+      expect(n).toBe('0');
+    } finally {
+      env.cleanup();
+    }
+  });
+
   it('prices with hooks.pricing_file over the shipped table, and refuses a bad one by name while the events are still recorded', async () => {
     const { env, main, spool } = home();
     try {
@@ -190,5 +218,14 @@ describe('tokens and cost per task, from the transcripts', () => {
     } finally {
       env.cleanup();
     }
+  });
+
+  it('keeps only host and path of a remote URL, whatever its form', () => {
+    expect(cleanRemote('git@github.com:bobco/api-server.git')).toBe('github.com/bobco/api-server');
+    expect(cleanRemote('ssh://git@gitlab.example.com:2222/team/app.git')).toBe('gitlab.example.com/team/app');
+    expect(cleanRemote('https://oauth2:glpat-XYZ@gitlab.com/team/app?ref=1')).toBe('gitlab.com/team/app');
+    expect(cleanRemote('/srv/git/app.git')).toBe('/srv/git/app');
+    expect(cleanRemote('file:///srv/git/app.git/')).toBe('/srv/git/app');
+    expect(cleanRemote('')).toBeNull();
   });
 });

@@ -5,20 +5,23 @@
  * POST /api/hooks/claude; never by the hook process, which only spools.
  *
  * First, the transcripts the event names are read up to now (store/usage.ts), so the task's
- * summary that this event's upload carries has the usage of every response before it. A transcript
- * that cannot be read costs the event nothing: it is recorded all the same.
+ * summary that this event's upload carries has the usage of every response before it, and the
+ * repository of its cwd is looked up (store/repos.ts). A transcript that cannot be read costs the
+ * event nothing: it is recorded all the same.
  */
 import { alsoClosed, assignTask, checkPayload, hookOperation, parsePayload, type Payload } from './claude.ts';
 import type { Recorder } from '../record.ts';
 import type { Db } from '../store/db.ts';
 import type { HookEvents } from '../store/hook-events.ts';
 import type { TranscriptUsage } from '../store/usage.ts';
+import type { Repos } from '../store/repos.ts';
 
 export interface HookSink {
   db: Db;
   recorder: Recorder;
   hookEvents: Pick<HookEvents, 'session' | 'startPrompt' | 'agentTask' | 'openTasks'>;
   usage?: Pick<TranscriptUsage, 'catchUp'>;
+  repos?: Pick<Repos, 'note'>;
   /** Told when a transcript could not be read (the event is recorded all the same). */
   onTranscriptProblem?: (problem: unknown) => void;
 }
@@ -44,6 +47,7 @@ export function ingestClaudeHook(sink: HookSink, input: string | Payload, taskId
       sink.onTranscriptProblem?.(err);
     }
   }
+  sink.repos?.note(payload.cwd, nowMs);
   return sink.db.transaction(() => {
     const task = assignTask(payload, sink.hookEvents, taskIdEnv);
     const ops = [hookOperation(payload, task, sink.recorder.newId(nowMs), nowIso)];

@@ -12,27 +12,41 @@
 import { TABLES } from '../catalog.ts';
 import { HookEvents, type TaskSummary } from '../store/hook-events.ts';
 import { TranscriptUsage, type TaskUsage } from '../store/usage.ts';
+import { Repos } from '../store/repos.ts';
 import type { Db } from '../store/db.ts';
 import type { PendingRow } from '../store/outbox.ts';
 import type { Packaged, Packager } from './types.ts';
 
-export type TaskSummaryWithUsage = TaskSummary & Omit<TaskUsage, 'git_branches'> & { git_branch: string | null; git_branches: string[] };
+export type TaskSummaryWithUsage = TaskSummary & Omit<TaskUsage, 'git_branches'> & {
+  git_branch: string | null;
+  git_branches: string[];
+  /** The repository: origin's host and path, its top folder, and the linked worktree it ran in. */
+  repo: string | null;
+  repo_root: string | null;
+  worktree: string | null;
+};
 
 export function summariseTask(db: Db, taskId: string, opts: { prompts?: boolean } = {}): TaskSummaryWithUsage {
   let q = queriesByDb.get(db);
   if (!q) {
-    q = { events: new HookEvents(db), usage: new TranscriptUsage(db, () => new Map()) };
+    q = { events: new HookEvents(db), usage: new TranscriptUsage(db, () => new Map()), repos: new Repos(db) };
     queriesByDb.set(db, q);
   }
   const usage = q.usage.forTask(taskId) ?? NO_USAGE;
   const { git_branches, ...rest } = usage;
-  return { ...q.events.summary(taskId, opts), ...rest, git_branch: git_branches.at(-1) ?? null, git_branches };
+  const repo = q.repos.ofTask(taskId);
+  // The branch of its responses; with none read, the branch checked out when its folder was probed.
+  const branches = git_branches.length ? git_branches : repo?.branch ? [repo.branch] : [];
+  return {
+    ...q.events.summary(taskId, opts), ...rest, git_branch: branches.at(-1) ?? null, git_branches: branches,
+    repo: repo?.remote ?? null, repo_root: repo?.root ?? null, worktree: repo?.worktree ?? null,
+  };
 }
 
 /** A task with no API response known: nothing used, nothing spent. */
 const NO_USAGE: TaskUsage = { input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, api_requests: 0, cost_usd: 0, models: {}, unpriced_models: [], git_branches: [], model_switches: 0 };
 
-const queriesByDb = new WeakMap<Db, { events: HookEvents; usage: TranscriptUsage }>();
+const queriesByDb = new WeakMap<Db, { events: HookEvents; usage: TranscriptUsage; repos: Repos }>();
 
 export const hookSummaryPackager: Packager = {
   name: 'hook-summary',

@@ -258,7 +258,8 @@ export const MIGRATIONS: readonly string[] = [
   -- after the next prompt): found by this index.
   CREATE INDEX idx_hook_events_agent ON hook_events (agent_id, id) WHERE agent_id IS NOT NULL;
   `,
-  // 7: what each API response of a coding-agent session used, read from its transcript (store/usage.ts).
+  // 7: what each API response of a coding-agent session used, read from its transcript (store/usage.ts),
+  // and where it ran (store/repos.ts).
   `
   -- One row per API response (message id and request id), counted once however often the
   -- transcript repeats it. A task's usage is found by its session and time, or by its subagents.
@@ -284,6 +285,17 @@ export const MIGRATIONS: readonly string[] = [
     inode   INTEGER NOT NULL,
     offset  INTEGER NOT NULL,
     read_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  -- The git repository of each working directory events came from (store/repos.ts); root is null
+  -- for a folder in no repository.
+  CREATE TABLE hook_repos (
+    cwd        TEXT PRIMARY KEY,
+    root       TEXT,
+    remote     TEXT,
+    worktree   TEXT,
+    branch     TEXT,
+    checked_at TEXT NOT NULL
   ) WITHOUT ROWID;
 
   -- A session's prompts in time order: where each task's usage starts and ends.

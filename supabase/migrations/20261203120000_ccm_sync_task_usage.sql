@@ -2,7 +2,7 @@
 --
 -- Task summaries now carry the usage of the task's API responses, read from the session's
 -- transcripts by the machine that ran it (src/store/usage.ts): tokens by kind, requests, models,
--- the estimated cost and the git branch; and, from its hook events (src/store/hook-events.ts), its
+-- the estimated cost and the git branch; its repository (src/store/repos.ts); and, from its hook events (src/store/hook-events.ts), its
 -- outcome, permission prompts and waits, denials, compactions and failures per tool. A remote without these columns still takes the summaries:
 -- batch_sync keeps keys that name no column in `extra` (20261126000000_ccm_sync_contract.sql).
 -- Nothing else changes: every client that speaks schema 2 keeps working.
@@ -17,6 +17,9 @@ alter table public.task_summaries
   add column if not exists unpriced_models jsonb,
   add column if not exists git_branch text,
   add column if not exists git_branches jsonb,
+  add column if not exists repo text,
+  add column if not exists repo_root text,
+  add column if not exists worktree text,
   add column if not exists model_switches integer,
   add column if not exists outcome text,
   add column if not exists failure_kind text,
