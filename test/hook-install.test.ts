@@ -28,6 +28,12 @@ const THEIRS = {
   },
 };
 
+/** PATH with the real Claude Code 2.1.328 on it (the devDependency), as a user who installed it has. */
+const WITH_CLAUDE = `${path.resolve('node_modules/.bin')}:${process.env.PATH}`;
+/** The events ccm-sync installs for Claude Code 2.1.328: every one it knows. */
+const ALL_EVENTS = ['Notification', 'PermissionDenied', 'PermissionRequest', 'PostCompact', 'PostToolBatch', 'PostToolUse', 'PostToolUseFailure', 'PreCompact',
+  'PreToolUse', 'SessionEnd', 'SessionStart', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'UserPromptSubmit'];
+
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'ccm-hook-install-'));
@@ -45,7 +51,7 @@ describe('hook install and uninstall', () => {
     const file = path.join(claudeDir, 'settings.json');
     const original = `${JSON.stringify(THEIRS, null, 4)}\n`;
     writeFileSync(file, original);
-    const env = { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir };
+    const env = { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir, PATH: WITH_CLAUDE };
 
     const dry = await runCli(['hook', 'install', '--dry-run'], { env, cwd: dir });
     expect(dry.code).toBe(0);
@@ -56,7 +62,8 @@ describe('hook install and uninstall', () => {
     const first = await runCli(['hook', 'install', '--json'], { env, cwd: dir });
     expect(first.code, first.stderr).toBe(0);
     const out = JSON.parse(first.stdout);
-    expect(out).toMatchObject({ file, changed: true, scope: 'user', kind: 'command' });
+    expect(out).toMatchObject({ file, changed: true, scope: 'user', kind: 'command', claude_version: '2.1.328', events: expect.arrayContaining(ALL_EVENTS) });
+    expect(out.events).toHaveLength(16);
     expect(readFileSync(out.backup, 'utf8')).toBe(original);
     // The backup lives in ccm-sync's home, private, never beside the settings file.
     expect(out.backup.startsWith(path.join(dir, '.ccm-global', 'backups', 'claude-settings'))).toBe(true);
@@ -67,7 +74,7 @@ describe('hook install and uninstall', () => {
     expect(s.permissions).toEqual(THEIRS.permissions);
     expect(s.hooks.PreToolUse[0]).toEqual(THEIRS.hooks.PreToolUse[0]);
     expect(s.hooks.Stop[0].hooks).toEqual([{ type: 'command', command: 'say done' }]); // the older ccm-sync entry replaced
-    expect(ours(s).sort()).toEqual(['Notification', 'PostToolUse', 'PostToolUseFailure', 'PreCompact', 'PreToolUse', 'SessionEnd', 'SessionStart', 'Stop', 'StopFailure', 'SubagentStart', 'SubagentStop', 'UserPromptSubmit']);
+    expect(ours(s).sort()).toEqual(ALL_EVENTS);
     const tool = s.hooks.PostToolUse.at(-1);
     expect(tool).toMatchObject({ matcher: '*', hooks: [{ type: 'command', timeout: 10, async: true }] });
     expect(tool.hooks[0].command).toMatch(/^\S*node \S*dist\/cli\/main\.js hook claude$/);
@@ -90,12 +97,37 @@ describe('hook install and uninstall', () => {
     expect(backups()).toHaveLength(2);
   });
 
+  it('installs only the events the installed Claude Code knows, and status says what a newer one would add', async () => {
+    const claudeDir = path.join(dir, 'versions');
+    mkdirSync(claudeDir);
+    const file = path.join(claudeDir, 'settings.json');
+    // No Claude Code on PATH: only the events every version knows, and it says so.
+    const none = await runCli(['hook', 'install'], { env: { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir, PATH: '/usr/bin:/bin' }, cwd: dir });
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toMatch(/ccm-sync's hook on 11 events, for any Claude Code \(none answered `claude --version`/);
+    expect(none.stdout).not.toContain('@@'); // the diff only when asked for
+    expect(ours(settingsOf(file))).not.toContain('StopFailure');
+    // The real Claude Code 2.1.328 on PATH: status names what it would add.
+    const status = JSON.parse((await runCli(['hook', 'status', '--json'], { env: { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir, PATH: WITH_CLAUDE }, cwd: dir })).stdout);
+    expect(status.claude_version).toBe('2.1.328');
+    expect(status.installs.find((i: { scope: string }) => i.scope === 'user')).toMatchObject({
+      would_add: ['PermissionRequest', 'PostCompact', 'PermissionDenied', 'PostToolBatch', 'StopFailure'], unknown_to_claude: [],
+    });
+    // For an older Claude Code: StopFailure (2.1.78) but not PostCompact (2.1.83) or PermissionDenied (2.1.89).
+    const old = await runCli(['hook', 'install', '--claude-version', '2.1.80', '--json'], { env: { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir, PATH: WITH_CLAUDE }, cwd: dir });
+    expect(JSON.parse(old.stdout)).toMatchObject({ claude_version: '2.1.80' });
+    expect(ours(settingsOf(file)).sort()).toEqual(ALL_EVENTS.filter((e) => !['PostCompact', 'PermissionDenied', 'PostToolBatch'].includes(e)));
+    const human = await runCli(['hook', 'status'], { env: { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir, PATH: WITH_CLAUDE }, cwd: dir });
+    expect(human.stdout).toContain('Claude Code: 2.1.328');
+    expect(human.stdout).toMatch(/Claude Code 2\.1\.328 also has PostCompact, PermissionDenied, PostToolBatch: `ccm-sync hook install --scope user` adds them/);
+  });
+
   it('leaves a missing settings file missing on uninstall, and writes through a symlinked one', async () => {
     const claudeDir = path.join(dir, 'linked');
     const dotfiles = path.join(dir, 'dotfiles');
     mkdirSync(claudeDir);
     mkdirSync(dotfiles);
-    const env = { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir };
+    const env = { CLAUDE_CONFIG_DIR: claudeDir, HOME: dir, PATH: WITH_CLAUDE };
     const gone = await runCli(['hook', 'uninstall'], { env, cwd: dir });
     expect(gone.code).toBe(0);
     expect(gone.stdout).toMatch(/ccm-sync's hook is not in .*: nothing to remove/);
@@ -104,7 +136,7 @@ describe('hook install and uninstall', () => {
     symlinkSync(path.join(dotfiles, 'claude-settings.json'), path.join(claudeDir, 'settings.json'));
     expect((await runCli(['hook', 'install'], { env, cwd: dir })).code).toBe(0);
     expect(lstatSync(path.join(claudeDir, 'settings.json')).isSymbolicLink()).toBe(true);
-    expect(ours(settingsOf(path.join(dotfiles, 'claude-settings.json')))).toHaveLength(12);
+    expect(ours(settingsOf(path.join(dotfiles, 'claude-settings.json')))).toHaveLength(16);
     expect(settingsOf(path.join(dotfiles, 'claude-settings.json')).model).toBe('opus');
   });
 
@@ -141,8 +173,8 @@ describe('hook install and uninstall', () => {
   it('writes project and local settings, and refuses a settings file that is not JSON, leaving it as it was', async () => {
     const proj = path.join(dir, 'proj');
     mkdirSync(proj);
-    expect((await runCli(['hook', 'install', '--scope', 'local'], { cwd: proj, env: { HOME: dir } })).code).toBe(0);
-    expect(ours(settingsOf(path.join(proj, '.claude', 'settings.local.json')))).toHaveLength(12);
+    expect((await runCli(['hook', 'install', '--scope', 'local'], { cwd: proj, env: { HOME: dir, PATH: WITH_CLAUDE } })).code).toBe(0);
+    expect(ours(settingsOf(path.join(proj, '.claude', 'settings.local.json')))).toHaveLength(16);
     // Shared through git: the command is ccm-sync from PATH, not this machine's paths; and being in
     // two settings files would record every event twice, so install says so.
     const both = await runCli(['hook', 'install', '--scope', 'project'], { cwd: proj, env: { HOME: dir } });
@@ -194,7 +226,7 @@ describe('the daemon and hooks', () => {
       const refused = await runCli(['hook', 'install', '--http', '--scope', 'project'], { cwd: proj, env: env.env });
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/shared through git/);
-      const r = await runCli(['hook', 'install', '--http', '--scope', 'local'], { cwd: proj, env: env.env });
+      const r = await runCli(['hook', 'install', '--http', '--scope', 'local', '--diff'], { cwd: proj, env: env.env });
       expect(r.code, r.stderr).toBe(0);
       const token = readFileSync(env.settings.paths.tokenFile, 'utf8').trim();
       expect(r.stdout).toContain('Authorization');

@@ -104,8 +104,10 @@ ccm-sync hook install              add ccm-sync to ~/.claude/settings.json (ever
 ccm-sync hook install --scope project --dry-run    show the change to .claude/settings.json
 ccm-sync hook status               where it is installed, the last event, failures
 Claude Code runs \`ccm-sync hook claude\` with each event's JSON on stdin; it always exits 0 and prints
-nothing. Summaries per task (tools, files, commands, errors) go to the remote; prompts, file contents
-and tool output stay on this machine. See README: Use with Claude Code.`);
+nothing. Install registers the events the installed Claude Code knows (\`claude --version\`): an
+event it does not know would make it warn. Summaries per task (tools, files, commands, errors,
+tokens, cost, repository, permission waits) go to the remote; prompts, file contents and tool
+output stay on this machine. See README: Use with Claude Code.`);
 const scopeOption = () => new Option('--scope <scope>', 'settings file: user (~/.claude/settings.json), project (.claude/settings.json), local (.claude/settings.local.json)').choices(['user', 'project', 'local']).default('user');
 common(hook.command('install'))
   .description('merge ccm-sync\'s hooks into a Claude Code settings file (idempotent; a backup is written first)')
@@ -113,6 +115,8 @@ common(hook.command('install'))
   .option('--dry-run', 'print the change without writing it')
   .option('--http', 'an http hook to the running daemon (no process per event; events are lost while the daemon is down)')
   .option('--dir <dir>', 'project folder for --scope project|local (default: here)')
+  .option('--diff', 'print the settings file\'s change in full')
+  .option('--claude-version <version>', 'install the events this Claude Code version knows (default: ask `claude --version`)')
   .action(async (_o, cmd: Command) => (await import('./commands/hook.ts')).hookInstallCommand(opts(cmd)));
 common(hook.command('uninstall'))
   .description('remove ccm-sync\'s hooks from a Claude Code settings file, and nothing else')

@@ -30,8 +30,14 @@ export interface Sessions {
   openTasks(sessionId: string | null): string[];
 }
 
-/** Claude Code's events that ccm-sync registers for, and whether Claude waits for the hook. */
-export const CLAUDE_EVENTS: readonly { event: string; wait: boolean; matcher: boolean }[] = [
+/**
+ * Claude Code's events that ccm-sync registers for, whether Claude waits for the hook, and the
+ * first Claude Code version that knows the event (from its release notes; where the notes do not
+ * say, a version known to have it). A version that does not know an event warns about it, into
+ * `claude -p` output too, so an event is installed only for a Claude Code at least that new
+ * (eventsFor).
+ */
+export const CLAUDE_EVENTS: readonly { event: string; wait: boolean; matcher: boolean; since?: string }[] = [
   // Claude waits for this one, so the prompt's task exists before any of its tool events arrive
   // (without prompt_id, concurrent hooks could otherwise land in the previous prompt's task).
   { event: 'UserPromptSubmit', wait: true, matcher: false },
@@ -43,12 +49,31 @@ export const CLAUDE_EVENTS: readonly { event: string; wait: boolean; matcher: bo
   { event: 'Notification', wait: false, matcher: false },
   { event: 'PreCompact', wait: false, matcher: false },
   { event: 'SessionStart', wait: false, matcher: false },
+  // What a task's summary reads beyond the first events: permission prompts and their waits,
+  // denials, compactions, batches of tool calls.
+  { event: 'PermissionRequest', wait: false, matcher: true, since: '2.1.12' },
+  { event: 'PostCompact', wait: false, matcher: false, since: '2.1.83' },
+  { event: 'PermissionDenied', wait: false, matcher: true, since: '2.1.89' },
+  { event: 'PostToolBatch', wait: false, matcher: false, since: '2.1.121' },
   // The events that close a task: Claude may exit right after them, and async hooks still running
   // then are killed, so it waits for these (a few milliseconds; SessionEnd has 1.5 s for all hooks).
   { event: 'Stop', wait: true, matcher: false },
-  { event: 'StopFailure', wait: true, matcher: false },
+  { event: 'StopFailure', wait: true, matcher: false, since: '2.1.78' },
   { event: 'SessionEnd', wait: true, matcher: false },
 ];
+
+/** a ≥ b, for dotted versions ("2.1.328" ≥ "2.1.89"). */
+export function versionAtLeast(a: string, b: string): boolean {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  return true;
+}
+
+/** The events to install for a Claude Code version; with none known, only those every version has. */
+export function eventsFor(version: string | undefined): typeof CLAUDE_EVENTS {
+  return CLAUDE_EVENTS.filter((e) => !e.since || (version !== undefined && versionAtLeast(version, e.since)));
+}
 
 export class PayloadError extends Error {
   override readonly name = 'PayloadError';

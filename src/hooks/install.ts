@@ -6,11 +6,12 @@
  * `ccm-sync … hook` command line) or URL (`…/api/hooks/claude`), so installing twice, or from
  * another installation, replaces them instead of adding more, and every other key and hook is kept.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../errors.ts';
-import { CLAUDE_EVENTS } from './claude.ts';
+import { eventsFor } from './claude.ts';
 
 export type Scope = 'user' | 'project' | 'local';
 export const SCOPES: readonly Scope[] = ['user', 'project', 'local'];
@@ -81,6 +82,16 @@ function ourHandler(target: HookTarget, wait: boolean): Handler {
   return wait ? { type: 'command', command: target.command, timeout: 10 } : { type: 'command', command: target.command, timeout: 10, async: true };
 }
 
+/** The installed Claude Code's version, as `claude --version` says it, or undefined when none answers. */
+export function claudeVersion(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    const out = execFileSync('claude', ['--version'], { encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'ignore'], env: { ...env, CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' } });
+    return /\b(\d+\.\d+\.\d+)\b/.exec(out)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
 /** The settings without any of our handlers; groups and events left empty go too. */
 export function withoutOurs(settings: Json): Json {
   const hooks = settings.hooks;
@@ -104,11 +115,14 @@ export function withoutOurs(settings: Json): Json {
   return out;
 }
 
-/** The settings with our handlers for every event we register (replacing any earlier ones). */
-export function withOurs(settings: Json, target: HookTarget): Json {
+/**
+ * The settings with our handlers for every event this Claude Code version knows (replacing any
+ * earlier ones); with no version known, the events every version has.
+ */
+export function withOurs(settings: Json, target: HookTarget, claude: string | undefined): Json {
   const base = withoutOurs(settings);
   const hooks: Json = typeof base.hooks === 'object' && base.hooks !== null && !Array.isArray(base.hooks) ? { ...(base.hooks as Json) } : {};
-  for (const { event, wait, matcher } of CLAUDE_EVENTS) {
+  for (const { event, wait, matcher } of eventsFor(claude)) {
     if (target.kind === 'http' && event === 'SessionStart') continue; // Claude Code runs no http hooks there
     const group: Group = matcher ? { matcher: '*', hooks: [ourHandler(target, wait)] } : { hooks: [ourHandler(target, wait)] };
     hooks[event] = [...(Array.isArray(hooks[event]) ? (hooks[event] as unknown[]) : []), group];

@@ -7,8 +7,8 @@ import { ConfigError, InputError } from '../../errors.ts';
 import { loadSettings, type Settings } from '../../config/load.ts';
 import { ensureHome, makePrivateDir, userHome } from '../../config/home.ts';
 import { readToken } from '../../daemon/token.ts';
-import { CLAUDE_EVENTS } from '../../hooks/claude.ts';
-import { commandProblem, installedIn, readSettings, sameFile, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
+import { CLAUDE_EVENTS, eventsFor } from '../../hooks/claude.ts';
+import { claudeVersion, commandProblem, installedIn, readSettings, sameFile, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
 import { hookHealth, hookLine } from '../../monitor/hook-health.ts';
 import { processAlive } from '../../monitor/status.ts';
 import { ago, emit, type GlobalOptions } from '../output.ts';
@@ -19,6 +19,10 @@ export interface HookOptions extends GlobalOptions {
   dryRun?: boolean;
   http?: boolean;
   dir?: string;
+  /** Print the settings file's whole diff (a dry run always does). */
+  diff?: boolean;
+  /** The Claude Code version to install for (default: what `claude --version` says). */
+  claudeVersion?: string;
 }
 
 const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
@@ -80,8 +84,13 @@ function httpTarget(settings: Settings, daemon: { pid: number; port: number } | 
 async function printChange(opts: HookOptions, file: string, before: string, after: string, extra: Record<string, unknown>): Promise<void> {
   const { createTwoFilesPatch } = await import('diff');
   const patch = before === after ? '' : createTwoFilesPatch(file, file, before, after, 'now', opts.dryRun ? 'after (dry run: not written)' : 'after');
-  emit(opts, { file, changed: before !== after, dry_run: Boolean(opts.dryRun), diff: patch, ...extra }, () =>
-    before === after ? `${file}: already as it should be, nothing to change` : `${patch.trimEnd()}\n${opts.dryRun ? '(dry run: nothing written)' : `wrote ${file}`}`);
+  const what = typeof extra.summary === 'string' ? `: ${extra.summary}` : '';
+  const backup = typeof extra.backup === 'string' ? `\nthe file as it was: ${extra.backup}` : '';
+  emit(opts, { file, changed: before !== after, dry_run: Boolean(opts.dryRun), diff: patch, ...extra }, () => {
+    if (before === after) return `${file}: already as it should be, nothing to change${what}`;
+    if (opts.dryRun) return `${patch.trimEnd()}\n(dry run: nothing written)`;
+    return `${opts.diff ? `${patch.trimEnd()}\n` : ''}wrote ${file}${what}${backup}`;
+  });
 }
 
 /**
@@ -139,13 +148,19 @@ export async function hookInstallCommand(opts: HookOptions): Promise<void> {
   const dir = path.resolve(opts.dir ?? process.cwd());
   checkScope(opts.scope, dir);
   warnMalformed(settingsFile(opts.scope, process.env, dir));
+  const claude = opts.claudeVersion ?? claudeVersion(process.env);
+  const events = eventsFor(claude).map((e) => e.event);
+  const facts = {
+    claude_version: claude ?? null, events,
+    summary: `ccm-sync's hook on ${events.length} events, for ${claude ? `Claude Code ${claude}` : 'any Claude Code (none answered `claude --version`: only the events every version knows; run this again once it is installed, or pass --claude-version)'}`,
+  };
   if (!opts.http) {
     const command = hookCommand(opts);
-    await change(opts, (s) => withOurs(s, { kind: 'command', command }), false, { kind: 'command', command });
+    await change(opts, (s) => withOurs(s, { kind: 'command', command }, claude), false, { kind: 'command', command, ...facts });
   } else {
     await lookLocal(opts, async (settings, local) => {
       const target = httpTarget(settings, local.state.get('daemon'), opts.scope);
-      await change(opts, (s) => withOurs(s, target), true, { kind: 'http', url: target.kind === 'http' ? target.url : undefined });
+      await change(opts, (s) => withOurs(s, target, claude), true, { kind: 'http', url: target.kind === 'http' ? target.url : undefined, ...facts });
     });
   }
   for (const other of alsoInstalled(opts.scope, dir)) {
@@ -166,14 +181,24 @@ export async function hookUninstallCommand(opts: HookOptions): Promise<void> {
 export async function hookStatusCommand(opts: Omit<HookOptions, 'scope'>): Promise<void> {
   const dir = path.resolve(opts.dir ?? process.cwd());
   await lookLocal(opts, async (settings, local) => {
+    const claude = claudeVersion(process.env);
+    const knows = eventsFor(claude).map((e) => e.event);
     const installs = distinctScopes(dir).map((scope) => {
       const i = installedIn(settingsFile(scope, process.env, dir));
-      return { scope, ...i, problem: i.command ? commandProblem(i.command, process.env) : undefined };
+      const would_add = i.kind === 'none' ? [] : knows.filter((e) => !i.events.includes(e) && !(i.kind === 'http' && e === 'SessionStart'));
+      const unknown_to_claude = claude ? i.events.filter((e) => CLAUDE_EVENTS.some((c) => c.event === e) && !knows.includes(e)) : [];
+      return { scope, ...i, would_add, unknown_to_claude, problem: i.command ? commandProblem(i.command, process.env) : undefined };
     });
     const health = hookHealth(local.hookEvents, settings.paths.home, local.state.get('hook_intake')?.error ?? null);
     const twice = installs.filter((i) => i.kind !== 'none').length > 1;
-    emit(opts, { installs, installed_twice: twice, home: settings.paths.home, ...health }, () => [
-      ...installs.map((i) => `${i.scope.padEnd(8)}${i.file}: ${i.kind === 'none' ? 'not installed' : `${i.kind} hook on ${i.events.length} events (${i.command ?? i.url})`}${i.problem ? `\n        ${i.problem}` : ''}`),
+    const more = (i: (typeof installs)[number]) => [
+      ...(i.problem ? [i.problem] : []),
+      ...(i.would_add.length ? [`Claude Code ${claude} also has ${i.would_add.join(', ')}: \`ccm-sync hook install --scope ${i.scope}\` adds ${i.would_add.length === 1 ? 'it' : 'them'}`] : []),
+      ...(i.unknown_to_claude.length ? [`Claude Code ${claude} does not know ${i.unknown_to_claude.join(', ')} and warns about ${i.unknown_to_claude.length === 1 ? 'it' : 'them'}: \`ccm-sync hook install --scope ${i.scope}\` takes ${i.unknown_to_claude.length === 1 ? 'it' : 'them'} out`] : []),
+    ].map((l) => `\n        ${l}`).join('');
+    emit(opts, { claude_version: claude ?? null, installs, installed_twice: twice, home: settings.paths.home, ...health }, () => [
+      `Claude Code: ${claude ?? 'not found on PATH (`claude --version` did not answer)'}`,
+      ...installs.map((i) => `${i.scope.padEnd(8)}${i.file}: ${i.kind === 'none' ? 'not installed' : `${i.kind} hook on ${i.events.length} events: ${i.events.join(', ')} (${i.command ?? i.url})`}${more(i)}`),
       ...(twice ? ['Installed in more than one settings file: Claude Code runs each, so every event is recorded more than once. Keep one.'] : []),
       `Home: ${settings.paths.home}`,
       `Events: ${hookLine(health, (iso) => ago(iso)) ?? 'none has arrived yet'}`,
