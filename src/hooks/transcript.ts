@@ -68,7 +68,7 @@ export function usageOf(line: string, agentFromFile: string | null): UsageLine |
     output_tokens: count(usage.output_tokens),
     cache_creation_tokens: count(usage.cache_creation_input_tokens),
     cache_read_tokens: count(usage.cache_read_input_tokens),
-    git_branch: text(entry.gitBranch),
+    git_branch: entry.gitBranch === 'HEAD' ? null : text(entry.gitBranch), // HEAD: detached, or no repository
   };
 }
 

@@ -142,9 +142,9 @@ export class TranscriptUsage {
       u.cache_read_tokens += r.cache_read_tokens;
       u.api_requests += r.requests;
       if (r.cost_usd === null) u.unpriced_models.push(model);
-      else u.cost_usd = roundCents((u.cost_usd ?? 0) + r.cost_usd);
+      else u.cost_usd = roundNano((u.cost_usd ?? 0) + r.cost_usd);
     }
-    for (const m of Object.values(u.models)) if (m.cost_usd !== null) m.cost_usd = roundCents(m.cost_usd);
+    for (const m of Object.values(u.models)) if (m.cost_usd !== null) m.cost_usd = roundNano(m.cost_usd);
     const main = (this.stmts.mainModels.all({ task: taskId }) as { model: string }[]).map((r) => r.model);
     u.model_switches = main.filter((m, i) => i > 0 && m !== main[i - 1]).length;
     u.git_branches = (this.stmts.branches.all({ task: taskId }) as { b: string }[]).map((r) => r.b);
@@ -152,5 +152,5 @@ export class TranscriptUsage {
   }
 }
 
-/** Costs are estimates: kept to a millionth of a dollar, so sums on the remote stay exact decimals. */
-const roundCents = (x: number) => Math.round(x * 1e6) / 1e6;
+/** Costs are estimates: kept to a billionth of a dollar (finer than any price), so sums on the remote stay exact decimals. */
+const roundNano = (x: number) => Math.round(x * 1e9) / 1e9;
