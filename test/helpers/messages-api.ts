@@ -85,7 +85,8 @@ export async function startMessagesApi(script: Script): Promise<MessagesApi> {
       const id = `msg_scripted_${String(n).padStart(4, '0')}`;
       const requestId = `req_scripted_${String(n).padStart(4, '0')}`;
       sent.push({ marker: scripted ? where.marker : null, step: where.step, message_id: id, request_id: requestId, model, usage: step.usage });
-      const content = step.blocks.map((b, i) => (b.type === 'text' ? b : { type: 'tool_use', id: `toolu_scripted_${n}_${i}`, name: b.name, input: b.input }));
+      type Out = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
+      const content: Out[] = step.blocks.map((b, i) => (b.type === 'text' ? b : { type: 'tool_use' as const, id: `toolu_scripted_${n}_${i}`, name: b.name, input: b.input }));
       const stop = content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn';
       const headers = { 'request-id': requestId, 'anthropic-organization-id': 'org-test' };
       if (!r.stream) {
