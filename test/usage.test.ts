@@ -9,9 +9,9 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanRemote } from '../src/hooks/repo.ts';
-import { spoolDir, spoolPayload } from '../src/hooks/spool.ts';
 import { runCli } from './helpers/cli.ts';
-import { makeEnv, type TestEnv } from './helpers/env.ts';
+import { claudeSession } from './helpers/claude-session.ts';
+import type { TestEnv } from './helpers/env.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 
 let db: TestDatabase;
@@ -22,37 +22,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const SESSION = 'a3c1e0f2-5b7d-4e19-8c2a-6f0d9b1e4a27';
-const T0 = Date.parse('2026-11-30T09:00:00.000Z');
-const at = (s: number) => new Date(T0 + s * 1000).toISOString();
-
-interface Usage { input?: number; output?: number; write?: number; read?: number }
-/** An assistant line as Claude Code writes one per content block of a response. */
-function response(s: number, id: string, model: string, u: Usage, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    type: 'assistant', uuid: `${id}-${s}`, parentUuid: null, timestamp: at(s), sessionId: SESSION, cwd: '/home/alice/src/demo', version: '2.1.328',
-    gitBranch: 'main', requestId: `req_${id}`, isSidechain: false,
-    message: {
-      id, model, role: 'assistant', type: 'message', content: [{ type: 'text', text: 'ok' }], stop_reason: null,
-      usage: { input_tokens: u.input ?? 0, output_tokens: u.output ?? 0, cache_creation_input_tokens: u.write ?? 0, cache_read_input_tokens: u.read ?? 0, service_tier: 'standard' },
-    },
-    ...extra,
-  });
-}
-
-function home(): { env: TestEnv; main: string; agent: string; spool: (s: number, payload: Record<string, unknown>) => void } {
-  const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
-  const projects = path.join(env.dir, 'claude-projects');
-  const main = path.join(projects, `${SESSION}.jsonl`);
-  const agent = path.join(projects, SESSION, 'subagents', 'agent-ag1.jsonl');
-  mkdirSync(path.dirname(agent), { recursive: true });
-  writeFileSync(main, `${JSON.stringify({ type: 'user', timestamp: at(0), sessionId: SESSION, message: { role: 'user', content: 'fix the build' } })}\n`);
-  writeFileSync(agent, '');
-  const dir = spoolDir(path.join(env.dir, '.ccm-global'));
-  const spool = (s: number, payload: Record<string, unknown>) =>
-    spoolPayload(dir, JSON.stringify({ session_id: SESSION, transcript_path: main, cwd: '/home/alice/src/demo', ...payload }), undefined, T0 + s * 1000);
-  return { env, main, agent, spool };
-}
+const home = () => claudeSession(db.url);
 
 type Row = Record<string, unknown>;
 const summaries = async (systemId: string) =>
@@ -67,7 +37,7 @@ async function syncNow(env: TestEnv) {
 
 describe('tokens and cost per task, from the transcripts', () => {
   it('counts each response once, folds a late background subagent into its prompt, and uploads exact sums', async () => {
-    const { env, main, agent, spool } = home();
+    const { env, main, agent, spool, response, at } = home();
     try {
       spool(0, { hook_event_name: 'UserPromptSubmit', prompt_id: 'p1', prompt: 'fix the build' });
       // One response, two content blocks: two lines, the second with the final output count.
@@ -132,7 +102,7 @@ describe('tokens and cost per task, from the transcripts', () => {
   });
 
   it('says how a task went: its outcome, permission prompts and waits, denials, compactions, failures per tool and model switches', async () => {
-    const { env, main, spool } = home();
+    const { env, main, spool, response } = home();
     try {
       const tool = (s: number, event: string, name: string, id: string | undefined, more: Record<string, unknown> = {}) =>
         spool(s, { hook_event_name: event, prompt_id: 'h1', tool_name: name, ...(id ? { tool_use_id: id } : {}), tool_input: { command: 'make' }, ...more });
@@ -194,7 +164,7 @@ describe('tokens and cost per task, from the transcripts', () => {
   });
 
   it('prices with hooks.pricing_file over the shipped table, and refuses a bad one by name while the events are still recorded', async () => {
-    const { env, main, spool } = home();
+    const { env, main, spool, response } = home();
     try {
       const prices = path.join(env.dir, '.ccm-global', 'prices.yaml');
       writeFileSync(prices, 'models:\n  claude-mystery: { input: 1, output: 2, cache_write: 0, cache_read: 0 }\n');

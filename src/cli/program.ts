@@ -206,6 +206,17 @@ monitoring.heartbeat_minutes. It needs to read every system's row: the user of C
 never on the fleet's machines), or the embedded remote (this machine only).`)
   .action(async (_o, cmd: Command) => (await import('./commands/fleet.ts')).fleetCommand(opts(cmd)));
 
+common(program.command('report'))
+  .description('what the fleet\'s coding-agent tasks cost: tasks, failure rate, requests, tokens, cost and permission wait, by system, repository, branch, model or day')
+  .option('--by <what>', 'system, repo, branch, model or day', 'system')
+  .option('--since <when>', 'tasks that began since: a span (7d, 12h, 30m) or a date (2026-11-01)', '7d')
+  .addHelpText('after', `
+The figures are exact sums of the task summaries on the remote (cost in dollars, estimated from
+config/pricing.yaml; by model, each model's share of a task). Like \`fleet\`, it reads every system:
+the user of CCM_SYNC_DATABASE_URL (postgres), SUPABASE_URL with SUPABASE_SECRET_KEY (supabase), or
+the embedded remote.`)
+  .action(async (_o, cmd: Command) => (await import('./commands/report.ts')).reportCommand(opts(cmd)));
+
 common(program.command('alerts'))
   .description('print firing alerts; exits 1 while any fire (for cron and monitoring)')
   .action(async (_o, cmd: Command) => (await import('./commands/review.ts')).alertsCommand(opts(cmd)));

@@ -90,29 +90,37 @@ export async function checkReadsEverySystem(t: SqlRunner, schema: string): Promi
 }
 
 /** The key that may read every system: a secret key, never a publishable or anon one. */
-function fleetKey(s: RemoteSettings): string {
+function everySystemKey(s: RemoteSettings): string {
   const key = s.secrets.secretKey;
   if (!s.secrets.supabaseUrl || !key) {
-    throw new ConfigError('the fleet view reads every system, which a system\'s own token cannot: export SUPABASE_URL and SUPABASE_SECRET_KEY (an sb_secret_… key, Project Settings → API Keys) where you run it; never on the fleet\'s machines');
+    throw new ConfigError('`fleet` and `report` read every system, which a system\'s own token cannot: export SUPABASE_URL and SUPABASE_SECRET_KEY (an sb_secret_… key, Project Settings → API Keys) where you run it; never on the fleet\'s machines');
   }
   const role = claimsOf(key)?.role;
   if (key.startsWith('sb_publishable_') || (role !== undefined && role !== 'service_role')) {
-    throw new ConfigError(`${s.secrets.secretKeyVar} holds a key that may read only its own rows (${role ? `role ${String(role)}` : 'a publishable key'}), so the fleet would look empty; it must be the project's secret key (sb_secret_…, Project Settings → API Keys)`);
+    throw new ConfigError(`${s.secrets.secretKeyVar} holds a key that may read only its own rows (${role ? `role ${String(role)}` : 'a publishable key'}), so fleet and report would see only that; it must be the project's secret key (sb_secret_…, Project Settings → API Keys)`);
   }
   noticeOnce(s.secrets.notices.filter((n) => n.startsWith(s.secrets.secretKeyVar ?? '-')));
   return key;
 }
 
-async function viaSupabase(s: RemoteSettings): Promise<FleetRow[]> {
-  const key = fleetKey(s);
+/** What PostgREST answers a select with. */
+export type Answer = { data: unknown; error: { message: string; code?: string } | null; status: number };
+
+/**
+ * Runs one read on the Supabase project with the key that may read every system (the client is
+ * supabase-js, untyped here: `read` builds the query) and returns its rows, or throws what a
+ * refusal or a failure means.
+ */
+export async function readEverySystem<Q>(s: RemoteSettings, read: (from: (table: string) => Q) => PromiseLike<Answer>): Promise<unknown[]> {
+  const key = everySystemKey(s);
   const { createClient } = await import('@supabase/supabase-js');
   const client = createClient(checkSupabaseUrl(s.secrets.supabaseUrl!), key, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     db: { schema: checkSchemaName(s.remote.schema) },
-  }) as unknown as { from(t: string): { select(c: string): { order(c: string): PromiseLike<{ data: unknown; error: { message: string; code?: string } | null; status: number }> } } };
-  let answer: { data: unknown; error: { message: string; code?: string } | null; status: number };
+  }) as unknown as { from(t: string): Q };
+  let answer: Answer;
   try {
-    answer = await client.from('ccm_sync_systems').select(COLUMNS).order('system_id');
+    answer = await read((t) => client.from(t));
   } catch (err) {
     throw classifyFailure('supabase', { message: (err as Error).message, networkCode: 'ECONNRESET' });
   }
@@ -120,7 +128,13 @@ async function viaSupabase(s: RemoteSettings): Promise<FleetRow[]> {
     throw new RemoteRejectedError(`the project refused ${s.secrets.secretKeyVar} (HTTP ${answer.status}: ${answer.error.message}); it must be this project's secret key (sb_secret_…, Project Settings → API Keys), not revoked`);
   }
   if (answer.error) throw classifyFailure('supabase', { message: answer.error.message, sqlstate: answer.error.code, httpStatus: answer.status });
-  return normalise(answer.data as Record<string, unknown>[]);
+  return answer.data as unknown[];
+}
+
+type SelectOrdered = { select(c: string): { order(c: string): PromiseLike<Answer> } };
+
+async function viaSupabase(s: RemoteSettings): Promise<FleetRow[]> {
+  return normalise((await readEverySystem<SelectOrdered>(s, (from) => from('ccm_sync_systems').select(COLUMNS).order('system_id'))) as Record<string, unknown>[]);
 }
 
 export async function readFleet(s: RemoteSettings): Promise<FleetRow[]> {

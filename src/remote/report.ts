@@ -1,0 +1,62 @@
+/**
+ * The task summaries of every system since a time, read for `ccm-sync report` with what may read
+ * every system's rows (as `fleet` reads: remote/fleet.ts): the database owner or a BYPASSRLS user
+ * on postgres, the secret key on Supabase, or the embedded remote's owner. Only the columns a
+ * report sums are read, a page at a time.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { checkReadsEverySystem, readEverySystem, type Answer } from './fleet.ts';
+import { checkSchemaName, type SqlRunner } from './migrations.ts';
+import type { RemoteSettings } from './index.ts';
+
+/** One task summary as a report reads it (numerics as the remote gives them: numbers or decimal strings). */
+export interface SummaryRow {
+  system_id: string;
+  first_event_at: string | null;
+  repo: string | null;
+  git_branch: string | null;
+  outcome: string | null;
+  status: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cache_creation_tokens: number | null;
+  cache_read_tokens: number | null;
+  api_requests: number | null;
+  cost_usd: string | number | null;
+  permission_wait_seconds: string | number | null;
+  permission_requests: number | null;
+  models: Record<string, { requests?: number; input_tokens?: number; output_tokens?: number; cache_creation_tokens?: number; cache_read_tokens?: number; cost_usd?: number | null }> | null;
+}
+
+export const REPORT_COLUMNS = ['system_id', 'first_event_at', 'repo', 'git_branch', 'outcome', 'status', 'input_tokens', 'output_tokens',
+  'cache_creation_tokens', 'cache_read_tokens', 'api_requests', 'cost_usd', 'permission_wait_seconds', 'permission_requests', 'models'] as const;
+
+const PAGE = 1000;
+
+type Query = { gte(c: string, v: string): Query; order(c: string): Query; range(a: number, b: number): PromiseLike<Answer> };
+
+async function viaSupabase(s: RemoteSettings, sinceIso: string): Promise<SummaryRow[]> {
+  const rows: SummaryRow[] = [];
+  for (let at = 0; ; at += PAGE) {
+    const got = (await readEverySystem<{ select(c: string): Query }>(s, (from) =>
+      from('task_summaries').select(REPORT_COLUMNS.join(',')).gte('first_event_at', sinceIso).order('system_id').order('id').range(at, at + PAGE - 1))) as SummaryRow[];
+    rows.push(...got);
+    if (got.length < PAGE) return rows;
+  }
+}
+
+export async function readTaskSummaries(s: RemoteSettings, sinceIso: string): Promise<SummaryRow[]> {
+  if (s.remote.kind === 'supabase') return viaSupabase(s, sinceIso);
+  if (s.remote.kind === 'embedded' && !existsSync(path.join(s.paths.embedded, 'PG_VERSION'))) return [];
+  const { openTransport } = await import('./index.ts');
+  const t = await openTransport(s);
+  try {
+    const runner = t as unknown as SqlRunner;
+    if (s.remote.kind === 'postgres') await checkReadsEverySystem(runner, s.remote.schema);
+    const cols = REPORT_COLUMNS.map((c) => (c === 'first_event_at' ? `to_char(first_event_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as first_event_at` : c === 'cost_usd' || c === 'permission_wait_seconds' ? `${c}::text as ${c}` : c));
+    return await runner.query<SummaryRow>(`select ${cols.join(', ')} from ${checkSchemaName(s.remote.schema)}.task_summaries where first_event_at >= $1 order by system_id, id`, [sinceIso]);
+  } finally {
+    await t.close();
+  }
+}
