@@ -29,6 +29,8 @@ export interface FleetView {
   stale_after_minutes: number;
   systems: FleetSystem[];
   totals: { systems: number; stale: number; failing: number; backlog: number; failed: number };
+  /** Each system's coding-agent tasks of the last 7 days (`ccm-sync report`), where the remote has them. */
+  agents?: Record<string, { tasks: number; cost_usd: number; failure_rate: number | null; permission_wait_seconds: number }>;
 }
 
 export function fleetView(rows: readonly FleetRow[], nowMs: number, staleMinutes: number): FleetView {

@@ -4,6 +4,8 @@
  */
 import { fleetView, type FleetView } from '../monitor/fleet.ts';
 import { readFleet } from '../remote/fleet.ts';
+import { readTaskSummaries } from '../remote/report.ts';
+import { buildReport } from '../monitor/report.ts';
 import { messageOf } from '../errors.ts';
 import { redact } from '../redact.ts';
 import type { Settings } from '../config/load.ts';
@@ -21,11 +23,22 @@ export function fleetUnavailable(settings: Settings): string | undefined {
   return undefined;
 }
 
+/** Each system's coding-agent tasks of the last 7 days, as `ccm-sync report --by system` sums them; undefined when unreadable. */
+async function agentWeek(settings: Settings, nowMs: number): Promise<FleetView['agents']> {
+  try {
+    const { lines } = buildReport(await readTaskSummaries(settings, new Date(nowMs - 7 * 86_400_000).toISOString()), 'system');
+    return Object.fromEntries(lines.map((l) => [l.key, { tasks: l.tasks, cost_usd: l.cost_usd, failure_rate: l.failure_rate, permission_wait_seconds: l.permission_wait_seconds }]));
+  } catch {
+    return undefined; // a remote without the task columns yet: the fleet view goes on without them
+  }
+}
+
 export async function loadFleet(settings: Settings, nowMs: number): Promise<FleetState> {
   const why = fleetUnavailable(settings);
   if (why) return { unavailable: why };
   try {
-    return fleetView(await readFleet(settings), nowMs, settings.monitoring.fleet_stale_minutes);
+    const view = fleetView(await readFleet(settings), nowMs, settings.monitoring.fleet_stale_minutes);
+    return { ...view, agents: await agentWeek(settings, nowMs) };
   } catch (err) {
     return { unavailable: `cannot read the fleet: ${redact(messageOf(err))}` };
   }

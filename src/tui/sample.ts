@@ -60,5 +60,6 @@ export function fixtureFleet(): FleetView {
     stale_after_minutes: 90,
     systems: [sys('ws-42'), sys('prod-03', { type: 'production_server', last_seen_at: '2026-08-01T07:00:00.000Z', stale: true, problems: ['silent for 300 min'] }), sys('backup-1', { type: 'backup_server', failed: 2, failing: true, alerts: ['operations_failed'], problems: ['2 dead-lettered', 'alerts: operations_failed'] })],
     totals: { systems: 3, stale: 1, failing: 1, backlog: 9, failed: 2 },
+    agents: { 'ws-42': { tasks: 41, cost_usd: 12.3456, failure_rate: 0.05, permission_wait_seconds: 310 } },
   };
 }

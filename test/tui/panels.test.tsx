@@ -83,6 +83,8 @@ describe('dashboard panels', () => {
     expect(f.indexOf('prod-03')).toBeLessThan(f.indexOf('backup-1'));
     expect(f.indexOf('backup-1')).toBeLessThan(f.indexOf('ws-42'));
     expect(f).toMatch(/prod-03 .*silent for 300 min/);
+    const wide = frame(<Dashboard model={m} width={220} height={20} fleet={view} showFleet />);
+    expect(wide).toMatch(/ws-42 .* · 7d: 41 tasks \$12\.35 5% failed/); // its coding-agent week, as `ccm-sync report` sums it
     expect(frame(<Dashboard model={m} width={160} height={20} fleet={{ unavailable: 'The embedded remote holds this machine only' }} showFleet />)).toContain('The embedded remote holds this machine only');
   });
 

@@ -19,8 +19,12 @@ export function FleetView({ fleet, now, width, height }: FleetViewProps) {
   const t = fleet.totals;
   const order = [...fleet.systems].sort((a, b) => Number(b.stale) - Number(a.stale) || Number(b.failing) - Number(a.failing) || a.system_id.localeCompare(b.system_id));
   const fit = Math.max(1, height - 5);
+  const week = (id: string) => {
+    const a = fleet.agents?.[id];
+    return a ? ` · 7d: ${a.tasks} tasks $${a.cost_usd.toFixed(2)}${a.failure_rate === null ? '' : ` ${(a.failure_rate * 100).toFixed(0)}% failed`}` : '';
+  };
   const line = (x: (typeof order)[number]) => clip(
-    `${x.system_id.padEnd(18)} ${(x.type ?? '-').padEnd(21)} ${(x.version ?? '-').padEnd(8)} seen ${ago(x.last_seen_at, now).padEnd(16)} backlog ${String(x.backlog ?? '-').padEnd(6)} failed ${String(x.failed ?? '-').padEnd(4)} ${x.connection ?? '-'}${x.problems.length ? ` · ${x.problems.join('; ')}` : ''}`,
+    `${x.system_id.padEnd(18)} ${(x.type ?? '-').padEnd(21)} ${(x.version ?? '-').padEnd(8)} seen ${ago(x.last_seen_at, now).padEnd(16)} backlog ${String(x.backlog ?? '-').padEnd(6)} failed ${String(x.failed ?? '-').padEnd(4)} ${x.connection ?? '-'}${week(x.system_id)}${x.problems.length ? ` · ${x.problems.join('; ')}` : ''}`,
     width - 4,
   );
   return (
