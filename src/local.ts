@@ -15,6 +15,7 @@ import { TranscriptUsage } from './store/usage.ts';
 import { Repos } from './store/repos.ts';
 import { loadPricing, type PriceTable } from './hooks/pricing.ts';
 import type { Settings } from './config/load.ts';
+import { ConfigError } from './errors.ts';
 import type { Transport } from './remote/transport.ts';
 import type { SyncContext, SyncRunOptions } from './workers/sync-run.ts';
 
@@ -65,8 +66,17 @@ function lazyPricing(overrideFile: string | undefined): () => PriceTable {
   return () => (table ??= loadPricing(overrideFile));
 }
 
+/** hooks.paths: hashed needs the fleet's salt: the same on every machine, so hashes group alike. */
+function pathSalt(s: Pick<Settings, 'secrets'>): string {
+  const salt = s.secrets.pathSalt;
+  if (!salt || salt.length < 16) {
+    throw new ConfigError('hooks.paths: hashed needs CCM_SYNC_PATH_SALT, a secret of at least 16 characters that is the same on every machine of the fleet (so one repository hashes alike everywhere); export it where ccm-sync runs, or set hooks.paths: plain');
+  }
+  return salt;
+}
+
 /** The parts of the settings one sync run needs. */
-export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote' | 'hooks'>): SyncRunOptions {
+export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote' | 'hooks' | 'secrets'>): SyncRunOptions {
   return {
     systemId: s.system.id,
     maxOpsPerRequest: s.sync.max_ops_per_request,
@@ -74,6 +84,7 @@ export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts'
     pageSize: s.sync.page_size,
     manualTables: s.conflicts.manual_tables,
     hookUploads: s.hooks.upload,
+    ...(s.hooks.paths === 'hashed' ? { pathSalt: pathSalt(s) } : {}),
     operationMaxAttempts: s.sync.retry.operation_max_attempts,
     retryBaseMs: s.sync.retry.base_delay_ms,
     retryMaxMs: s.sync.retry.max_delay_ms,
@@ -86,7 +97,7 @@ export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts'
 /** Everything one sync run needs, from the local handle, the settings and a transport. */
 export function syncContext(
   local: Local,
-  settings: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote' | 'hooks'>,
+  settings: Pick<Settings, 'system' | 'sync' | 'conflicts' | 'remote' | 'hooks' | 'secrets'>,
   transport: Transport,
   extra: Pick<SyncContext, 'signal' | 'onProgress' | 'heartbeat'> = {},
 ): SyncContext {

@@ -9,6 +9,7 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanRemote } from '../src/hooks/repo.ts';
+import { hashed } from '../src/package/hide-paths.ts';
 import { runCli } from './helpers/cli.ts';
 import { claudeSession } from './helpers/claude-session.ts';
 import type { TestEnv } from './helpers/env.ts';
@@ -160,6 +161,29 @@ describe('tokens and cost per task, from the transcripts', () => {
       expect(n).toBe('0');
     } finally {
       env.cleanup();
+    }
+  });
+
+  it('uploads salted hashes of paths and repository names with hooks.paths: hashed, and wants the fleet\'s salt for it', async () => {
+    const salt = 'fleet-salt-0123456789abcdef';
+    const c = claudeSession(db.url, { cwd: '/home/alice/src/secret-project', config: { hooks: { paths: 'hashed' } } });
+    try {
+      c.spool(0, { hook_event_name: 'UserPromptSubmit', prompt_id: 'x1' });
+      c.spool(1, { hook_event_name: 'PostToolUse', prompt_id: 'x1', tool_name: 'Write', tool_use_id: 'w', tool_input: { file_path: '/home/alice/src/secret-project/src/plans.md', content: 'x' } });
+      c.spool(2, { hook_event_name: 'PostToolUseFailure', prompt_id: 'x1', tool_name: 'Edit', tool_use_id: 'e', tool_input: { file_path: '/etc/shadow' }, error: 'denied' });
+      c.spool(3, { hook_event_name: 'Stop', prompt_id: 'x1' });
+      const refused = await runCli(['sync', 'now'], { env: c.env.env });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/hooks\.paths: hashed needs CCM_SYNC_PATH_SALT/);
+      const r = await runCli(['sync', 'now', '--json'], { env: { ...c.env.env, CCM_SYNC_PATH_SALT: salt } });
+      expect(r.code, r.stderr).toBe(0);
+      const row = (await summaries(c.env.systemId)).get('x1')!;
+      expect(row).toMatchObject({ cwd: hashed(salt, '/home/alice/src/secret-project'), files_modified: [hashed(salt, '/etc/shadow'), hashed(salt, 'src/plans.md')] });
+      expect((row.errors as { target: string }[])[0]!.target).toBe(hashed(salt, '/etc/shadow'));
+      expect(JSON.stringify(row)).not.toMatch(/secret-project|plans\.md|shadow/);
+      expect(r.stdout + r.stderr).not.toContain(salt);
+    } finally {
+      c.env.cleanup();
     }
   });
 

@@ -48,6 +48,8 @@ export interface Secrets {
   /** The secret key (sb_secret_…) or legacy service-role key: only `ccm-sync fleet` (and the dashboard's fleet view) use it, to read every system. */
   secretKey?: string;
   secretKeyVar?: string;
+  /** CCM_SYNC_PATH_SALT: what hooks.paths: hashed hashes file paths and repository names with. */
+  pathSalt?: string;
   /** One line for each legacy variable in use. */
   notices: string[];
 }
@@ -189,9 +191,10 @@ function readSecrets(env: NodeJS.ProcessEnv): Secrets {
     accessToken: env.CCM_SYNC_ACCESS_TOKEN || undefined,
     secretKey,
     secretKeyVar,
+    pathSalt: env.CCM_SYNC_PATH_SALT || undefined,
     notices,
   };
-  for (const value of [secrets.databaseUrl, secrets.publishableKey, secrets.accessToken, secrets.secretKey]) registerSecret(value);
+  for (const value of [secrets.databaseUrl, secrets.publishableKey, secrets.accessToken, secrets.secretKey, secrets.pathSalt]) registerSecret(value);
   return secrets;
 }
 

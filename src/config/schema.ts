@@ -147,6 +147,7 @@ export const configSchema = z
     hooks: z
       .object({
         max_field_chars: z.number().int().min(64).default(8192).describe('Hook events keep each string (a file written, a command\'s output) up to this many characters locally; longer ones are cut, noting their size'),
+        paths: z.enum(['plain', 'hashed']).default('plain').describe('hashed: task summaries carry salted hashes (h:…) of file paths, cwd and repository names instead of the names; the salt is CCM_SYNC_PATH_SALT, the same on every machine of the fleet. Commands and error messages are kept'),
         pricing_file: z.string().optional().describe('A price table over the shipped config/pricing.yaml (same shape: models: {<model>: {input, output, cache_write, cache_read}}, dollars per million tokens), for the cost_usd of task summaries; relative paths are inside the home'),
         upload: z.array(z.enum(['prompts'])).default([]).describe('What a task summary carries beyond counts, files, commands and errors: prompts adds the prompt texts (extra.prompts). File contents and tool output never leave the machine'),
       })

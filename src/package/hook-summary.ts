@@ -13,6 +13,7 @@ import { TABLES } from '../catalog.ts';
 import { HookEvents, type TaskSummary } from '../store/hook-events.ts';
 import { TranscriptUsage, type TaskUsage } from '../store/usage.ts';
 import { Repos } from '../store/repos.ts';
+import { hidePaths } from './hide-paths.ts';
 import type { Db } from '../store/db.ts';
 import type { PendingRow } from '../store/outbox.ts';
 import type { Packaged, Packager } from './types.ts';
@@ -63,7 +64,8 @@ export const hookSummaryPackager: Packager = {
     const packaged: Packaged[] = [];
     for (const [task, sources] of byTask) {
       const newest = sources.reduce((a, b) => (b.id > a.id ? b : a));
-      const { task_id: _omit, ...data } = summariseTask(ctx.db, task, { prompts: ctx.hookUploads?.has('prompts') });
+      const summary = summariseTask(ctx.db, task, { prompts: ctx.hookUploads?.has('prompts') });
+      const { task_id: _omit, ...data } = ctx.pathSalt ? hidePaths(summary, ctx.pathSalt) : summary;
       packaged.push({
         op: {
           op_id: newest.op_id,

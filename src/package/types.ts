@@ -30,6 +30,8 @@ export interface PackagerContext {
   manualTables: ReadonlySet<string>;
   /** Extras a task summary may carry (hooks.upload): prompt texts stay local unless listed. */
   hookUploads?: ReadonlySet<string>;
+  /** hooks.paths: hashed: the salt that file paths and repository names are hashed with (hide-paths.ts). */
+  pathSalt?: string;
 }
 
 export interface Packager {

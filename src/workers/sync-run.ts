@@ -46,6 +46,8 @@ export interface SyncRunOptions {
   manualTables: readonly string[];
   /** hooks.upload: extras of a task summary beyond the counts (e.g. prompts). */
   hookUploads?: readonly string[];
+  /** hooks.paths: hashed: the fleet's salt (CCM_SYNC_PATH_SALT). */
+  pathSalt?: string;
   operationMaxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -217,7 +219,7 @@ class SyncRun {
   /** Packages one page: what settles locally is settled now; batches are claimed and queued. */
   private packagePage(rows: PendingRow[]): void {
     const { o, ctx, result } = this;
-    const { page, poisoned } = packageIsolating(rows, { db: ctx.db, nowIso: new Date(ctx.clock.now()).toISOString(), manualTables: this.manualTables, hookUploads: this.hookUploads }, {
+    const { page, poisoned } = packageIsolating(rows, { db: ctx.db, nowIso: new Date(ctx.clock.now()).toISOString(), manualTables: this.manualTables, hookUploads: this.hookUploads, pathSalt: this.o.pathSalt }, {
       maxOps: this.batchSize,
       maxBytes: o.maxBytesPerRequest,
       skipHookEvents: this.selectiveRun && o.selective.hook_events === 'skip',
