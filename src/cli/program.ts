@@ -183,7 +183,29 @@ common(program.command('tables'))
 
 common(program.command('start'))
   .description('run the daemon (job runner, worker thread, triggers, local API) until SIGINT/SIGTERM')
+  .option('--env-file <file>', 'read KEY=value lines into the environment first (the service\'s secrets: `service install` writes one, 0600)')
   .action(async (_o, cmd: Command) => (await import('./commands/daemon.ts')).startCommand(opts(cmd)));
+
+const service = program.command('service').description('run the daemon as a service that starts at boot: a systemd unit (Linux) or a launchd agent (macOS)')
+  .addHelpText('after', `
+ccm-sync service install              a user unit (~/.config/systemd/user/ccm-sync.service), enabled and started
+ccm-sync service install --system     a system unit (/etc/systemd/system), run as the home's owner
+ccm-sync service install --dry-run    print the files, write nothing
+ccm-sync service status               the unit's state and the daemon's own
+ccm-sync service uninstall            stop it and remove what install wrote, and only that
+The remote's secrets set in this environment (CCM_SYNC_DATABASE_URL, SUPABASE_URL, SUPABASE_PUBLISHABLE_KEY,
+CCM_SYNC_ACCESS_TOKEN, CCM_SYNC_PATH_SALT) go into <home>/service.env (0600), never into the unit.
+The daemon's logs go to the journal (journalctl --user -u ccm-sync) as JSON lines.`);
+const serviceCommon = (c: Command) => common(c)
+  .option('--system', 'a system unit instead of a user unit (needs root)')
+  .option('--name <name>', 'the unit\'s name (default ccm-sync), for a second home on one machine')
+  .option('--no-start', 'write or remove the files without asking systemctl or launchctl');
+serviceCommon(service.command('install')).description('write the service and start it (enable --now)').option('--dry-run', 'print the files and do nothing')
+  .action(async (_o, cmd: Command) => (await import('./commands/service.ts')).serviceInstallCommand(opts(cmd)));
+serviceCommon(service.command('uninstall')).description('stop the service and remove what install wrote').option('--dry-run', 'say what would go')
+  .action(async (_o, cmd: Command) => (await import('./commands/service.ts')).serviceUninstallCommand(opts(cmd)));
+serviceCommon(service.command('status')).description('the unit\'s state and the daemon\'s')
+  .action(async (_o, cmd: Command) => (await import('./commands/service.ts')).serviceStatusCommand(opts(cmd)));
 
 common(program.command('stop'))
   .description('stop this home\'s daemon (SIGTERM: it finishes the sync in progress, then exits)')

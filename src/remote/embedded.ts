@@ -123,6 +123,16 @@ export class EmbeddedTransport implements Transport, SqlRunner {
     await this.db.query('select 1');
   }
 
+  async now(): Promise<string> {
+    const res = await this.db.query<{ r: Date | string }>('select now() as r');
+    return new Date(res.rows[0]!.r).toISOString();
+  }
+
+  async othersVisible(): Promise<number> {
+    const res = await this.asSystem((tx) => tx.query<{ r: string | number }>(`select ${this.schema}.ccm_visible_systems() as r`));
+    return Number(res.rows[0]!.r);
+  }
+
   async info(): Promise<{ schema: number }> {
     const res = await this.asSystem((tx) => tx.query<{ r: unknown }>(`select ${this.schema}.ccm_sync_info() as r`));
     return checkInfo(this.kind, res.rows[0]?.r);

@@ -149,6 +149,16 @@ export class PostgresTransport implements Transport, SqlRunner {
     await this.asSystem(`${this.schema}.ccm_ping()`, [], signal);
   }
 
+  async now(signal?: AbortSignal): Promise<string> {
+    const [row] = await this.asSystem<{ r: Date | string }>(`${this.schema}.ccm_ping() as r`, [], signal);
+    return new Date(row!.r).toISOString();
+  }
+
+  async othersVisible(signal?: AbortSignal): Promise<number> {
+    const [row] = await this.asSystem<{ r: string | number }>(`${this.schema}.ccm_visible_systems() as r`, [], signal);
+    return Number(row!.r);
+  }
+
   async info(signal?: AbortSignal): Promise<{ schema: number }> {
     try {
       const rows = await this.asSystem<{ r: unknown }>(`${this.schema}.ccm_sync_info() as r`, [], signal);

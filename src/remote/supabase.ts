@@ -100,6 +100,14 @@ export class SupabaseTransport implements Transport {
     await this.call('ccm_ping', {}, signal);
   }
 
+  async now(signal?: AbortSignal): Promise<string> {
+    return new Date(String(await this.call('ccm_ping', {}, signal))).toISOString();
+  }
+
+  async othersVisible(signal?: AbortSignal): Promise<number> {
+    return Number(await this.call('ccm_visible_systems', {}, signal));
+  }
+
   async info(signal?: AbortSignal): Promise<{ schema: number }> {
     try {
       return checkInfo(this.kind, await this.call('ccm_sync_info', {}, signal));

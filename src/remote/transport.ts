@@ -40,6 +40,10 @@ export interface Transport {
   upload(batch: Batch, signal?: AbortSignal): Promise<RemoteResult[]>;
   /** A cheap round trip that proves the remote answers. */
   ping(signal?: AbortSignal): Promise<void>;
+  /** The remote's clock (ccm_ping), as an ISO time: `doctor` measures the skew against ours. */
+  now(signal?: AbortSignal): Promise<string>;
+  /** How many other systems' rows this system can read (ccm_visible_systems): 0 when row-level security holds. */
+  othersVisible(signal?: AbortSignal): Promise<number>;
   /** What the remote speaks: {schema}. Throws RemoteRejectedError when it predates ccm_sync_info. */
   info(signal?: AbortSignal): Promise<{ schema: number }>;
   /** Which of these operations the remote ledger does not hold. */

@@ -35,3 +35,14 @@ create or replace function public.ccm_sync_info() returns jsonb
 language sql stable set search_path = '' as $$
   select jsonb_build_object('schema', 4)
 $$;
+
+-- ccm_visible_systems(): how many other systems' rows the caller can read in ccm_sync_systems.
+-- Security invoker, so row-level security applies: for a system's own token it must be 0, which
+-- `ccm-sync doctor` checks from each machine. Callers: authenticated (a system), service_role.
+create or replace function public.ccm_visible_systems() returns bigint
+language sql stable security invoker set search_path = '' as $$
+  select count(*) from public.ccm_sync_systems where system_id is distinct from public.ccm_claim()
+$$;
+alter function public.ccm_visible_systems() owner to ccm_sync_owner;
+revoke all on function public.ccm_visible_systems() from public, anon, authenticated, service_role;
+grant execute on function public.ccm_visible_systems() to authenticated, service_role;

@@ -2,7 +2,7 @@
 import { loadSettings } from '../../config/load.ts';
 import { ensureHome } from '../../config/home.ts';
 import { openLocal } from '../../local.ts';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive, statusSnapshot } from '../../monitor/status.ts';
 import { DaemonStillRunningError } from '../../errors.ts';
@@ -19,7 +19,9 @@ import type { SyncProgress } from '../../workers/sync-run.ts';
  */
 const DAEMON_V8_FLAGS = ['--optimize-for-size', '--max-semi-space-size=1'];
 
-export async function startCommand(opts: GlobalOptions): Promise<void> {
+export async function startCommand(opts: GlobalOptions & { envFile?: string }): Promise<void> {
+  // The service's secrets (service/unit.ts): loaded before the settings read them; a missing file is no secrets.
+  if (opts.envFile && existsSync(opts.envFile)) process.loadEnvFile(opts.envFile);
   if (!process.execArgv.includes(DAEMON_V8_FLAGS[0]!) && typeof process.execve === 'function') {
     try {
       process.execve(process.execPath, [process.execPath, ...process.execArgv, ...DAEMON_V8_FLAGS, ...process.argv.slice(1)], process.env);
