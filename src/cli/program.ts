@@ -228,6 +228,15 @@ monitoring.heartbeat_minutes. It needs to read every system's row: the user of C
 never on the fleet's machines), or the embedded remote (this machine only).`)
   .action(async (_o, cmd: Command) => (await import('./commands/fleet.ts')).fleetCommand(opts(cmd)));
 
+common(program.command('doctor'))
+  .description('check everything an operator would by hand: the machine, the databases, the daemon and its service, the remote, the hooks, the sync; each ok, warn or fail with the fix')
+  .option('--dir <dir>', 'project folder whose Claude Code settings to check (default: here)')
+  .option('--no-remote', 'skip the remote\'s checks (no network)')
+  .addHelpText('after', `
+Exits 1 when a check fails (warnings alone exit 0), so it can gate a deployment or a cron job.
+--json gives every check as {area, name, level, detail, fix}.`)
+  .action(async (_o, cmd: Command) => (await import('./commands/doctor.ts')).doctorCommand(opts(cmd)));
+
 common(program.command('report'))
   .description('what the fleet\'s coding-agent tasks cost: tasks, failure rate, requests, tokens, cost and permission wait, by system, repository, branch, model or day')
   .option('--by <what>', 'system, repo, branch, model or day', 'system')

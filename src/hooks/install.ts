@@ -181,3 +181,9 @@ export function commandProblem(command: string, env: NodeJS.ProcessEnv): string 
 export function settingsText(settings: Json): string {
   return `${JSON.stringify(settings, null, 2)}\n`;
 }
+
+/** The scopes with a settings file of their own here (in $HOME, project and local are the user's). */
+export function distinctScopes(dir: string): Scope[] {
+  const user = settingsFile('user', process.env, dir);
+  return SCOPES.filter((s) => s === 'user' || !sameFile(settingsFile(s, process.env, dir), user));
+}

@@ -77,13 +77,18 @@ function normalise(rows: Record<string, unknown>[]): FleetRow[] {
  * row-level security, or a member of the tables' owner. A user that is only a member of
  * `authenticated`, as the sync path needs, sees no rows and would show an empty fleet.
  */
-export async function checkReadsEverySystem(t: SqlRunner, schema: string): Promise<void> {
+export async function readsEverySystem(t: SqlRunner, schema: string): Promise<{ who: string; ok: boolean } | undefined> {
   const [row] = await t.query<{ who: string; ok: boolean }>(
     `select current_user::text as who, (select r.rolsuper or r.rolbypassrls from pg_roles r where r.rolname = current_user)
        or pg_has_role(current_user, c.relowner, 'USAGE') as ok
      from pg_class c where c.oid = to_regclass($1)`,
     [`${checkSchemaName(schema)}.ccm_sync_systems`],
   );
+  return row;
+}
+
+export async function checkReadsEverySystem(t: SqlRunner, schema: string): Promise<void> {
+  const row = await readsEverySystem(t, schema);
   if (row && !row.ok) {
     throw new RemoteRejectedError(`the database user ${row.who} may not read other systems' rows (row-level security shows each system only its own), so the fleet would look empty; connect as the tables' owner or a role with BYPASSRLS (CCM_SYNC_DATABASE_URL where you run this, never on the fleet's machines)`);
   }

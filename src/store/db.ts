@@ -56,6 +56,18 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
   return db;
 }
 
+/** A database as `doctor` sees it: SQLite's quick_check, and its schema version against this ccm-sync's. */
+export function inspectDb(file: string): { quick_check: string; version: number; known: number } {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma('busy_timeout = 5000');
+    const rows = db.pragma('quick_check(5)') as { quick_check: string }[];
+    return { quick_check: rows.map((r) => r.quick_check).join('; '), version: db.pragma('user_version', { simple: true }) as number, known: MIGRATIONS.length };
+  } finally {
+    db.close();
+  }
+}
+
 /** The schema version, refusing one newer than this ccm-sync knows. */
 function schemaVersion(db: Db): number {
   const v = db.pragma('user_version', { simple: true }) as number;

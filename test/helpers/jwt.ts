@@ -3,11 +3,12 @@ import { SignJWT } from 'jose';
 
 export const JWT_SECRET = 'ccm-sync-test-secret-0123456789-abcdefghij';
 
-export async function mintToken(claims: Record<string, unknown>, secret = JWT_SECRET): Promise<string> {
+/** `expires`: when it expires ('2h' from now by default; a Date for one in the past). */
+export async function mintToken(claims: Record<string, unknown>, secret = JWT_SECRET, expires: string | Date = '2h'): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setIssuedAt()
-    .setExpirationTime('2h')
+    .setIssuedAt(expires instanceof Date ? new Date(expires.getTime() - 3_600_000) : undefined)
+    .setExpirationTime(expires)
     .sign(new TextEncoder().encode(secret));
 }
 

@@ -22,7 +22,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(prefix = 'ccm', opts: { schema?: string } = {}): Promise<TestDatabase> {
+/** `migrate: false`: an empty database, as a Supabase project is before its migrations. */
+export async function createTestDatabase(prefix = 'ccm', opts: { schema?: string; migrate?: boolean } = {}): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: pgUrl('postgres') });
   await admin.connect();
@@ -30,7 +31,7 @@ export async function createTestDatabase(prefix = 'ccm', opts: { schema?: string
   await admin.end();
   const pool = new pg.Pool({ connectionString: pgUrl(name), max: 2 });
   pool.on('error', () => undefined);
-  await migrateRemote({
+  if (opts.migrate !== false) await migrateRemote({
     exec: async (sql) => {
       await pool.query(sql);
     },

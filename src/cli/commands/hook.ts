@@ -8,7 +8,7 @@ import { loadSettings, type Settings } from '../../config/load.ts';
 import { ensureHome, makePrivateDir, userHome } from '../../config/home.ts';
 import { readToken } from '../../daemon/token.ts';
 import { CLAUDE_EVENTS, eventsFor } from '../../hooks/claude.ts';
-import { claudeVersion, commandProblem, installedIn, readSettings, sameFile, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
+import { claudeVersion, commandProblem, distinctScopes, installedIn, readSettings, sameFile, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
 import { hookHealth, hookLine } from '../../monitor/hook-health.ts';
 import { processAlive } from '../../monitor/status.ts';
 import { ago, emit, type GlobalOptions } from '../output.ts';
@@ -136,12 +136,6 @@ function alsoInstalled(except: Scope, dir: string): string[] {
   const target = settingsFile(except, process.env, dir);
   return distinctScopes(dir).filter((s) => !sameFile(settingsFile(s, process.env, dir), target))
     .map((s) => installedIn(settingsFile(s, process.env, dir))).filter((i) => i.kind !== 'none').map((i) => i.file);
-}
-
-/** The scopes with a settings file of their own here (in $HOME, project and local are the user's). */
-function distinctScopes(dir: string): Scope[] {
-  const user = settingsFile('user', process.env, dir);
-  return SCOPES.filter((s) => s === 'user' || !sameFile(settingsFile(s, process.env, dir), user));
 }
 
 export async function hookInstallCommand(opts: HookOptions): Promise<void> {

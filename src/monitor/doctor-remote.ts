@@ -1,0 +1,93 @@
+/**
+ * `ccm-sync doctor`'s remote checks: reachable, its schema new enough, the token valid and when it
+ * expires, the clock skew between this machine and the remote (measured), and row-level security
+ * as this machine's credentials see it: another system's rows must stay invisible.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { CredentialRefusedError, RemoteRejectedError, RemoteUnavailableError, messageOf } from '../errors.ts';
+import { tokenFacts } from '../remote/credentials.ts';
+import { readsEverySystem } from '../remote/fleet.ts';
+import type { SqlRunner } from '../remote/migrations.ts';
+import { REMOTE_SCHEMA_VERSION, type Transport } from '../remote/transport.ts';
+import { redact } from '../redact.ts';
+import { check, type Check } from './doctor.ts';
+import type { Settings } from '../config/load.ts';
+
+/** The schema that carries every column this ccm-sync uploads (the task usage columns). */
+const CURRENT_SCHEMA = 4;
+const SKEW_WARN_MS = 2_000;
+const SKEW_FAIL_MS = 300_000;
+
+function failureFix(err: unknown): string {
+  if (err instanceof CredentialRefusedError) return 'mint a token the remote accepts: ccm-sync remote token (README: Connecting a Supabase project)';
+  if (err instanceof RemoteUnavailableError) return 'check the address and the network; `ccm-sync where` shows which remote this home uses';
+  if (err instanceof RemoteRejectedError) return 'apply supabase/migrations: `ccm-sync remote migrate` (postgres, embedded) or `supabase db push`';
+  return 'see `ccm-sync sync status`';
+}
+
+function tokenCheck(settings: Settings, nowMs: number): Check | undefined {
+  const t = tokenFacts(settings);
+  if (!t) return undefined;
+  if (!t.expires_at) return check('remote', 'token', 'ok', `from ${t.source}, no expiry`);
+  const left = Date.parse(t.expires_at) - nowMs;
+  const fix = 'mint a fresh one: ccm-sync remote token';
+  if (left <= 0) return check('remote', 'token', 'fail', `from ${t.source} expired at ${t.expires_at}`, fix);
+  if (left < settings.monitoring.token_expiry_warning_days * 86_400_000) return check('remote', 'token', 'warn', `from ${t.source} expires at ${t.expires_at}`, fix);
+  return check('remote', 'token', 'ok', `from ${t.source}, expires at ${t.expires_at} (in ${Math.floor(left / 86_400_000)} days)`);
+}
+
+async function skewCheck(t: Transport, clockNow: () => number): Promise<Check> {
+  const t0 = clockNow();
+  const remote = Date.parse(await t.now(AbortSignal.timeout(10_000)));
+  const t1 = clockNow();
+  const skew = remote - (t0 + t1) / 2;
+  const size = Math.abs(skew);
+  const text = `the remote's clock is ${size < 1000 ? `${Math.round(size)} ms` : `${(size / 1000).toFixed(1)} s`} ${skew >= 0 ? 'ahead of' : 'behind'} this machine's (±${Math.ceil((t1 - t0) / 2)} ms)`;
+  const fix = 'sync this machine\'s clock (timedatectl set-ntp true): last-write-wins orders writes by their time';
+  return Math.abs(skew) > SKEW_FAIL_MS ? check('remote', 'clock', 'fail', text, fix) : Math.abs(skew) > SKEW_WARN_MS ? check('remote', 'clock', 'warn', text, fix) : check('remote', 'clock', 'ok', text);
+}
+
+async function rlsCheck(settings: Settings, t: Transport): Promise<Check> {
+  if (settings.remote.kind === 'embedded') return check('remote', 'row-level security', 'ok', 'the embedded remote holds this machine only');
+  const seen = await t.othersVisible(AbortSignal.timeout(10_000));
+  if (seen !== 0) return check('remote', 'row-level security', 'fail', `this system's credentials read ${seen} other systems' rows`, 'give this machine a token of its own (ccm-sync remote token), never the secret key; README: What the remote trusts');
+  // On postgres the sync runs as `authenticated` whatever the URL's user is; a user that bypasses
+  // row-level security could still read every system with psql, and on a fleet's machine it should not.
+  const who = settings.remote.kind === 'postgres' ? await readsEverySystem(t as unknown as SqlRunner, settings.remote.schema) : undefined;
+  if (who?.ok) return check('remote', 'row-level security', 'warn', `syncs see only this system's rows, but the database user ${who.who} may read every system's`, 'on a fleet\'s machines, connect as a role that is only a member of authenticated (README: What the remote trusts)');
+  return check('remote', 'row-level security', 'ok', 'this system reads no other system\'s rows');
+}
+
+export async function remoteChecks(settings: Settings, nowMs: number, clockNow: () => number = Date.now): Promise<Check[]> {
+  const out: Check[] = [];
+  const token = tokenCheck(settings, nowMs);
+  if (token) out.push(token);
+  if (settings.remote.kind === 'embedded' && !existsSync(path.join(settings.paths.embedded, 'PG_VERSION'))) {
+    return [...out, check('remote', 'reachable', 'ok', 'the embedded remote is created at the first sync')];
+  }
+  let t: Transport | undefined;
+  try {
+    const { openTransport } = await import('../remote/index.ts');
+    t = await openTransport(settings);
+    await t.ping(AbortSignal.timeout(10_000));
+    out.push(check('remote', 'reachable', 'ok', `${settings.remote.kind} answers`));
+  } catch (err) {
+    out.push(check('remote', 'reachable', 'fail', `${settings.remote.kind}: ${redact(messageOf(err))}`, failureFix(err)));
+    await t?.close().catch(() => undefined);
+    return out;
+  }
+  try {
+    const { schema } = await t.info(AbortSignal.timeout(10_000));
+    out.push(schema < REMOTE_SCHEMA_VERSION ? check('remote', 'schema', 'fail', `schema ${schema}; this ccm-sync needs ${REMOTE_SCHEMA_VERSION}`, failureFix(new RemoteRejectedError('')))
+      : schema < CURRENT_SCHEMA ? check('remote', 'schema', 'warn', `schema ${schema}: syncs work, but task usage (tokens, cost, repository) lands in extra, not in its columns`, failureFix(new RemoteRejectedError('')))
+        : check('remote', 'schema', 'ok', `schema ${schema}`));
+    out.push(await skewCheck(t, clockNow));
+    out.push(await rlsCheck(settings, t));
+  } catch (err) {
+    out.push(check('remote', 'schema', 'fail', redact(messageOf(err)), failureFix(err)));
+  } finally {
+    await t.close().catch(() => undefined);
+  }
+  return out;
+}
