@@ -8,7 +8,7 @@ import { loadSettings, type Settings } from '../../config/load.ts';
 import { ensureHome, makePrivateDir, userHome } from '../../config/home.ts';
 import { readToken } from '../../daemon/token.ts';
 import { CLAUDE_EVENTS, eventsFor } from '../../hooks/claude.ts';
-import { claudeVersion, commandProblem, distinctScopes, installedIn, readSettings, sameFile, settingsFile, settingsText, withOurs, withoutOurs, SCOPES, type HookTarget, type Scope } from '../../hooks/install.ts';
+import { claudeVersion, commandProblem, distinctScopes, installedIn, readSettings, sameFile, settingsFile, settingsText, withOurs, withoutOurs, type HookTarget, type Scope } from '../../hooks/install.ts';
 import { hookHealth, hookLine } from '../../monitor/hook-health.ts';
 import { processAlive } from '../../monitor/status.ts';
 import { ago, emit, type GlobalOptions } from '../output.ts';
