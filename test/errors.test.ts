@@ -172,6 +172,9 @@ describe('remote query', () => {
     const r = await runCli(['remote', 'query', '--json', "select id, title from tasks where id = 'q-1'"], { env: env.env });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ columns: ['id', 'title'], rows: [{ id: 'q-1', title: 'look at me' }] });
+    // Counts, sums and numerics are numbers when a number holds them exactly, text when not.
+    const n = await runCli(['remote', 'query', '--json', "select count(*) as n, sum(sync_seq) as s, 0.004825::numeric as cost, 123456789012345678901234.5::numeric as big from tasks where id = 'q-1'"], { env: env.env });
+    expect(JSON.parse(n.stdout).rows).toEqual([{ n: 1, s: 1, cost: 0.004825, big: '123456789012345678901234.5' }]);
     const human = await runCli(['remote', 'query', "select id, title from tasks where id = 'q-1'"], { env: env.env });
     expect(human.stdout).toMatch(/^id\s+\| title\n/);
     expect(human.stdout).toMatch(/\(1 row\)/);

@@ -5,6 +5,7 @@
  * nothing_to_sync.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alike } from '../src/store/review.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
@@ -55,6 +56,9 @@ describe('failed operations from the command line', () => {
 
     const status = await json('sync', 'status');
     expect(status.body).toMatchObject({ failed: 2, waiting: { count: 1 } });
+    // "Last sync" is the run that moved and refused something, not the empty one after it, and it
+    // does not say "ok" over two dead letters.
+    expect((await cli('sync', 'status')).stdout).toMatch(/^Last sync: .*\(manual, 1 operations, \d+ ms, 2 refused by the remote: ccm-sync failed list\)$/m);
     expect((await cli('sync', 'health')).stdout).toMatch(/Failed ops[\s\S]*\| 2 +\|/);
     expect((await cli('alerts')).code).toBe(1);
 
@@ -74,5 +78,16 @@ describe('failed operations from the command line', () => {
     expect(notFailed.code).toBe(2);
     expect(JSON.parse(notFailed.stdout)).toEqual({ error: { code: 'INPUT_INVALID', message: expect.stringMatching(new RegExp(`no failed operation with id ${all[0]}`)) } });
     expect(notFailed.stderr).toMatch(/failed list/);
+  });
+
+  it('counts reasons that differ only in their numbers as one', () => {
+    expect(alike([
+      { code: '54000', message: 'record is 3210 bytes, over the limit of 2048', count: 2 },
+      { code: '54000', message: 'record is 3212 bytes, over the limit of 2048', count: 1 },
+      { code: '23514', message: 'check refuse_me', count: 2 },
+    ], 5)).toEqual([
+      { code: '54000', message: 'record is N bytes, over the limit of N', count: 3 },
+      { code: '23514', message: 'check refuse_me', count: 2 },
+    ]);
   });
 });

@@ -51,6 +51,10 @@ describe('self-tests and faults a person meets', () => {
       expect(report.queued).toBeGreaterThanOrEqual(200);
       const remote = await db.query<{ n: string }>("select count(*) n from tasks where system_id = $1 and id like 'offline-%'", [env.systemId]);
       expect(Number(remote[0]!.n)).toBe(200);
+      // Without --workload it still checks something: one operation a second, at least 20.
+      const dflt = await runCli(['test', 'offline', '--duration', '1s', '--json'], { env: env.env, timeoutMs: 60_000 });
+      expect(dflt.code, dflt.stderr).toBe(0);
+      expect(JSON.parse(dflt.stdout)).toMatchObject({ generated: 20, verification: 'passed' });
       const bad = await runCli(['test', 'offline', '--duration', '2 minutes'], { env: env.env });
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/--duration must be a number with a unit/);

@@ -315,7 +315,7 @@ const test = program.command('test').description('self-tests');
 common(test.command('offline'))
   .description('simulate an offline window on the running daemon, then verify every operation queued in it reached the remote')
   .requiredOption('--duration <span>', 'how long to stay offline: e.g. 30s, 30m, 1h')
-  .option('--workload <n>', 'operations to generate during the window', positiveInt('--workload'), 0)
+  .option('--workload <n>', 'operations to generate during the window (default: one a second, at least 20)', positiveInt('--workload'))
   .option('--timeout <span>', 'how long to wait for the drain afterwards', '10m')
   .action(async (_o, cmd: Command) => (await import('./commands/offline.ts')).testOfflineCommand(opts(cmd)));
 

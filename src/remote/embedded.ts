@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { makePrivateDir } from '../config/home.ts';
 import { RemoteRejectedError } from '../errors.ts';
 import { flushWal, lowMemoryWasm, startParams, tighten } from './embedded-fs.ts';
-import { readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
+import { answerOf, readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, migrateRemote, type SqlRunner } from './migrations.ts';
 import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
 import type { Batch, RemoteResult } from '../types.ts';
@@ -162,7 +162,7 @@ export class EmbeddedTransport implements Transport, SqlRunner {
         await tx.query('select 1'); // takes the snapshot: from here on the mode cannot be changed
         const res = await tx.query<unknown[]>(sql, [], { rowMode: 'array' });
         await tx.rollback();
-        return { columns: res.fields.map((f) => f.name), rows: res.rows };
+        return answerOf(res.fields, res.rows);
       }));
   }
 

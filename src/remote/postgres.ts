@@ -10,7 +10,7 @@
  */
 import pg from 'pg';
 import { checkInfo, checkResults, classifyFailure, isSqlState, type Transport, type Verification, type VerifyItem } from './transport.ts';
-import { readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
+import { answerOf, readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
@@ -200,7 +200,7 @@ export class PostgresTransport implements Transport, SqlRunner {
         await client.query(`set local statement_timeout = ${Math.max(1, Math.trunc(timeoutMs))}`);
         await client.query('select 1'); // takes the snapshot: from here on the mode cannot be changed
         const res = await client.query({ text: sql, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
-        return { columns: res.fields.map((f) => f.name), rows: res.rows };
+        return answerOf(res.fields, res.rows);
       } finally {
         await client.query('rollback').catch(() => undefined);
         client.release();

@@ -11,6 +11,23 @@ export interface QueryAnswer {
   rows: unknown[][];
 }
 
+/** bigint (int8) and numeric: the drivers give them as text, so no precision is lost. */
+const NUMERIC_TYPES = new Set([20, 1700]);
+
+/**
+ * The rows with bigint and numeric values as numbers wherever a number holds them exactly (every
+ * count and sum of a real table), and as text where it would not (a 30-digit numeric).
+ */
+export function answerOf(fields: readonly { name: string; dataTypeID: number }[], rows: unknown[][]): QueryAnswer {
+  const numeric = fields.map((f) => NUMERIC_TYPES.has(f.dataTypeID));
+  const exact = (v: unknown) => {
+    if (typeof v !== 'string') return v;
+    const n = Number(v);
+    return Number.isFinite(n) && (String(n) === v || (Number.isSafeInteger(n) && String(BigInt(v)) === String(n))) ? n : v;
+  };
+  return { columns: fields.map((f) => f.name), rows: numeric.some(Boolean) ? rows.map((r) => r.map((v, i) => (numeric[i] ? exact(v) : v))) : rows };
+}
+
 /** Runs `fn`; a SQL error in the person's statement is their input (exit 2), anything else is the remote's. */
 export async function readOnlyAnswer(kind: RemoteKind, fn: () => Promise<QueryAnswer>, factsOf: (err: unknown) => FailureFacts = plainFacts): Promise<QueryAnswer> {
   try {

@@ -55,6 +55,27 @@ export interface Held {
 // partial index only when the query's WHERE contains that condition as written.
 const FAILED_COLUMNS = 'id, op_id, table_name, record_id, operation, status, retry_count, error_message, error_code, failed_at, created_at, discarded_at, discarded_by';
 
+/** How many distinct reasons are read before alike ones are merged. */
+const GROUPS = 1000;
+
+/**
+ * Reasons that differ only in their numbers ("3210 bytes", "3212 bytes") are one reason: merged,
+ * the numbers shown as N where they differ, most common first.
+ */
+export function alike(reasons: readonly Reason[], limit: number): Reason[] {
+  const merged = new Map<string, Reason>();
+  for (const r of reasons) {
+    const key = `${r.code ?? ''}\u0000${r.message.replace(/\d+(?:\.\d+)?/g, 'N')}`;
+    const seen = merged.get(key);
+    if (!seen) merged.set(key, { ...r });
+    else {
+      seen.count += r.count;
+      if (seen.message !== r.message) seen.message = key.split('\u0000')[1]!;
+    }
+  }
+  return [...merged.values()].sort((a, b) => b.count - a.count).slice(0, limit);
+}
+
 export class Review {
   private readonly db: Db;
   private readonly outbox: Outbox;
@@ -125,7 +146,7 @@ export class Review {
   }
 
   failedReasons(limit = 5): Reason[] {
-    return this.stmts.failedReasons.all(limit) as Reason[];
+    return alike(this.stmts.failedReasons.all(GROUPS) as Reason[], limit);
   }
 
   /** Pending operations waiting out a retry delay, and why. */
@@ -134,7 +155,7 @@ export class Review {
     return {
       waiting: c.n,
       next_attempt_at: c.next === null ? null : new Date(c.next).toISOString(),
-      reasons: c.n ? (this.stmts.heldReasons.all(nowMs, limit) as Reason[]) : [],
+      reasons: c.n ? alike(this.stmts.heldReasons.all(nowMs, GROUPS) as Reason[], limit) : [],
     };
   }
 

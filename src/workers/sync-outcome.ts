@@ -65,7 +65,10 @@ function recordOutcome(ctx: SyncContext, result: SyncResult): void {
   try {
     ctx.db.transaction(() => {
       ctx.metrics.record(result, at);
-      ctx.state.set('last_sync', {
+      // A run that found nothing to do (the follow-up after a drain, an idle tick) is not "the
+      // last sync" a person asks about: the one that moved or refused something stays shown.
+      const idle = result.status !== 'failed' && result.operations_synced === 0 && !result.operations_failed && !result.error;
+      if (!idle || !ctx.state.get('last_sync')) ctx.state.set('last_sync', {
         at: at.toISOString(),
         trigger: result.trigger,
         operations: result.operations_synced,

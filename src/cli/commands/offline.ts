@@ -8,6 +8,7 @@
  *    daemon) whether each of them arrived;
  * 4. prints queued, drained, drain time and the verification; exits 1 if anything is missing.
  */
+import { OutboxWindow } from '../../store/window.ts';
 import { randomUUID } from 'node:crypto';
 import { DaemonUnreachableError } from '../../errors.ts';
 import { findDaemon } from '../client.ts';
@@ -17,7 +18,10 @@ import { withLocal } from '../with-local.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export const testOfflineCommand = (opts: GlobalOptions & { duration: string; workload: number; timeout: string }) =>
+/** Without --workload: one operation a second of the window, at least 20 and at most 10,000, so the test checks something. */
+export const defaultWorkload = (durationMs: number) => Math.max(20, Math.min(10_000, Math.round(durationMs / 1000)));
+
+export const testOfflineCommand = (opts: GlobalOptions & { duration: string; workload?: number; timeout: string }) =>
   withLocal(opts, async (settings, local) => {
     const durationMs = parseSpan(opts.duration, '--duration');
     const timeoutMs = parseSpan(opts.timeout, '--timeout');
@@ -26,15 +30,17 @@ export const testOfflineCommand = (opts: GlobalOptions & { duration: string; wor
     const log = (line: string) => {
       if (!opts.json) process.stderr.write(`${line}\n`);
     };
-    const lastBefore = (local.db.prepare('SELECT coalesce(max(id), 0) AS id FROM sync_queue').get() as { id: number }).id;
+    const window = new OutboxWindow(local.db);
+    const workload = opts.workload ?? defaultWorkload(durationMs);
+    const lastBefore = window.lastId();
     await daemon.call('POST', '/api/offline', { duration_ms: durationMs });
     const start = Date.now();
-    log(`offline for ${opts.duration}${opts.workload ? `, generating ${opts.workload} operations` : ''}…`);
+    log(`offline for ${opts.duration}${workload ? `, generating ${workload} operations` : ''}…`);
     const run = randomUUID().slice(0, 8);
     let made = 0;
     const tickMs = 100;
     while (Date.now() - start < durationMs) {
-      const due = Math.min(opts.workload, Math.ceil((opts.workload * (Date.now() - start + tickMs)) / durationMs));
+      const due = Math.min(workload, Math.ceil((workload * (Date.now() - start + tickMs)) / durationMs));
       const ops = [];
       for (; made < due; made++) {
         ops.push({ operation: 'INSERT', table_name: 'tasks', record_id: `offline-${run}-${made}`, record_data: { title: `offline self-test ${run} #${made}`, status: 'queued-offline' } });
@@ -43,17 +49,16 @@ export const testOfflineCommand = (opts: GlobalOptions & { duration: string; wor
       await sleep(Math.min(tickMs, Math.max(0, durationMs - (Date.now() - start))));
     }
     const windowEnd = Date.now();
-    const lastDuring = (local.db.prepare('SELECT coalesce(max(id), 0) AS id FROM sync_queue').get() as { id: number }).id;
+    const lastDuring = window.lastId();
     const queued = lastDuring - lastBefore;
     log(`back online; waiting for ${queued} operations to drain…`);
-    const pendingIn = local.db.prepare("SELECT count(*) AS n FROM sync_queue WHERE id > ? AND id <= ? AND status = 'pending'");
     for (;;) {
-      if ((pendingIn.get(lastBefore, lastDuring) as { n: number }).n === 0) break;
+      if (window.pendingIn(lastBefore, lastDuring) === 0) break;
       if (Date.now() - windowEnd > timeoutMs) break;
       await sleep(200);
     }
     const drainMs = Date.now() - windowEnd;
-    const rows = local.db.prepare('SELECT id, op_id, status, result FROM sync_queue WHERE id > ? AND id <= ?').all(lastBefore, lastDuring) as { id: number; op_id: string; status: string; result: string | null }[];
+    const rows = window.rowsIn(lastBefore, lastDuring);
     // Operations folded into an aggregate (hook events into a task summary) or skipped by selective
     // sync are not in the ledger one by one; their carrier is.
     const uploaded = rows.filter((r) => r.status === 'synced' && r.result !== 'summarised' && r.result !== 'skipped').map((r) => ({ op_id: r.op_id, seq: r.id }));

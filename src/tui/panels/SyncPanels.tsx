@@ -17,7 +17,7 @@ export function LastSyncPanel({ last, now }: LastSyncPanelProps) {
         <>
           <Text wrap="truncate-end">{ago(last.at, now)} · {last.trigger}</Text>
           <Text wrap="truncate-end">{last.operations} ops in {last.duration_ms} ms</Text>
-          <Text wrap="truncate-end" color={last.success ? 'green' : 'red'}>{last.success ? 'ok' : `failed`}</Text>
+          <Text wrap="truncate-end" color={!last.success ? 'red' : last.failed ? 'yellow' : 'green'}>{!last.success ? 'failed' : last.failed ? `${last.failed} refused` : 'ok'}</Text>
         </>
       ) : (
         <Text wrap="truncate-end" dimColor>never</Text>
