@@ -15,6 +15,9 @@ export interface AppProps {
   readonly refreshMs?: number;
 }
 
+/** How long an action's answer stays in place of the key line. */
+const MESSAGE_MS = 15_000;
+
 /** The live dashboard: reads the model every refresh, maps keys to daemon actions. */
 export function App({ settings, local, refreshMs = 1000 }: AppProps) {
   const { exit } = useApp();
@@ -31,6 +34,8 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
     const timer = setInterval(() => {
       try {
         setModel(buildModel(local, settings));
+        // The database reads again: a message that said it could not is no longer true.
+        setMessage((m) => (m?.startsWith('cannot read the database') ? undefined : m));
       } catch (err) {
         setMessage(`cannot read the database: ${String(err)}`);
       }
@@ -78,8 +83,11 @@ export function App({ settings, local, refreshMs = 1000 }: AppProps) {
     if ('sdpor'.includes(input) && input.length === 1) {
       setMessage(`${input}: working…`);
       void runAction(input as ActionKey, settings, local.state).then((m) => {
-        setMessage(redact(m));
+        const said = redact(m);
+        setMessage(said);
         setModel(buildModel(local, settings));
+        // An action's answer is news for a while, not for good: the key line comes back.
+        setTimeout(() => setMessage((now) => (now === said ? undefined : now)), MESSAGE_MS).unref();
       });
     }
   });

@@ -57,15 +57,15 @@ export function Dashboard({ model, width, height, message, showHelp, showFailure
     return (
       <Box flexDirection="column" width={width}>
         <FleetView fleet={fleet} now={model.now} width={width} height={height - 1} />
-        <Text>{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
+        <Text wrap="truncate-end">{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
       </Box>
     );
   }
   if (showFailures) {
     return (
       <Box flexDirection="column" width={width}>
-        <FailuresView failed={model.failed} total={s.failed} now={model.now} height={height - 1} />
-        <Text>{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
+        <FailuresView failed={model.failed} total={s.failed} now={model.now} height={height - 1} width={width} />
+        <Text wrap="truncate-end">{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
       </Box>
     );
   }
@@ -94,7 +94,7 @@ export function Dashboard({ model, width, height, message, showHelp, showFailure
         {cell(Math.floor(width / 2), <FailedPanel failed={model.failed} total={s.failed} width={Math.floor(width / 2)} rows={itemRows} />)}
         {cell(width - Math.floor(width / 2), <ConflictsPanel conflicts={model.conflicts} total={s.conflicts} width={width - Math.floor(width / 2)} rows={itemRows} />)}
       </>)}
-      <Text>{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
+      <Text wrap="truncate-end">{message ? <Text color="yellow">{message}</Text> : <Text dimColor>{KEY_LINE}</Text>}</Text>
     </Box>
   );
 }

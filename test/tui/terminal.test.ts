@@ -30,8 +30,8 @@ const screen = () => tmux('capture-pane', '-p', '-t', session);
 let raw = '';
 
 /** Types `ccm-sync tui` into the shell of a tmux session, followed by its exit status. */
-function launchTui(target: string): void {
-  const envArgs = Object.entries({ ...env.env, PATH: process.env.PATH!, TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
+function launchTui(target: string, on: TestEnv = env): void {
+  const envArgs = Object.entries({ ...on.env, PATH: process.env.PATH!, TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
   const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
   tmux('send-keys', '-t', target, `${['env', ...envArgs, process.execPath, CLI, 'tui'].map(quote).join(' ')}; echo "EXIT=$?"`, 'Enter');
 }
@@ -102,6 +102,42 @@ describe.skipIf(!hasTmux)('ccm-sync tui in a terminal', () => {
     tmux('send-keys', '-t', small, 'q');
     await until(() => /EXIT=0/.test(pane()), 'the tui to exit', 5000, 100);
     tmux('kill-session', '-t', small);
+  });
+
+  it('fits 80×24 whatever it says: a long answer to s with no daemon, and the failures view with 8 long reasons', async () => {
+    // A home of its own, with no daemon and 8 dead letters whose reasons are long.
+    const quiet = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
+    await db.query(`alter table alerts add constraint ccm_tui_refuse check (message is distinct from '${'x'.repeat(300)}')`);
+    try {
+      const ops = Array.from({ length: 8 }, (_, i) => JSON.stringify({ operation: 'INSERT', table_name: 'alerts', record_id: `tui-bad-${i}`, record_data: { message: 'x'.repeat(300) } })).join('\n');
+      await runCli(['enqueue', '--stdin'], { env: quiet.env, input: ops });
+      expect((await runCli(['sync', 'now'], { env: quiet.env })).code).toBe(1);
+      const fit = `${session}-fit`;
+      tmux('new-session', '-d', '-s', fit, '-x', '80', '-y', '24', 'sh');
+      tmux('send-keys', '-t', fit, 'clear', 'Enter');
+      const pane = () => tmux('capture-pane', '-p', '-t', fit);
+      const history = () => Number(tmux('display-message', '-p', '-t', fit, '#{history_size}').trim());
+      launchTui(fit, quiet);
+      await until(() => /Queue: 0/.test(pane()), 'the dashboard', 15_000, 100);
+      tmux('send-keys', '-t', fit, 's');
+      await until(() => /no daemon is running/.test(pane()), 'the answer to s', 10_000, 100);
+      expect(pane().split('\n')[0]).toMatch(/^ccm-sync · /); // the header has not scrolled away
+      tmux('send-keys', '-t', fit, 'f');
+      await until(() => /Failed operations: 8/.test(pane()), 'the failures view', 10_000, 100);
+      const settled = history();
+      await new Promise((r) => setTimeout(r, 2500)); // a few redraws
+      expect(pane().split('\n').slice(0, 2).join('\n')).toContain('Failed operations: 8'); // its title, under the border
+      expect(pane()).toMatch(/… \(ccm-sync failed show \d+\)/);
+      expect(pane()).toMatch(/… and \d+ more: ccm-sync failed list/);
+      // Frames redraw in place: the scrollback does not grow while the view stays up.
+      expect(history() - settled).toBeLessThanOrEqual(2);
+      tmux('send-keys', '-t', fit, 'q');
+      await until(() => /EXIT=0/.test(pane()), 'the tui to exit', 5000, 100);
+      tmux('kill-session', '-t', fit);
+    } finally {
+      await db.query('alter table alerts drop constraint ccm_tui_refuse');
+      quiet.cleanup();
+    }
   });
 
   it('prints one plain snapshot without a TTY or with --once', async () => {
