@@ -25,7 +25,7 @@ if (isHook) {
   runClaudeHook();
 } else if (args[0] === 'enqueue' && !args.includes('--help') && !args.includes('-h')) {
   const [{ parseEnqueueArgs }, { enqueueCommand }, { reportFailure, reportUncaught }] = await Promise.all([
-    import('./commands/enqueue-flags.ts'),
+    import('./enqueue-flags.ts'),
     import('./commands/enqueue.ts'),
     import('./exit.ts'),
   ]);

@@ -1,6 +1,8 @@
 /** How commands print: JSON for scripts (--json), plain lines for people. Secrets are redacted. */
 import { redact } from '../redact.ts';
 
+export { ago, byteChange, bytes } from '../text.ts';
+
 export interface GlobalOptions {
   config?: string;
   json?: boolean;
@@ -8,28 +10,6 @@ export interface GlobalOptions {
 
 export function emit(opts: GlobalOptions, data: unknown, human: () => string): void {
   process.stdout.write(redact(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human()}\n`));
-}
-
-export function ago(iso: string | null | undefined, nowMs = Date.now()): string {
-  if (!iso) return 'never';
-  const s = Math.round((nowMs - Date.parse(iso)) / 1000);
-  const abs = Math.abs(s);
-  const text = abs < 60 ? `${abs} second${abs === 1 ? '' : 's'}` : abs < 3600 ? `${Math.round(abs / 60)} minute${Math.round(abs / 60) === 1 ? '' : 's'}` : abs < 172_800 ? `${(abs / 3600).toFixed(1)} hours` : `${Math.round(abs / 86_400)} days`;
-  return s >= 0 ? `${text} ago` : `in ${text}`;
-}
-
-export function bytes(n: number): string {
-  return n < 1024 ? `${n} B` : n < 1_048_576 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1_048_576).toFixed(1)} MiB`;
-}
-
-/**
- * What packaging did to the bytes: "98.2% fewer bytes", or for a few small operations, where the
- * batch envelope outweighs what aggregation saves, "12.0% more bytes: the batch envelope".
- */
-export function byteChange(bytesIn: number, bytesOut: number, digits = 1): string {
-  if (bytesIn <= 0) return `${(0).toFixed(digits)}% fewer bytes`;
-  const saved = 100 * (1 - bytesOut / bytesIn);
-  return saved >= 0 ? `${saved.toFixed(digits)}% fewer bytes` : `${(-saved).toFixed(digits)}% more bytes: the batch envelope`;
 }
 
 export function table(headers: string[], rows: (string | number)[][]): string {

@@ -8,7 +8,7 @@
  * command fails with 2.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ENQUEUE_FLAGS } from './commands/enqueue-flags.ts';
+import { ENQUEUE_FLAGS } from './enqueue-flags.ts';
 import { reportFailure, reportJsonUsage } from './exit.ts';
 import { VERSION } from '../version.ts';
 import type { GlobalOptions } from './output.ts';
@@ -149,7 +149,7 @@ common(sync.command('health'))
   .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).syncHealthCommand(opts(cmd)));
 common(sync.command('retry-failed'))
   .description('move every failed operation back to pending with a fresh retry budget (same as `failed retry --all`)')
-  .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).retryFailedCommand(opts(cmd)));
+  .action(async (_o, cmd: Command) => (await import('./commands/failed.ts')).failedRetryCommand([], { ...opts(cmd), all: true }));
 
 const failed = program.command('failed').description('dead letters: operations the remote refused for good, or that could not be packaged')
   .addHelpText('after', `

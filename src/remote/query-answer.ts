@@ -4,12 +4,10 @@
  * extended protocol (one statement: a `; commit; delete …` tail is refused by the server).
  */
 import { InputError } from '../errors.ts';
-import { classifyFailure, isSqlState, isTransientSqlState, type FailureFacts, type RemoteKind } from './transport.ts';
+import { classifyFailure, isSqlState, isTransientSqlState, type FailureFacts, type QueryAnswer, type RemoteKind } from './transport.ts';
 
-export interface QueryAnswer {
-  columns: string[];
-  rows: unknown[][];
-}
+export type { QueryAnswer };
+
 
 /** bigint (int8) and numeric: the drivers give them as text, so no precision is lost. */
 const NUMERIC_TYPES = new Set([20, 1700]);

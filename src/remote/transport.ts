@@ -12,7 +12,6 @@
  *
  * One operation's rejection (inside a batch_sync answer) is judged by `isPermanentRejection`.
  */
-import type { QueryAnswer } from './query-answer.ts';
 import { CredentialRefusedError, RemoteRejectedError, RemoteUnavailableError } from '../errors.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
@@ -33,6 +32,12 @@ export interface Verification {
 
 /** The remote schema this ccm-sync speaks (ccm_sync_info().schema). */
 export const REMOTE_SCHEMA_VERSION = 2;
+
+/** What `remote query` gives back: the column names and the rows as arrays (query-answer.ts). */
+export interface QueryAnswer {
+  columns: string[];
+  rows: unknown[][];
+}
 
 export interface Transport {
   readonly kind: RemoteKind;

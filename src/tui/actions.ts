@@ -2,7 +2,7 @@
  * What the dashboard's keys do. Every action goes through the daemon's API; with no daemon
  * running, the action says so instead of doing nothing.
  */
-import { findDaemon } from '../cli/client.ts';
+import { findDaemon } from '../daemon/client.ts';
 import { messageOf } from '../errors.ts';
 import type { Settings } from '../config/load.ts';
 import type { StateStore } from '../store/state.ts';

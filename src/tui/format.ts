@@ -1,5 +1,5 @@
 /** Small text helpers shared by the panels. */
-export { ago, byteChange, bytes } from '../cli/output.ts';
+export { ago, byteChange, bytes } from '../text.ts';
 
 const BARS = '▁▂▃▄▅▆▇█';
 

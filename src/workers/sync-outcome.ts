@@ -6,7 +6,7 @@ import { messageOf } from '../errors.ts';
 import { unpackagedBytes } from '../package/index.ts';
 import type { PendingRow } from '../store/outbox.ts';
 import type { SyncJobPayload, SyncResult } from '../types.ts';
-import type { SyncContext } from './sync-run.ts';
+import type { SyncContext } from './sync-context.ts';
 
 export function emptyResult(trigger: SyncJobPayload['trigger']): SyncResult {
   return {

@@ -27,57 +27,13 @@ import { settleLocally, settleResults } from '../settle.ts';
 import { packageIsolating } from './page.ts';
 import { countIn, emptyResult, finish } from './sync-outcome.ts';
 import { uploader, type Envelope } from './upload.ts';
-import type { Clock } from '../clock.ts';
-import type { Db } from '../store/db.ts';
-import type { MetricsStore } from '../store/metrics.ts';
 import type { Outbox, PendingRow } from '../store/outbox.ts';
-import type { Review } from '../store/review.ts';
-import type { StateStore } from '../store/state.ts';
-import type { Transport } from '../remote/transport.ts';
-import type { Heartbeat, RemoteResult, SyncJobPayload, SyncResult } from '../types.ts';
+import type { SyncContext, SyncRunOptions } from './sync-context.ts';
+import type { RemoteResult, SyncJobPayload, SyncResult } from '../types.ts';
 
 export { emptyResult } from './sync-outcome.ts';
 
-export interface SyncRunOptions {
-  systemId: string;
-  maxOpsPerRequest: number;
-  maxBytesPerRequest: number;
-  pageSize: number;
-  manualTables: readonly string[];
-  /** hooks.upload: extras of a task summary beyond the counts (e.g. prompts). */
-  hookUploads?: readonly string[];
-  /** hooks.paths: hashed: the fleet's salt (CCM_SYNC_PATH_SALT). */
-  pathSalt?: string;
-  operationMaxAttempts: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  retryJitter: number;
-  selective: { backlog_operations: number; first_tables: readonly string[]; hook_events: 'summarise' | 'skip' };
-  /** Ask the remote to prune the ledger at most this often (undefined: never). */
-  pruneLedgerEveryMs?: number;
-}
-
-export interface SyncProgress {
-  trigger: string;
-  done: number;
-  total: number;
-  batches: number;
-}
-
-export interface SyncContext {
-  db: Db;
-  outbox: Outbox;
-  review: Review;
-  metrics: MetricsStore;
-  state: StateStore;
-  transport: Transport;
-  clock: Clock;
-  options: SyncRunOptions;
-  signal?: AbortSignal;
-  onProgress?: (p: SyncProgress) => void;
-  /** What this system says about itself with the first batch of the run. */
-  heartbeat?: () => Heartbeat;
-}
+export type { SyncContext, SyncProgress, SyncRunOptions } from './sync-context.ts';
 
 /** A packaged batch waiting for its upload, with what its source rows stand for. */
 interface Claim {

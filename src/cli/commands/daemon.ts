@@ -8,7 +8,7 @@ import { processAlive, statusSnapshot } from '../../monitor/status.ts';
 import { DaemonStillRunningError } from '../../errors.ts';
 import { lookLocal } from '../with-local.ts';
 import { emit, type GlobalOptions } from '../output.ts';
-import { statusLines } from './sync.ts';
+import { statusLines } from '../status-lines.ts';
 import type { SyncProgress } from '../../workers/sync-run.ts';
 
 /**

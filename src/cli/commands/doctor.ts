@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { daemonChecks, hookChecks, machineChecks, syncChecks, type Check } from '../../monitor/doctor.ts';
 import { remoteChecks } from '../../monitor/doctor-remote.ts';
-import { findDaemon } from '../client.ts';
+import { findDaemon } from '../../daemon/client.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { lookLocal } from '../with-local.ts';
 import { loadSettings } from '../../config/load.ts';

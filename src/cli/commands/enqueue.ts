@@ -6,17 +6,9 @@ import { InputError } from '../../errors.ts';
 import { loadSettings } from '../../config/load.ts';
 import { ensureHome } from '../../config/home.ts';
 import { openLocal } from '../../local.ts';
-import { emit, type GlobalOptions } from '../output.ts';
+import { emit } from '../output.ts';
+import type { EnqueueFlags } from '../enqueue-flags.ts';
 
-export interface EnqueueFlags extends GlobalOptions {
-  op?: string;
-  table?: string;
-  id?: string;
-  data?: string;
-  priority?: string;
-  changedAt?: string;
-  stdin?: boolean;
-}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -11,7 +11,7 @@
 import { OutboxWindow } from '../../store/window.ts';
 import { randomUUID } from 'node:crypto';
 import { DaemonUnreachableError } from '../../errors.ts';
-import { findDaemon } from '../client.ts';
+import { findDaemon } from '../../daemon/client.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { parseSpan } from '../span.ts';
 import { withLocal } from '../with-local.ts';

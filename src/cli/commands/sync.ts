@@ -3,17 +3,16 @@
  * with none running they sync in this process, through the same runSync the worker thread uses.
  */
 import { heartbeatOf } from '../../monitor/heartbeat.ts';
-import { hookLine } from '../../monitor/hook-health.ts';
 import { drainSpool } from '../../hooks/spool-drain.ts';
 import { DaemonUnreachableError, messageOf } from '../../errors.ts';
 import { syncContext, type Local } from '../../local.ts';
 import type { Settings } from '../../config/load.ts';
-import { statusSnapshot, type StatusSnapshot } from '../../monitor/status.ts';
+import { statusSnapshot } from '../../monitor/status.ts';
 import { openTransport } from '../../remote/index.ts';
 import { runSync, type SyncProgress } from '../../workers/sync-run.ts';
-import { findDaemon } from '../client.ts';
+import { findDaemon } from '../../daemon/client.ts';
 import { lookLocal, withLocal } from '../with-local.ts';
-import { failedRetryCommand } from './failed.ts';
+import { statusLines } from '../status-lines.ts';
 import { ago, byteChange, bytes, emit, table, type GlobalOptions } from '../output.ts';
 import type { HeldBack, SyncJobPayload, SyncResult } from '../../types.ts';
 
@@ -123,35 +122,6 @@ export const syncNowCommand = (opts: GlobalOptions) => runOrAsk(opts, { trigger:
 export const syncDrainCommand = (opts: GlobalOptions & { batchSize?: number }) =>
   runOrAsk(opts, { trigger: 'drain', reason: 'ccm-sync sync drain', limits: opts.batchSize ? { batchSize: opts.batchSize } : undefined }, '/api/sync/drain');
 
-export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
-  const prio = ['urgent', 'high', 'normal', 'low'].map((p) => `${p} ${s.pending.by_priority[p] ?? 0}`).join(', ');
-  const last = s.last_sync ? `${ago(s.last_sync.at, nowMs)} (${s.last_sync.trigger}, ${s.last_sync.operations} operations, ${s.last_sync.duration_ms} ms, ${!s.last_sync.success ? `failed: ${s.last_sync.error ?? ''}` : s.last_sync.failed ? `${s.last_sync.failed} refused by the remote: ccm-sync failed list` : 'ok'})` : 'never';
-  const interval = s.interval ? `; interval ${Math.round(s.interval.effective_seconds / 60)} min (base ${Math.round(s.interval.base_seconds / 60)} min, ${s.interval.rate_per_minute.toFixed(1)} ops/min)` : '';
-  const next = s.paused ? 'paused' : s.next_sync ? `${ago(s.next_sync, nowMs)}${interval}` : s.enabled ? 'when the daemon runs' : 'disabled (sync.enabled: false)';
-  const c = s.connection;
-  const conn = `${c.state}${c.since ? ` since ${c.since}` : ' (no outage seen yet)'}${c.reason && c.state !== 'online' ? ` (${c.reason})` : ''}${c.next_probe_at && c.state === 'offline' ? `; next probe ${ago(c.next_probe_at, nowMs)}` : ''}${s.simulated_offline_until ? `; simulated until ${s.simulated_offline_until}` : ''}`;
-  const r = s.reduction_24h;
-  const hooks = hookLine(s.hooks, (iso) => ago(iso, nowMs));
-  const reduction = r.operations_in > 0 ? `${r.operations_in} → ${r.operations_out} operations, ${bytes(r.bytes_in)} → ${bytes(r.bytes_out)} (${byteChange(r.bytes_in, r.bytes_out)})` : 'nothing synced in 24h';
-  return [
-    `Pending operations: ${s.pending.total} (${prio})${s.pending.oldest_created_at ? `, oldest ${ago(s.pending.oldest_created_at, nowMs)}` : ''}`,
-    `Last sync: ${last}`,
-    `Next sync: ${next}`,
-    `Connection: ${conn}`,
-    ...(s.credential_refused ? [`Credential: refused since ${s.credential_refused.since}; syncs wait, next check ${ago(s.credential_refused.next_check_at, nowMs)} (${s.credential_refused.reason})`] : []),
-    ...(s.token ? [`Token: from ${s.token.source}, ${s.token.expires_at ? `${Date.parse(s.token.expires_at) > nowMs ? 'expires' : 'expired'} ${ago(s.token.expires_at, nowMs)} (${s.token.expires_at})` : 'expiry unknown'}`] : []),
-    `Mode: ${s.mode} · remote: ${s.remote} · system: ${s.system.id} (${s.system.type})`,
-    `Daemon: ${s.daemon ? `running (pid ${s.daemon.pid}, port ${s.daemon.port})` : 'not running (start it with `ccm-sync start`)'}`,
-    `Failed: ${s.failed} · Conflicts: ${s.conflicts} · Waiting to retry: ${s.waiting.count}${s.waiting.next_attempt_at ? ` (next ${ago(s.waiting.next_attempt_at, nowMs)})` : ''}`,
-    ...s.failed_reasons.slice(0, 3).map((r) => `  failed ${r.count} × ${r.message}`),
-    ...s.waiting.reasons.slice(0, 3).map((r) => `  waiting ${r.count} × ${r.message}`),
-    ...(s.failed ? ['  see `ccm-sync failed list`; retry or discard with `ccm-sync failed retry|discard`'] : []),
-    `Packaging (24h): ${reduction}`,
-    ...(hooks ? [`Hooks: ${hooks}`] : []),
-    `Home: ${s.home}`,
-    s.alerts.length ? `Alerts:\n${s.alerts.map((a) => `  [${a.severity}] ${a.rule}: ${a.message}`).join('\n')}` : 'Alerts: none',
-  ];
-}
 
 export const syncStatusCommand = (opts: GlobalOptions) =>
   lookLocal(opts, async (settings, local) => {
@@ -172,4 +142,3 @@ export const syncHealthCommand = (opts: GlobalOptions & { days: number }) =>
           ])));
   });
 
-export const retryFailedCommand = (opts: GlobalOptions) => failedRetryCommand([], { ...opts, all: true });

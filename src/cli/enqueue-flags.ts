@@ -3,9 +3,19 @@
  * path in main.ts parses them with node's built-in util.parseArgs instead, because loading
  * commander costs ~35 ms and hooks call enqueue once per event.
  */
-import { util } from '../../builtins.ts';
-import { InputError } from '../../errors.ts';
-import type { EnqueueFlags } from './enqueue.ts';
+import { util } from '../builtins.ts';
+import { InputError } from '../errors.ts';
+import type { GlobalOptions } from './output.ts';
+
+export interface EnqueueFlags extends GlobalOptions {
+  op?: string;
+  table?: string;
+  id?: string;
+  data?: string;
+  priority?: string;
+  changedAt?: string;
+  stdin?: boolean;
+}
 
 export interface FlagSpec {
   name: string;

@@ -3,7 +3,7 @@
  * a pid that is still alive), its token from api.token_file.
  */
 import { DaemonUnreachableError, InputError } from '../errors.ts';
-import { readToken } from '../daemon/token.ts';
+import { readToken } from './token.ts';
 import { processAlive } from '../monitor/status.ts';
 import type { Settings } from '../config/load.ts';
 import type { StateStore } from '../store/state.ts';
