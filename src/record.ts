@@ -12,7 +12,7 @@
  */
 import { keepableEvent } from './hooks/keepable.ts';
 import { OpIds } from './op-id.ts';
-import { InputError } from './errors.ts';
+import { InputError, messageOf } from './errors.ts';
 import { LOCAL_COPY_TABLES, TABLE_NAMES, contractProblems, tableSpec, withoutRedundantId } from './catalog.ts';
 import { storeError, type Db } from './store/db.ts';
 import { CLOSING_EVENTS, HookEvents, type HookEventRow } from './store/hook-events.ts';
@@ -240,6 +240,26 @@ function holdClockOrder(prepared: Prepared[], last: string | undefined): void {
   }
 }
 
+/**
+ * Prepares every input, or throws one InputError naming each that is refused (the first ten, and
+ * how many more): one fix-and-retry is enough for a file of operations.
+ */
+function prepareAll<T>(inputs: readonly unknown[], one: (input: unknown, i: number) => T): T[] {
+  const out: T[] = [];
+  const refused: string[] = [];
+  inputs.forEach((input, i) => {
+    try {
+      out.push(one(input, i));
+    } catch (err) {
+      if (!InputError.is(err) || inputs.length === 1) throw err;
+      refused.push(messageOf(err));
+    }
+  });
+  if (refused.length === 1) throw new InputError(refused[0]!);
+  if (refused.length) throw new InputError(`${refused.length} of ${inputs.length} operations are refused; nothing was recorded:\n  ${refused.slice(0, 10).join('\n  ')}${refused.length > 10 ? `\n  … and ${refused.length - 10} more` : ''}`);
+  return out;
+}
+
 export class Recorder {
   readonly outbox: Outbox;
   private readonly detail: LocalDetail;
@@ -269,7 +289,7 @@ export class Recorder {
     const nowIso = new Date(this.opts.clock.now()).toISOString();
     const nowMs = Date.parse(nowIso);
     const opId = () => this.ids.next(nowMs);
-    const prepared = inputs.map((input, i) => prepare(input, where(i), this.opts, nowIso, opId));
+    const prepared = prepareAll(inputs, (input, i) => prepare(input, where(i), this.opts, nowIso, opId));
     const rows = prepared.map((p) => p.row);
     try {
       return this.db.transaction(() => {

@@ -68,16 +68,16 @@ describe('ccm-sync CLI', () => {
     const before = pending();
     const r = await runCli(['enqueue', '--stdin'], {
       env: env.env,
-      input: '{"operation":"INSERT","table_name":"tasks","record_id":"1","record_data":{}}\n{"operation":"INSERT","table_name":"tasks","record_id":"2","record_data":{}}\nnot json\n',
+      input: '{"operation":"INSERT","table_name":"tasks","record_id":"1","record_data":{}}\n{"operation":"INSERT","table_name":"tasks","record_id":"2","record_data":{}}\nnot json\n{oops\n',
     });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/line 3: invalid JSON/);
+    expect(r.stderr).toMatch(/2 lines of the input are not JSON; nothing was recorded:\n {2}line 3: invalid JSON .*\n {2}line 4: invalid JSON/);
     const r2 = await runCli(['enqueue', '--stdin'], {
       env: env.env,
-      input: '{"operation":"INSERT","table_name":"tasks","record_id":"1","record_data":{}}\n{"operation":"INSERT","table_name":"bogus","record_id":"2","record_data":{}}\n',
+      input: '{"operation":"INSERT","table_name":"tasks","record_id":"1","record_data":{}}\n{"operation":"INSERT","table_name":"bogus","record_id":"2","record_data":{}}\n{"operation":"UPSERT","table_name":"tasks","record_id":"3","record_data":{}}\n',
     });
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/line 2: unknown table "bogus"/);
+    expect(r2.stderr).toMatch(/2 of 3 operations are refused; nothing was recorded:\n {2}line 2: unknown table "bogus".*\n {2}line 3: /);
     expect(pending()).toBe(before);
   });
 

@@ -20,15 +20,18 @@ async function readStdin(): Promise<string> {
 export function parseNdjson(text: string): { ops: unknown[]; lines: number[] } {
   const ops: unknown[] = [];
   const lines: number[] = [];
+  const bad: string[] = [];
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     try {
       ops.push(JSON.parse(line));
       lines.push(i + 1);
     } catch (err) {
-      throw new InputError(`line ${i + 1}: invalid JSON (${(err as Error).message}); nothing was recorded`);
+      bad.push(`line ${i + 1}: invalid JSON (${(err as Error).message})`);
     }
   });
+  // Every bad line at once (the first ten, and how many more), so one fix-and-retry is enough.
+  if (bad.length) throw new InputError(`${bad.length} line${bad.length === 1 ? '' : 's'} of the input ${bad.length === 1 ? 'is' : 'are'} not JSON; nothing was recorded:\n  ${bad.slice(0, 10).join('\n  ')}${bad.length > 10 ? `\n  … and ${bad.length - 10} more` : ''}`);
   if (ops.length === 0) throw new InputError('no operations on stdin (expected one JSON object per line)');
   return { ops, lines };
 }
