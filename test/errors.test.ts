@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIN_NODE, nodeProblem } from '../src/node-guard.ts';
 import { CLI, runCli } from './helpers/cli.ts';
 import { freePort } from './helpers/postgrest.ts';
+import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { RemoteRejectedError, RemoteUnavailableError } from '../src/errors.ts';
@@ -202,6 +203,18 @@ describe('remote query', () => {
       expect(w.stderr).toMatch(/read-only/);
       const again = await runCli(['remote', 'query', '--json', 'select count(*)::int as n from tasks'], { env: em.env });
       expect(JSON.parse(again.stdout).rows).toEqual([{ n: 1 }]);
+      // With the daemon running (it holds the embedded remote), the query goes through it.
+      const daemon = await startDaemonProcess(em.env);
+      try {
+        const via = await runCli(['remote', 'query', '--json', "select title from tasks where id = 'e-1'"], { env: em.env });
+        expect(via.code, via.stderr).toBe(0);
+        expect(JSON.parse(via.stdout).rows).toEqual([{ title: 'embedded' }]);
+        const refused = await runCli(['remote', 'query', 'delete from tasks'], { env: em.env });
+        expect(refused.code).toBe(2);
+        expect(refused.stderr).toMatch(/read-only/);
+      } finally {
+        await daemon.stop();
+      }
       const s = await runCli(['remote', 'query', 'select 1'], { env: sb.env });
       expect(s.code).toBe(2);
       expect(s.stderr).toMatch(/on Supabase, use the SQL editor/);

@@ -9,6 +9,7 @@
  *   POST /api/pause {paused?} pause or resume automatic syncs (resuming runs what the pause held)
  *   POST /api/offline {duration_ms|null}   simulate an outage
  *   POST /api/verify {ops}    which operations the remote ledger does not hold
+ *   POST /api/remote/query {sql, timeout_ms}   one read-only statement (the embedded remote this daemon holds)
  *   GET  /metrics             Prometheus text format
  */
 import { InputError } from '../errors.ts';
@@ -87,6 +88,11 @@ export function apiRoutes(d: RouteDeps): ApiRoutes {
         pruned.push(...v.pruned);
       }
       return { checked: ops.length, missing, pruned };
+    },
+    'POST /api/remote/query': async (body) => {
+      const { sql, timeout_ms: timeoutMs } = onlyKeys(body, ['sql', 'timeout_ms']);
+      if (typeof sql !== 'string' || typeof timeoutMs !== 'number') throw new InputError('expected {"sql": "select …", "timeout_ms": 30000}');
+      return d.worker.query(sql, timeoutMs);
     },
     ...d.extra,
   };

@@ -10,7 +10,7 @@ import { WorkerCrashError, fromPlainError } from '../errors.ts';
 import type { Settings } from '../config/load.ts';
 import type { HostMessage, WorkerMessage } from './serve.ts';
 import type { SyncProgress } from './sync-run.ts';
-import type { Verification, VerifyItem } from '../remote/transport.ts';
+import type { QueryAnswer, Verification, VerifyItem } from '../remote/transport.ts';
 import type { SyncJobPayload, SyncResult } from '../types.ts';
 import type { PruneResult } from '../retention.ts';
 
@@ -117,6 +117,11 @@ export class SyncWorkerHost {
 
   async verify(items: VerifyItem[]): Promise<Verification> {
     return this.request<Verification>({ type: 'verify', items }).promise;
+  }
+
+  /** One read-only statement on the remote, through the worker's connection (`remote query`). */
+  async query(sql: string, timeoutMs: number): Promise<QueryAnswer> {
+    return this.request<QueryAnswer>({ type: 'query', sql, timeoutMs }).promise;
   }
 
   /**

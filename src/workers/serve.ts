@@ -12,6 +12,7 @@ import { pruneHistory } from '../retention.ts';
 import { runSync } from './sync-run.ts';
 import { uploader } from './upload.ts';
 import type { Settings } from '../config/load.ts';
+import { ConfigError } from '../errors.ts';
 import type { Transport, VerifyItem } from '../remote/transport.ts';
 import type { SyncJobPayload } from '../types.ts';
 
@@ -19,6 +20,7 @@ export type HostMessage =
   | { type: 'run'; id: number; payload: SyncJobPayload }
   | { type: 'ping'; id: number }
   | { type: 'verify'; id: number; items: VerifyItem[] }
+  | { type: 'query'; id: number; sql: string; timeoutMs: number }
   | { type: 'prune'; id: number; syncedDays?: number }
   | { type: 'heartbeat'; id: number }
   | { type: 'abort'; id: number }
@@ -75,6 +77,12 @@ export function serveSyncWorker(port: Port, settings: Settings): void {
         return (await getTransport()).ping(AbortSignal.timeout(settings.sync.request_timeout_ms));
       case 'verify':
         return (await getTransport()).verify(msg.items);
+      case 'query': {
+        // `remote query` while this daemon holds the embedded remote: read through its connection.
+        const t = await getTransport();
+        if (!t.readOnly) throw new ConfigError(`remote query does not work on the ${t.kind} remote`);
+        return t.readOnly(msg.sql, msg.timeoutMs);
+      }
       case 'prune': {
         // In the chain of runs: one writer of the history at a time.
         const retention = msg.syncedDays ? { ...settings.retention, synced_days: msg.syncedDays } : settings.retention;

@@ -1,5 +1,6 @@
 /** `ccm-sync remote migrate|sql|query|token`: the remote database, seen and prepared from here. */
-import { ConfigError, InputError } from '../../errors.ts';
+import { ConfigError, DaemonUnreachableError, InputError } from '../../errors.ts';
+import type { QueryAnswer } from '../../remote/transport.ts';
 import { loadSettings, type Settings } from '../../config/load.ts';
 import { emit, table, type GlobalOptions } from '../output.ts';
 
@@ -57,13 +58,35 @@ export async function remoteQueryCommand(sql: string, opts: GlobalOptions & { ti
   if (settings.remote.kind === 'embedded' && !existsSync(`${settings.paths.embedded}/PG_VERSION`)) {
     throw new InputError(`there is no embedded remote at ${settings.paths.embedded} yet: nothing has been synced from this home (${settings.paths.home}); run \`ccm-sync sync now\` first`);
   }
+  const answer = (settings.remote.kind === 'embedded' ? await viaDaemon(settings, sql, opts.timeout * 1000) : undefined) ?? await directly(settings, sql, opts.timeout * 1000);
+  emit(opts, { columns: answer.columns, rows: answer.rows.map((r) => Object.fromEntries(answer.columns.map((c, i) => [c, r[i]]))) }, () =>
+    `${table(answer.columns, answer.rows.map((r) => r.map(cell)))}\n(${answer.rows.length} row${answer.rows.length === 1 ? '' : 's'})`);
+}
+
+/** The embedded remote is one process's at a time: with this home's daemon running, it answers. */
+async function viaDaemon(settings: Settings, sql: string, timeoutMs: number): Promise<QueryAnswer | undefined> {
+  const [{ findDaemon }, { openLocal }] = await Promise.all([import('../../daemon/client.ts'), import('../../local.ts')]);
+  const local = openLocal(settings, undefined, { readonly: true });
+  try {
+    const daemon = findDaemon(settings, local.state);
+    if (!daemon) return undefined;
+    try {
+      return await daemon.call<QueryAnswer>('POST', '/api/remote/query', { sql, timeout_ms: timeoutMs }, timeoutMs + 10_000);
+    } catch (err) {
+      if (DaemonUnreachableError.is(err)) return undefined;
+      throw err;
+    }
+  } finally {
+    local.close();
+  }
+}
+
+async function directly(settings: Settings, sql: string, timeoutMs: number): Promise<QueryAnswer> {
   const { openTransport } = await import('../../remote/index.ts');
   const t = await openTransport(settings);
   try {
     if (!t.readOnly) throw new ConfigError(`remote query does not work on the ${t.kind} remote`);
-    const answer = await t.readOnly(sql, opts.timeout * 1000);
-    emit(opts, { columns: answer.columns, rows: answer.rows.map((r) => Object.fromEntries(answer.columns.map((c, i) => [c, r[i]]))) }, () =>
-      `${table(answer.columns, answer.rows.map((r) => r.map(cell)))}\n(${answer.rows.length} row${answer.rows.length === 1 ? '' : 's'})`);
+    return await t.readOnly(sql, timeoutMs);
   } finally {
     await t.close();
   }
