@@ -132,6 +132,31 @@ describe('ccm-sync CLI', () => {
     }
   });
 
+  it('looks at a home it may not write: sync status reads a copy, remote query says why it cannot', async () => {
+    const shared = traversableDir();
+    const ro = makeEnv({}, {}, { under: shared });
+    try {
+      await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{"title":"mine"}'], { env: ro.env });
+      expect((await runCli(['sync', 'now'], { env: ro.env })).code).toBe(0);
+      await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '2', '--data', '{}'], { env: ro.env });
+      // A home this user can read but not write, as on a read-only mount: its folders 0755 and its
+      // database 0644 (root ignores modes, so the reader is another user).
+      for (const d of [ro.dir, path.dirname(ro.settings.paths.db)]) chmodSync(d, 0o755);
+      chmodSync(ro.settings.paths.db, 0o644);
+      const tmp = path.join(shared, 'tmp'); // that user's own TMPDIR
+      mkdirSync(tmp);
+      chmodSync(tmp, 0o1777);
+      const status = await runCli(['sync', 'status', '--json'], { env: { ...ro.env, TMPDIR: tmp }, as: NOBODY });
+      expect(status.code, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({ pending: { total: 1 }, last_sync: { operations: 1 } });
+      const q = await runCli(['remote', 'query', 'select 1'], { env: { ...ro.env, TMPDIR: tmp }, as: NOBODY });
+      expect(q.code).toBe(2);
+      expect(q.stderr).toMatch(/cannot be opened from here: its folder is read-only to this user \(EACCES\), and PGlite writes as it reads/);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
   it('explains itself in --help', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { makePrivateDir } from '../config/home.ts';
-import { RemoteRejectedError } from '../errors.ts';
+import { ConfigError, RemoteRejectedError } from '../errors.ts';
 import { flushWal, lowMemoryWasm, startParams, tighten } from './embedded-fs.ts';
 import { answerOf, readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, migrateRemote, type SqlRunner } from './migrations.ts';
@@ -41,7 +41,11 @@ function takeLock(file: string): void {
       closeSync(fd);
       return;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
+        throw new ConfigError(`the embedded remote ${path.dirname(file)} cannot be opened from here: its folder is read-only to this user (${code}), and PGlite writes as it reads. Run this as the home's owner, or with its daemon running (it answers \`remote query\` for it)`);
+      }
+      if (code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(file, 'utf8'));
       if (owner === process.pid) return;
       if (owner && alive(owner)) {

@@ -65,8 +65,8 @@ export async function remoteQueryCommand(sql: string, opts: GlobalOptions & { ti
 
 /** The embedded remote is one process's at a time: with this home's daemon running, it answers. */
 async function viaDaemon(settings: Settings, sql: string, timeoutMs: number): Promise<QueryAnswer | undefined> {
-  const [{ findDaemon }, { openLocal }] = await Promise.all([import('../../daemon/client.ts'), import('../../local.ts')]);
-  const local = openLocal(settings, undefined, { readonly: true });
+  const [{ findDaemon }, { openToLook }] = await Promise.all([import('../../daemon/client.ts'), import('../with-local.ts')]);
+  const local = openToLook(settings);
   try {
     const daemon = findDaemon(settings, local.state);
     if (!daemon) return undefined;
