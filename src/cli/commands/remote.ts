@@ -1,4 +1,5 @@
 /** `ccm-sync remote migrate|sql|query|token`: the remote database, seen and prepared from here. */
+import { accessSync, constants, existsSync } from 'node:fs';
 import { ConfigError, DaemonUnreachableError, InputError } from '../../errors.ts';
 import type { QueryAnswer } from '../../remote/transport.ts';
 import { loadSettings, type Settings } from '../../config/load.ts';
@@ -54,13 +55,24 @@ export async function remoteQueryCommand(sql: string, opts: GlobalOptions & { ti
   if (!sql.trim()) throw new InputError('remote query needs a statement, e.g. ccm-sync remote query "select id, status from tasks limit 10"');
   const settings = loadSettings({ configPath: opts.config });
   refuseSupabase(settings, 'remote query works on the embedded and postgres remotes; on Supabase, use the SQL editor or the Table editor of the project');
-  const { existsSync } = await import('node:fs');
-  if (settings.remote.kind === 'embedded' && !existsSync(`${settings.paths.embedded}/PG_VERSION`)) {
+  const daemonAnswer = settings.remote.kind === 'embedded' ? await viaDaemon(settings, sql, opts.timeout * 1000) : undefined;
+  if (!daemonAnswer && settings.remote.kind === 'embedded') checkEmbeddedReadable(settings.paths.embedded);
+  if (!daemonAnswer && settings.remote.kind === 'embedded' && !existsSync(`${settings.paths.embedded}/PG_VERSION`)) {
     throw new InputError(`there is no embedded remote at ${settings.paths.embedded} yet: nothing has been synced from this home (${settings.paths.home}); run \`ccm-sync sync now\` first`);
   }
-  const answer = (settings.remote.kind === 'embedded' ? await viaDaemon(settings, sql, opts.timeout * 1000) : undefined) ?? await directly(settings, sql, opts.timeout * 1000);
+  const answer = daemonAnswer ?? await directly(settings, sql, opts.timeout * 1000);
   emit(opts, { columns: answer.columns, rows: answer.rows.map((r) => Object.fromEntries(answer.columns.map((c, i) => [c, r[i]]))) }, () =>
     `${table(answer.columns, answer.rows.map((r) => r.map(cell)))}\n(${answer.rows.length} row${answer.rows.length === 1 ? '' : 's'})`);
+}
+
+/** PGlite writes as it reads: a folder this user may not write cannot be opened, and says so. */
+function checkEmbeddedReadable(dir: string): void {
+  if (!existsSync(dir)) return;
+  try {
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch {
+    throw new ConfigError(`the embedded remote ${dir} cannot be opened from here: its folder is read-only to this user (EACCES), and PGlite writes as it reads. Run this as the home's owner, or with its daemon running (it answers \`remote query\` for it)`);
+  }
 }
 
 /** The embedded remote is one process's at a time: with this home's daemon running, it answers. */
