@@ -14,6 +14,7 @@ function rawFloor(file, batch) {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec(MIGRATIONS[0]);
+  db.exec('DROP INDEX idx_sync_queue_pending'); // as migration 8 drops it: the floor keeps the outbox's indexes
   const ins = db.prepare(`INSERT INTO sync_queue (op_id, operation, table_name, record_id, record_data, priority, buckets, changed_at, created_at)
     VALUES (?, 'UPDATE', ?, ?, ?, 'normal', '', ?, ?)`);
   const many = db.transaction((rows) => { for (const r of rows) ins.run(...r); });

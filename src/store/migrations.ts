@@ -301,4 +301,8 @@ export const MIGRATIONS: readonly string[] = [
   -- A session's prompts in time order: where each task's usage starts and ends.
   CREATE INDEX idx_hook_events_prompts ON hook_events (session_id, timestamp) WHERE event_name = 'UserPromptSubmit';
   `,
+  // 8: an index every insert kept up and no query read.
+  `
+  DROP INDEX IF EXISTS idx_sync_queue_pending;
+  `,
 ];
