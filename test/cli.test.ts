@@ -1,5 +1,6 @@
 /** The CLI as a user meets it: real processes, real files, the embedded default remote. */
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +155,23 @@ describe('ccm-sync CLI', () => {
       expect(q.stderr).toMatch(/cannot be opened from here: its folder is read-only to this user \(EACCES\), and PGlite writes as it reads/);
     } finally {
       rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses two configs in one folder that would share one outbox', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ccm-two-'));
+    try {
+      writeFileSync(path.join(dir, 'prod.yaml'), 'system: { id: prod-1 }\nlog_level: silent\n');
+      writeFileSync(path.join(dir, 'staging.yaml'), 'system: { id: staging-1 }\nlog_level: silent\n');
+      const r = await runCli(['enqueue', '--config', path.join(dir, 'staging.yaml'), '--op', 'INSERT', '--table', 'tasks', '--id', '1', '--data', '{}']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/staging\.yaml and .*prod\.yaml are both ccm-sync configs in .*: they would share one outbox .*Give each config a folder of its own, or set store\.path/);
+      expect(existsSync(path.join(dir, 'ccm.db'))).toBe(false);
+      // One with a store of its own is fine.
+      writeFileSync(path.join(dir, 'prod.yaml'), 'system: { id: prod-1 }\nlog_level: silent\nstore: { path: prod.db, jobs_path: prod-jobs.db }\n');
+      expect((await runCli(['enqueue', '--config', path.join(dir, 'staging.yaml'), '--op', 'INSERT', '--table', 'tasks', '--id', '1', '--data', '{}'])).code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -140,6 +140,31 @@ function invalid(file: string, problems: string[]): ConfigError {
   return new ConfigError(`${head}\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }
 
+/**
+ * A config file's folder is its home. Two ccm-sync configs in one folder (prod.yaml, staging.yaml)
+ * that keep the default store would share one outbox without a word: refused, naming both.
+ */
+function refuseSharedHome(configFile: string): void {
+  const dir = path.dirname(configFile);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => /\.ya?ml$/.test(n) && path.join(dir, n) !== configFile);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    let text = '';
+    try {
+      text = fs.readFileSync(path.join(dir, n), 'utf8');
+    } catch {
+      continue;
+    }
+    if (/^(system|remote|sync):/m.test(text) && !/^store:/m.test(text)) {
+      throw new ConfigError(`${configFile} and ${path.join(dir, n)} are both ccm-sync configs in ${dir}, and a config's folder is its home: they would share one outbox (${path.join(dir, 'ccm.db')}). Give each config a folder of its own, or set store.path and store.jobs_path in one of them`);
+    }
+  }
+}
+
 export function loadSettings(opts: LoadOptions = {}): Settings {
   const env = opts.env ?? process.env;
   const home = findHome({ configPath: opts.configPath, env, cwd: opts.cwd ?? process.cwd() });
@@ -155,6 +180,7 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   const key = opts.overrides ? '' : cacheKey(home.configFile, text);
   const cfg = (opts.overrides ? undefined : readCache(cacheFile, key)) ?? validate(home.configFile, text, opts.overrides);
   const r = (p: string) => resolveInHome(home.dir, p);
+  if (explicit && cfg.store.path === 'ccm.db') refuseSharedHome(home.configFile);
   // Only a home in use (it has a database) gets a cache: a command that only looks creates nothing.
   if (!opts.overrides && fs.existsSync(r(cfg.store.path))) writeCache(cacheFile, key, cfg, home.dir);
   const secrets = readSecrets(env);

@@ -38,7 +38,13 @@ export async function remoteSqlCommand(opts: GlobalOptions & { schema?: string }
     emit(opts, { schema, files: files.map((f) => ({ version: f.version, sql: f.sql })) }, () => '');
     return;
   }
-  const parts = [`-- ccm-sync ${files.length} migration(s) for schema ${schema}; apply in this order, once each.`, schemaPrelude(schema)];
+  const parts = [
+    `-- ccm-sync ${files.length} migration(s) for schema ${schema}; apply in this order, once each.`,
+    '-- Each file is as it shipped, and later files replace functions of earlier ones (batch_sync, for one,',
+    '-- is security definer since 20261126000000, whatever the first file\'s header says). To read the schema',
+    '-- as it stands, read supabase/schema.sql (generated from these files) instead.',
+    schemaPrelude(schema),
+  ];
   for (const f of files) parts.push(`-- ==== ${f.version} ====`, f.sql);
   process.stdout.write(`${parts.filter(Boolean).join('\n')}\n`);
 }
