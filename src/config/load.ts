@@ -153,7 +153,7 @@ function refuseSharedHome(configFile: string): void {
     return;
   }
   for (const n of names) {
-    let text = '';
+    let text: string;
     try {
       text = fs.readFileSync(path.join(dir, n), 'utf8');
     } catch {
