@@ -78,6 +78,9 @@ describe('supabase db push and remote sql, as a non-superuser owner', () => {
     try {
       const sql = await runCli(['remote', 'sql'], { env: env.env });
       expect(sql.code).toBe(0);
+      // Its header says which file's word holds: the first file calls batch_sync security invoker.
+      expect(sql.stdout).toMatch(/batch_sync, for one,\n-- is security definer since 20261126000000/);
+      expect(sql.stdout).toContain('read supabase/schema.sql');
       const psql = await new Promise<{ code: number | null; err: string }>((resolve) => {
         const p = execFile('psql', ['-v', 'ON_ERROR_STOP=1', '-q', pasted], (e, _o, err) => resolve({ code: e ? (e as { code?: number }).code ?? 1 : 0, err }));
         p.stdin!.end(sql.stdout);
