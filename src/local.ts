@@ -85,10 +85,7 @@ export function syncRunOptions(s: Pick<Settings, 'system' | 'sync' | 'conflicts'
     manualTables: s.conflicts.manual_tables,
     hookUploads: s.hooks.upload,
     ...(s.hooks.paths === 'hashed' ? { pathSalt: pathSalt(s) } : {}),
-    operationMaxAttempts: s.sync.retry.operation_max_attempts,
-    retryBaseMs: s.sync.retry.base_delay_ms,
-    retryMaxMs: s.sync.retry.max_delay_ms,
-    retryJitter: s.sync.retry.jitter,
+    retry: s.sync.retry,
     selective: s.sync.selective,
     pruneLedgerEveryMs: s.remote.prune_ledger ? s.remote.prune_interval_minutes * 60_000 : undefined,
   };

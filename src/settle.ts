@@ -9,13 +9,13 @@
  * - conflict → status 'conflict', both versions kept for `ccm-sync conflicts`;
  * - rejected, permanently (SQLSTATE class 22, 23 or 42, or ccm-sync's CCMxx: the same data would
  *   be refused again) → failed at once, a dead letter with the reason and what to change;
- * - rejected otherwise → retried with backoff, and failed after `maxAttempts` uploads.
+ * - rejected otherwise → retried with backoff, and failed after `sync.retry.operation_max_attempts` uploads.
  * Whenever the remote answers with its version of the row (the operation lost a column to a newer
  * write), the local copy of a table ccm-sync keeps locally is refreshed from it.
  * Nothing is marked synced without the remote's answer for it.
  */
 import { LOCAL_COPY_TABLES, recordFromRemoteRow } from './catalog.ts';
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { isPermanentRejection, remediation } from './remote/transport.ts';
 import { LocalRecords } from './store/local-records.ts';
 import type { Db } from './store/db.ts';
@@ -25,10 +25,8 @@ import type { RemoteResult } from './types.ts';
 
 export interface SettleOptions {
   nowMs: number;
-  maxAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  jitter?: number;
+  /** sync.retry as the config has it: the same names from the config file to the delay. */
+  retry: BackoffOptions & { operation_max_attempts: number };
 }
 
 export interface SettleCounts {
@@ -100,10 +98,10 @@ function rejection(row: PendingRow, r: RemoteResult, opts: SettleOptions): Settl
     return { kind: 'failed', row, code: r.sqlstate, error: `${reason}. Not retried: the same data would be refused again. ${remediation(r.sqlstate)}` };
   }
   const attempt = row.retry_count + 1;
-  if (attempt >= opts.maxAttempts) {
+  if (attempt >= opts.retry.operation_max_attempts) {
     return { kind: 'failed', row, code: r.sqlstate, error: `${reason} (gave up after ${attempt} attempt${attempt > 1 ? 's' : ''}; once it is fixed, \`ccm-sync failed retry ${row.id}\`)` };
   }
-  const delay = backoffDelay(attempt, { base_delay_ms: opts.baseDelayMs, max_delay_ms: opts.maxDelayMs, jitter: opts.jitter ?? 0 });
+  const delay = backoffDelay(attempt, opts.retry);
   return { kind: 'retry', row, code: r.sqlstate, error: reason, nextAttemptAt: opts.nowMs + delay };
 }
 

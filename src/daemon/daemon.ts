@@ -30,7 +30,7 @@ import { ConnectionMonitor } from './connection.ts';
 import { startHookIntake } from './hook-intake.ts';
 import { lockHome, type HomeLock } from './lock.ts';
 import { startHousekeeping } from './housekeeping.ts';
-import { JobPolicy } from './job-policy.ts';
+import { JobPolicy, type DaemonCore } from './job-policy.ts';
 import { apiRoutes } from './routes.ts';
 import { ensureToken } from './token.ts';
 import { watchCommits } from './watch.ts';
@@ -88,18 +88,18 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
   let stopping = false;
 
   const enqueue = enqueuer(jobs, log, () => stopping);
-  const conn = connectionMonitor(settings, local, clock, log, worker, enqueue);
+  const conn = connectionMonitor({ settings, local, log, worker }, enqueue);
   const disk = new DiskWatch(settings.paths.home, settings.monitoring.min_free_disk_mb * 1_048_576, () => {
     log.info('there is free disk space again; syncing what waited');
     enqueue('retry', 'disk space is free again');
   });
-  const policy = jobPolicy({ settings, local, clock, log, worker, conn, prom, retryLater: (reason) => enqueue('retry', reason), diskFull: () => disk.noticed() }, opts.onProgress, () => {
+  const policy = jobPolicy({ settings, local, log, worker, conn, prom, retryLater: (reason) => enqueue('retry', reason), diskFull: () => disk.noticed() }, opts.onProgress, () => {
     if (!stopping) periodic.scheduleNext().catch((e: unknown) => log.error({ err: messageOf(e) }, 'could not reschedule'));
   });
   const checkThresholds = thresholdCheck(settings, local, log, enqueue, () => stopping);
   const commits = watchCommits(settings.paths.db, checkThresholds);
 
-  const chores = startHousekeeping({ settings, local, clock, log, worker, conn, disk, alertIntervalMs: opts.alertIntervalMs });
+  const chores = startHousekeeping({ settings, local, log, worker, conn, disk, alertIntervalMs: opts.alertIntervalMs });
 
   const periodic = new PeriodicScheduler({
     settings, local, clock, enqueue,
@@ -176,8 +176,8 @@ function jobPolicy(deps: Omit<ConstructorParameters<typeof JobPolicy>[0], 'onPro
     ...deps,
     onProgress: (p) => {
       onProgress?.(p);
-      if (deps.clock.now() - lastWrite < 250) return;
-      lastWrite = deps.clock.now();
+      if (deps.local.clock.now() - lastWrite < 250) return;
+      lastWrite = deps.local.clock.now();
       policy.setActivity('syncing', p);
     },
     afterJob,
@@ -199,11 +199,11 @@ function enqueuer(jobs: SyncJobs, log: Logger, stopping: () => boolean): Enqueue
 }
 
 /** The link to the remote: probed through the worker; when it comes back, the backlog drains. */
-function connectionMonitor(settings: Settings, local: Local, clock: Clock, log: Logger, worker: SyncWorkerHost, enqueue: Enqueue): ConnectionMonitor {
+function connectionMonitor({ settings, local, log, worker }: Omit<DaemonCore, 'conn'>, enqueue: Enqueue): ConnectionMonitor {
   return new ConnectionMonitor({
     settings,
     local,
-    clock,
+    clock: local.clock,
     ping: () => worker.ping(),
     onRestored: (pending, offlineMs) => {
       log.info({ pending, offline_ms: offlineMs }, `Connection restored, draining ${pending} operations`);

@@ -23,7 +23,8 @@ export interface HousekeepingDeps extends DaemonCore {
 }
 
 export function startHousekeeping(d: HousekeepingDeps): Housekeeping {
-  const { settings, local, clock, log, worker, conn, disk } = d;
+  const { settings, local, log, worker, conn, disk } = d;
+  const clock = local.clock;
   const checkAlerts = () => {
     disk.check();
     try {

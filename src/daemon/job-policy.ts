@@ -11,7 +11,6 @@
  */
 import { CredentialRefusedError, RemoteUnavailableError, WorkerCrashError, isDiskFull, isRetryable, messageOf } from '../errors.ts';
 import { emptyResult } from '../workers/sync-run.ts';
-import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 import type { Logger } from '../log.ts';
@@ -36,11 +35,10 @@ export function skipped(trigger: TriggerType, reason: string): SyncResult {
   return { ...emptyResult(trigger), skipped: reason };
 }
 
-/** What the daemon's parts share: its settings, store, clock, log, sync thread and link state. */
+/** What the daemon's parts share: its settings, store (with its clock), log, sync thread and link state. */
 export interface DaemonCore {
   settings: Settings;
   local: Local;
-  clock: Clock;
   log: Logger;
   worker: SyncWorkerHost;
   conn: ConnectionMonitor;
@@ -71,7 +69,7 @@ export class JobPolicy {
   /** Best effort: on a full disk the activity cannot be written, and the sync is not failed for that. */
   setActivity(kind: Activity, extra: Partial<SyncProgress> & { reason?: string; next_retry_at?: string } = {}): void {
     try {
-      this.d.local.state.set('activity', { kind, at: new Date(this.d.clock.now()).toISOString(), ...extra });
+      this.d.local.state.set('activity', { kind, at: new Date(this.d.local.clock.now()).toISOString(), ...extra });
     } catch (err) {
       if (!isDiskFull(err)) throw err;
     }

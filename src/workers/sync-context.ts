@@ -18,10 +18,8 @@ export interface SyncRunOptions {
   hookUploads?: readonly string[];
   /** hooks.paths: hashed: the fleet's salt (CCM_SYNC_PATH_SALT). */
   pathSalt?: string;
-  operationMaxAttempts: number;
-  retryBaseMs: number;
-  retryMaxMs: number;
-  retryJitter: number;
+  /** sync.retry, as the config has it (settle.ts uses the same names). */
+  retry: { base_delay_ms: number; max_delay_ms: number; jitter: number; operation_max_attempts: number };
   selective: { backlog_operations: number; first_tables: readonly string[]; hook_events: 'summarise' | 'skip' };
   /** Ask the remote to prune the ledger at most this often (undefined: never). */
   pruneLedgerEveryMs?: number;

@@ -209,10 +209,7 @@ class SyncRun {
     this.answered = undefined;
     const c = settleResults(ctx.outbox, done.batch.items, answers, {
       nowMs: ctx.clock.now(),
-      maxAttempts: o.operationMaxAttempts,
-      baseDelayMs: o.retryBaseMs,
-      maxDelayMs: o.retryMaxMs,
-      jitter: o.retryJitter,
+      retry: o.retry,
     });
     // The remote refused operations below its watermark: this database is an older copy. New
     // operations must be numbered above it, or the remote would refuse them too.
