@@ -60,8 +60,19 @@ async function tryMount(mnt: string, root: string, conf: string, waitMs: number)
   return { failed: `lazyfs did not mount within ${waitMs} ms: ${output.slice(-600)}` };
 }
 
+/**
+ * A folder for one mount. LazyFS takes `--config-path P` only when P does not contain "-o" in any
+ * case (main.cpp: `strcasestr(argv[i + 1], "-o")`, meant to spot a missing path before `-o`);
+ * otherwise it silently reads config/default.toml and dies. A mkdtemp name like "ccm-lazyfs-Ob3x"
+ * did exactly that now and then, so the name has no hyphen, and a TMPDIR with "-o" in it is avoided.
+ */
+function mountBase(): string {
+  const parent = /-o/i.test(tmpdir()) ? '/tmp' : tmpdir();
+  return mkdtempSync(path.join(parent, 'ccmlazyfs'));
+}
+
 export async function mountLazyFs(): Promise<LazyFs> {
-  const base = mkdtempSync(path.join(tmpdir(), 'ccm-lazyfs-'));
+  const base = mountBase();
   const [root, mnt, fifo, conf] = ['root', 'mnt', 'faults.fifo', 'lazyfs.toml'].map((n) => path.join(base, n)) as [string, string, string, string];
   execFileSync('mkdir', ['-p', root, mnt]);
   execFileSync('mkfifo', [fifo]);
