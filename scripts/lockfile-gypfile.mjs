@@ -10,7 +10,7 @@
 //   node scripts/lockfile-gypfile.mjs           add what is missing to package-lock.json
 //   node scripts/lockfile-gypfile.mjs --check   list what is missing; exit 1 if anything is
 //   … --lockfile FILE                          another lockfile than ./package-lock.json
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     process.exit(missing.length ? 1 : 0);
   }
   for (const location of missing) lock.packages[location].gypfile = false;
-  writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
+  // Beside it, then renamed over it: an interrupted write leaves the old file, never half a new one.
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(lock, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
   console.log(missing.length ? `package-lock.json: "gypfile": false added for ${missing.join(', ')}` : 'package-lock.json: nothing to add');
 }

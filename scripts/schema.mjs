@@ -11,7 +11,7 @@
 //   … --file F                        another file than supabase/schema.sql
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -70,7 +70,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       process.exit(1);
     }
   } else {
-    writeFileSync(file, text);
+    // Beside it, then renamed over it: an interrupted write leaves the old file, never half a new one.
+    writeFileSync(`${file}.tmp`, text);
+    renameSync(`${file}.tmp`, file);
     console.log(`wrote ${path.relative(process.cwd(), file)} (${text.split('\n').length} lines)`);
   }
 }

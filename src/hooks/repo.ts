@@ -3,7 +3,6 @@
  * running `git` (never the hook process, which only spools). The remote's URL is kept as host and
  * path only: a user name, a password or a token in it never leaves the machine.
  */
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
 export interface RepoFacts {
@@ -40,7 +39,8 @@ export function cleanRemote(url: string): string | null {
 
 function git(cwd: string, args: string[]): string | undefined {
   try {
-    return execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' } });
+    // Loaded here, not imported: this module is on the enqueue path (store/repos.ts), which never runs git.
+    return process.getBuiltinModule('node:child_process').execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' } });
   } catch {
     return undefined;
   }

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { messageOf } from '../errors.ts';
 import { inspectDb } from '../store/db.ts';
 import { freeBytes } from './disk.ts';
-import { processAlive, statusSnapshot } from './status.ts';
+import { processAlive, type StatusSnapshot } from './status.ts';
 import { commandProblem, distinctScopes, installedIn, settingsFile, claudeVersion } from '../hooks/install.ts';
 import { eventsFor } from '../hooks/claude.ts';
 import { serviceFiles, unitState } from '../service/install.ts';
@@ -117,7 +117,7 @@ export async function daemonChecks(settings: Settings, local: Local, callApi: ()
 }
 
 /** Where the Claude Code hooks are installed, whether events arrive, and what waits in the spool. */
-export function hookChecks(settings: Settings, local: Local, dir: string, nowMs: number): Check[] {
+export function hookChecks(settings: Settings, s: StatusSnapshot, dir: string, nowMs: number): Check[] {
   const installs = distinctScopes(dir).map((scope) => ({ scope, ...installedIn(settingsFile(scope, process.env, dir)) })).filter((i) => i.kind !== 'none');
   const out: Check[] = [];
   if (installs.length === 0) out.push(check('hooks', 'installed', 'warn', 'ccm-sync is in no Claude Code settings file here', 'ccm-sync hook install (if this machine runs Claude Code)'));
@@ -130,12 +130,13 @@ export function hookChecks(settings: Settings, local: Local, dir: string, nowMs:
       : missing.length ? check('hooks', 'installed', 'warn', `${i.file}: ${i.events.length} events; the installed Claude Code also has ${missing.join(', ')}`, `ccm-sync hook install --scope ${i.scope}`)
         : check('hooks', 'installed', 'ok', `${i.file}: ${i.kind} hook on ${i.events.length} events`));
   }
-  const h = statusSnapshot(local, settings).hooks;
+  const h = s.hooks;
   if (installs.length) {
     const age = h.last_event_at ? (nowMs - Date.parse(h.last_event_at)) / 86_400_000 : Infinity;
     out.push(age > 7 ? check('hooks', 'events', 'warn', h.last_event_at ? `the last event arrived ${age.toFixed(0)} days ago` : 'no event has arrived yet', 'run Claude Code once here; `ccm-sync hook status` shows the command it runs')
       : check('hooks', 'events', 'ok', `the last arrived at ${h.last_event_at} (${h.last_event ?? '?'})`));
   }
+  if (h.transcript_problem) out.push(check('hooks', 'transcripts', 'warn', h.transcript_problem, 'fix what it names (hooks.pricing_file, the file\'s permissions); the usage is read with the next event'));
   if (h.spooled || h.rejected || h.failures) {
     out.push(check('hooks', 'spool', 'warn', `${h.spooled} spooled, ${h.rejected} set aside, ${h.failures} failures in 24 h${h.last_failure ? ` (last: ${h.last_failure.problem})` : ''}`, h.rejected ? `look in ${settings.paths.home}/spool/claude/rejected/` : 'ccm-sync start (or sync now) records what is spooled'));
   } else out.push(check('hooks', 'spool', 'ok', 'nothing waits in the spool'));
@@ -143,8 +144,7 @@ export function hookChecks(settings: Settings, local: Local, dir: string, nowMs:
 }
 
 /** The backlog and its age, dead letters, conflicts and the alerts firing. */
-export function syncChecks(settings: Settings, local: Local, nowMs: number): Check[] {
-  const s = statusSnapshot(local, settings);
+export function syncChecks(s: StatusSnapshot, nowMs: number): Check[] {
   const out: Check[] = [];
   const ageH = s.pending.oldest_created_at ? (nowMs - Date.parse(s.pending.oldest_created_at)) / 3_600_000 : 0;
   out.push(s.pending.total === 0 ? check('sync', 'backlog', 'ok', 'nothing pending')

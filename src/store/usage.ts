@@ -70,19 +70,14 @@ const USAGE_SQL = {
     SELECT key FROM transcript_usage u WHERE at < @before
       AND NOT EXISTS (SELECT 1 FROM hook_events h WHERE h.session_id = u.session_id AND h.event_name = 'UserPromptSubmit') LIMIT @limit)`,
   pruneCursors: 'DELETE FROM transcript_cursors WHERE read_at < ?',
-  // byModel: a task's responses per model. Params: {task}.
-  byModel: `${OF_TASK}
-    SELECT model, count(*) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-           sum(cache_creation_tokens) AS cache_creation_tokens, sum(cache_read_tokens) AS cache_read_tokens,
-           sum(cost_usd) AS cost_usd
-    FROM mine GROUP BY model ORDER BY model`,
-  // branches: a task's git branches, first seen first. Params: {task}.
-  branches: `${OF_TASK} SELECT git_branch AS b FROM mine WHERE git_branch IS NOT NULL GROUP BY git_branch ORDER BY min(at)`,
-  // mainModels: the main thread's model of each response, in order. Params: {task}.
-  mainModels: `${OF_TASK} SELECT model FROM mine WHERE agent_id IS NULL ORDER BY at, key`,
+  // responses: a task's responses, in order: what forTask sums. Params: {task}.
+  responses: `${OF_TASK}
+    SELECT model, agent_id, git_branch, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_usd
+    FROM mine ORDER BY at, key`,
 };
 
-type ModelRow = { model: string; requests: number; input_tokens: number; output_tokens: number; cache_creation_tokens: number; cache_read_tokens: number; cost_usd: number | null };
+const TOKEN_KINDS = ['input_tokens', 'output_tokens', 'cache_creation_tokens', 'cache_read_tokens'] as const;
+type ResponseRow = Record<(typeof TOKEN_KINDS)[number], number> & { cost_usd: number | null };
 
 export class TranscriptUsage {
   private readonly stmts;
@@ -129,25 +124,32 @@ export class TranscriptUsage {
     return removed;
   }
 
-  /** What a task's responses used, or undefined when none are known. */
+  /** What a task's responses used, or undefined when none are known: one read of them, summed here. */
   forTask(taskId: string): TaskUsage | undefined {
-    const rows = this.stmts.byModel.all({ task: taskId }) as ModelRow[];
+    const rows = this.stmts.responses.all({ task: taskId }) as (ResponseRow & { model: string; agent_id: string | null; git_branch: string | null })[];
     if (rows.length === 0) return undefined;
     const u: TaskUsage = { input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, api_requests: 0, cost_usd: null, models: {}, unpriced_models: [], git_branches: [], model_switches: 0 };
-    for (const { model, ...r } of rows) {
-      u.models[model] = r;
-      u.input_tokens += r.input_tokens;
-      u.output_tokens += r.output_tokens;
-      u.cache_creation_tokens += r.cache_creation_tokens;
-      u.cache_read_tokens += r.cache_read_tokens;
-      u.api_requests += r.requests;
-      if (r.cost_usd === null) u.unpriced_models.push(model);
-      else u.cost_usd = roundNano((u.cost_usd ?? 0) + r.cost_usd);
+    let mainModel: string | undefined;
+    for (const r of rows) {
+      const m = (u.models[r.model] ??= { requests: 0, input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, cost_usd: r.cost_usd === null ? null : 0 });
+      m.requests += 1;
+      for (const k of TOKEN_KINDS) {
+        m[k] += r[k];
+        u[k] += r[k];
+      }
+      if (r.cost_usd !== null) m.cost_usd = (m.cost_usd ?? 0) + r.cost_usd;
+      u.api_requests += 1;
+      if (r.git_branch && !u.git_branches.includes(r.git_branch)) u.git_branches.push(r.git_branch);
+      if (r.agent_id === null) {
+        if (mainModel !== undefined && r.model !== mainModel) u.model_switches += 1;
+        mainModel = r.model;
+      }
     }
-    for (const m of Object.values(u.models)) if (m.cost_usd !== null) m.cost_usd = roundNano(m.cost_usd);
-    const main = (this.stmts.mainModels.all({ task: taskId }) as { model: string }[]).map((r) => r.model);
-    u.model_switches = main.filter((m, i) => i > 0 && m !== main[i - 1]).length;
-    u.git_branches = (this.stmts.branches.all({ task: taskId }) as { b: string }[]).map((r) => r.b);
+    for (const [model, m] of Object.entries(u.models)) {
+      if (m.cost_usd === null) u.unpriced_models.push(model);
+      else u.cost_usd = roundNano((u.cost_usd ?? 0) + (m.cost_usd = roundNano(m.cost_usd)));
+    }
+    u.unpriced_models.sort();
     return u;
   }
 }

@@ -6,6 +6,7 @@ import { findDaemon } from '../../daemon/client.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { lookLocal } from '../with-local.ts';
 import { loadSettings } from '../../config/load.ts';
+import { statusSnapshot } from '../../monitor/status.ts';
 
 const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 
@@ -16,7 +17,8 @@ export async function doctorCommand(opts: GlobalOptions & { dir?: string; remote
     const now = local.clock.now();
     checks.push(...await daemonChecks(s, local, () => findDaemon(s, local.state)!.call('GET', '/api/sync/status', undefined, 5_000)));
     if (opts.remote !== false) checks.push(...await remoteChecks(s, now));
-    checks.push(...hookChecks(s, local, path.resolve(opts.dir ?? process.cwd()), now), ...syncChecks(s, local, now));
+    const status = statusSnapshot(local, s);
+    checks.push(...hookChecks(s, status, path.resolve(opts.dir ?? process.cwd()), now), ...syncChecks(status, now));
   });
   const failed = checks.filter((c) => c.level === 'fail').length;
   const warned = checks.filter((c) => c.level === 'warn').length;
