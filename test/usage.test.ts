@@ -207,6 +207,8 @@ describe('tokens and cost per task, from the transcripts', () => {
       spool(5, { hook_event_name: 'Stop', prompt_id: 'q2' });
       const r = await syncNow(env);
       expect(r.stderr).toContain(`warning: a coding-agent transcript could not be read (price table ${prices}: models.claude-mystery.input: `);
+      // …and `sync status` says so afterwards, for whoever did not see that run.
+      expect((await runCli(['sync', 'status'], { env: env.env })).stdout).toMatch(/a transcript could not be read at .*price table/);
       s = await summaries(env.systemId);
       expect(s.get('q2')).toMatchObject({ status: 'closed', total_events: 2, api_requests: 0 });
     } finally {

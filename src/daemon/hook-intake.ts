@@ -37,6 +37,7 @@ export function startHookIntake(home: string, local: Local, log: Logger, recorde
     ...local,
     onTranscriptProblem: (err: unknown) => {
       if (messageOf(err) !== lastProblem) log.warn({ err: (lastProblem = messageOf(err)) }, 'a coding-agent transcript could not be read; its usage is missing from task summaries until it can');
+      local.state.set('transcript_problem', { error: messageOf(err), at: new Date(local.clock.now()).toISOString() });
     },
   };
   /** Records what the spool holds; a failure stays spooled, is logged and shows in `sync status`. */

@@ -19,6 +19,8 @@ export interface HookHealth {
   log: string;
   /** Why the daemon could not record the spool last time it tried, until it can. */
   intake_error: string | null;
+  /** A transcript that could not be read in the last hour (status adds it). */
+  transcript_problem?: string | null;
 }
 
 export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string, intakeError: string | null = null, nowMs = Date.now()): HookHealth {
@@ -46,10 +48,11 @@ export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string, i
 
 /** One line for people, or undefined when no hook ever reached this home. */
 export function hookLine(h: HookHealth, ago: (iso: string) => string): string | undefined {
-  if (!h.last_event_at && !h.spooled && !h.failures && !h.rejected) return undefined;
+  if (!h.last_event_at && !h.spooled && !h.failures && !h.rejected && !h.transcript_problem) return undefined;
   const parts = [h.last_event_at ? `last event ${ago(h.last_event_at)} (${h.last_event ?? '?'})` : 'no event recorded yet'];
   if (h.spooled) parts.push(`${h.spooled} spooled, not yet recorded${h.intake_error ? ` (${h.intake_error})` : ''}`);
   if (h.rejected) parts.push(`${h.rejected} set aside as unrecordable`);
   if (h.failures) parts.push(`${h.failures} failure${h.failures === 1 ? '' : 's'} in 24 h, last: ${h.last_failure?.problem ?? '?'} (${h.log})`);
+  if (h.transcript_problem) parts.push(h.transcript_problem);
   return parts.join(' · ');
 }

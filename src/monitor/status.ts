@@ -54,6 +54,11 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** A transcript problem of the last hour, as the hooks' intake error: usage is missing from summaries meanwhile. */
+function transcriptProblem(p: { error: string; at: string } | undefined, nowMs: number): string | null {
+  return p && nowMs - Date.parse(p.at) < 3_600_000 ? `a transcript could not be read at ${p.at} (${p.error}); task summaries lack its usage until it can` : null;
+}
+
 export function statusSnapshot(local: Local, settings: Settings, opts: { byTable?: boolean } = {}): StatusSnapshot {
   const now = local.clock.now();
   const st = local.state;
@@ -93,7 +98,7 @@ export function statusSnapshot(local: Local, settings: Settings, opts: { byTable
     token,
     credential_refused: st.get('credential_refused') ?? null,
     reduction_24h: local.metrics.reduction(new Date(now - 86_400_000).toISOString()),
-    hooks: hookHealth(local.hookEvents, settings.paths.home, st.get('hook_intake')?.error ?? null, now),
+    hooks: { ...hookHealth(local.hookEvents, settings.paths.home, st.get('hook_intake')?.error ?? null, now), transcript_problem: transcriptProblem(st.get('transcript_problem'), now) },
     home: settings.paths.home,
   };
 }

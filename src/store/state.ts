@@ -30,6 +30,8 @@ export interface StateKeys {
   token: { source: string; expires_at: string | null };
   /** The daemon could not record the hook spool (the events stay spooled); cleared once it can. */
   hook_intake: { error: string; at: string };
+  /** The last time a coding-agent transcript could not be read (its usage is missing from summaries). */
+  transcript_problem: { error: string; at: string };
 }
 
 export class StateStore {

@@ -104,6 +104,7 @@ async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string)
       // Hook events waiting in the spool go into this sync (a transcript that cannot be read is said once).
       const problems = new Set<string>();
       drainSpool(settings.paths.home, { ...local, onTranscriptProblem: (err) => problems.add(messageOf(err)) });
+      for (const error of problems) local.state.set('transcript_problem', { error, at: new Date(local.clock.now()).toISOString() });
       for (const p of problems) process.stderr.write(`warning: a coding-agent transcript could not be read (${p}); task summaries lack its usage until it can\n`);
       const bar = await progressBar(opts);
       try {
