@@ -107,13 +107,16 @@ const HOOK_EVENTS_SQL = {
            max(iif(coalesce(event_name, '') NOT IN (${list([...AROUND_WORK, ...CLOSING_EVENTS])}), timestamp, NULL)) AS active,
            coalesce(sum(success = 0), 0) AS errors, coalesce(sum(event_name = 'UserPromptSubmit'), 0) AS prompts,
            max(iif(event_name IN (${list(CLOSING_EVENTS)}), timestamp, NULL)) AS closed_at,
+           coalesce(sum(event_name = 'PermissionDenied'), 0) AS denials,
+           max(coalesce(sum(event_name = 'PreCompact'), 0), coalesce(sum(event_name = 'PostCompact'), 0)) AS compactions,
            (SELECT session_id FROM hook_events h WHERE h.task_id = t.task_id AND session_id IS NOT NULL ORDER BY id DESC LIMIT 1) AS session,
            (SELECT cwd FROM hook_events h WHERE h.task_id = t.task_id AND cwd IS NOT NULL ORDER BY id LIMIT 1) AS cwd
     FROM hook_events t WHERE task_id = ?`,
   // tools: calls per tool: one per tool_use_id (a Pre and Post pair is one call); an event of
-  // the older format, with no tool_use_id, is a call of its own. Params: task_id.
+  // the older format, with no tool_use_id, is a call of its own; and how many of them failed. Params: task_id.
   tools: `
-    SELECT tool_name, count(DISTINCT coalesce(tool_use_id, 'event:' || event_id)) AS n FROM hook_events
+    SELECT tool_name, count(DISTINCT coalesce(tool_use_id, 'event:' || event_id)) AS n,
+           count(DISTINCT iif(event_name = 'PostToolUseFailure', coalesce(tool_use_id, 'event:' || event_id), NULL)) AS failed FROM hook_events
     WHERE task_id = ? AND tool_name IS NOT NULL AND (tool_use_id IS NOT NULL OR coalesce(event_name, '') NOT LIKE 'Permission%')
     GROUP BY tool_name ORDER BY tool_name`,
   // files: files written by editing tools, relative to the session's cwd when inside it. Params: task_id, limit.
@@ -137,25 +140,19 @@ const HOOK_EVENTS_SQL = {
             FROM hook_events WHERE task_id = ? AND success = 0 AND json_valid(payload))
       ORDER BY timestamp DESC, id DESC LIMIT ?)
     ORDER BY timestamp, id`,
-  // howItWent: the closing event that ended the task (the last one), its error kind, the
-  // permission prompts and their waits (to the same tool's next result or denial), the denials and
-  // the compactions. Params: task_id.
+  // howItWent: the closing event that ended the task (the last one), its error kind, and the
+  // permission prompts and their waits (to the same tool's next result or denial). Params: task_id.
   howItWent: `
     SELECT (SELECT event_name FROM hook_events WHERE task_id = @task AND event_name IN (${list(CLOSING_EVENTS)})
               AND event_name <> 'SessionEnd' ORDER BY timestamp DESC, id DESC LIMIT 1) AS stopped_by,
            (SELECT json_extract(payload, '$.error') FROM hook_events WHERE task_id = @task AND event_name = 'StopFailure' AND json_valid(payload)
               ORDER BY timestamp DESC, id DESC LIMIT 1) AS failure_kind,
-           (SELECT count(*) FROM hook_events WHERE task_id = @task AND event_name = 'PermissionDenied') AS denials,
-           (SELECT max(sum(event_name = 'PreCompact'), sum(event_name = 'PostCompact')) FROM hook_events WHERE task_id = @task) AS compactions,
            count(p.id) AS requests,
            coalesce(sum((julianday(coalesce(p.done, p.timestamp)) - julianday(p.timestamp)) * 86400), 0) AS wait
     FROM (SELECT q.id, q.timestamp,
                  (SELECT min(r.timestamp) FROM hook_events r WHERE r.task_id = q.task_id AND r.tool_name IS q.tool_name AND r.agent_id IS q.agent_id
                     AND r.event_name IN ('PostToolUse', 'PostToolUseFailure', 'PermissionDenied') AND r.timestamp >= q.timestamp) AS done
           FROM hook_events q WHERE q.task_id = @task AND q.event_name = 'PermissionRequest') p`,
-  // toolFailures: failed calls per tool. Params: task_id.
-  toolFailures: `SELECT tool_name, count(DISTINCT coalesce(tool_use_id, 'event:' || event_id)) AS n FROM hook_events
-    WHERE task_id = ? AND tool_name IS NOT NULL AND event_name = 'PostToolUseFailure' GROUP BY tool_name ORDER BY tool_name`,
   // prompts: the task's prompt texts, in order (cut to MAX_PROMPT). Params: task_id, limit.
   prompts: `
     SELECT substr(json_extract(payload, '$.prompt'), 1, ${MAX_PROMPT}) AS p FROM hook_events
@@ -229,18 +226,20 @@ export class HookEvents {
   }
 
   summary(taskId: string, opts: { prompts?: boolean } = {}): TaskSummary {
-    const t = this.stmts.totals.get(taskId) as { total: number; first: string | null; last: string | null; active: string | null; errors: number; prompts: number; closed_at: string | null; session: string | null; cwd: string | null };
+    const t = this.stmts.totals.get(taskId) as { total: number; first: string | null; last: string | null; active: string | null; errors: number; prompts: number; closed_at: string | null; session: string | null; cwd: string | null; denials: number; compactions: number };
     const tools: Record<string, number> = {};
-    for (const r of this.stmts.tools.all(taskId) as { tool_name: string; n: number }[]) tools[r.tool_name] = r.n;
+    const failures: Record<string, number> = {};
+    for (const r of this.stmts.tools.all(taskId) as { tool_name: string; n: number; failed: number }[]) {
+      tools[r.tool_name] = r.n;
+      if (r.failed) failures[r.tool_name] = r.failed;
+    }
     // Closed when a closing event (Stop, StopFailure, SessionEnd) came after the last work; the
     // duration runs from the first event to the end of the work: notifications, compaction and a
     // SessionEnd minutes after a Stop do not lengthen it (AROUND_WORK).
     const closed = t.closed_at !== null && (t.active === null || t.closed_at >= t.active);
     const end = closed ? ((this.stmts.closedAfter.get(taskId, t.active ?? '') as { t: string | null }).t ?? t.closed_at) : (t.active ?? t.last);
     const duration = t.first && end ? Math.max(0, (Date.parse(end) - Date.parse(t.first)) / 1000) : 0;
-    const how = this.stmts.howItWent.get({ task: taskId }) as { stopped_by: string | null; failure_kind: string | null; denials: number; compactions: number | null; requests: number; wait: number };
-    const failures: Record<string, number> = {};
-    for (const r of this.stmts.toolFailures.all(taskId) as { tool_name: string; n: number }[]) failures[r.tool_name] = r.n;
+    const how = this.stmts.howItWent.get({ task: taskId }) as { stopped_by: string | null; failure_kind: string | null; requests: number; wait: number };
     const outcome = !closed ? null : how.stopped_by === 'StopFailure' ? 'failed' : how.stopped_by === 'Stop' ? 'completed' : 'interrupted';
     return {
       task_id: taskId,
@@ -262,8 +261,8 @@ export class HookEvents {
       failure_kind: outcome === 'failed' ? how.failure_kind : null,
       permission_requests: how.requests,
       permission_wait_seconds: Math.round(how.wait * 1000) / 1000,
-      permission_denials: how.denials,
-      compactions: how.compactions ?? 0,
+      permission_denials: t.denials,
+      compactions: t.compactions,
       tool_failures: failures,
       ...(opts.prompts ? { prompts: (this.stmts.prompts.all(taskId, MAX_PROMPTS) as { p: string }[]).map((r) => String(r.p)) } : {}),
     };
