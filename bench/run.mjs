@@ -11,6 +11,7 @@ import { benchHistory } from './history.mjs';
 import { benchHook } from './hook.mjs';
 import { benchFleet } from './fleet.mjs';
 import { benchPackaging } from './packaging.mjs';
+import { benchServer } from './server.mjs';
 import { benchTranscripts } from './transcripts.mjs';
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
@@ -26,6 +27,7 @@ try {
   if (want('hook')) { log('Claude Code hook: process, daemon route, spooled backlog…'); results.hook = await benchHook(db); }
   if (want('transcripts')) { log('coding-agent transcripts: 1,000 sessions through the daemon, one of 100 MB…'); results.transcripts = await benchTranscripts(db); }
   if (want('drain')) { log('drain…'); results.drain = await benchDrain(db); }
+  if (want('server')) { log('batch_sync server time by batch size (pg_stat_statements)…'); results.server = await benchServer(); }
   if (want('packaging')) { log('packaging…'); results.packaging = await benchPackaging(db); }
   if (want('daemon')) { log('daemon (urgent latency, threshold, burst)…'); results.daemon = await benchDaemon(db); }
   if (want('offline')) { log('one-hour offline backlog…'); results.offline = await benchOfflineHour(db); }
@@ -74,6 +76,13 @@ if (results.drain) {
     'Floor: a direct multi-row `INSERT … ON CONFLICT DO UPDATE` of the same 20,000 rows into the same table, 500 rows per statement.', '',
     '| batch size | ccm-sync ops/s | direct upsert ops/s | ratio |', '|---:|---:|---:|---:|',
     ...results.drain.map((r) => `| ${r.batch} | ${r.ops_per_s.toLocaleString('en')} | ${r.floor_ops_per_s.toLocaleString('en')} | ${pct(r.ratio)} |`), '');
+}
+if (results.server) {
+  const f = (x) => x.toFixed(2);
+  lines.push('## batch_sync server time by batch size (pg_stat_statements)', '',
+    'Mean server time of one `batch_sync` call (pg_stat_statements, top-level `total_exec_time / calls`: no network, no client) for new records and for one-column updates of existing ones, on the remote as the migrations leave it and as it was before the set-based `batch_sync` (migration 20261204000000), in one private Postgres, three interleaved rounds, medians. Floor: a direct multi-row upsert of the same rows into the same table.', '',
+    '| operations | kind | before | set-based | per operation | floor | set-based / floor |', '|---:|---|---:|---:|---:|---:|---:|',
+    ...results.server.map((r) => `| ${r.n} | ${r.kind} | ${f(r.before_ms)} ms | **${f(r.after_ms)} ms** | ${(r.after_ms / r.n * 1000).toFixed(0)} µs | ${f(r.floor_ms)} ms | ${(r.after_ms / r.floor_ms).toFixed(1)}× |`), '');
 }
 if (results.packaging) {
   const p = results.packaging;

@@ -57,7 +57,23 @@ function normalise(dump) {
     const label = /^-- Name: (.*); Type: (.*); Schema: .*; Owner: .*$/.exec(line);
     out.push(label ? `-- ${label[2].toLowerCase()} ${label[1]}` : line);
   }
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+  return dropGenerated(out.join('\n')).replace(/\n{3,}/g, '\n\n').trim();
+}
+
+/**
+ * Leaves out the functions ccm_make_writers generates per table (ccm_insert_<table>_<hash>,
+ * ccm_merge_<table>_<hash>): each is ccm_insert_sql or ccm_merge_sql rendered for one table, which
+ * the file shows once; listing them would repeat those statements twelve times.
+ */
+function dropGenerated(text) {
+  const generated = /^-- (function|acl) (FUNCTION )?ccm_(insert|merge)_[a-z_]+_[0-9a-f]{8}\(/;
+  const kept = [];
+  let dropping = false;
+  for (const line of text.split('\n')) {
+    if (/^-- [a-z]+ /.test(line)) dropping = generated.test(line);
+    if (!dropping) kept.push(line);
+  }
+  return kept.join('\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -35,9 +35,23 @@
 -- the policies and batch_sync use them)
 --   ccm_claim()                the caller's system id, from the JWT's system_id claim (or
 --                              app_metadata.system_id); row-level security compares it to system_id.
---   ccm_apply_upserts(...)     the INSERT and UPDATE operations of a batch, table by table.
---   ccm_apply_op(...)          one operation that cannot go with the others (a DELETE, a repeat).
---   ccm_write_rows(...)        writes the merged rows of one table.
+--   How a batch is applied (batch_sync, then for each 500 operations):
+--   ccm_apply_upserts(...)     the fast path: ccm_write_table for each table the operations name,
+--                              then ccm_known_results for those no table claimed.
+--   ccm_write_table(...)       one table in at most two statements:
+--     ccm_insert_sql()           parses the table's operations, inserts their ledger entries
+--                                (ON CONFLICT DO NOTHING: one already there is a duplicate, so the
+--                                probe and the insert are one) and inserts the records that are new;
+--     ccm_merge_sql()            the rest: merges column by column with the rows as they are
+--                                (last write wins, tombstones), writes them, marks stale entries.
+--                                Each runs through a function per table generated from it by
+--                                ccm_make_writers (ccm_insert_<table>_<hash>, ccm_merge_<table>_<hash>:
+--                                not listed below), else as itself (ccm_writer_call, ccm_writer_sql).
+--   ccm_known_results(...)     duplicates (the ledger's first outcome) and refusals (the watermark).
+--   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
+--                              so that a bad operation is rejected alone.
+--   ccm_apply_op(...)          one operation: a DELETE, a manual-review or forced write.
+--   ccm_write_rows(...)        writes the rows ccm_apply_op built.
 --   ccm_version(), ccm_clock() a write's version, and a row's versions per column.
 --   ccm_refusal(...)           the result for an operation the remote refuses, and why.
 --   ccm_is_transient(state)    whether a SQLSTATE is worth retrying.
@@ -46,7 +60,8 @@
 --                              another program): they get a version too, so last-write-wins
 --                              orders them with the machines' writes.
 --
--- Where to start reading: batch_sync, then ccm_apply_upserts, then the row-level security
--- policies at the end. Roles (anon, authenticated, service_role, ccm_sync_owner) are made by
+-- Where to start reading: batch_sync, then ccm_apply_upserts, ccm_write_table, ccm_insert_sql and
+-- ccm_merge_sql, then the row-level security policies at the end. Each function's comment (COMMENT
+-- ON FUNCTION, below each) says what it takes, returns and who may call it. Roles (anon, authenticated, service_role, ccm_sync_owner) are made by
 -- src/remote/bootstrap.ts outside Supabase; on Supabase they exist already.
 -- =============================================================================================

@@ -35,9 +35,23 @@
 -- the policies and batch_sync use them)
 --   ccm_claim()                the caller's system id, from the JWT's system_id claim (or
 --                              app_metadata.system_id); row-level security compares it to system_id.
---   ccm_apply_upserts(...)     the INSERT and UPDATE operations of a batch, table by table.
---   ccm_apply_op(...)          one operation that cannot go with the others (a DELETE, a repeat).
---   ccm_write_rows(...)        writes the merged rows of one table.
+--   How a batch is applied (batch_sync, then for each 500 operations):
+--   ccm_apply_upserts(...)     the fast path: ccm_write_table for each table the operations name,
+--                              then ccm_known_results for those no table claimed.
+--   ccm_write_table(...)       one table in at most two statements:
+--     ccm_insert_sql()           parses the table's operations, inserts their ledger entries
+--                                (ON CONFLICT DO NOTHING: one already there is a duplicate, so the
+--                                probe and the insert are one) and inserts the records that are new;
+--     ccm_merge_sql()            the rest: merges column by column with the rows as they are
+--                                (last write wins, tombstones), writes them, marks stale entries.
+--                                Each runs through a function per table generated from it by
+--                                ccm_make_writers (ccm_insert_<table>_<hash>, ccm_merge_<table>_<hash>:
+--                                not listed below), else as itself (ccm_writer_call, ccm_writer_sql).
+--   ccm_known_results(...)     duplicates (the ledger's first outcome) and refusals (the watermark).
+--   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
+--                              so that a bad operation is rejected alone.
+--   ccm_apply_op(...)          one operation: a DELETE, a manual-review or forced write.
+--   ccm_write_rows(...)        writes the rows ccm_apply_op built.
 --   ccm_version(), ccm_clock() a write's version, and a row's versions per column.
 --   ccm_refusal(...)           the result for an operation the remote refuses, and why.
 --   ccm_is_transient(state)    whether a SQLSTATE is worth retrying.
@@ -46,8 +60,9 @@
 --                              another program): they get a version too, so last-write-wins
 --                              orders them with the machines' writes.
 --
--- Where to start reading: batch_sync, then ccm_apply_upserts, then the row-level security
--- policies at the end. Roles (anon, authenticated, service_role, ccm_sync_owner) are made by
+-- Where to start reading: batch_sync, then ccm_apply_upserts, ccm_write_table, ccm_insert_sql and
+-- ccm_merge_sql, then the row-level security policies at the end. Each function's comment (COMMENT
+-- ON FUNCTION, below each) says what it takes, returns and who may call it. Roles (anon, authenticated, service_role, ccm_sync_owner) are made by
 -- src/remote/bootstrap.ts outside Supabase; on Supabase they exist already.
 -- =============================================================================================
 
@@ -73,15 +88,10 @@ declare
   v_settled bigint;
   v_pruned bigint;
   v_n integer;
-  v_res jsonb[];
-  v_fast jsonb;
+  v_res jsonb := '[]';  -- one entry per operation; JSON null until answered
   v_rest integer[];
-  v_chunk integer[];
-  v_chunk_res jsonb[];
-  v_i integer;
-  v_k integer;
-  v_state text;
-  v_msg text;
+  v_slow jsonb;
+  v_i integer := 0;
 begin
   if v_claim is null then
     raise exception using errcode = '42501',
@@ -112,62 +122,87 @@ begin
   if v_reported is null then
     v_settled := null; -- a client that reports no watermark (an older ccm-sync) is judged by the ledger alone
   end if;
-  if v_n = 0 then
-    return '[]'::jsonb;
-  end if;
 
-  v_res := '{}';
-  v_i := 0;
+  -- The fast path, 500 operations to a subtransaction; a chunk that fails is left to the slow path.
   while v_i < v_n loop
     begin
-      v_fast := public.ccm_apply_upserts(v_claim, case when v_n <= 500 then v_ops
+      v_res := v_res || public.ccm_apply_upserts(v_claim, case when v_n <= 500 then v_ops
         else (select jsonb_agg(e order by o) from jsonb_array_elements(v_ops) with ordinality t(e, o) where o > v_i and o <= v_i + 500) end,
         v_settled);
-      v_res := v_res || array(select case when jsonb_typeof(e) = 'object' then e end
-                                from jsonb_array_elements(v_fast) with ordinality t(e, o) order by o);
     exception when others then
       if public.ccm_is_transient(sqlstate) then
         raise;
-      end if;  -- leave the chunk to the slow path, which isolates the bad operation
-      v_res := v_res || array_fill(null::jsonb, array[least(500, v_n - v_i)]);
+      end if;
+      v_res := v_res || (select jsonb_agg(null::jsonb) from generate_series(1, least(500, v_n - v_i)));
     end;
     v_i := v_i + 500;
   end loop;
 
-  select coalesce(array_agg(i order by i), '{}') into v_rest from generate_series(1, v_n) i where v_res[i] is null;
-  v_i := 0;
-  while v_i < cardinality(v_rest) loop
-    v_chunk := v_rest[v_i + 1 : v_i + 50];
+  -- The slow path: what the fast path left, one operation at a time.
+  v_rest := array(select e.o::int from jsonb_array_elements(v_res) with ordinality e(r, o) where jsonb_typeof(e.r) <> 'object' order by e.o);
+  if cardinality(v_rest) = 0 then
+    return v_res;
+  end if;
+  v_slow := public.ccm_apply_isolated(v_claim, v_ops, v_rest, v_settled);
+  return (select jsonb_agg(case when jsonb_typeof(e.r) = 'object' then e.r else v_slow -> e.o::text end order by e.o)
+            from jsonb_array_elements(v_res) with ordinality e(r, o));
+end
+$$;
+
+-- comment FUNCTION batch_sync(batch jsonb)
+
+COMMENT ON FUNCTION public.batch_sync(batch jsonb) IS 'One batch of one system''s operations, applied in one transaction, each once. Takes {system_id, operations, settled_through?, prune_ledger?, heartbeat?}; returns one result per operation (applied, stale, duplicate, conflict, rejected). Called by a system''s token (authenticated) or the secret key (service_role); refuses a batch for another system than the JWT names.';
+
+-- function ccm_apply_isolated(text, jsonb, integer[], bigint)
+
+CREATE FUNCTION public.ccm_apply_isolated(sys text, ops jsonb, positions integer[], settled bigint) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_out jsonb := '{}';
+  v_part jsonb;
+  v_chunk integer[];
+  v_k integer;
+  v_i integer := 0;
+  v_state text;
+  v_msg text;
+begin
+  while v_i < cardinality(positions) loop
+    v_chunk := positions[v_i + 1 : v_i + 50];
     begin
-      v_chunk_res := '{}';
+      v_part := '{}';
       foreach v_k in array v_chunk loop
-        v_chunk_res := v_chunk_res || public.ccm_apply_op(v_claim, v_ops -> (v_k - 1), v_settled);
+        v_part := v_part || jsonb_build_object(v_k::text, public.ccm_apply_op(sys, ops -> (v_k - 1), settled));
       end loop;
     exception when others then
       if public.ccm_is_transient(sqlstate) then
         raise;
       end if;
-      v_chunk_res := '{}';
+      v_part := '{}';
       foreach v_k in array v_chunk loop
         begin
-          v_chunk_res := v_chunk_res || public.ccm_apply_op(v_claim, v_ops -> (v_k - 1), v_settled);
+          v_part := v_part || jsonb_build_object(v_k::text, public.ccm_apply_op(sys, ops -> (v_k - 1), settled));
         exception when others then
           get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
           if public.ccm_is_transient(v_state) then
             raise;
           end if;
-          v_chunk_res := v_chunk_res || jsonb_build_object('op_id', v_ops -> (v_k - 1) ->> 'op_id', 'status', 'rejected', 'sqlstate', v_state, 'message', v_msg);
+          v_part := v_part || jsonb_build_object(v_k::text,
+            jsonb_build_object('op_id', ops -> (v_k - 1) ->> 'op_id', 'status', 'rejected', 'sqlstate', v_state, 'message', v_msg));
         end;
       end loop;
     end;
-    for v_k in 1 .. cardinality(v_chunk) loop
-      v_res[v_chunk[v_k]] := v_chunk_res[v_k];
-    end loop;
+    v_out := v_out || v_part;
     v_i := v_i + 50;
   end loop;
-  return to_jsonb(v_res);
+  return v_out;
 end
 $$;
+
+-- comment FUNCTION ccm_apply_isolated(sys text, ops jsonb, positions integer[], settled bigint)
+
+COMMENT ON FUNCTION public.ccm_apply_isolated(sys text, ops jsonb, positions integer[], settled bigint) IS 'The slow path: the operations at these positions through ccm_apply_op, 50 to a subtransaction, one by one when a chunk fails, so a bad operation is rejected alone. Returns {position: result}; a transient error fails the call. Owner only (batch_sync).';
 
 -- function ccm_apply_op(text, jsonb, bigint)
 
@@ -300,242 +335,42 @@ begin
 end
 $_$;
 
+-- comment FUNCTION ccm_apply_op(sys text, op jsonb, settled bigint)
+
+COMMENT ON FUNCTION public.ccm_apply_op(sys text, op jsonb, settled bigint) IS 'One operation the fast path left: a DELETE (tombstone), a manual-review or forced write, or a malformed one (raises, and the caller rejects it). Returns its result. Owner only (ccm_apply_isolated).';
+
 -- function ccm_apply_upserts(text, jsonb, bigint)
 
 CREATE FUNCTION public.ccm_apply_upserts(sys text, ops jsonb, settled bigint) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $_$
+    AS $$
 declare
-  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
-  v_tables text[];
-  v_opid text[]; v_tbl text[]; v_rid text[]; v_chg timestamptz[]; v_seq bigint[]; v_lseq bigint[];
-  v_ver text[]; v_data jsonb[]; v_vers jsonb[]; v_src jsonb[]; v_ok boolean[];
-  v_n integer;
-  v_out jsonb[];
-  g record;
-  r record;
-  v_data_cols text[];
-  v_cur_ids text[]; v_cur_rows jsonb[];
-  v_tomb_ids text[]; v_tomb_vers text[];
-  v_solo record;
-  v_inserted text[];
-  v_dups text[];
-  v_idx integer[]; v_res jsonb[]; v_fresh jsonb[]; v_existing jsonb[];
+  v_n integer := jsonb_array_length(ops);
+  v_claimed integer[] := '{}';
+  v_done jsonb := '{}';  -- position -> result
+  v_table record;
 begin
   if sys is distinct from public.ccm_claim() then
     raise exception using errcode = '42501', message = 'ccm_apply_upserts: the system does not match the caller''s system_id claim';
   end if;
-  select array_agg(name) into v_tables from public.ccm_sync_tables;
-  -- One ordered pass: every array gets the operations in input order (aggregates without an ORDER
-  -- BY of their own take rows as the sorted subquery yields them), each operation parsed once.
-  -- Each operation's version is ccm_version(changed_at, seq), written out here: a function with
-  -- a SET clause costs ~20 µs a call, and this runs for every operation of every batch.
-  select array_agg(x.op_id), array_agg(x.tbl), array_agg(x.record_id), array_agg(x.changed_at), array_agg(x.seq),
-         array_agg(x.ledger_seq),
-         array_agg(pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from x.changed_at) * 1000000))::bigint::text, 17, '0')
-                   || pg_catalog.lpad(coalesce(x.seq, 9223372036854775807)::text, 19, '0')),
-         array_agg(x.data), array_agg(coalesce(x.versions, '{}'::jsonb)), array_agg(coalesce(x.source_ids, '[]'::jsonb)),
-         array_agg(coalesce(upper(x.operation) in ('INSERT', 'UPDATE')
-                   and coalesce(x.conflict, 'lww') = 'lww'
-                   and not coalesce(x.force, false)
-                   and x.tbl = any (v_tables)
-                   and x.record_id <> ''
-                   and x.op_id is not null
-                   and x.changed_at is not null
-                   and jsonb_typeof(x.data) = 'object'
-                   and not (x.data ?| v_bk)
-                   and jsonb_typeof(coalesce(x.versions, '{}'::jsonb)) = 'object', false)),
-         count(*)
-    into v_opid, v_tbl, v_rid, v_chg, v_seq, v_lseq, v_ver, v_data, v_vers, v_src, v_ok, v_n
-    from (select q.* from rows from (jsonb_to_recordset(ops) as (op_id text, operation text, "table" text, record_id text, data jsonb,
-                   changed_at timestamptz, seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb, conflict text, force boolean))
-                   with ordinality q(op_id, operation, tbl, record_id, data, changed_at, seq, ledger_seq, versions, source_ids, conflict, force, o)
-           order by q.o) x;
-  if v_n = 0 then
-    return '[]'::jsonb;
-  end if;
-  v_out := array_fill(null::jsonb, array[v_n]);
-
-  -- Already applied: duplicate, with the first outcome. One primary-key probe per operation.
-  for r in
-    select u.i::int as i, u.id, l.result
-      from unnest(v_opid, v_opid::uuid[]) with ordinality u(id, uid, i)
-      cross join lateral (select x.result from public.ccm_sync_ledger x where x.system_id = sys and x.op_id = u.uid limit 1) l
+  for v_table in
+    select t.name from public.ccm_sync_tables t where t.name in (select e ->> 'table' from jsonb_array_elements(ops) e) order by t.name
   loop
-    v_out[r.i] := jsonb_build_object('op_id', r.id, 'status', 'duplicate', 'first_status', r.result);
+    select v_claimed || w.claimed, v_done || w.results into v_claimed, v_done
+      from public.ccm_write_table(sys, v_table.name, ops, settled) w;
   end loop;
-  -- New operations at or below the settled watermark (see the top of this file).
-  if settled is not null then
-    for r in
-      select u.i::int as i, u.id, u.lseq from unnest(v_opid, v_lseq, v_out) with ordinality u(id, lseq, res, i)
-       where u.res is null and u.lseq <= settled
-    loop
-      v_out[r.i] := public.ccm_refusal(r.id, r.lseq, settled);
-    end loop;
+  if cardinality(v_claimed) < v_n then
+    v_done := v_done || public.ccm_known_results(sys, ops, v_claimed, settled);
   end if;
-
-  for g in
-    select u.tbl, array_agg(u.rid) as rids
-      from unnest(v_tbl, v_rid, v_ok, v_out) u(tbl, rid, ok, res)
-     where u.ok and u.res is null
-     group by u.tbl
-  loop
-    select array_agg(a.attname::text order by a.attnum) into v_data_cols
-      from pg_catalog.pg_attribute a
-     where a.attrelid = format('public.%I', g.tbl)::regclass and a.attnum > 0 and not a.attisdropped and not (a.attname::text = any (v_bk));
-    v_tomb_ids := '{}';
-    v_tomb_vers := '{}';
-    if exists (select 1 from public.ccm_tombstones t where t.system_id = sys and t.table_name = g.tbl) then
-      select coalesce(array_agg(t.record_id), '{}'), coalesce(array_agg(t.version), '{}') into v_tomb_ids, v_tomb_vers
-        from public.ccm_tombstones t where t.system_id = sys and t.table_name = g.tbl and t.record_id = any (g.rids);
-    end if;
-
-    -- Plain inserts first: an operation that is the group's only write to its record, with every
-    -- key at its own version and no tombstone, is inserted as is if the record has no row. The
-    -- row needs no merge, and no sync_clock unless a key was written as null (null: every column
-    -- with a value has the row's sync_version). Records that turn out to exist are merged below.
-    select coalesce(array_agg(d.rid), '{}') into v_dups
-      from (select u.rid from unnest(v_tbl, v_rid, v_ok, v_out) u(tbl, rid, ok, res)
-             where u.tbl = g.tbl and u.ok and u.res is null group by u.rid having count(*) > 1) d;
-    select array_agg(o.i) as i, array_agg(o.rid) as rid, array_agg(o.chg) as chg, array_agg(o.seq) as seq,
-           array_agg(o.op_id) as op_id, array_agg(o.data) as data, array_agg(o.ver) as ver
-      into v_solo
-      from unnest(v_tbl, v_rid, v_ver, v_chg, v_seq, v_opid, v_data, v_vers, v_ok, v_out)
-           with ordinality o(tbl, rid, ver, chg, seq, op_id, data, vers, ok, res, i)
-     where o.tbl = g.tbl and o.ok and o.res is null and o.vers = '{}'::jsonb
-       and not (o.rid = any (v_dups)) and not (o.rid = any (v_tomb_ids));
-    if v_solo.i is not null then
-      execute format('with ins as (insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock) '
-                     'select %3$s, nullif(u.data - $8, ''{}''::jsonb), $1, u.rid, u.chg, u.seq, u.op_id::uuid, u.ver, '
-                     -- a key written as null keeps its version too, which the implicit clock cannot say
-                     'case when u.data @? ''$.* ? (@ == null)'' then (select jsonb_object_agg(k, u.ver) from jsonb_object_keys(u.data) k) end '
-                     'from unnest($2::text[], $3::timestamptz[], $4::bigint[], $5::text[], $6::jsonb[], $7::text[]) u(rid, chg, seq, op_id, data, ver), '
-                     'jsonb_populate_record(null::public.%1$I, u.data) r on conflict (system_id, id) do nothing returning t.id) '
-                     'select coalesce(array_agg(id), ''{}'') from ins',
-                     g.tbl, (select string_agg(format('%I', c), ', ') from unnest(v_data_cols) c),
-                     (select string_agg(format('r.%I', c), ', ') from unnest(v_data_cols) c))
-        into v_inserted
-        using sys, v_solo.rid, v_solo.chg, v_solo.seq, v_solo.op_id, v_solo.data, v_solo.ver, v_data_cols;
-      v_out := array(
-        select coalesce(n.res, u.res)
-          from unnest(v_out) with ordinality u(res, i)
-          left join (select s.i, jsonb_build_object('op_id', s.id, 'status', 'applied') as res
-                       from unnest(v_solo.i, v_solo.op_id, v_solo.rid) s(i, id, rid) join unnest(v_inserted) x(rid) on x.rid = s.rid) n on n.i = u.i
-         order by u.i);
-      continue when not exists (select 1 from unnest(v_tbl, v_ok, v_out) u(tbl, ok, res) where u.tbl = g.tbl and u.ok and u.res is null);
-    end if;
-    execute format('select coalesce(array_agg(x.id), ''{}''), coalesce(array_agg(x.r), ''{}'') from '
-                   '(select t.id, to_jsonb(t) as r from public.%I t where t.system_id = $1 and t.id = any ($2) for update) x', g.tbl)
-      into v_cur_ids, v_cur_rows using sys,
-           array(select distinct u.rid from unnest(v_tbl, v_rid, v_ok, v_out) u(tbl, rid, ok, res) where u.tbl = g.tbl and u.ok and u.res is null);
-
-    -- The merge. Every key an operation writes competes with the key's current version (its
-    -- entry in the row's clock, the clock's '*', the tombstone); the newest write of each key wins.
-    with o as (
-      select u.i::int as i, u.rid, u.ver, u.chg, u.seq, u.op_id, u.data, u.vers
-        from unnest(v_tbl, v_rid, v_ver, v_chg, v_seq, v_opid, v_data, v_vers, v_ok, v_out)
-             with ordinality u(tbl, rid, ver, chg, seq, op_id, data, vers, ok, res, i)
-       where u.tbl = g.tbl and u.ok and u.res is null
-    ),
-    cur as (
-      select u.rid, u.row,
-             (u.row - v_bk) || coalesce(nullif(u.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat,
-             -- the row's clock; null means every key with a value has the row's version
-             coalesce(nullif(u.row -> 'sync_clock', 'null'::jsonb),
-                      (select coalesce(jsonb_object_agg(f.key, u.row ->> 'sync_version'), '{}'::jsonb)
-                         from jsonb_each((u.row - v_bk) || coalesce(nullif(u.row -> 'extra', 'null'::jsonb), '{}'::jsonb)) f
-                        where f.value <> 'null'::jsonb)) as clock
-        from unnest(v_cur_ids, v_cur_rows) u(rid, row)
-    ),
-    tomb as (select u.rid, u.ver from unnest(v_tomb_ids, v_tomb_vers) u(rid, ver)),
-    op as (
-      select o.*, t.ver as floor, c.row as cur, c.flat as cur_flat, c.clock as cur_clock, (t.ver is null or o.ver > t.ver) as live
-        from o left join tomb t on t.rid = o.rid left join cur c on c.rid = o.rid
-    ),
-    keys as (
-      select op.i, op.rid, e.key, e.value,
-             case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
-                  else op.ver end as ver,
-             coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
-        from op cross join lateral jsonb_each(op.data) e
-       where op.live
-    ),
-    won as (
-      select distinct on (k.rid collate "C", k.key collate "C") k.rid, k.key, k.value, k.ver, k.i
-        from keys k where k.ver > k.prior
-       order by k.rid collate "C", k.key collate "C", k.ver collate "C" desc
-    ),
-    won_rows as (
-      select w.rid, jsonb_object_agg(w.key, w.value) as vals, jsonb_object_agg(w.key, w.ver) as vers from won w group by w.rid
-    ),
-    op_keys as (  -- per operation: did any key beat the record's version, did any key lose
-      select k.i, bool_or(k.ver > k.prior) as newer, bool_or(w.i is distinct from k.i) as lost
-        from keys k left join won w on w.rid = k.rid and w.key = k.key
-       group by k.i
-    ),
-    top as (  -- per record, its newest live operation
-      select distinct on (op.rid collate "C") op.rid, op.i, op.ver, op.chg, op.seq, op.op_id, op.cur, op.cur_flat, op.cur_clock
-        from op where op.live order by op.rid collate "C", op.ver collate "C" desc
-    ),
-    merged as (
-      select t.rid, t.i, t.cur is null as fresh,
-             coalesce(t.cur_flat, '{}'::jsonb) || coalesce(wr.vals, '{}'::jsonb) as flat,
-             coalesce(t.cur_clock, '{}'::jsonb) || coalesce(wr.vers, '{}'::jsonb) as clock,
-             t.ver > coalesce(t.cur ->> 'sync_version', '') as newest,
-             t.ver, t.chg, t.seq, t.op_id, t.cur
-        from top t left join won_rows wr on wr.rid = t.rid
-    ),
-    built as (
-      select m.rid, m.i, m.fresh,
-             coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each(m.flat) f where f.key = any (v_data_cols)), '{}'::jsonb)
-             || jsonb_build_object(
-                  'system_id', sys, 'id', m.rid,
-                  'extra', (select jsonb_object_agg(f.key, f.value) from jsonb_each(m.flat) f where not (f.key = any (v_data_cols))),
-                  'updated_at', greatest(m.chg, (m.cur ->> 'updated_at')::timestamptz),
-                  'sync_version', case when m.newest then to_jsonb(m.ver) else m.cur -> 'sync_version' end,
-                  'sync_seq', case when m.newest then to_jsonb(m.seq) else m.cur -> 'sync_seq' end,
-                  'sync_op_id', case when m.newest then to_jsonb(m.op_id) else m.cur -> 'sync_op_id' end,
-                  'sync_clock', m.clock) as row
-        from merged m
-    ),
-    results as (
-      select op.i,
-             jsonb_build_object('op_id', op.op_id,
-               'status', case when op.live and (op.cur is null or coalesce(ok.newer, false)) then 'applied' else 'stale' end)
-             -- (evaluated only for an operation that lost a column: rare, and a join would cost every one)
-             || case when not op.live or coalesce(ok.lost, false)
-                     then jsonb_build_object('remote', coalesce((select b.row from built b where b.rid = op.rid), op.cur))
-                     else '{}'::jsonb end as res
-        from op left join op_keys ok on ok.i = op.i
-    )
-    select (select array_agg(x.i) from results x), (select array_agg(x.res) from results x),
-           coalesce((select array_agg(b.row) from built b where b.fresh), '{}'),
-           coalesce((select array_agg(b.row) from built b where not b.fresh), '{}')
-      into v_idx, v_res, v_fresh, v_existing;
-
-    perform public.ccm_write_rows(g.tbl, v_fresh, v_existing);
-    v_out := array(
-      select coalesce(n.res, u.res) from unnest(v_out) with ordinality u(res, i) left join unnest(v_idx, v_res) n(i, res) on n.i = u.i
-       order by u.i);
-  end loop;
-
-  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-  select sys, u.op_id::uuid, u.tbl, u.rid, u.res ->> 'status', u.lseq
-    from unnest(v_opid, v_tbl, v_rid, v_out, v_lseq) u(op_id, tbl, rid, res, lseq)
-   where u.res ->> 'status' in ('applied', 'stale')
-  on conflict (system_id, op_id) do nothing;
-  if exists (select 1 from unnest(v_src) x where x <> '[]'::jsonb) then
-    insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-    select sys, y::uuid, u.tbl, u.rid, u.res ->> 'status', u.lseq
-      from unnest(v_tbl, v_rid, v_out, v_src, v_lseq) u(tbl, rid, res, src, lseq)
-     cross join lateral jsonb_array_elements_text(u.src) y
-     where u.res ->> 'status' in ('applied', 'stale')
-    on conflict (system_id, op_id) do nothing;
-  end if;
-  return to_jsonb(v_out);
+  -- one entry per operation, in order (JSON null where the slow path is to answer)
+  return coalesce((select jsonb_agg(v_done -> g.i::text order by g.i) from generate_series(1, v_n) g(i)), '[]'::jsonb);
 end
-$_$;
+$$;
+
+-- comment FUNCTION ccm_apply_upserts(sys text, ops jsonb, settled bigint)
+
+COMMENT ON FUNCTION public.ccm_apply_upserts(sys text, ops jsonb, settled bigint) IS 'The fast path for up to 500 operations: ccm_write_table per table, then ccm_known_results. Returns one entry per operation, null where ccm_apply_op is to answer. Owner only (batch_sync, ccm_apply_op).';
 
 -- function ccm_claim()
 
@@ -546,6 +381,10 @@ CREATE FUNCTION public.ccm_claim() RETURNS text
   with c as (select coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), ''), '{}')::jsonb as j)
   select coalesce(nullif(c.j ->> 'system_id', ''), nullif(c.j -> 'app_metadata' ->> 'system_id', '')) from c
 $$;
+
+-- comment FUNCTION ccm_claim()
+
+COMMENT ON FUNCTION public.ccm_claim() IS 'The caller''s system id: the JWT''s system_id claim (or app_metadata.system_id). Row-level security and batch_sync compare it with system_id. Any role.';
 
 -- function ccm_clock(jsonb)
 
@@ -560,6 +399,10 @@ CREATE FUNCTION public.ccm_clock(r jsonb) RETURNS jsonb
       where f.value <> 'null'::jsonb))
 $$;
 
+-- comment FUNCTION ccm_clock(r jsonb)
+
+COMMENT ON FUNCTION public.ccm_clock(r jsonb) IS 'A row''s version per column: its sync_clock, or, when that is null, sync_version for every column with a value. Any role.';
+
 -- function ccm_direct_at(text, text, text, text)
 
 CREATE FUNCTION public.ccm_direct_at(sys text, tbl text, rid text, newest text) RETURNS timestamp with time zone
@@ -571,6 +414,349 @@ CREATE FUNCTION public.ccm_direct_at(sys text, tbl text, rid text, newest text) 
                                     where t.system_id = sys and t.table_name = tbl and t.record_id = rid)) as v) x
 $$;
 
+-- comment FUNCTION ccm_direct_at(sys text, tbl text, rid text, newest text)
+
+COMMENT ON FUNCTION public.ccm_direct_at(sys text, tbl text, rid text, newest text) IS 'The time a direct edit of a record is stamped with: now, or just after the newest version the record or its tombstone has. Owner only (the triggers).';
+
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (
+  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
+   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.alerts as t (rule, severity, category, status, message, details, fired_at, resolved_at, level, source, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select r.rule, r.severity, r.category, r.status, r.message, r.details, r.fired_at, r.resolved_at, r.level, r.source, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.alerts, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
+                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
+       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+  from done d
+; end$_$;
+
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (
+  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
+   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.contexts as t (name, path, action, details, registered_at, status, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select r.name, r.path, r.action, r.details, r.registered_at, r.status, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.contexts, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
+                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
+       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+  from done d
+; end$_$;
+
+-- function ccm_insert_sql()
+
+CREATE FUNCTION public.ccm_insert_sql() RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$ select $sql$
+with o as materialized (
+  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, coalesce(q.src, '[]'::jsonb) as src,
+         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb as unversioned,
+         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+    from rows from (jsonb_to_recordset($3) as (op_id text, operation text, "table" text, record_id text, data jsonb,
+           changed_at timestamptz, seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb, conflict text, force boolean))
+         with ordinality q(op_id, operation, tbl, rid, data, chg, seq, lseq, vers, src, conflict, force, o)
+   where q.tbl = $2
+     and coalesce(upper(q.operation) in ('INSERT', 'UPDATE') and coalesce(q.conflict, 'lww') = 'lww' and not coalesce(q.force, false)
+                  and q.rid <> '' and q.op_id is not null and q.chg is not null and jsonb_typeof(q.data) = 'object'
+                  and not (q.data ?| $5) and jsonb_typeof(coalesce(q.vers, '{}'::jsonb)) = 'object'
+                  and not coalesce(q.lseq <= $4, false), false)
+),
+claimed as (  -- an op_id the ledger holds does not come back (nor the second of an op_id given twice)
+  insert into public.ccm_sync_ledger as l (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, o.op_id::uuid, $2, o.rid, 'applied', o.lseq from o
+  on conflict (system_id, op_id) do nothing
+  returning l.op_id
+),
+-- Maps, not joins; each a CTE, so it is built once, and read only where a CASE needs it: in the
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (
+  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
+   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select %3$s, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.%1$I, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
+                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
+       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+  from done d
+$sql$ $_$;
+
+-- comment FUNCTION ccm_insert_sql()
+
+COMMENT ON FUNCTION public.ccm_insert_sql() IS 'Template of the first statement for a table: parse its operations, insert their ledger entries (a duplicate does not come back), insert the new records. Rendered by ccm_writer_sql. Owner only.';
+
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (
+  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
+   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.supervisory_reports as t (task_id, report_type, status, summary, score, details, created_at, quality_score, findings, recommendations, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select r.task_id, r.report_type, r.status, r.summary, r.score, r.details, r.created_at, r.quality_score, r.findings, r.recommendations, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.supervisory_reports, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
+                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
+       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+  from done d
+; end$_$;
+
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (
+  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
+   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.system_status as t (state, previous_state, reason, since, details, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select r.state, r.previous_state, r.reason, r.since, r.details, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.system_status, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
+                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
+       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+  from done d
+; end$_$;
+
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (
+  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
+   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.task_summaries as t (task_id, total_events, tools_used, files_modified, commands_run, errors, error_count, duration_seconds, first_event_at, last_event_at, session_id, cwd, status, prompt_count, closed_at, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, api_requests, cost_usd, models, unpriced_models, git_branch, git_branches, repo, repo_root, worktree, model_switches, outcome, failure_kind, permission_requests, permission_wait_seconds, permission_denials, compactions, tool_failures, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select r.task_id, r.total_events, r.tools_used, r.files_modified, r.commands_run, r.errors, r.error_count, r.duration_seconds, r.first_event_at, r.last_event_at, r.session_id, r.cwd, r.status, r.prompt_count, r.closed_at, r.input_tokens, r.output_tokens, r.cache_creation_tokens, r.cache_read_tokens, r.api_requests, r.cost_usd, r.models, r.unpriced_models, r.git_branch, r.git_branches, r.repo, r.repo_root, r.worktree, r.model_switches, r.outcome, r.failure_kind, r.permission_requests, r.permission_wait_seconds, r.permission_denials, r.compactions, r.tool_failures, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.task_summaries, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
+                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
+       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+  from done d
+; end$_$;
+
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (
+  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
+   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.tasks as t (title, status, priority, assignee, project, description, metadata, created_at, completed_at, started_at, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select r.title, r.status, r.priority, r.assignee, r.project, r.description, r.metadata, r.created_at, r.completed_at, r.started_at, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.tasks, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
+                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
+       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+  from done d
+; end$_$;
+
 -- function ccm_is_transient(text)
 
 CREATE FUNCTION public.ccm_is_transient(state text) RETURNS boolean
@@ -579,6 +765,177 @@ CREATE FUNCTION public.ccm_is_transient(state text) RETURNS boolean
     AS $$
   select (left(state, 2) in ('40', '53', '57', '58', '08', 'XX') and state <> '57014') or state = '55P03'
 $$;
+
+-- comment FUNCTION ccm_is_transient(state text)
+
+COMMENT ON FUNCTION public.ccm_is_transient(state text) IS 'Whether a SQLSTATE is worth retrying (serialization, resources, connection, lock timeout): batch_sync re-raises these so the client retries the call. Clients may call it.';
+
+-- function ccm_known_results(text, jsonb, integer[], bigint)
+
+CREATE FUNCTION public.ccm_known_results(sys text, ops jsonb, claimed integer[], settled bigint) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+  with rest as (
+    select q.o::int as i, q.op_id, q.ledger_seq
+      from rows from (jsonb_to_recordset(ops) as (op_id text, ledger_seq bigint)) with ordinality q(op_id, ledger_seq, o)
+     where not (q.o::int = any (claimed))
+       and q.op_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  )
+  select coalesce(jsonb_object_agg(k.i, k.res), '{}'::jsonb)
+    from (select r.i, coalesce(
+                   (select jsonb_build_object('op_id', r.op_id, 'status', 'duplicate', 'first_status', l.result)
+                      from public.ccm_sync_ledger l where l.system_id = sys and l.op_id = r.op_id::uuid),
+                   case when r.ledger_seq <= settled then public.ccm_refusal(r.op_id, r.ledger_seq, settled) end) as res
+            from rest r) k
+   where k.res is not null
+$_$;
+
+-- comment FUNCTION ccm_known_results(sys text, ops jsonb, claimed integer[], settled bigint)
+
+COMMENT ON FUNCTION public.ccm_known_results(sys text, ops jsonb, claimed integer[], settled bigint) IS 'Results of the operations no table claimed that need no write: duplicate (with the ledger''s first outcome) or refused at the watermark. Returns {position: result}. Owner only.';
+
+-- function ccm_make_writers(text)
+
+CREATE FUNCTION public.ccm_make_writers(tbl text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
+                          where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+  v_kind text;
+  v_sig text;
+begin
+  foreach v_kind in array array['insert', 'merge'] loop
+    v_sig := format('public.%I(sys text, tbl text, ops jsonb, arg anyelement, bk text[], data_cols text[])', public.ccm_writer_name(v_kind, tbl, v_cols));
+    v_sig := replace(v_sig, 'arg anyelement', case v_kind when 'insert' then 'settled bigint' else 'positions integer[]' end);
+    execute format('create or replace function %s returns table (%s) language plpgsql volatile security definer '
+                   'set search_path = '''' %s as %L', v_sig,
+                   case v_kind when 'insert' then 'claimed integer[], merge integer[], results jsonb' else 'results jsonb, complete boolean' end,
+                   case v_kind when 'merge' then 'set plan_cache_mode = force_custom_plan' else '' end,
+                   'begin return query ' || public.ccm_writer_sql(v_kind, tbl, v_cols) || '; end');
+    execute format('alter function %s owner to ccm_sync_owner', v_sig);
+    execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
+  end loop;
+end
+$$;
+
+-- comment FUNCTION ccm_make_writers(tbl text)
+
+COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_insert_ and ccm_merge_ functions (the insert keeps its plan per connection; the merge is planned at each call). Migrations call it for every synced table and again after adding a column. Owner only.';
+
+-- function ccm_merge_sql()
+
+CREATE FUNCTION public.ccm_merge_sql() RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$ select $sql$
+with o as materialized (
+  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
+         coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
+         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+    from rows from (jsonb_to_recordset($3) as (op_id text, "table" text, record_id text, data jsonb, changed_at timestamptz,
+           seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
+         with ordinality q(op_id, tbl, rid, data, chg, seq, lseq, vers, src, o)
+    join unnest($4::integer[]) p(i) on p.i = q.o
+   where q.tbl = $2
+),
+cur as materialized (  -- the rows written to, locked
+  select t.id as rid, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any (array(select o.rid from o)) for update
+),
+maps as materialized (  -- record -> [row, its keys flat, its clock]; record -> tombstone version
+  select (select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
+                   -- the row's clock; null means every key with a value has the row's version
+                   coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
+                            (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
+                               from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb)
+            from (select c.rid, c.row, (c.row - $5) || coalesce(nullif(c.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat from cur c) x) as cur,
+         (select coalesce(jsonb_object_agg(t.record_id, t.version), '{}'::jsonb) from public.ccm_tombstones t
+           where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))) as tomb
+),
+op as materialized (  -- every write with what it competes with
+  select o.*, m.tomb ->> o.rid as floor, m.cur -> o.rid -> 0 as cur, m.cur -> o.rid -> 1 as cur_flat, m.cur -> o.rid -> 2 as cur_clock,
+         (m.tomb ->> o.rid) is null or o.ver > (m.tomb ->> o.rid) as live
+    from o, maps m
+),
+keys as materialized (  -- each key each live write writes, at its version, against the key's current version
+  select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
+    from (select op.i, op.rid, e.key, e.value,
+                 case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
+                      else op.ver end as ver,
+                 coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
+            from op cross join lateral jsonb_each(op.data) e
+           where op.live) k
+),
+verdicts as materialized (  -- position -> [a key beat the record, a key lost]; record -> [the values that won, their versions]
+  select (select coalesce(jsonb_object_agg(v.i, jsonb_build_array(v.newer, v.lost)), '{}'::jsonb)
+            from (select k.i, bool_or(k.ver > k.prior) as newer, bool_or(not (k.winner = k.i and k.ver > k.prior)) as lost
+                    from keys k group by k.i) v) as ops,
+         (select coalesce(jsonb_object_agg(v.rid, jsonb_build_array(v.vals, v.vers)), '{}'::jsonb)
+            from (select k.rid, jsonb_object_agg(k.key, k.value) as vals, jsonb_object_agg(k.key, k.ver) as vers
+                    from keys k where k.winner = k.i and k.ver > k.prior group by k.rid) v) as recs
+),
+built as materialized (  -- per record, its newest live write with every key that won
+  -- (row: what is written; jsonb_populate_record takes the columns from it, and a key that names no
+  -- column stays in extra)
+  select m.rid, m.fresh,
+         m.flat || jsonb_build_object(
+              'system_id', $1, 'id', m.rid,
+              'extra', nullif(m.flat - $6, '{}'::jsonb),
+              'updated_at', greatest(m.chg, (m.cur ->> 'updated_at')::timestamptz),
+              'sync_version', case when m.newest then to_jsonb(m.ver) else m.cur -> 'sync_version' end,
+              'sync_seq', case when m.newest then to_jsonb(m.seq) else m.cur -> 'sync_seq' end,
+              'sync_op_id', case when m.newest then to_jsonb(m.op_id) else m.cur -> 'sync_op_id' end,
+              'sync_clock', m.clock) as row
+    from (select t.rid, t.cur is null as fresh, t.ver > coalesce(t.cur ->> 'sync_version', '') as newest, t.ver, t.chg, t.seq, t.op_id, t.cur,
+                 coalesce(t.cur_flat, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 0, '{}'::jsonb) as flat,
+                 coalesce(t.cur_clock, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 1, '{}'::jsonb) as clock
+            from (select distinct on (op.rid collate "C") op.* from op where op.live order by op.rid collate "C", op.ver collate "C" desc) t,
+                 verdicts v) m
+),
+created as (
+  insert into public.%1$I as t (%2$s)
+  select %3$s from built b, jsonb_populate_record(null::public.%1$I, b.row) r where b.fresh
+  on conflict (system_id, id) do nothing
+  returning t.id
+),
+built_rows as materialized (
+  select jsonb_object_agg(b.rid, b.row) as rows from built b
+),
+updated as (  -- (by key, and the row from the map: a join to built could loop over it once per row)
+  update public.%1$I as t set (%4$s) = (select %5$s from built_rows b, jsonb_populate_record(null::public.%1$I, b.rows -> t.id) r)
+   where t.system_id = $1 and t.id = any (array(select b.rid from built b where not b.fresh))
+),
+outcome as materialized (
+  select op.i, op.op_id, op.rid, op.lseq, op.src,
+         case when op.live and (op.cur is null or coalesce((v.ops -> op.i::text ->> 0)::boolean, false)) then 'applied' else 'stale' end as status,
+         not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false) as shows_remote,
+         case when not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false)
+              -- the record as it stands: its columns (the keys that name none are in extra)
+              then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each(b.rows -> op.rid) f
+                              where f.key = any ($5) or f.key = any ($6)), op.cur) end as remote
+    from op, verdicts v, built_rows b
+),
+marked as (
+  update public.ccm_sync_ledger l set result = 'stale'
+   where l.system_id = $1 and l.op_id = any (array(select x.op_id::uuid from outcome x where x.status = 'stale'))
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, x.rid, x.status, x.lseq from outcome x cross join lateral jsonb_array_elements_text(x.src) y
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
+                                      || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end), '{}'::jsonb) as results,
+       (select count(*) from created) = (select count(*) from built b where b.fresh) as complete
+  from outcome x
+$sql$ $_$;
+
+-- comment FUNCTION ccm_merge_sql()
+
+COMMENT ON FUNCTION public.ccm_merge_sql() IS 'Template of the second statement for a table: merge the remaining writes column by column with the rows and tombstones (last write wins), write the rows, mark the stale ledger entries. Rendered by ccm_writer_sql. Owner only.';
 
 -- function ccm_missing_ops(jsonb)
 
@@ -591,12 +948,20 @@ CREATE FUNCTION public.ccm_missing_ops(op_ids jsonb) RETURNS jsonb
    where not exists (select 1 from public.ccm_sync_ledger l where l.system_id = public.ccm_claim() and l.op_id = x.id)
 $$;
 
+-- comment FUNCTION ccm_missing_ops(op_ids jsonb)
+
+COMMENT ON FUNCTION public.ccm_missing_ops(op_ids jsonb) IS 'Which of these op_ids the ledger does not hold, for the caller''s system (`ccm-sync test offline`). Authenticated, service_role.';
+
 -- function ccm_ping()
 
 CREATE FUNCTION public.ccm_ping() RETURNS timestamp with time zone
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$ select now() $$;
+
+-- comment FUNCTION ccm_ping()
+
+COMMENT ON FUNCTION public.ccm_ping() IS 'The remote''s clock (now()): reachability and clock skew (`ccm-sync doctor`). Any role.';
 
 -- function ccm_refusal(text, bigint, bigint)
 
@@ -609,6 +974,10 @@ CREATE FUNCTION public.ccm_refusal(op_id text, lseq bigint, watermark bigint) RE
                       'settled before and its ledger entry may be pruned; the local database looks restored from an older '
                       'copy. Check and discard these operations (ccm-sync failed list, ccm-sync failed discard)', lseq, watermark))
 $$;
+
+-- comment FUNCTION ccm_refusal(op_id text, lseq bigint, watermark bigint)
+
+COMMENT ON FUNCTION public.ccm_refusal(op_id text, lseq bigint, watermark bigint) IS 'The result for an operation at or below its system''s settled watermark (SQLSTATE CCM01), and what to do. Owner only.';
 
 -- function ccm_stamp_direct_write()
 
@@ -649,6 +1018,10 @@ begin
 end
 $$;
 
+-- comment FUNCTION ccm_stamp_direct_write()
+
+COMMENT ON FUNCTION public.ccm_stamp_direct_write() IS 'Trigger on every synced table for writers other than ccm_sync_owner (the SQL editor, another program): gives the changed columns a version, so last-write-wins orders direct edits with the machines'' writes.';
+
 -- function ccm_sync_info()
 
 CREATE FUNCTION public.ccm_sync_info() RETURNS jsonb
@@ -657,6 +1030,10 @@ CREATE FUNCTION public.ccm_sync_info() RETURNS jsonb
     AS $$
   select jsonb_build_object('schema', 4)
 $$;
+
+-- comment FUNCTION ccm_sync_info()
+
+COMMENT ON FUNCTION public.ccm_sync_info() IS 'The schema the remote speaks ({"schema": 4}); the client refuses one it does not know. Any role.';
 
 -- function ccm_tombstone_direct_delete()
 
@@ -676,6 +1053,10 @@ begin
 end
 $$;
 
+-- comment FUNCTION ccm_tombstone_direct_delete()
+
+COMMENT ON FUNCTION public.ccm_tombstone_direct_delete() IS 'Trigger on every synced table for writers other than ccm_sync_owner: a direct delete leaves a tombstone, so an older machine write does not bring the row back.';
+
 -- function ccm_verify_ops(jsonb)
 
 CREATE FUNCTION public.ccm_verify_ops(ops jsonb) RETURNS jsonb
@@ -694,6 +1075,10 @@ CREATE FUNCTION public.ccm_verify_ops(ops jsonb) RETURNS jsonb
     'pruned', coalesce((select jsonb_agg(a.id) from absent a, p where p.through > 0 and a.seq <= p.through), '[]'::jsonb))
 $$;
 
+-- comment FUNCTION ccm_verify_ops(ops jsonb)
+
+COMMENT ON FUNCTION public.ccm_verify_ops(ops jsonb) IS 'Which of these operations ({op_id, seq}) the ledger does not hold: missing, or pruned (at or below the pruned watermark). For `ccm-sync sync verify`. Authenticated, service_role.';
+
 -- function ccm_version(timestamp with time zone, bigint)
 
 CREATE FUNCTION public.ccm_version(ts timestamp with time zone, seq bigint) RETURNS text
@@ -704,6 +1089,10 @@ CREATE FUNCTION public.ccm_version(ts timestamp with time zone, seq bigint) RETU
       || pg_catalog.lpad(coalesce(seq, 9223372036854775807)::text, 19, '0')
 $$;
 
+-- comment FUNCTION ccm_version(ts timestamp with time zone, seq bigint)
+
+COMMENT ON FUNCTION public.ccm_version(ts timestamp with time zone, seq bigint) IS 'A write''s version, a text that sorts like (changed_at in microseconds, outbox position); a direct edit has no position and sorts after every machine write of the same microsecond. Any role.';
+
 -- function ccm_visible_systems()
 
 CREATE FUNCTION public.ccm_visible_systems() RETURNS bigint
@@ -712,6 +1101,10 @@ CREATE FUNCTION public.ccm_visible_systems() RETURNS bigint
     AS $$
   select count(*) from public.ccm_sync_systems where system_id is distinct from public.ccm_claim()
 $$;
+
+-- comment FUNCTION ccm_visible_systems()
+
+COMMENT ON FUNCTION public.ccm_visible_systems() IS 'How many other systems'' rows the caller can see: 0 under row-level security (`ccm-sync doctor`). Authenticated, service_role.';
 
 -- function ccm_write_rows(text, jsonb[], jsonb[])
 
@@ -750,6 +1143,95 @@ begin
   end if;
 end
 $_$;
+
+-- comment FUNCTION ccm_write_rows(tbl text, fresh jsonb[], existing jsonb[])
+
+COMMENT ON FUNCTION public.ccm_write_rows(tbl text, fresh jsonb[], existing jsonb[]) IS 'Inserts the fresh rows and updates the existing ones ccm_apply_op built for a table. Owner only.';
+
+-- function ccm_write_table(text, text, jsonb, bigint)
+
+CREATE FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
+                          where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+  v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
+  v_new record;
+  v_merged record;
+begin
+  execute public.ccm_writer_call('insert', tbl, v_cols, 'bigint') into v_new using sys, tbl, ops, settled, v_bk, v_data;
+  claimed := v_new.claimed;
+  results := v_new.results;
+  if cardinality(v_new.merge) = 0 then
+    return;
+  end if;
+  execute public.ccm_writer_call('merge', tbl, v_cols, 'integer[]') into v_merged using sys, tbl, ops, v_new.merge, v_bk, v_data;
+  if not v_merged.complete then
+    raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
+  end if;
+  results := results || v_merged.results;
+end
+$$;
+
+-- comment FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb)
+
+COMMENT ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) IS 'The operations of one table in at most two statements (ccm_insert_sql, then ccm_merge_sql for what it left). Returns the positions it claimed and their results; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
+
+-- function ccm_writer_call(text, text, text[], text)
+
+CREATE FUNCTION public.ccm_writer_call(kind text, tbl text, cols text[], arg_type text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $_$
+  select case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, %s, text[], text[])', public.ccm_writer_name(kind, tbl, cols), arg_type)) is not null
+              then format('select * from public.%I($1, $2, $3, $4, $5, $6)', public.ccm_writer_name(kind, tbl, cols))
+              else public.ccm_writer_sql(kind, tbl, cols) end
+$_$;
+
+-- comment FUNCTION ccm_writer_call(kind text, tbl text, cols text[], arg_type text)
+
+COMMENT ON FUNCTION public.ccm_writer_call(kind text, tbl text, cols text[], arg_type text) IS 'The statement ccm_write_table runs: a call of the table''s generated function when one exists for its columns, else the rendered statement itself. Owner only.';
+
+-- function ccm_writer_name(text, text, text[])
+
+CREATE FUNCTION public.ccm_writer_name(kind text, tbl text, cols text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select format('ccm_%s_%s_%s', kind, tbl, left(md5(array_to_string(cols, ',')), 8))
+$$;
+
+-- comment FUNCTION ccm_writer_name(kind text, tbl text, cols text[])
+
+COMMENT ON FUNCTION public.ccm_writer_name(kind text, tbl text, cols text[]) IS 'The name of the generated function of this kind for a table with these columns: ccm_<kind>_<table>_<hash of the columns>. Owner only.';
+
+-- function ccm_writer_sql(text, text, text[])
+
+CREATE FUNCTION public.ccm_writer_sql(kind text, tbl text, cols text[]) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with c as (
+    select array(select x from unnest(cols) x
+                  where x <> all (array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])) as data,
+           array(select x from unnest(cols) x where x not in ('system_id', 'id')) as settable
+  )
+  select case kind
+    when 'insert' then format(public.ccm_insert_sql(), tbl,
+           (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x))
+    else format(public.ccm_merge_sql(), tbl,
+           (select string_agg(format('%I', x), ', ') from unnest(cols) x), (select string_agg(format('r.%I', x), ', ') from unnest(cols) x),
+           (select string_agg(format('%I', x), ', ') from unnest(c.settable) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.settable) x))
+    end
+    from c
+$$;
+
+-- comment FUNCTION ccm_writer_sql(kind text, tbl text, cols text[])
+
+COMMENT ON FUNCTION public.ccm_writer_sql(kind text, tbl text, cols text[]) IS 'ccm_insert_sql or ccm_merge_sql (kind insert or merge) rendered for a table with these columns. Owner only.';
 
 -- table alerts
 
@@ -1214,6 +1696,10 @@ REVOKE ALL ON FUNCTION public.batch_sync(batch jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.batch_sync(batch jsonb) TO authenticated;
 GRANT ALL ON FUNCTION public.batch_sync(batch jsonb) TO service_role;
 
+-- acl FUNCTION ccm_apply_isolated(sys text, ops jsonb, positions integer[], settled bigint)
+
+REVOKE ALL ON FUNCTION public.ccm_apply_isolated(sys text, ops jsonb, positions integer[], settled bigint) FROM PUBLIC;
+
 -- acl FUNCTION ccm_apply_op(sys text, op jsonb, settled bigint)
 
 REVOKE ALL ON FUNCTION public.ccm_apply_op(sys text, op jsonb, settled bigint) FROM PUBLIC;
@@ -1240,11 +1726,27 @@ GRANT ALL ON FUNCTION public.ccm_clock(r jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.ccm_direct_at(sys text, tbl text, rid text, newest text) FROM PUBLIC;
 
+-- acl FUNCTION ccm_insert_sql()
+
+REVOKE ALL ON FUNCTION public.ccm_insert_sql() FROM PUBLIC;
+
 -- acl FUNCTION ccm_is_transient(state text)
 
 REVOKE ALL ON FUNCTION public.ccm_is_transient(state text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ccm_is_transient(state text) TO authenticated;
 GRANT ALL ON FUNCTION public.ccm_is_transient(state text) TO service_role;
+
+-- acl FUNCTION ccm_known_results(sys text, ops jsonb, claimed integer[], settled bigint)
+
+REVOKE ALL ON FUNCTION public.ccm_known_results(sys text, ops jsonb, claimed integer[], settled bigint) FROM PUBLIC;
+
+-- acl FUNCTION ccm_make_writers(tbl text)
+
+REVOKE ALL ON FUNCTION public.ccm_make_writers(tbl text) FROM PUBLIC;
+
+-- acl FUNCTION ccm_merge_sql()
+
+REVOKE ALL ON FUNCTION public.ccm_merge_sql() FROM PUBLIC;
 
 -- acl FUNCTION ccm_missing_ops(op_ids jsonb)
 
@@ -1300,6 +1802,22 @@ GRANT ALL ON FUNCTION public.ccm_visible_systems() TO service_role;
 -- acl FUNCTION ccm_write_rows(tbl text, fresh jsonb[], existing jsonb[])
 
 REVOKE ALL ON FUNCTION public.ccm_write_rows(tbl text, fresh jsonb[], existing jsonb[]) FROM PUBLIC;
+
+-- acl FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb)
+
+REVOKE ALL ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) FROM PUBLIC;
+
+-- acl FUNCTION ccm_writer_call(kind text, tbl text, cols text[], arg_type text)
+
+REVOKE ALL ON FUNCTION public.ccm_writer_call(kind text, tbl text, cols text[], arg_type text) FROM PUBLIC;
+
+-- acl FUNCTION ccm_writer_name(kind text, tbl text, cols text[])
+
+REVOKE ALL ON FUNCTION public.ccm_writer_name(kind text, tbl text, cols text[]) FROM PUBLIC;
+
+-- acl FUNCTION ccm_writer_sql(kind text, tbl text, cols text[])
+
+REVOKE ALL ON FUNCTION public.ccm_writer_sql(kind text, tbl text, cols text[]) FROM PUBLIC;
 
 -- acl TABLE alerts
 

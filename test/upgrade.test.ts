@@ -147,6 +147,63 @@ describe('upgrading a remote in place', () => {
     }
   });
 
+  it('from the day before the set-based batch_sync: every row, version, clock, ledger entry and tombstone kept', async () => {
+    const { name } = await freshDatabase();
+    const pool = new pg.Pool({ connectionString: pgUrl(name), max: 2 });
+    pool.on('error', () => undefined);
+    const runner: SqlRunner = { exec: async (sql) => void (await pool.query(sql)), query: async <R>(sql: string, p?: unknown[]) => (await pool.query(sql, p)).rows as R[] };
+    const before = migrationFiles().filter((m) => m.version < '20261204000000');
+    const setBased = migrationFiles().filter((m) => m.version >= '20261204000000');
+    await runner.exec(BOOTSTRAP_SQL);
+    await runner.exec('create table if not exists public.ccm_schema_migrations (version text primary key, applied_at timestamptz not null default now())');
+    for (const m of before) await runner.exec(`${m.sql}\ninsert into public.ccm_schema_migrations (version) values ('${m.version}');`);
+    const t = new PostgresTransport({ connectionString: pgUrl(name), systemId: SYS, timeoutMs: 10_000 });
+    const up = async (ops: WireOperation[]) => (await t.upload({ system_id: SYS, sync_timestamp: new Date().toISOString(), operations: ops, settled_through: 0 })).map((r) => r.status);
+    try {
+      // Yesterday's batch_sync writes every kind of state: new rows, partial updates (per-column
+      // clocks), a key that names no column (extra), a summary standing for its hook events,
+      // deletes (tombstones, one of them keeping newer columns), and a direct edit on the remote.
+      const events = [crypto.randomUUID(), crypto.randomUUID()];
+      expect(await up([
+        op({ operation: 'INSERT', record_id: 'k1', data: { title: 'one', status: 'open', priority: 'low' }, changed_at: T(1), seq: 1 }),
+        op({ operation: 'INSERT', record_id: 'k2', data: { title: 'two', status: 'open' }, changed_at: T(1), seq: 2 }),
+        op({ operation: 'INSERT', table: 'alerts', record_id: 'a1', data: { message: 'disk', not_a_column: 7 }, changed_at: T(1), seq: 3 }),
+        op({ operation: 'INSERT', table: 'task_summaries', record_id: 's1', data: { task_id: 'k1', total_events: 2 }, changed_at: T(1), seq: 4, source_ids: events } as Partial<WireOperation>),
+        op({ record_id: 'k1', data: { status: 'doing' }, changed_at: T(3), seq: 5 }),
+        op({ operation: 'DELETE', record_id: 'k2', changed_at: T(4), seq: 6 }),
+        op({ operation: 'INSERT', record_id: 'k3', data: { title: 'three' }, changed_at: T(9), seq: 7 }),
+        op({ operation: 'DELETE', record_id: 'k3', changed_at: T(5), seq: 8 }),
+      ])).toEqual(['applied', 'applied', 'applied', 'applied', 'applied', 'applied', 'applied', 'applied']);
+      await pool.query("update tasks set priority = 'high' where system_id = $1 and id = 'k1'", [SYS]);
+      const snapshot = async () => {
+        const out: Record<string, unknown> = {};
+        for (const tbl of ['tasks', 'alerts', 'task_summaries', 'ccm_tombstones', 'ccm_sync_ledger', 'ccm_sync_systems']) {
+          out[tbl] = (await pool.query(`select to_jsonb(x) as r from ${tbl} x order by to_jsonb(x)::text`)).rows.map((r) => r.r);
+        }
+        return out;
+      };
+      const kept = await snapshot();
+      expect(await migrateRemote(runner)).toEqual(setBased.map((m) => m.version));
+      expect(await snapshot()).toEqual(kept);
+      // And the new batch_sync goes on from that state, column by column.
+      expect(await up([
+        op({ record_id: 'k1', data: { status: 'older' }, changed_at: T(2), seq: 9 }),  // older than the status it would change: stale
+        op({ record_id: 'k1', data: { title: 'newer' }, changed_at: T(6), seq: 10 }),
+        op({ operation: 'INSERT', record_id: 'k2', data: { title: 'back' }, changed_at: T(3), seq: 11 }),  // before its delete
+        op({ table: 'task_summaries', record_id: 's1', data: { total_events: 3 }, changed_at: T(6), seq: 12 }),
+      ])).toEqual(['stale', 'applied', 'stale', 'applied']);
+      const k1 = (await pool.query("select title, status, priority from tasks where system_id = $1 and id = 'k1'", [SYS])).rows[0];
+      expect(k1).toEqual({ title: 'newer', status: 'doing', priority: 'high' });
+      expect((await pool.query("select title from tasks where system_id = $1 and id = 'k3'", [SYS])).rows[0]).toEqual({ title: 'three' });
+      expect((await pool.query('select count(*)::int n from ccm_sync_ledger where system_id = $1 and op_id = any ($2)', [SYS, events])).rows[0]!.n).toBe(2);
+      const [first] = (kept.ccm_sync_ledger as { op_id: string }[]);
+      expect(await up([op({ op_id: first!.op_id, record_id: 'k9', data: { title: 'again' } })])).toEqual(['duplicate']);
+    } finally {
+      await t.close();
+      await pool.end();
+    }
+  });
+
   it('on PGlite, upgraded when the embedded remote opens', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ccm-upg-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));

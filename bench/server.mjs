@@ -1,0 +1,101 @@
+// Server time of one batch_sync call by batch size, from pg_stat_statements, for the remote as the
+// migrations leave it and as it was before the set-based batch_sync (20261204000000), in one private
+// Postgres, against the floor: a direct multi-row upsert of the same rows into the same table.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { BOOTSTRAP_SQL } from '../dist/remote/bootstrap.js';
+import { migrationFiles } from '../dist/remote/migrations.js';
+import { startPrivatePostgres } from '../test/helpers/private-pg.ts';
+
+const SIZES = [1, 5, 50, 500];
+const SET_BASED = '20261204000000';
+const row = (i) => ({ title: `task ${i}`, status: 'complete', priority: 'normal', project: 'ccm', description: 'x'.repeat(120) });
+
+/** A database migrated up to (not including) `before`, or fully; a session calling as system s1. */
+async function database(server, name, before) {
+  await server.query(`create database ${name}`);
+  const c = new pg.Client({ connectionString: `${server.url.replace(/\/[^/]*$/, '')}/${name}` });
+  await c.connect();
+  await c.query(BOOTSTRAP_SQL);
+  for (const m of migrationFiles().filter((f) => !before || f.version < before)) await c.query(m.sql);
+  await c.query(`select set_config('request.jwt.claims', '{"system_id":"s1"}', false)`);
+  return c;
+}
+
+function operations(n, seq, ids) {
+  return Array.from({ length: n }, (_, j) => {
+    const s = seq.next++;
+    const id = ids ? ids[j] : `r${s}`;
+    return { op_id: randomUUID(), operation: ids ? 'UPDATE' : 'INSERT', table: 'tasks', record_id: id, data: ids ? { status: `s${s}` } : row(s), changed_at: new Date().toISOString(), seq: s, ledger_seq: s };
+  });
+}
+
+function floorStatement(ops) {
+  const values = [];
+  const params = [];
+  for (const o of ops) {
+    const r = { ...row(0), ...o.data };
+    params.push('floor', `f${o.record_id}`, r.title, r.status, r.priority, r.project, r.description, o.changed_at);
+    const b = params.length - 8;
+    values.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`);
+  }
+  return [`insert into tasks (system_id, id, title, status, priority, project, description, updated_at) values ${values.join(', ')}
+     on conflict (system_id, id) do update set title = excluded.title, status = excluded.status, updated_at = excluded.updated_at`, params];
+}
+
+/** Mean server time of each statement kind in one database, by the size its calls had. */
+async function run(server, c, dbname, calls) {
+  const seq = { next: 1 };
+  const out = {};
+  for (const n of SIZES) {
+    const ids = Array.from({ length: n }, (_, j) => `u${n}-${j}`);
+    await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: 's1', settled_through: 0, operations: operations(n, seq) .map((o, j) => ({ ...o, record_id: ids[j] })) })]);
+    const kinds = { insert: null, update: ids };
+    for (const [kind, existing] of Object.entries(kinds)) {
+      await server.query('select pg_stat_statements_reset()');
+      const k = Math.max(10, Math.round(calls / n));
+      for (let i = 0; i < k; i++) {
+        const ops = operations(n, seq, existing);
+        await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: 's1', settled_through: 0, operations: ops })]);
+        await c.query('set session_replication_role = replica');  // the floor is a plain upsert: no direct-edit trigger
+        await c.query(...floorStatement(ops));
+        await c.query('reset session_replication_role');
+      }
+      const [stats] = await server.query(`
+        select (select sum(total_exec_time) / sum(calls) from pg_stat_statements s join pg_database d on d.oid = s.dbid
+                 where d.datname = $1 and s.toplevel and s.query like 'select batch_sync%') as call_ms,
+               (select sum(total_exec_time) / sum(calls) from pg_stat_statements s join pg_database d on d.oid = s.dbid
+                 where d.datname = $1 and s.toplevel and s.query like 'insert into tasks%') as floor_ms`, [dbname]);
+      out[`${kind} ${n}`] = { n, kind, call_ms: Number(stats.call_ms), floor_ms: Number(stats.floor_ms) };
+    }
+  }
+  return out;
+}
+
+export async function benchServer({ calls = 400 } = {}) {
+  const server = await startPrivatePostgres({ settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } });
+  try {
+    await server.query('create extension if not exists pg_stat_statements');
+    const before = await database(server, 'before_set_based', SET_BASED);
+    const after = await database(server, 'set_based', null);
+    try {
+      // Interleaved rounds, the medians: the host is shared.
+      const rounds = { before: [], after: [] };
+      for (let r = 0; r < 3; r++) {
+        rounds.before.push(await run(server, before, 'before_set_based', calls));
+        rounds.after.push(await run(server, after, 'set_based', calls));
+      }
+      const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      return Object.keys(rounds.after[0]).map((key) => {
+        const pick = (side, f) => median(rounds[side].map((x) => x[key][f]));
+        const { n, kind } = rounds.after[0][key];
+        return { n, kind, before_ms: pick('before', 'call_ms'), after_ms: pick('after', 'call_ms'), floor_ms: median([...rounds.before, ...rounds.after].map((x) => x[key].floor_ms)) };
+      });
+    } finally {
+      await before.end();
+      await after.end();
+    }
+  } finally {
+    await server.destroy();
+  }
+}

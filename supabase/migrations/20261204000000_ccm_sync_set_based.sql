@@ -1,0 +1,584 @@
+-- batch_sync, set-based (schema 4: the contract does not change, only how the remote keeps it).
+--
+-- Before, ccm_apply_upserts parsed a batch into eleven arrays, probed the ledger once per
+-- operation, rebuilt its result array after every table, and merged rows that already existed
+-- with a plan that re-read every current row once per operation (a 400-update batch took 1.4 s).
+-- Now each table of a batch takes at most two statements:
+--   1. ccm_insert_sql: parse the table's operations, insert their ledger entries (ON CONFLICT DO
+--      NOTHING: an operation the ledger holds does not come back, so probe and insert are one),
+--      and insert the records that are new as they are.
+--   2. ccm_merge_sql, only for the rest: read the current rows and tombstones, merge column by
+--      column (last write wins), write the rows, mark the stale operations in the ledger.
+-- Then one statement answers the operations that were not claimed (duplicates, refusals:
+-- ccm_known_results), and batch_sync leaves what the fast path cannot take (a DELETE, a
+-- manual-review or forced write, a malformed operation) to ccm_apply_op, one at a time, as before
+-- (ccm_apply_isolated). Every guarantee stays: per-column last-write-wins with direct edits and
+-- tombstones, the ledger keyed by (system_id, op_id) with the watermark, the claim check, definer
+-- rights, one result per operation. supabase/schema.sql shows the functions as they stand.
+--
+-- Both statements are planned at each call (EXECUTE): a cached generic plan, made while a table is
+-- small, goes on scanning it whole once it is large. Lookups between the steps of a statement go
+-- through jsonb maps keyed by record or position rather than joins between them, so no plan can
+-- make a 500-operation batch cost 500 x 500.
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_insert_sql() -> text
+--   Purpose: the first statement for one table, as a format() template: %1$s the table, %2$s its
+--            data columns, %3$s the same as r.<column>. Parameters: $1 system, $2 table,
+--            $3 operations, $4 settled watermark, $5 bookkeeping columns, $6 data columns.
+--            It takes the operations the fast path can: INSERT or UPDATE, last-write-wins, well
+--            formed, above the watermark.
+--   Returns: one row: claimed (positions whose ledger entry it inserted), merge (those of them
+--            still to merge: the record exists, has a tombstone, is written twice in the batch or
+--            per key), results ({"<position>": applied} for the records it inserted).
+--   Callers: ccm_write_table (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_insert_sql() returns text
+language sql immutable set search_path = '' as $q$ select $sql$
+with o as materialized (
+  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, coalesce(q.src, '[]'::jsonb) as src,
+         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb as unversioned,
+         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+    from rows from (jsonb_to_recordset($3) as (op_id text, operation text, "table" text, record_id text, data jsonb,
+           changed_at timestamptz, seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb, conflict text, force boolean))
+         with ordinality q(op_id, operation, tbl, rid, data, chg, seq, lseq, vers, src, conflict, force, o)
+   where q.tbl = $2
+     and coalesce(upper(q.operation) in ('INSERT', 'UPDATE') and coalesce(q.conflict, 'lww') = 'lww' and not coalesce(q.force, false)
+                  and q.rid <> '' and q.op_id is not null and q.chg is not null and jsonb_typeof(q.data) = 'object'
+                  and not (q.data ?| $5) and jsonb_typeof(coalesce(q.vers, '{}'::jsonb)) = 'object'
+                  and not coalesce(q.lseq <= $4, false), false)
+),
+claimed as (  -- an op_id the ledger holds does not come back (nor the second of an op_id given twice)
+  insert into public.ccm_sync_ledger as l (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, o.op_id::uuid, $2, o.rid, 'applied', o.lseq from o
+  on conflict (system_id, op_id) do nothing
+  returning l.op_id
+),
+-- Maps, not joins; each a CTE, so it is built once, and read only where a CASE needs it: in the
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (
+  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
+   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select %3$s, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.%1$I, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
+                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
+       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+  from done d
+$sql$ $q$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_known_results(sys, ops, claimed, settled) -> jsonb
+--   Purpose: the results of operations no table claimed that are known without writing: a repeat
+--            of an operation the ledger holds (duplicate, with its first outcome) and one at or
+--            below the watermark (refused, see ccm_refusal).
+--   Returns: {"<position>": result}; the positions it leaves out are the slow path's.
+--   Callers: ccm_apply_upserts (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_known_results(sys text, ops jsonb, claimed integer[], settled bigint) returns jsonb
+language sql stable security definer set search_path = '' as $$
+  with rest as (
+    select q.o::int as i, q.op_id, q.ledger_seq
+      from rows from (jsonb_to_recordset(ops) as (op_id text, ledger_seq bigint)) with ordinality q(op_id, ledger_seq, o)
+     where not (q.o::int = any (claimed))
+       and q.op_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+  )
+  select coalesce(jsonb_object_agg(k.i, k.res), '{}'::jsonb)
+    from (select r.i, coalesce(
+                   (select jsonb_build_object('op_id', r.op_id, 'status', 'duplicate', 'first_status', l.result)
+                      from public.ccm_sync_ledger l where l.system_id = sys and l.op_id = r.op_id::uuid),
+                   case when r.ledger_seq <= settled then public.ccm_refusal(r.op_id, r.ledger_seq, settled) end) as res
+            from rest r) k
+   where k.res is not null
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_merge_sql() -> text
+--   Purpose: the second statement for one table, as a format() template: %1$s the table, %2$s/%3$s
+--            every column (plain and as r.<column>), %4$s/%5$s every column but the key.
+--            Parameters: $1 system, $2 table, $3 operations, $4 the positions to merge (claimed by
+--            ccm_insert_sql, not inserted), $5 bookkeeping columns, $6 data columns.
+--   How:     every write competes key by key with the key's current version (its entry in the
+--            row's clock, the clock's '*', the tombstone): the newest write of each key wins, and
+--            each record's newest live write carries the merged row, which is inserted or updated.
+--            An operation none of whose keys beat the record is stale, and its ledger entry says
+--            so; one that lost a key gets the record as it stands ("remote").
+--   Returns: one row: results ({"<position>": result}), complete (false when a record was
+--            created directly meanwhile).
+--   Callers: ccm_write_table (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_merge_sql() returns text
+language sql immutable set search_path = '' as $q$ select $sql$
+with o as materialized (
+  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
+         coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
+         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+    from rows from (jsonb_to_recordset($3) as (op_id text, "table" text, record_id text, data jsonb, changed_at timestamptz,
+           seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
+         with ordinality q(op_id, tbl, rid, data, chg, seq, lseq, vers, src, o)
+    join unnest($4::integer[]) p(i) on p.i = q.o
+   where q.tbl = $2
+),
+cur as materialized (  -- the rows written to, locked
+  select t.id as rid, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any (array(select o.rid from o)) for update
+),
+maps as materialized (  -- record -> [row, its keys flat, its clock]; record -> tombstone version
+  select (select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
+                   -- the row's clock; null means every key with a value has the row's version
+                   coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
+                            (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
+                               from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb)
+            from (select c.rid, c.row, (c.row - $5) || coalesce(nullif(c.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat from cur c) x) as cur,
+         (select coalesce(jsonb_object_agg(t.record_id, t.version), '{}'::jsonb) from public.ccm_tombstones t
+           where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))) as tomb
+),
+op as materialized (  -- every write with what it competes with
+  select o.*, m.tomb ->> o.rid as floor, m.cur -> o.rid -> 0 as cur, m.cur -> o.rid -> 1 as cur_flat, m.cur -> o.rid -> 2 as cur_clock,
+         (m.tomb ->> o.rid) is null or o.ver > (m.tomb ->> o.rid) as live
+    from o, maps m
+),
+keys as materialized (  -- each key each live write writes, at its version, against the key's current version
+  select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
+    from (select op.i, op.rid, e.key, e.value,
+                 case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
+                      else op.ver end as ver,
+                 coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
+            from op cross join lateral jsonb_each(op.data) e
+           where op.live) k
+),
+verdicts as materialized (  -- position -> [a key beat the record, a key lost]; record -> [the values that won, their versions]
+  select (select coalesce(jsonb_object_agg(v.i, jsonb_build_array(v.newer, v.lost)), '{}'::jsonb)
+            from (select k.i, bool_or(k.ver > k.prior) as newer, bool_or(not (k.winner = k.i and k.ver > k.prior)) as lost
+                    from keys k group by k.i) v) as ops,
+         (select coalesce(jsonb_object_agg(v.rid, jsonb_build_array(v.vals, v.vers)), '{}'::jsonb)
+            from (select k.rid, jsonb_object_agg(k.key, k.value) as vals, jsonb_object_agg(k.key, k.ver) as vers
+                    from keys k where k.winner = k.i and k.ver > k.prior group by k.rid) v) as recs
+),
+built as materialized (  -- per record, its newest live write with every key that won
+  -- (row: what is written; jsonb_populate_record takes the columns from it, and a key that names no
+  -- column stays in extra)
+  select m.rid, m.fresh,
+         m.flat || jsonb_build_object(
+              'system_id', $1, 'id', m.rid,
+              'extra', nullif(m.flat - $6, '{}'::jsonb),
+              'updated_at', greatest(m.chg, (m.cur ->> 'updated_at')::timestamptz),
+              'sync_version', case when m.newest then to_jsonb(m.ver) else m.cur -> 'sync_version' end,
+              'sync_seq', case when m.newest then to_jsonb(m.seq) else m.cur -> 'sync_seq' end,
+              'sync_op_id', case when m.newest then to_jsonb(m.op_id) else m.cur -> 'sync_op_id' end,
+              'sync_clock', m.clock) as row
+    from (select t.rid, t.cur is null as fresh, t.ver > coalesce(t.cur ->> 'sync_version', '') as newest, t.ver, t.chg, t.seq, t.op_id, t.cur,
+                 coalesce(t.cur_flat, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 0, '{}'::jsonb) as flat,
+                 coalesce(t.cur_clock, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 1, '{}'::jsonb) as clock
+            from (select distinct on (op.rid collate "C") op.* from op where op.live order by op.rid collate "C", op.ver collate "C" desc) t,
+                 verdicts v) m
+),
+created as (
+  insert into public.%1$I as t (%2$s)
+  select %3$s from built b, jsonb_populate_record(null::public.%1$I, b.row) r where b.fresh
+  on conflict (system_id, id) do nothing
+  returning t.id
+),
+built_rows as materialized (
+  select jsonb_object_agg(b.rid, b.row) as rows from built b
+),
+updated as (  -- (by key, and the row from the map: a join to built could loop over it once per row)
+  update public.%1$I as t set (%4$s) = (select %5$s from built_rows b, jsonb_populate_record(null::public.%1$I, b.rows -> t.id) r)
+   where t.system_id = $1 and t.id = any (array(select b.rid from built b where not b.fresh))
+),
+outcome as materialized (
+  select op.i, op.op_id, op.rid, op.lseq, op.src,
+         case when op.live and (op.cur is null or coalesce((v.ops -> op.i::text ->> 0)::boolean, false)) then 'applied' else 'stale' end as status,
+         not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false) as shows_remote,
+         case when not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false)
+              -- the record as it stands: its columns (the keys that name none are in extra)
+              then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each(b.rows -> op.rid) f
+                              where f.key = any ($5) or f.key = any ($6)), op.cur) end as remote
+    from op, verdicts v, built_rows b
+),
+marked as (
+  update public.ccm_sync_ledger l set result = 'stale'
+   where l.system_id = $1 and l.op_id = any (array(select x.op_id::uuid from outcome x where x.status = 'stale'))
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, x.rid, x.status, x.lseq from outcome x cross join lateral jsonb_array_elements_text(x.src) y
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
+                                      || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end), '{}'::jsonb) as results,
+       (select count(*) from created) = (select count(*) from built b where b.fresh) as complete
+  from outcome x
+$sql$ $q$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_writer_sql(kind, tbl, cols) -> text; ccm_writer_name(kind, tbl, cols) -> text;
+-- ccm_make_writers(tbl) -> void
+--   Purpose: ccm_insert_sql and ccm_merge_sql rendered for one table (kind 'insert' or 'merge'),
+--            and the two functions that run them, made by the migrations for each synced table.
+--            A function parses its statement once per connection, where an EXECUTE parses ~8 KB
+--            of SQL at every batch; the insert keeps its plan too (its only read of a table is the
+--            tombstones by primary key, so a plan made while the tables were small stays right),
+--            while the merge is planned at each call (plan_cache_mode force_custom_plan), since it
+--            reads and updates the table by key and a plan made for an empty table would scan it.
+--            A function's name carries a hash of the table's columns: after a column is added,
+--            ccm_write_table finds none of that name and runs the statement itself (correct, only
+--            slower) until a migration calls ccm_make_writers for the table again.
+--   Callers: ccm_write_table; ccm_make_writers from migrations (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_writer_sql(kind text, tbl text, cols text[]) returns text
+language sql stable set search_path = '' as $$
+  with c as (
+    select array(select x from unnest(cols) x
+                  where x <> all (array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])) as data,
+           array(select x from unnest(cols) x where x not in ('system_id', 'id')) as settable
+  )
+  select case kind
+    when 'insert' then format(public.ccm_insert_sql(), tbl,
+           (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x))
+    else format(public.ccm_merge_sql(), tbl,
+           (select string_agg(format('%I', x), ', ') from unnest(cols) x), (select string_agg(format('r.%I', x), ', ') from unnest(cols) x),
+           (select string_agg(format('%I', x), ', ') from unnest(c.settable) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.settable) x))
+    end
+    from c
+$$;
+
+create or replace function public.ccm_writer_name(kind text, tbl text, cols text[]) returns text
+language sql immutable set search_path = '' as $$
+  select format('ccm_%s_%s_%s', kind, tbl, left(md5(array_to_string(cols, ',')), 8))
+$$;
+
+create or replace function public.ccm_make_writers(tbl text) returns void
+language plpgsql volatile security definer set search_path = '' as $f$
+declare
+  v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
+                          where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+  v_kind text;
+  v_sig text;
+begin
+  foreach v_kind in array array['insert', 'merge'] loop
+    v_sig := format('public.%I(sys text, tbl text, ops jsonb, arg anyelement, bk text[], data_cols text[])', public.ccm_writer_name(v_kind, tbl, v_cols));
+    v_sig := replace(v_sig, 'arg anyelement', case v_kind when 'insert' then 'settled bigint' else 'positions integer[]' end);
+    execute format('create or replace function %s returns table (%s) language plpgsql volatile security definer '
+                   'set search_path = '''' %s as %L', v_sig,
+                   case v_kind when 'insert' then 'claimed integer[], merge integer[], results jsonb' else 'results jsonb, complete boolean' end,
+                   case v_kind when 'merge' then 'set plan_cache_mode = force_custom_plan' else '' end,
+                   'begin return query ' || public.ccm_writer_sql(v_kind, tbl, v_cols) || '; end');
+    execute format('alter function %s owner to ccm_sync_owner', v_sig);
+    execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
+  end loop;
+end
+$f$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_write_table(sys, tbl, ops, settled) -> (claimed, results)
+--   Purpose: the operations of one table: the insert statement, then the merge for what it left
+--            (see ccm_insert_sql, ccm_merge_sql), each through the table's function if the
+--            migrations made one for its columns as they are (ccm_make_writers).
+--   Returns: claimed (the positions taken), results ({"<position>": result} for each of them).
+--   Raises:  40001 when a record was created directly while the batch ran (the client retries).
+--   Callers: ccm_apply_upserts (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, out claimed integer[], out results jsonb)
+language plpgsql volatile security definer set search_path = '' as $f$
+declare
+  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
+                          where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+  v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
+  v_new record;
+  v_merged record;
+begin
+  execute public.ccm_writer_call('insert', tbl, v_cols, 'bigint') into v_new using sys, tbl, ops, settled, v_bk, v_data;
+  claimed := v_new.claimed;
+  results := v_new.results;
+  if cardinality(v_new.merge) = 0 then
+    return;
+  end if;
+  execute public.ccm_writer_call('merge', tbl, v_cols, 'integer[]') into v_merged using sys, tbl, ops, v_new.merge, v_bk, v_data;
+  if not v_merged.complete then
+    raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
+  end if;
+  results := results || v_merged.results;
+end
+$f$;
+
+-- ccm_writer_call(kind, tbl, cols, arg_type) -> text: the statement ccm_write_table executes: a call
+-- of the table's function when it exists, else the statement itself.
+create or replace function public.ccm_writer_call(kind text, tbl text, cols text[], arg_type text) returns text
+language sql stable set search_path = '' as $$
+  select case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, %s, text[], text[])', public.ccm_writer_name(kind, tbl, cols), arg_type)) is not null
+              then format('select * from public.%I($1, $2, $3, $4, $5, $6)', public.ccm_writer_name(kind, tbl, cols))
+              else public.ccm_writer_sql(kind, tbl, cols) end
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_apply_upserts(sys, ops, settled) -> jsonb
+--   Purpose: the fast path for up to 500 operations: ccm_write_table for each table they name,
+--            then ccm_known_results for the operations no table claimed.
+--   Returns: one entry per operation, in order: its result, or null where the operation is left
+--            to ccm_apply_op (a DELETE, a manual-review or forced write, a malformed operation).
+--   Callers: batch_sync and ccm_apply_op (owner only); the system must be the caller's claim.
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_apply_upserts(sys text, ops jsonb, settled bigint) returns jsonb
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_n integer := jsonb_array_length(ops);
+  v_claimed integer[] := '{}';
+  v_done jsonb := '{}';  -- position -> result
+  v_table record;
+begin
+  if sys is distinct from public.ccm_claim() then
+    raise exception using errcode = '42501', message = 'ccm_apply_upserts: the system does not match the caller''s system_id claim';
+  end if;
+  for v_table in
+    select t.name from public.ccm_sync_tables t where t.name in (select e ->> 'table' from jsonb_array_elements(ops) e) order by t.name
+  loop
+    select v_claimed || w.claimed, v_done || w.results into v_claimed, v_done
+      from public.ccm_write_table(sys, v_table.name, ops, settled) w;
+  end loop;
+  if cardinality(v_claimed) < v_n then
+    v_done := v_done || public.ccm_known_results(sys, ops, v_claimed, settled);
+  end if;
+  -- one entry per operation, in order (JSON null where the slow path is to answer)
+  return coalesce((select jsonb_agg(v_done -> g.i::text order by g.i) from generate_series(1, v_n) g(i)), '[]'::jsonb);
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_apply_isolated(sys, ops, positions, settled) -> jsonb
+--   Purpose: the slow path: the operations at these positions one at a time through ccm_apply_op,
+--            50 to a subtransaction; when one of them fails, that chunk again one per
+--            subtransaction, so a bad operation is rejected alone with its SQLSTATE and message.
+--            A transient failure (ccm_is_transient) fails the call, so the client retries it.
+--   Returns: {"<position>": result} for every position given.
+--   Callers: batch_sync (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_apply_isolated(sys text, ops jsonb, positions integer[], settled bigint) returns jsonb
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_out jsonb := '{}';
+  v_part jsonb;
+  v_chunk integer[];
+  v_k integer;
+  v_i integer := 0;
+  v_state text;
+  v_msg text;
+begin
+  while v_i < cardinality(positions) loop
+    v_chunk := positions[v_i + 1 : v_i + 50];
+    begin
+      v_part := '{}';
+      foreach v_k in array v_chunk loop
+        v_part := v_part || jsonb_build_object(v_k::text, public.ccm_apply_op(sys, ops -> (v_k - 1), settled));
+      end loop;
+    exception when others then
+      if public.ccm_is_transient(sqlstate) then
+        raise;
+      end if;
+      v_part := '{}';
+      foreach v_k in array v_chunk loop
+        begin
+          v_part := v_part || jsonb_build_object(v_k::text, public.ccm_apply_op(sys, ops -> (v_k - 1), settled));
+        exception when others then
+          get stacked diagnostics v_state = returned_sqlstate, v_msg = message_text;
+          if public.ccm_is_transient(v_state) then
+            raise;
+          end if;
+          v_part := v_part || jsonb_build_object(v_k::text,
+            jsonb_build_object('op_id', ops -> (v_k - 1) ->> 'op_id', 'status', 'rejected', 'sqlstate', v_state, 'message', v_msg));
+        end;
+      end loop;
+    end;
+    v_out := v_out || v_part;
+    v_i := v_i + 50;
+  end loop;
+  return v_out;
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- batch_sync(batch) -> jsonb
+--   Purpose: one batch of one system's operations, applied in one transaction, each once.
+--   Inputs:  {"system_id", "operations": [...], "settled_through"?, "prune_ledger"?, "heartbeat"?}
+--            (src/remote/transport.ts builds it; src/workers/upload.ts splits the batches).
+--   Returns: one result per operation, in order: applied, stale (with "remote"), duplicate (with
+--            "first_status"), conflict (manual review, with "remote") or rejected (SQLSTATE,
+--            message; CCM01 at or below the watermark).
+--   Callers: authenticated (a system's token) and service_role; it refuses a batch for another
+--            system than the caller's JWT names. Security definer: the caller needs no table rights.
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.batch_sync(batch jsonb) returns jsonb
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+  v_claim text := public.ccm_claim();
+  v_sys text := batch ->> 'system_id';
+  v_ops jsonb := coalesce(batch -> 'operations', '[]'::jsonb);
+  v_reported bigint := (batch ->> 'settled_through')::bigint;
+  v_settled bigint;
+  v_pruned bigint;
+  v_n integer;
+  v_res jsonb := '[]';  -- one entry per operation; JSON null until answered
+  v_rest integer[];
+  v_slow jsonb;
+  v_i integer := 0;
+begin
+  if v_claim is null then
+    raise exception using errcode = '42501',
+      message = 'batch_sync: the caller''s JWT has no system_id claim',
+      hint = 'Give each system a JWT with a system_id claim (see `ccm-sync remote token`).';
+  end if;
+  if v_sys is distinct from v_claim then
+    raise exception using errcode = '42501',
+      message = format('batch_sync: batch is for system %L but the caller''s JWT is for system %L', v_sys, v_claim);
+  end if;
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('ccm-sync batch_sync'), pg_catalog.hashtext(v_claim));
+  if jsonb_typeof(v_ops) <> 'array' then
+    raise exception using errcode = '22023', message = 'batch_sync: operations must be an array';
+  end if;
+  v_n := jsonb_array_length(v_ops);
+  insert into public.ccm_sync_systems as s (system_id, settled_through, heartbeat, last_batch_at)
+  values (v_claim, coalesce(v_reported, 0), batch -> 'heartbeat', case when v_n > 0 then now() end)
+  on conflict (system_id) do update
+    set settled_through = greatest(s.settled_through, excluded.settled_through),
+        heartbeat = coalesce(excluded.heartbeat, s.heartbeat),
+        last_seen_at = now(),
+        last_batch_at = coalesce(excluded.last_batch_at, s.last_batch_at)
+  returning s.settled_through, s.pruned_through into v_settled, v_pruned;
+  if coalesce((batch ->> 'prune_ledger')::boolean, false) and v_settled > v_pruned then
+    delete from public.ccm_sync_ledger l where l.system_id = v_claim and l.ledger_seq > v_pruned and l.ledger_seq <= v_settled;
+    update public.ccm_sync_systems set pruned_through = v_settled where system_id = v_claim;
+  end if;
+  if v_reported is null then
+    v_settled := null; -- a client that reports no watermark (an older ccm-sync) is judged by the ledger alone
+  end if;
+
+  -- The fast path, 500 operations to a subtransaction; a chunk that fails is left to the slow path.
+  while v_i < v_n loop
+    begin
+      v_res := v_res || public.ccm_apply_upserts(v_claim, case when v_n <= 500 then v_ops
+        else (select jsonb_agg(e order by o) from jsonb_array_elements(v_ops) with ordinality t(e, o) where o > v_i and o <= v_i + 500) end,
+        v_settled);
+    exception when others then
+      if public.ccm_is_transient(sqlstate) then
+        raise;
+      end if;
+      v_res := v_res || (select jsonb_agg(null::jsonb) from generate_series(1, least(500, v_n - v_i)));
+    end;
+    v_i := v_i + 500;
+  end loop;
+
+  -- The slow path: what the fast path left, one operation at a time.
+  v_rest := array(select e.o::int from jsonb_array_elements(v_res) with ordinality e(r, o) where jsonb_typeof(e.r) <> 'object' order by e.o);
+  if cardinality(v_rest) = 0 then
+    return v_res;
+  end if;
+  v_slow := public.ccm_apply_isolated(v_claim, v_ops, v_rest, v_settled);
+  return (select jsonb_agg(case when jsonb_typeof(e.r) = 'object' then e.r else v_slow -> e.o::text end order by e.o)
+            from jsonb_array_elements(v_res) with ordinality e(r, o));
+end
+$$;
+
+-- Ownership and rights: the new functions are the owner's, and no client calls them directly.
+do $$
+declare
+  f text;
+begin
+  foreach f in array array['ccm_insert_sql()', 'ccm_merge_sql()', 'ccm_known_results(text, jsonb, integer[], bigint)',
+                           'ccm_writer_sql(text, text, text[])', 'ccm_writer_name(text, text, text[])', 'ccm_make_writers(text)',
+                           'ccm_writer_call(text, text, text[], text)', 'ccm_write_table(text, text, jsonb, bigint)',
+                           'ccm_apply_isolated(text, jsonb, integer[], bigint)'] loop
+    execute format('alter function public.%s owner to ccm_sync_owner', f);
+    execute format('revoke all on function public.%s from public, anon, authenticated, service_role', f);
+  end loop;
+end
+$$;
+
+-- Each synced table's writers (see ccm_make_writers). A later migration that adds a column calls
+-- ccm_make_writers for its table again.
+select public.ccm_make_writers(t.name) from public.ccm_sync_tables t;
+
+-- What each function is for, where supabase/schema.sql (and \df+ in psql) shows it.
+comment on function public.batch_sync(jsonb) is
+  'One batch of one system''s operations, applied in one transaction, each once. Takes {system_id, operations, settled_through?, prune_ledger?, heartbeat?}; returns one result per operation (applied, stale, duplicate, conflict, rejected). Called by a system''s token (authenticated) or the secret key (service_role); refuses a batch for another system than the JWT names.';
+comment on function public.ccm_apply_upserts(text, jsonb, bigint) is
+  'The fast path for up to 500 operations: ccm_write_table per table, then ccm_known_results. Returns one entry per operation, null where ccm_apply_op is to answer. Owner only (batch_sync, ccm_apply_op).';
+comment on function public.ccm_write_table(text, text, jsonb, bigint) is
+  'The operations of one table in at most two statements (ccm_insert_sql, then ccm_merge_sql for what it left). Returns the positions it claimed and their results; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
+comment on function public.ccm_insert_sql() is
+  'Template of the first statement for a table: parse its operations, insert their ledger entries (a duplicate does not come back), insert the new records. Rendered by ccm_writer_sql. Owner only.';
+comment on function public.ccm_merge_sql() is
+  'Template of the second statement for a table: merge the remaining writes column by column with the rows and tombstones (last write wins), write the rows, mark the stale ledger entries. Rendered by ccm_writer_sql. Owner only.';
+comment on function public.ccm_writer_sql(text, text, text[]) is
+  'ccm_insert_sql or ccm_merge_sql (kind insert or merge) rendered for a table with these columns. Owner only.';
+comment on function public.ccm_writer_name(text, text, text[]) is
+  'The name of the generated function of this kind for a table with these columns: ccm_<kind>_<table>_<hash of the columns>. Owner only.';
+comment on function public.ccm_writer_call(text, text, text[], text) is
+  'The statement ccm_write_table runs: a call of the table''s generated function when one exists for its columns, else the rendered statement itself. Owner only.';
+comment on function public.ccm_make_writers(text) is
+  'Generates a table''s ccm_insert_ and ccm_merge_ functions (the insert keeps its plan per connection; the merge is planned at each call). Migrations call it for every synced table and again after adding a column. Owner only.';
+comment on function public.ccm_known_results(text, jsonb, integer[], bigint) is
+  'Results of the operations no table claimed that need no write: duplicate (with the ledger''s first outcome) or refused at the watermark. Returns {position: result}. Owner only.';
+comment on function public.ccm_apply_isolated(text, jsonb, integer[], bigint) is
+  'The slow path: the operations at these positions through ccm_apply_op, 50 to a subtransaction, one by one when a chunk fails, so a bad operation is rejected alone. Returns {position: result}; a transient error fails the call. Owner only (batch_sync).';
+comment on function public.ccm_apply_op(text, jsonb, bigint) is
+  'One operation the fast path left: a DELETE (tombstone), a manual-review or forced write, or a malformed one (raises, and the caller rejects it). Returns its result. Owner only (ccm_apply_isolated).';
+comment on function public.ccm_write_rows(text, jsonb[], jsonb[]) is
+  'Inserts the fresh rows and updates the existing ones ccm_apply_op built for a table. Owner only.';
+comment on function public.ccm_claim() is
+  'The caller''s system id: the JWT''s system_id claim (or app_metadata.system_id). Row-level security and batch_sync compare it with system_id. Any role.';
+comment on function public.ccm_version(timestamptz, bigint) is
+  'A write''s version, a text that sorts like (changed_at in microseconds, outbox position); a direct edit has no position and sorts after every machine write of the same microsecond. Any role.';
+comment on function public.ccm_clock(jsonb) is
+  'A row''s version per column: its sync_clock, or, when that is null, sync_version for every column with a value. Any role.';
+comment on function public.ccm_refusal(text, bigint, bigint) is
+  'The result for an operation at or below its system''s settled watermark (SQLSTATE CCM01), and what to do. Owner only.';
+comment on function public.ccm_is_transient(text) is
+  'Whether a SQLSTATE is worth retrying (serialization, resources, connection, lock timeout): batch_sync re-raises these so the client retries the call. Clients may call it.';
+comment on function public.ccm_direct_at(text, text, text, text) is
+  'The time a direct edit of a record is stamped with: now, or just after the newest version the record or its tombstone has. Owner only (the triggers).';
+comment on function public.ccm_stamp_direct_write() is
+  'Trigger on every synced table for writers other than ccm_sync_owner (the SQL editor, another program): gives the changed columns a version, so last-write-wins orders direct edits with the machines'' writes.';
+comment on function public.ccm_tombstone_direct_delete() is
+  'Trigger on every synced table for writers other than ccm_sync_owner: a direct delete leaves a tombstone, so an older machine write does not bring the row back.';
+comment on function public.ccm_verify_ops(jsonb) is
+  'Which of these operations ({op_id, seq}) the ledger does not hold: missing, or pruned (at or below the pruned watermark). For `ccm-sync sync verify`. Authenticated, service_role.';
+comment on function public.ccm_missing_ops(jsonb) is
+  'Which of these op_ids the ledger does not hold, for the caller''s system (`ccm-sync test offline`). Authenticated, service_role.';
+comment on function public.ccm_ping() is 'The remote''s clock (now()): reachability and clock skew (`ccm-sync doctor`). Any role.';
+comment on function public.ccm_sync_info() is 'The schema the remote speaks ({"schema": 4}); the client refuses one it does not know. Any role.';
+comment on function public.ccm_visible_systems() is
+  'How many other systems'' rows the caller can see: 0 under row-level security (`ccm-sync doctor`). Authenticated, service_role.';
