@@ -103,9 +103,9 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
 
   const periodic = new PeriodicScheduler({
     settings, local, clock, enqueue,
-    onFired: (name, kind) => {
-      if (kind === 'prune') chores.prune(settings.sync.scheduled_jobs.find((j) => `user:${j.name}` === name)?.older_than_days);
-      if (kind === 'health_check') chores.checkAlerts();
+    onFired: (_name, work) => {
+      if (work.kind === 'prune') chores.prune(work.olderThanDays);
+      if (work.kind === 'health_check') chores.checkAlerts();
     },
     onError: (err) => log.error({ err: messageOf(err) }, 'scheduler error'),
   });

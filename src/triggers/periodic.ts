@@ -6,8 +6,9 @@
  *   `next_sync`, and the job is rescheduled. On start, a persisted `next_sync` in the past fires
  *   at once instead of waiting a whole interval.
  * - The user's `sync.scheduled_jobs` (cron) and a daily prune of old metrics.
- * Bree runs each job in a short-lived worker thread (./../workers/scheduled-job.ts) that only
- * enqueues a sync job; prune and health_check are handed back to the daemon.
+ * Bree runs each job in a short-lived worker thread (../workers/scheduled-job.ts) that only says
+ * which job fired; the daemon does the work (onFired): a sync through its own enqueue, prune and
+ * health_check in its housekeeping.
  */
 import { fileURLToPath } from 'node:url';
 import Bree from 'bree';
@@ -23,8 +24,6 @@ export interface ScheduledWork {
   kind: 'sync' | 'health_check' | 'prune';
   trigger: TriggerType;
   reason: string;
-  jobsFile: string;
-  attempts: number;
   olderThanDays?: number;
 }
 
@@ -32,10 +31,10 @@ export interface PeriodicDeps {
   settings: Settings;
   local: Local;
   clock: Clock;
-  /** Called for the overdue sync at start (the bree job enqueues on its own otherwise). */
+  /** A sync that is due: the periodic one (also overdue at start) or a scheduled one. */
   enqueue(trigger: TriggerType, reason: string): void;
-  /** A scheduled job that the daemon runs itself (prune, health_check), or a sync that fired. */
-  onFired(name: string, work: ScheduledWork['kind']): void;
+  /** A scheduled job that is not a sync (prune, health_check), for the daemon to run. */
+  onFired(name: string, work: ScheduledWork): void;
   onError(err: unknown): void;
 }
 
@@ -52,8 +51,14 @@ export class PeriodicScheduler {
   }
 
   private work(kind: ScheduledWork['kind'], trigger: TriggerType, reason: string, extra: Partial<ScheduledWork> = {}): ScheduledWork {
-    const s = this.deps.settings;
-    return { kind, trigger, reason, jobsFile: s.paths.jobsDb, attempts: s.sync.retry.job_attempts, ...extra };
+    return { kind, trigger, reason, ...extra };
+  }
+
+  /** A job's worker said it fired: a sync goes to the daemon's enqueue, the rest to onFired. */
+  private fired(msg: { name: string; message: unknown }): void {
+    const { work } = msg.message as { work: ScheduledWork };
+    if (work.kind === 'sync') this.deps.enqueue(work.trigger, work.reason);
+    else this.deps.onFired(msg.name, work);
   }
 
   async start(): Promise<void> {
@@ -72,7 +77,7 @@ export class PeriodicScheduler {
       logger: false,
       jobs,
       acceptedExtensions: ['.js', '.mjs', '.ts'],
-      workerMessageHandler: (msg) => this.deps.onFired(msg.name, (msg.message as { kind: ScheduledWork['kind'] }).kind),
+      workerMessageHandler: (msg) => this.fired(msg as { name: string; message: unknown }),
       errorHandler: (err: unknown) => this.deps.onError(err),
     });
     this.bree.on('worker deleted', (name: string) => {

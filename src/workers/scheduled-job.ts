@@ -1,12 +1,8 @@
-// Entry point of a bree job worker. A periodic or scheduled sync only enqueues a sync job into
-// the durable runner; other kinds (prune, health_check) are reported to the daemon, which runs them.
+// Entry point of a bree job worker: bree runs each timed job in a thread, and this one only tells
+// the daemon which job fired. The daemon does the work itself: a periodic or scheduled sync goes
+// to its own durable enqueue, a prune or health check to its housekeeping (src/daemon/daemon.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { SyncJobs } from '../jobs/sync-jobs.ts';
 import type { ScheduledWork } from '../triggers/periodic.ts';
 
 const work = workerData as ScheduledWork & { job: { name: string } };
-if (work.kind === 'sync') {
-  const jobs = new SyncJobs({ file: work.jobsFile, attempts: work.attempts, backoff: { base_delay_ms: 0, max_delay_ms: 0, jitter: 0 }, timeoutMs: 1000 });
-  await jobs.enqueue({ trigger: work.trigger, reason: work.reason });
-}
-parentPort?.postMessage({ name: work.job.name, kind: work.kind });
+parentPort?.postMessage({ name: work.job.name, work: { kind: work.kind, trigger: work.trigger, reason: work.reason, olderThanDays: work.olderThanDays } });
