@@ -11,7 +11,7 @@
  *   heartbeat on their own timers;
  * - user: POST /api/sync/now (and `ccm-sync sync now`, which calls it);
  * - connection: offline → draining enqueues an `online` sync (./connection.ts); resuming from a
- *   pause runs the triggers the pause held (./job-policy.ts).
+ *   pause runs the triggers the pause deferred (./job-policy.ts).
  * The API port is bound before anything else starts: a taken port ends the start at once.
  */
 import { systemClock, type Clock } from '../clock.ts';
@@ -125,7 +125,7 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
     settings, local, worker, conn, syncNow, enqueue,
     recorded: checkThresholds,
     resumed: () => {
-      for (const [trigger, reason] of policy.takeHeld()) enqueue(trigger, `held while paused: ${reason}`);
+      for (const [trigger, reason] of policy.takeDeferred()) enqueue(trigger, `deferred while paused: ${reason}`);
     },
     extra: { ...hooks.routes, ...opts.routes?.(local) },
   }), () => prom.text());

@@ -60,7 +60,7 @@ export type Activity = 'idle' | 'syncing' | 'backing_off';
 export class JobPolicy {
   private readonly d: JobPolicyDeps;
   /** Routine triggers skipped while paused, run when the pause ends. */
-  private readonly held = new Map<TriggerType, string>();
+  private readonly deferred = new Map<TriggerType, string>();
 
   constructor(deps: JobPolicyDeps) {
     this.d = deps;
@@ -75,10 +75,10 @@ export class JobPolicy {
     }
   }
 
-  /** The triggers held by a pause, taken (the caller enqueues them). */
-  takeHeld(): [TriggerType, string][] {
-    const out = [...this.held];
-    this.held.clear();
+  /** The triggers a pause deferred, taken (the caller enqueues them). */
+  takeDeferred(): [TriggerType, string][] {
+    const out = [...this.deferred];
+    this.deferred.clear();
     return out;
   }
 
@@ -88,7 +88,7 @@ export class JobPolicy {
     const user = USER_TRIGGERS.has(payload.trigger);
     if (!user && !settings.sync.enabled) return skipped(payload.trigger, 'sync.enabled is false');
     if (!user && local.state.get('paused')?.paused) {
-      this.held.set(payload.trigger, payload.reason);
+      this.deferred.set(payload.trigger, payload.reason);
       return skipped(payload.trigger, 'automatic syncs are paused (the trigger runs when they resume)');
     }
     if (conn.simulatedOffline) return skipped(payload.trigger, 'offline (simulated)');

@@ -6,7 +6,7 @@
  *   GET  /api/sync/status     the status object (same as `ccm-sync sync status --json`)
  *   POST /api/operations      record one operation, an array, or {operations: [...]}
  *   POST /api/sync/retry-failed   every dead letter back to pending
- *   POST /api/pause {paused?} pause or resume automatic syncs (resuming runs what the pause held)
+ *   POST /api/pause {paused?} pause or resume automatic syncs (resuming runs what the pause deferred)
  *   POST /api/offline {duration_ms|null}   simulate an outage
  *   POST /api/verify {ops}    which operations the remote ledger does not hold
  *   POST /api/remote/query {sql, timeout_ms}   one read-only statement (the embedded remote this daemon holds)
@@ -32,7 +32,7 @@ export interface RouteDeps {
   enqueue(trigger: TriggerType, reason: string): void;
   /** Operations were recorded in this process: look at the thresholds now. */
   recorded(): void;
-  /** Automatic syncs resumed: run what the pause held. */
+  /** Automatic syncs resumed: run what the pause deferred. */
   resumed(): void;
   extra?: ApiRoutes;
 }

@@ -6,7 +6,7 @@
  * home's logs/hooks.log, where `sync status`, the dashboard and `hook status` count it.
  *
  * It loads no config and opens no database, so its cost is Node's startup and a file write
- * (bench/hook.mjs measures it against a bare `node -e ''`), and a database held by a draining
+ * (bench/hook.mjs measures it against a bare `node -e ''`), and a database locked by a draining
  * daemon never makes the agent wait.
  */
 import { fs } from '../builtins.ts';

@@ -1,6 +1,6 @@
 /**
  * The main-thread side of the long-lived sync worker thread. It starts the thread, sends it
- * requests and maps answers back to promises. If the thread dies, the requests that thread held
+ * requests and maps answers back to promises. If the thread dies, the requests in flight there
  * fail with a WorkerCrashError (a local failure: the job is retried, and the remote is not judged
  * unreachable for it); requests already sent to its replacement are untouched. The next request
  * after a death starts a fresh thread.
