@@ -79,7 +79,7 @@ COMMENT ON SCHEMA public IS 'standard public schema';
 CREATE FUNCTION public.batch_sync(batch jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
+    AS $_$
 declare
   v_claim text := public.ccm_claim();
   v_sys text := batch ->> 'system_id';
@@ -138,7 +138,10 @@ begin
     v_i := v_i + 500;
   end loop;
 
-  -- The slow path: what the fast path left, one operation at a time.
+  -- The slow path: what the fast path left (JSON nulls), one operation at a time.
+  if not (v_res @? '$[*] ? (@ == null)') then
+    return v_res;
+  end if;
   v_rest := array(select e.o::int from jsonb_array_elements(v_res) with ordinality e(r, o) where jsonb_typeof(e.r) <> 'object' order by e.o);
   if cardinality(v_rest) = 0 then
     return v_res;
@@ -147,7 +150,7 @@ begin
   return (select jsonb_agg(case when jsonb_typeof(e.r) = 'object' then e.r else v_slow -> e.o::text end order by e.o)
             from jsonb_array_elements(v_res) with ordinality e(r, o));
 end
-$$;
+$_$;
 
 -- comment FUNCTION batch_sync(batch jsonb)
 
@@ -350,6 +353,7 @@ declare
   v_claimed integer[] := '{}';
   v_done jsonb := '{}';  -- position -> result
   v_table record;
+  v_w record;
 begin
   if sys is distinct from public.ccm_claim() then
     raise exception using errcode = '42501', message = 'ccm_apply_upserts: the system does not match the caller''s system_id claim';
@@ -357,8 +361,16 @@ begin
   for v_table in
     select t.name from public.ccm_sync_tables t where t.name in (select e ->> 'table' from jsonb_array_elements(ops) e) order by t.name
   loop
-    select v_claimed || w.claimed, v_done || w.results into v_claimed, v_done
-      from public.ccm_write_table(sys, v_table.name, ops, settled) w;
+    select * into v_w from public.ccm_write_table(sys, v_table.name, ops, settled);
+    if cardinality(v_w.claimed) = v_n and v_w.merged = '{}'::jsonb then
+      return v_w.applied;  -- the whole batch, one table, every record new: the answers as they are
+    end if;
+    v_claimed := v_claimed || v_w.claimed;
+    -- position -> result: the merged ones, and the applied ones paired with their positions
+    v_done := v_done || v_w.merged || coalesce((
+      select jsonb_object_agg(p.i, e.r)
+        from unnest(array(select c from unnest(v_w.claimed) c where not v_w.merged ? c::text)) with ordinality p(i, k)
+        join jsonb_array_elements(v_w.applied) with ordinality e(r, k) on e.k = p.k), '{}'::jsonb);
   end loop;
   if cardinality(v_claimed) < v_n then
     v_done := v_done || public.ccm_known_results(sys, ops, v_claimed, settled);
@@ -458,7 +470,7 @@ sources as (  -- the hook events a packaged summary stands for
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
        coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
   from done d
 ; end$_$;
 
@@ -502,7 +514,7 @@ sources as (  -- the hook events a packaged summary stands for
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
        coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
   from done d
 ; end$_$;
 
@@ -573,7 +585,7 @@ sources as (  -- the hook events a packaged summary stands for
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
        coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
   from done d
 $sql$ $_$;
 
@@ -621,7 +633,7 @@ sources as (  -- the hook events a packaged summary stands for
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
        coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
   from done d
 ; end$_$;
 
@@ -665,7 +677,7 @@ sources as (  -- the hook events a packaged summary stands for
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
        coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
   from done d
 ; end$_$;
 
@@ -709,7 +721,7 @@ sources as (  -- the hook events a packaged summary stands for
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
        coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
   from done d
 ; end$_$;
 
@@ -753,7 +765,7 @@ sources as (  -- the hook events a packaged summary stands for
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
        coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
   from done d
 ; end$_$;
 
@@ -1150,7 +1162,7 @@ COMMENT ON FUNCTION public.ccm_write_rows(tbl text, fresh jsonb[], existing json
 
 -- function ccm_write_table(text, text, jsonb, bigint)
 
-CREATE FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) RETURNS record
+CREATE FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1164,7 +1176,8 @@ declare
 begin
   execute public.ccm_writer_call('insert', tbl, v_cols, 'bigint') into v_new using sys, tbl, ops, settled, v_bk, v_data;
   claimed := v_new.claimed;
-  results := v_new.results;
+  applied := v_new.results;
+  merged := '{}';
   if cardinality(v_new.merge) = 0 then
     return;
   end if;
@@ -1172,13 +1185,13 @@ begin
   if not v_merged.complete then
     raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
   end if;
-  results := results || v_merged.results;
+  merged := v_merged.results;
 end
 $$;
 
--- comment FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb)
+-- comment FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb)
 
-COMMENT ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) IS 'The operations of one table in at most two statements (ccm_insert_sql, then ccm_merge_sql for what it left). Returns the positions it claimed and their results; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
+COMMENT ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) IS 'The operations of one table in at most two statements (ccm_insert_sql, then ccm_merge_sql for what it left). Returns the positions it claimed, the results of those inserted (in order) and of those merged (by position); raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
 
 -- function ccm_writer_call(text, text, text[], text)
 
@@ -1803,9 +1816,9 @@ GRANT ALL ON FUNCTION public.ccm_visible_systems() TO service_role;
 
 REVOKE ALL ON FUNCTION public.ccm_write_rows(tbl text, fresh jsonb[], existing jsonb[]) FROM PUBLIC;
 
--- acl FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb)
+-- acl FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb)
 
-REVOKE ALL ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) FROM PUBLIC;
 
 -- acl FUNCTION ccm_writer_call(kind text, tbl text, cols text[], arg_type text)
 

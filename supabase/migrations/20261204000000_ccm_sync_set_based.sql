@@ -30,7 +30,7 @@
 --            formed, above the watermark.
 --   Returns: one row: claimed (positions whose ledger entry it inserted), merge (those of them
 --            still to merge: the record exists, has a tombstone, is written twice in the batch or
---            per key), results ({"<position>": applied} for the records it inserted).
+--            per key), results (an array: "applied" for each other claimed position, in order).
 --   Callers: ccm_write_table (owner only).
 -- ---------------------------------------------------------------------------------------------
 create or replace function public.ccm_insert_sql() returns text
@@ -96,7 +96,7 @@ sources as (  -- the hook events a packaged summary stands for
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
        coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_object_agg(d.i, jsonb_build_object('op_id', d.op_id, 'status', 'applied')) filter (where d.applied), '{}'::jsonb) as results
+       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
   from done d
 $sql$ $q$;
 
@@ -304,15 +304,18 @@ end
 $f$;
 
 -- ---------------------------------------------------------------------------------------------
--- ccm_write_table(sys, tbl, ops, settled) -> (claimed, results)
+-- ccm_write_table(sys, tbl, ops, settled) -> (claimed, applied, merged)
 --   Purpose: the operations of one table: the insert statement, then the merge for what it left
 --            (see ccm_insert_sql, ccm_merge_sql), each through the table's function if the
 --            migrations made one for its columns as they are (ccm_make_writers).
---   Returns: claimed (the positions taken), results ({"<position>": result} for each of them).
+--   Returns: claimed (the positions taken), applied (the results of the claimed positions that are
+--            not in merged, in order: an array, so that a batch of new records needs no map),
+--            merged ({"<position>": result} for the merged ones).
 --   Raises:  40001 when a record was created directly while the batch ran (the client retries).
 --   Callers: ccm_apply_upserts (owner only).
 -- ---------------------------------------------------------------------------------------------
-create or replace function public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, out claimed integer[], out results jsonb)
+create or replace function public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint,
+    out claimed integer[], out applied jsonb, out merged jsonb)
 language plpgsql volatile security definer set search_path = '' as $f$
 declare
   v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
@@ -324,7 +327,8 @@ declare
 begin
   execute public.ccm_writer_call('insert', tbl, v_cols, 'bigint') into v_new using sys, tbl, ops, settled, v_bk, v_data;
   claimed := v_new.claimed;
-  results := v_new.results;
+  applied := v_new.results;
+  merged := '{}';
   if cardinality(v_new.merge) = 0 then
     return;
   end if;
@@ -332,7 +336,7 @@ begin
   if not v_merged.complete then
     raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
   end if;
-  results := results || v_merged.results;
+  merged := v_merged.results;
 end
 $f$;
 
@@ -360,6 +364,7 @@ declare
   v_claimed integer[] := '{}';
   v_done jsonb := '{}';  -- position -> result
   v_table record;
+  v_w record;
 begin
   if sys is distinct from public.ccm_claim() then
     raise exception using errcode = '42501', message = 'ccm_apply_upserts: the system does not match the caller''s system_id claim';
@@ -367,8 +372,16 @@ begin
   for v_table in
     select t.name from public.ccm_sync_tables t where t.name in (select e ->> 'table' from jsonb_array_elements(ops) e) order by t.name
   loop
-    select v_claimed || w.claimed, v_done || w.results into v_claimed, v_done
-      from public.ccm_write_table(sys, v_table.name, ops, settled) w;
+    select * into v_w from public.ccm_write_table(sys, v_table.name, ops, settled);
+    if cardinality(v_w.claimed) = v_n and v_w.merged = '{}'::jsonb then
+      return v_w.applied;  -- the whole batch, one table, every record new: the answers as they are
+    end if;
+    v_claimed := v_claimed || v_w.claimed;
+    -- position -> result: the merged ones, and the applied ones paired with their positions
+    v_done := v_done || v_w.merged || coalesce((
+      select jsonb_object_agg(p.i, e.r)
+        from unnest(array(select c from unnest(v_w.claimed) c where not v_w.merged ? c::text)) with ordinality p(i, k)
+        join jsonb_array_elements(v_w.applied) with ordinality e(r, k) on e.k = p.k), '{}'::jsonb);
   end loop;
   if cardinality(v_claimed) < v_n then
     v_done := v_done || public.ccm_known_results(sys, ops, v_claimed, settled);
@@ -501,7 +514,10 @@ begin
     v_i := v_i + 500;
   end loop;
 
-  -- The slow path: what the fast path left, one operation at a time.
+  -- The slow path: what the fast path left (JSON nulls), one operation at a time.
+  if not (v_res @? '$[*] ? (@ == null)') then
+    return v_res;
+  end if;
   v_rest := array(select e.o::int from jsonb_array_elements(v_res) with ordinality e(r, o) where jsonb_typeof(e.r) <> 'object' order by e.o);
   if cardinality(v_rest) = 0 then
     return v_res;
@@ -537,7 +553,7 @@ comment on function public.batch_sync(jsonb) is
 comment on function public.ccm_apply_upserts(text, jsonb, bigint) is
   'The fast path for up to 500 operations: ccm_write_table per table, then ccm_known_results. Returns one entry per operation, null where ccm_apply_op is to answer. Owner only (batch_sync, ccm_apply_op).';
 comment on function public.ccm_write_table(text, text, jsonb, bigint) is
-  'The operations of one table in at most two statements (ccm_insert_sql, then ccm_merge_sql for what it left). Returns the positions it claimed and their results; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
+  'The operations of one table in at most two statements (ccm_insert_sql, then ccm_merge_sql for what it left). Returns the positions it claimed, the results of those inserted (in order) and of those merged (by position); raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
 comment on function public.ccm_insert_sql() is
   'Template of the first statement for a table: parse its operations, insert their ledger entries (a duplicate does not come back), insert the new records. Rendered by ccm_writer_sql. Owner only.';
 comment on function public.ccm_merge_sql() is
