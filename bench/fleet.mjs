@@ -3,7 +3,9 @@
 // system's rate measured in the same run on the same server. A private Postgres (max_connections
 // 400, pg_stat_statements) so the fleet's connections and statements can be counted.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { APPLY_LOG_SQL, checkFleet, runFleet } from '../test/helpers/fleet.ts';
 import { anonKey, JWT_SECRET, systemToken } from '../test/helpers/jwt.ts';
@@ -80,12 +82,36 @@ async function urgentProbe(server, remoteEnv, remote) {
   };
 }
 
+/**
+ * CPU time of the whole server so far, in ms: the postmaster and its exited children (cutime,
+ * cstime: every backend that has ended) plus its live children.
+ */
+function serverCpuMs(server) {
+  const tick = 10; // USER_HZ 100
+  const stat = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const pm = Number(readFileSync(path.join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const own = stat(pm);
+  let ms = (Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14])) * tick;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = stat(d);
+      if (Number(f[1]) === pm) ms += (Number(f[11]) + Number(f[12])) * tick;
+    } catch {
+      // gone meanwhile: its time is in the postmaster's cutime now
+    }
+  }
+  return ms;
+}
+
 async function fleetRun(server, remote, label) {
   const s = sampler(server, label);
+  const cpu0 = serverCpuMs(server);
   await server.query('select pg_stat_statements_reset()');
   const probe = await urgentProbe(server, remote.kind === 'postgres' ? { CCM_SYNC_DATABASE_URL: remote.url } : { SUPABASE_URL: remote.url, SUPABASE_PUBLISHABLE_KEY: remote.anonKey }, remote.kind);
   const run = await runFleet({ systems: N, opsPerSystem: OPS, remote, processes: 4, prefix: label, nice: true, sample: () => s.sample(), sampleMs: 500 });
   const urgent = await probe.stop();
+  const serverCpu = serverCpuMs(server) - cpu0;
   const check = await checkFleet(server.query, run.systems);
   const statements = await server.query(`select left(regexp_replace(query, '\\s+', ' ', 'g'), 90) as query, calls, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 2) as mean_ms
     from pg_stat_statements where query not like '%pg_stat%' order by total_exec_time desc limit 4`);
@@ -94,7 +120,7 @@ async function fleetRun(server, remote, label) {
     systems: N, operations: run.operations, seconds: run.seconds, ops_per_s: Math.round(run.ops_per_s), urgent, check,
     connections_max: Math.max(...s.series.map((x) => x.connections)), lock_waits_max: Math.max(...s.series.map((x) => x.lock_waits)),
     ledger: s.series.filter((_, i, a) => i % Math.max(1, Math.floor(a.length / 6)) === 0 || i === a.length - 1).map((x) => ({ s: Math.round(x.s), ledger: x.ledger, applied: x.applied })),
-    statements,
+    statements, server_cpu_ms_per_1000_ops: Math.round((serverCpu / run.operations) * 1000),
   };
 }
 

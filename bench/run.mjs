@@ -120,6 +120,7 @@ if (results.fleet) {
     row('postgres transport', f.postgres), ...(f.pooler ? [row(`postgres transport through PgBouncer 1.18, transaction mode (pool ${f.pooler.pool_size})`, f.pooler)] : []), row('PostgREST + supabase-js (pool 10)', f.postgrest), '',
     'Connections are client backends on the server, sampled every 500 ms (the sampler\'s own included): through the pooler, the server connections PgBouncer holds.', '',
     `Ledger rows of the fleet's systems, with pruning on (every batch here), against the operations applied so far: postgres ${ledger(f.postgres)}. PostgREST ${ledger(f.postgrest)}.`, '',
+    `Server CPU (the Postgres server's processes, from /proc) per 1,000 recorded operations: postgres transport ${f.postgres.server_cpu_ms_per_1000_ops} ms${f.pooler ? `, through PgBouncer ${f.pooler.server_cpu_ms_per_1000_ops} ms` : ''}, PostgREST ${f.postgrest.server_cpu_ms_per_1000_ops} ms (PostgREST's own process not included).`, '',
     'Where the remote spends its time (pg_stat_statements, postgres transport run, nested statements included):', '',
     '| statement | calls | total | mean |', '|---|---:|---:|---:|',
     ...f.postgres.statements.map((x) => `| \`${x.query.replace(/\|/g, '\\|')}…\` | ${x.calls} | ${x.total_ms} ms | ${x.mean_ms} ms |`), '',

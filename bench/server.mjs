@@ -35,6 +35,22 @@ function operations(n, seq, ids) {
   });
 }
 
+/**
+ * A fleet's batch (as bench/fleet.mjs records them, packaged): half new reports, a fifth new
+ * alerts, a fifth updates of existing tasks, a tenth task summaries rewritten.
+ */
+function mixed(n, seq, known) {
+  return Array.from({ length: n }, (_, j) => {
+    const s = seq.next++;
+    const k = j % 10;
+    const base = { op_id: randomUUID(), changed_at: new Date().toISOString(), seq: s, ledger_seq: s };
+    if (k < 5) return { ...base, operation: 'INSERT', table: 'supervisory_reports', record_id: `m${s}`, data: { task_id: `t${j}`, summary: 'x'.repeat(200), status: 'open' } };
+    if (k < 7) return { ...base, operation: 'INSERT', table: 'alerts', record_id: `m${s}`, data: { message: `alert ${s}`, severity: 'warning', status: 'open' } };
+    if (k < 9) return { ...base, operation: 'UPDATE', table: 'tasks', record_id: known.tasks[j % known.tasks.length], data: { status: `s${s}`, title: `task ${s}` } };
+    return { ...base, operation: 'UPDATE', table: 'task_summaries', record_id: known.summaries[j % known.summaries.length], data: { task_id: 't1', total_events: s, tools_used: { Bash: s }, last_event_at: new Date().toISOString() } };
+  });
+}
+
 function floorStatement(ops) {
   const values = [];
   const params = [];
@@ -54,12 +70,18 @@ async function run(server, c, dbname, calls, seq) {
   for (const n of SIZES) {
     const ids = Array.from({ length: n }, (_, j) => `u${n}-${seq.next}-${j}`);
     await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: 's1', settled_through: 0, operations: operations(n, seq) .map((o, j) => ({ ...o, record_id: ids[j] })) })]);
-    const kinds = { insert: null, update: ids };
+    // the tasks and summaries a mixed batch rewrites exist already
+    const known = { tasks: ids.map((id) => `${id}-t`), summaries: ids.map((id) => `${id}-s`) };
+    await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: 's1', settled_through: 0, operations: [
+      ...known.tasks.map((id) => ({ ...operations(1, seq)[0], record_id: id })),
+      ...known.summaries.map((id) => ({ ...operations(1, seq)[0], table: 'task_summaries', record_id: id, data: { task_id: 't1', total_events: 1 } })),
+    ] })]);
+    const kinds = { insert: null, update: ids, mixed: known };
     for (const [kind, existing] of Object.entries(kinds)) {
       await server.query('select pg_stat_statements_reset()');
       const k = Math.max(10, Math.round(calls / n));
       for (let i = 0; i < k; i++) {
-        const ops = operations(n, seq, existing);
+        const ops = kind === 'mixed' ? mixed(n, seq, existing) : operations(n, seq, existing);
         await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: 's1', settled_through: 0, operations: ops })]);
         await c.floor.query(...floorStatement(ops));
       }

@@ -61,12 +61,12 @@ function normalise(dump) {
 }
 
 /**
- * Leaves out the functions ccm_make_writers generates per table (ccm_insert_<table>_<hash>,
- * ccm_merge_<table>_<hash>): each is ccm_insert_sql or ccm_merge_sql rendered for one table, which
- * the file shows once; listing them would repeat those statements twelve times.
+ * Leaves out the functions ccm_make_writers generates per table (ccm_insert_<table>_<hash>): each
+ * is ccm_insert_sql rendered for one table, which the file shows once; listing them would repeat
+ * that statement six times.
  */
 function dropGenerated(text) {
-  const generated = /^-- (function|acl) (FUNCTION )?ccm_(insert|merge)_[a-z_]+_[0-9a-f]{8}\(/;
+  const generated = /^-- (function|acl) (FUNCTION )?ccm_insert_[a-z_]+_[0-9a-f]{8}\(/;
   const kept = [];
   let dropping = false;
   for (const line of text.split('\n')) {

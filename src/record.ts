@@ -10,10 +10,10 @@
  * Classification: each operation gets threshold buckets (tasks, contexts, errors, ...) that the
  * counters track, and critical or security alerts are raised to priority urgent.
  */
-import { keepableEvent } from './hooks/keepable.ts';
 import { OpIds } from './op-id.ts';
 import { InputError, messageOf } from './errors.ts';
-import { LOCAL_COPY_TABLES, TABLE_NAMES, contractProblems, tableSpec, withoutRedundantId } from './catalog.ts';
+import { LOCAL_COPY_TABLES, TABLE_NAMES, tableSpec } from './catalog.ts';
+import { checkChangedAt, checkData, checkJson, fail } from './record-checks.ts';
 import { storeError, type Db } from './store/db.ts';
 import { CLOSING_EVENTS, HookEvents, type HookEventRow } from './store/hook-events.ts';
 import { LocalRecords } from './store/local-records.ts';
@@ -52,9 +52,6 @@ export interface RecordResult {
   counts: Counts;
 }
 
-function fail(where: string, msg: string): never {
-  throw new InputError(`${where}: ${msg}`);
-}
 
 /** The threshold buckets of an operation, and whether it is critical enough to be urgent. */
 export function classify(table: string, data: Record<string, unknown> | null): { buckets: string[]; critical: boolean } {
@@ -112,52 +109,14 @@ function prepare(input: unknown, where: string, opts: RecordOptions, nowIso: str
   if (!spec) fail(where, `unknown table ${JSON.stringify(table)}; ccm-sync syncs ${TABLE_NAMES.join(', ')} (see \`ccm-sync tables\`)`);
   const rid = typeof o.record_id === 'number' ? String(o.record_id) : o.record_id;
   if (typeof rid !== 'string' || rid.length === 0 || rid.length > 256) fail(where, 'record_id must be a non-empty string of at most 256 characters');
-  let data: Record<string, unknown> | null = null;
-  let originalBytes: number | null = null;
-  if (o.record_data !== undefined && o.record_data !== null) {
-    if (typeof o.record_data !== 'object' || Array.isArray(o.record_data)) fail(where, 'record_data must be a JSON object');
-    data = o.record_data as Record<string, unknown>;
-    if (spec.sync === 'summary') {
-      if (typeof data.task_id === 'number') data = { ...data, task_id: String(data.task_id) };
-      const kept = keepableEvent(data, opts.maxHookFieldChars ?? 8192, opts.maxRecordBytes);
-      if (kept.cut) originalBytes = Buffer.byteLength(JSON.stringify(data));
-      data = kept.value;
-    }
-    const problems = contractProblems(spec, rid, data, { strictColumns: opts.strictColumns ?? false });
-    if (problems.length) fail(where, problems.join('; '));
-    data = withoutRedundantId(data);
-  } else if (operation !== 'DELETE') {
-    fail(where, `${String(operation)} needs record_data`);
-  }
+  const { data, originalBytes } = checkData(o.record_data, operation as string, spec, rid, opts, where);
   const priority = (o.priority ?? 'normal') as Priority;
   if (!PRIORITIES.includes(priority)) fail(where, `priority must be one of ${PRIORITIES.join(', ')}, got ${JSON.stringify(o.priority)}`);
-  let changedAt = nowIso;
-  if (o.changed_at !== undefined) {
-    const t = typeof o.changed_at === 'string' ? Date.parse(o.changed_at) : NaN;
-    if (Number.isNaN(t)) fail(where, `changed_at must be an ISO 8601 time, got ${JSON.stringify(o.changed_at)}`);
-    const ahead = t - Date.parse(nowIso);
-    if (opts.maxFutureMs !== undefined && ahead > opts.maxFutureMs) {
-      fail(where, `changed_at ${JSON.stringify(o.changed_at)} is ${Math.round(ahead / 3_600_000)} hours ahead of this machine's clock (limit sync.max_future_seconds = ${opts.maxFutureMs / 1000}); a change cannot happen in the future: check the value, or the clock`);
-    }
-    changedAt = new Date(t).toISOString();
-  }
+  const changedAt = o.changed_at === undefined ? nowIso : checkChangedAt(o.changed_at, nowIso, opts.maxFutureMs, where);
   if (spec.sync === 'summary' && data && typeof data.task_id !== 'string') {
     fail(where, `a ${spec.name} record needs record_data.task_id`);
   }
-  const json = data === null ? null : JSON.stringify(data);
-  // A string of n UTF-16 units is at most 3n UTF-8 bytes: most records need no count at all.
-  if (json !== null && json.length * 3 > opts.maxRecordBytes) {
-    const bytes = Buffer.byteLength(json);
-    if (bytes > opts.maxRecordBytes) fail(where, `record_data is ${bytes} bytes, over the ${opts.maxRecordBytes}-byte limit (sync.max_bytes_per_request)`);
-  }
-  // Postgres text and jsonb cannot hold U+0000: such a record would fail every upload of its batch.
-  if (json !== null && json.includes('\\u0000') && /(?<!\\)(?:\\\\)*\\u0000/.test(json)) {
-    fail(where, 'record_data contains a NUL character (\\u0000), which Postgres cannot store; remove it');
-  }
-  // Nor a lone UTF-16 surrogate: JSON.stringify writes it as an escape, which jsonb refuses.
-  if (json !== null && json.includes('\\ud') && /(?<!\\)(?:\\\\)*\\ud[89a-f][0-9a-f]{2}/i.test(json)) {
-    fail(where, 'record_data contains a lone UTF-16 surrogate (half of a character), which Postgres cannot store; fix the text encoding');
-  }
+  const json = data === null ? null : checkJson(JSON.stringify(data), opts.maxRecordBytes, where);
   const { buckets, critical } = classify(spec.name, data);
   // The 'urgent' bucket is for operations recorded as urgent. A critical or security alert goes up
   // first too (priority urgent), but whether it starts a sync at once is its own bucket's rule

@@ -38,15 +38,15 @@
 --   How a batch is applied (batch_sync, then for each 500 operations):
 --   ccm_apply_upserts(...)     the fast path: ccm_write_table for each table the operations name,
 --                              then ccm_known_results for those no table claimed.
---   ccm_write_table(...)       one table in at most two statements:
+--   ccm_write_table(...)       one table:
 --     ccm_insert_sql()           parses the table's operations, inserts their ledger entries
 --                                (ON CONFLICT DO NOTHING: one already there is a duplicate, so the
 --                                probe and the insert are one) and inserts the records that are new;
---     ccm_merge_sql()            the rest: merges column by column with the rows as they are
---                                (last write wins, tombstones), writes them, marks stale entries.
---                                Each runs through a function per table generated from it by
---                                ccm_make_writers (ccm_insert_<table>_<hash>, ccm_merge_<table>_<hash>:
---                                not listed below), else as itself (ccm_writer_call, ccm_writer_sql).
+--                                it runs through a function per table that ccm_make_writers
+--                                generates from it (ccm_insert_<table>_<hash>: not listed below);
+--     ccm_read_sql()             for the records that exist: their rows and tombstones, locked;
+--     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones);
+--     ccm_write_sql()            writes the rows, marks stale entries, records packaged sources.
 --   ccm_known_results(...)     duplicates (the ledger's first outcome) and refusals (the watermark).
 --   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
 --                              so that a bad operation is rejected alone.
@@ -61,7 +61,7 @@
 --                              orders them with the machines' writes.
 --
 -- Where to start reading: batch_sync, then ccm_apply_upserts, ccm_write_table, ccm_insert_sql and
--- ccm_merge_sql, then the row-level security policies at the end. Each function's comment (COMMENT
+-- ccm_merge_rows, then the row-level security policies at the end. Each function's comment (COMMENT
 -- ON FUNCTION, below each) says what it takes, returns and who may call it. Roles (anon, authenticated, service_role, ccm_sync_owner) are made by
 -- src/remote/bootstrap.ts outside Supabase; on Supabase they exist already.
 -- =============================================================================================

@@ -38,15 +38,15 @@
 --   How a batch is applied (batch_sync, then for each 500 operations):
 --   ccm_apply_upserts(...)     the fast path: ccm_write_table for each table the operations name,
 --                              then ccm_known_results for those no table claimed.
---   ccm_write_table(...)       one table in at most two statements:
+--   ccm_write_table(...)       one table:
 --     ccm_insert_sql()           parses the table's operations, inserts their ledger entries
 --                                (ON CONFLICT DO NOTHING: one already there is a duplicate, so the
 --                                probe and the insert are one) and inserts the records that are new;
---     ccm_merge_sql()            the rest: merges column by column with the rows as they are
---                                (last write wins, tombstones), writes them, marks stale entries.
---                                Each runs through a function per table generated from it by
---                                ccm_make_writers (ccm_insert_<table>_<hash>, ccm_merge_<table>_<hash>:
---                                not listed below), else as itself (ccm_writer_call, ccm_writer_sql).
+--                                it runs through a function per table that ccm_make_writers
+--                                generates from it (ccm_insert_<table>_<hash>: not listed below);
+--     ccm_read_sql()             for the records that exist: their rows and tombstones, locked;
+--     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones);
+--     ccm_write_sql()            writes the rows, marks stale entries, records packaged sources.
 --   ccm_known_results(...)     duplicates (the ledger's first outcome) and refusals (the watermark).
 --   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
 --                              so that a bad operation is rejected alone.
@@ -61,7 +61,7 @@
 --                              orders them with the machines' writes.
 --
 -- Where to start reading: batch_sync, then ccm_apply_upserts, ccm_write_table, ccm_insert_sql and
--- ccm_merge_sql, then the row-level security policies at the end. Each function's comment (COMMENT
+-- ccm_merge_rows, then the row-level security policies at the end. Each function's comment (COMMENT
 -- ON FUNCTION, below each) says what it takes, returns and who may call it. Roles (anon, authenticated, service_role, ccm_sync_owner) are made by
 -- src/remote/bootstrap.ts outside Supabase; on Supabase they exist already.
 -- =============================================================================================
@@ -816,138 +816,108 @@ CREATE FUNCTION public.ccm_make_writers(tbl text) RETURNS void
 declare
   v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
                           where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
-  v_kind text;
-  v_sig text;
+  v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', public.ccm_writer_name(tbl, v_cols));
 begin
-  foreach v_kind in array array['insert', 'merge'] loop
-    v_sig := format('public.%I(sys text, tbl text, ops jsonb, arg anyelement, bk text[], data_cols text[])', public.ccm_writer_name(v_kind, tbl, v_cols));
-    v_sig := replace(v_sig, 'arg anyelement', case v_kind when 'insert' then 'settled bigint' else 'positions integer[]' end);
-    execute format('create or replace function %s returns table (%s) language plpgsql volatile security definer '
-                   'set search_path = '''' %s as %L', v_sig,
-                   case v_kind when 'insert' then 'claimed integer[], merge integer[], results jsonb' else 'results jsonb, complete boolean' end,
-                   case v_kind when 'merge' then 'set plan_cache_mode = force_custom_plan' else '' end,
-                   'begin return query ' || public.ccm_writer_sql(v_kind, tbl, v_cols) || '; end');
-    execute format('alter function %s owner to ccm_sync_owner', v_sig);
-    execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
-  end loop;
+  execute format('create or replace function %s returns table (claimed integer[], merge integer[], results jsonb) '
+                 'language plpgsql volatile security definer set search_path = '''' as %L',
+                 replace(v_sig, '(text, text, jsonb, bigint, text[], text[])', '(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[])'),
+                 'begin return query ' || public.ccm_writer_sql(tbl, v_cols) || '; end');
+  execute format('alter function %s owner to ccm_sync_owner', v_sig);
+  execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
 end
 $$;
 
 -- comment FUNCTION ccm_make_writers(tbl text)
 
-COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_insert_ and ccm_merge_ functions (the insert keeps its plan per connection; the merge is planned at each call). Migrations call it for every synced table and again after adding a column. Owner only.';
+COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_insert_<table>_<hash> function, which keeps its plan per connection. Migrations call it for every synced table and again after adding a column. Owner only.';
 
--- function ccm_merge_sql()
+-- function ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[])
 
-CREATE FUNCTION public.ccm_merge_sql() RETURNS text
-    LANGUAGE sql IMMUTABLE
+CREATE FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) RETURNS record
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
-    AS $_$ select $sql$
-with o as materialized (
-  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
-         coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
-         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
-           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
-    from rows from (jsonb_to_recordset($3) as (op_id text, "table" text, record_id text, data jsonb, changed_at timestamptz,
-           seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
-         with ordinality q(op_id, tbl, rid, data, chg, seq, lseq, vers, src, o)
-    join unnest($4::integer[]) p(i) on p.i = q.o
-   where q.tbl = $2
-),
-cur as materialized (  -- the rows written to, locked
-  select t.id as rid, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any (array(select o.rid from o)) for update
-),
-maps as materialized (  -- record -> [row, its keys flat, its clock]; record -> tombstone version
-  select (select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
-                   -- the row's clock; null means every key with a value has the row's version
-                   coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
-                            (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
-                               from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb)
-            from (select c.rid, c.row, (c.row - $5) || coalesce(nullif(c.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat from cur c) x) as cur,
-         (select coalesce(jsonb_object_agg(t.record_id, t.version), '{}'::jsonb) from public.ccm_tombstones t
-           where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))) as tomb
-),
-op as materialized (  -- every write with what it competes with
-  select o.*, m.tomb ->> o.rid as floor, m.cur -> o.rid -> 0 as cur, m.cur -> o.rid -> 1 as cur_flat, m.cur -> o.rid -> 2 as cur_clock,
-         (m.tomb ->> o.rid) is null or o.ver > (m.tomb ->> o.rid) as live
-    from o, maps m
-),
-keys as materialized (  -- each key each live write writes, at its version, against the key's current version
-  select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
-    from (select op.i, op.rid, e.key, e.value,
-                 case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
-                      else op.ver end as ver,
-                 coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
-            from op cross join lateral jsonb_each(op.data) e
-           where op.live) k
-),
-verdicts as materialized (  -- position -> [a key beat the record, a key lost]; record -> [the values that won, their versions]
-  select (select coalesce(jsonb_object_agg(v.i, jsonb_build_array(v.newer, v.lost)), '{}'::jsonb)
-            from (select k.i, bool_or(k.ver > k.prior) as newer, bool_or(not (k.winner = k.i and k.ver > k.prior)) as lost
-                    from keys k group by k.i) v) as ops,
-         (select coalesce(jsonb_object_agg(v.rid, jsonb_build_array(v.vals, v.vers)), '{}'::jsonb)
-            from (select k.rid, jsonb_object_agg(k.key, k.value) as vals, jsonb_object_agg(k.key, k.ver) as vers
-                    from keys k where k.winner = k.i and k.ver > k.prior group by k.rid) v) as recs
-),
-built as materialized (  -- per record, its newest live write with every key that won
-  -- (row: what is written; jsonb_populate_record takes the columns from it, and a key that names no
-  -- column stays in extra)
-  select m.rid, m.fresh,
-         m.flat || jsonb_build_object(
-              'system_id', $1, 'id', m.rid,
-              'extra', nullif(m.flat - $6, '{}'::jsonb),
-              'updated_at', greatest(m.chg, (m.cur ->> 'updated_at')::timestamptz),
-              'sync_version', case when m.newest then to_jsonb(m.ver) else m.cur -> 'sync_version' end,
-              'sync_seq', case when m.newest then to_jsonb(m.seq) else m.cur -> 'sync_seq' end,
-              'sync_op_id', case when m.newest then to_jsonb(m.op_id) else m.cur -> 'sync_op_id' end,
-              'sync_clock', m.clock) as row
-    from (select t.rid, t.cur is null as fresh, t.ver > coalesce(t.cur ->> 'sync_version', '') as newest, t.ver, t.chg, t.seq, t.op_id, t.cur,
-                 coalesce(t.cur_flat, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 0, '{}'::jsonb) as flat,
-                 coalesce(t.cur_clock, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 1, '{}'::jsonb) as clock
-            from (select distinct on (op.rid collate "C") op.* from op where op.live order by op.rid collate "C", op.ver collate "C" desc) t,
-                 verdicts v) m
-),
-created as (
-  insert into public.%1$I as t (%2$s)
-  select %3$s from built b, jsonb_populate_record(null::public.%1$I, b.row) r where b.fresh
-  on conflict (system_id, id) do nothing
-  returning t.id
-),
-built_rows as materialized (
-  select jsonb_object_agg(b.rid, b.row) as rows from built b
-),
-updated as (  -- (by key, and the row from the map: a join to built could loop over it once per row)
-  update public.%1$I as t set (%4$s) = (select %5$s from built_rows b, jsonb_populate_record(null::public.%1$I, b.rows -> t.id) r)
-   where t.system_id = $1 and t.id = any (array(select b.rid from built b where not b.fresh))
-),
-outcome as materialized (
-  select op.i, op.op_id, op.rid, op.lseq, op.src,
-         case when op.live and (op.cur is null or coalesce((v.ops -> op.i::text ->> 0)::boolean, false)) then 'applied' else 'stale' end as status,
-         not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false) as shows_remote,
-         case when not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false)
-              -- the record as it stands: its columns (the keys that name none are in extra)
-              then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each(b.rows -> op.rid) f
-                              where f.key = any ($5) or f.key = any ($6)), op.cur) end as remote
-    from op, verdicts v, built_rows b
-),
-marked as (
-  update public.ccm_sync_ledger l set result = 'stale'
-   where l.system_id = $1 and l.op_id = any (array(select x.op_id::uuid from outcome x where x.status = 'stale'))
-),
-sources as (  -- the hook events a packaged summary stands for
-  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-  select $1, y::uuid, $2, x.rid, x.status, x.lseq from outcome x cross join lateral jsonb_array_elements_text(x.src) y
-  on conflict (system_id, op_id) do nothing
-)
-select coalesce(jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
-                                      || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end), '{}'::jsonb) as results,
-       (select count(*) from created) = (select count(*) from built b where b.fresh) as complete
-  from outcome x
-$sql$ $_$;
+    AS $$
+begin
+  with o as materialized (
+    select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
+           coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
+           pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+             || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+      from rows from (jsonb_to_recordset(ops) as (op_id text, record_id text, data jsonb, changed_at timestamptz,
+             seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
+           with ordinality q(op_id, rid, data, chg, seq, lseq, vers, src, o)
+      join unnest(positions) p(i) on p.i = q.o
+  ),
+  rows as materialized (  -- record -> [row, its keys flat, its clock]; a null clock: every key with a value has the row's version
+    select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
+             coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
+                      (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
+                         from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb) as m
+      from (select c.key as rid, c.value as row, (c.value - bk) || coalesce(nullif(c.value -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
+              from jsonb_each(cur) c) x
+  ),
+  op as materialized (  -- every write with what it competes with
+    select o.*, tomb ->> o.rid as floor, r.m -> o.rid -> 0 as cur, r.m -> o.rid -> 1 as cur_flat, r.m -> o.rid -> 2 as cur_clock,
+           (tomb ->> o.rid) is null or o.ver > (tomb ->> o.rid) as live
+      from o, rows r
+  ),
+  keys as materialized (  -- each key each live write writes, at its version, against the key's current version
+    select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
+      from (select op.i, op.rid, e.key, e.value,
+                   case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
+                        else op.ver end as ver,
+                   coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
+              from op cross join lateral jsonb_each(op.data) e
+             where op.live) k
+  ),
+  verdicts as materialized (  -- position -> [a key beat the record, a key lost]; record -> [the values that won, their versions]
+    select (select coalesce(jsonb_object_agg(v.i, jsonb_build_array(v.newer, v.lost)), '{}'::jsonb)
+              from (select k.i, bool_or(k.ver > k.prior) as newer, bool_or(not (k.winner = k.i and k.ver > k.prior)) as lost
+                      from keys k group by k.i) v) as ops,
+           (select coalesce(jsonb_object_agg(v.rid, jsonb_build_array(v.vals, v.vers)), '{}'::jsonb)
+              from (select k.rid, jsonb_object_agg(k.key, k.value) as vals, jsonb_object_agg(k.key, k.ver) as vers
+                      from keys k where k.winner = k.i and k.ver > k.prior group by k.rid) v) as recs
+  ),
+  built as materialized (  -- per record, its newest live write with every key that won (jsonb_populate_record takes the columns)
+    select m.rid, m.fresh,
+           m.flat || jsonb_build_object(
+                'system_id', sys, 'id', m.rid,
+                'extra', nullif(m.flat - data_cols, '{}'::jsonb),
+                'updated_at', greatest(m.chg, (m.cur ->> 'updated_at')::timestamptz),
+                'sync_version', case when m.newest then to_jsonb(m.ver) else m.cur -> 'sync_version' end,
+                'sync_seq', case when m.newest then to_jsonb(m.seq) else m.cur -> 'sync_seq' end,
+                'sync_op_id', case when m.newest then to_jsonb(m.op_id) else m.cur -> 'sync_op_id' end,
+                'sync_clock', m.clock) as row
+      from (select t.rid, t.cur is null as fresh, t.ver > coalesce(t.cur ->> 'sync_version', '') as newest, t.ver, t.chg, t.seq, t.op_id, t.cur,
+                   coalesce(t.cur_flat, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 0, '{}'::jsonb) as flat,
+                   coalesce(t.cur_clock, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 1, '{}'::jsonb) as clock
+              from (select distinct on (op.rid collate "C") op.* from op where op.live order by op.rid collate "C", op.ver collate "C" desc) t,
+                   verdicts v) m
+  ),
+  built_rows as materialized (select jsonb_object_agg(b.rid, b.row) as rows from built b),
+  outcome as materialized (
+    select op.i, op.op_id, op.rid, op.lseq, op.src,
+           case when op.live and (op.cur is null or coalesce((v.ops -> op.i::text ->> 0)::boolean, false)) then 'applied' else 'stale' end as status,
+           not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false) as shows_remote,
+           -- the record as it stands: its columns (the keys that name none are in extra)
+           case when not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false)
+                then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each(b.rows -> op.rid) f
+                                where f.key = any (bk) or f.key = any (data_cols)), op.cur) end as remote
+      from op, verdicts v, built_rows b
+  )
+  select coalesce((select jsonb_agg(b.row) from built b where b.fresh), '[]'::jsonb),
+         coalesce((select jsonb_object_agg(b.rid, b.row) from built b where not b.fresh), '{}'::jsonb),
+         coalesce((select jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
+                           || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end) from outcome x), '{}'::jsonb),
+         coalesce((select array_agg(x.op_id::uuid) from outcome x where x.status = 'stale'), '{}'),
+         coalesce((select jsonb_agg(jsonb_build_array(y, x.rid, x.status, x.lseq)) from outcome x cross join lateral jsonb_array_elements_text(x.src) y), '[]'::jsonb)
+    into fresh, existing, results, stale, sources;
+end
+$$;
 
--- comment FUNCTION ccm_merge_sql()
+-- comment FUNCTION ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb)
 
-COMMENT ON FUNCTION public.ccm_merge_sql() IS 'Template of the second statement for a table: merge the remaining writes column by column with the rows and tombstones (last write wins), write the rows, mark the stale ledger entries. Rendered by ccm_writer_sql. Owner only.';
+COMMENT ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) IS 'The merge of a table''s remaining writes in jsonb (it reads no table): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and update, the results, the stale op_ids and the sources. Owner only (ccm_write_table).';
 
 -- function ccm_missing_ops(jsonb)
 
@@ -974,6 +944,22 @@ CREATE FUNCTION public.ccm_ping() RETURNS timestamp with time zone
 -- comment FUNCTION ccm_ping()
 
 COMMENT ON FUNCTION public.ccm_ping() IS 'The remote''s clock (now()): reachability and clock skew (`ccm-sync doctor`). Any role.';
+
+-- function ccm_read_sql()
+
+CREATE FUNCTION public.ccm_read_sql() RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$ select $sql$
+with c as (select t.id, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any ($2) for update)
+select (select coalesce(jsonb_object_agg(c.id, c.row), '{}'::jsonb) from c) as cur,
+       (select coalesce(jsonb_object_agg(x.record_id, x.version), '{}'::jsonb) from public.ccm_tombstones x
+         where x.system_id = $1 and x.table_name = $3 and x.record_id = any ($2)) as tomb
+$sql$ $_$;
+
+-- comment FUNCTION ccm_read_sql()
+
+COMMENT ON FUNCTION public.ccm_read_sql() IS 'Template of the statement that locks and reads the rows and tombstones of the records a batch merges, by key. Owner only.';
 
 -- function ccm_refusal(text, bigint, bigint)
 
@@ -1160,91 +1146,115 @@ $_$;
 
 COMMENT ON FUNCTION public.ccm_write_rows(tbl text, fresh jsonb[], existing jsonb[]) IS 'Inserts the fresh rows and updates the existing ones ccm_apply_op built for a table. Owner only.';
 
+-- function ccm_write_sql()
+
+CREATE FUNCTION public.ccm_write_sql() RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$ select $sql$
+with created as (
+  insert into public.%1$I as t (%2$s)
+  select %3$s from jsonb_array_elements($1) b(row), jsonb_populate_record(null::public.%1$I, b.row) r
+  on conflict (system_id, id) do nothing
+  returning 1
+),
+updated as (
+  update public.%1$I as t set (%4$s) = (select %5$s from jsonb_populate_record(null::public.%1$I, $2 -> t.id) r)
+   where t.system_id = $3 and t.id = any (array(select jsonb_object_keys($2)))
+),
+marked as (
+  update public.ccm_sync_ledger l set result = 'stale' where l.system_id = $3 and l.op_id = any ($4)
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $3, (s ->> 0)::uuid, $5, s ->> 1, s ->> 2, (s ->> 3)::bigint from jsonb_array_elements($6) s
+  on conflict (system_id, op_id) do nothing
+)
+select (select count(*) from created) = jsonb_array_length($1) as complete
+$sql$ $_$;
+
+-- comment FUNCTION ccm_write_sql()
+
+COMMENT ON FUNCTION public.ccm_write_sql() IS 'Template of the statement that writes what ccm_merge_rows decided: fresh rows, updated rows, stale ledger marks, sources. Owner only.';
+
 -- function ccm_write_table(text, text, jsonb, bigint)
 
 CREATE FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
+    SET enable_seqscan TO 'off'
+    AS $_$
 declare
   v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
   v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
                           where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
   v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
+  v_fn text := public.ccm_writer_name(tbl, v_cols);
   v_new record;
-  v_merged record;
+  v_read record;
+  v_m record;
+  v_complete boolean;
 begin
-  execute public.ccm_writer_call('insert', tbl, v_cols, 'bigint') into v_new using sys, tbl, ops, settled, v_bk, v_data;
+  execute case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, bigint, text[], text[])', v_fn)) is not null
+               then format('select * from public.%I($1, $2, $3, $4, $5, $6)', v_fn)
+               else public.ccm_writer_sql(tbl, v_cols) end
+    into v_new using sys, tbl, ops, settled, v_bk, v_data;
   claimed := v_new.claimed;
   applied := v_new.results;
   merged := '{}';
   if cardinality(v_new.merge) = 0 then
     return;
   end if;
-  execute public.ccm_writer_call('merge', tbl, v_cols, 'integer[]') into v_merged using sys, tbl, ops, v_new.merge, v_bk, v_data;
-  if not v_merged.complete then
+  execute format(public.ccm_read_sql(), tbl) into v_read
+    using sys, array(select distinct ops -> (p - 1) ->> 'record_id' from unnest(v_new.merge) p), tbl;
+  select * into v_m from public.ccm_merge_rows(sys, ops, v_new.merge, v_read.cur, v_read.tomb, v_bk, v_data);
+  execute format(public.ccm_write_sql(), tbl,
+      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c), (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c),
+      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')),
+      (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')))
+    into v_complete using v_m.fresh, v_m.existing, sys, v_m.stale, tbl, v_m.sources;
+  if not v_complete then
     raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
   end if;
-  merged := v_merged.results;
+  merged := v_m.results;
 end
-$$;
+$_$;
 
 -- comment FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb)
 
-COMMENT ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) IS 'The operations of one table in at most two statements (ccm_insert_sql, then ccm_merge_sql for what it left). Returns the positions it claimed, the results of those inserted (in order) and of those merged (by position); raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
+COMMENT ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) IS 'The operations of one table: the insert statement (ccm_insert_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed, the results of those inserted (in order) and of those merged (by position); raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
 
--- function ccm_writer_call(text, text, text[], text)
+-- function ccm_writer_name(text, text[])
 
-CREATE FUNCTION public.ccm_writer_call(kind text, tbl text, cols text[], arg_type text) RETURNS text
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $_$
-  select case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, %s, text[], text[])', public.ccm_writer_name(kind, tbl, cols), arg_type)) is not null
-              then format('select * from public.%I($1, $2, $3, $4, $5, $6)', public.ccm_writer_name(kind, tbl, cols))
-              else public.ccm_writer_sql(kind, tbl, cols) end
-$_$;
-
--- comment FUNCTION ccm_writer_call(kind text, tbl text, cols text[], arg_type text)
-
-COMMENT ON FUNCTION public.ccm_writer_call(kind text, tbl text, cols text[], arg_type text) IS 'The statement ccm_write_table runs: a call of the table''s generated function when one exists for its columns, else the rendered statement itself. Owner only.';
-
--- function ccm_writer_name(text, text, text[])
-
-CREATE FUNCTION public.ccm_writer_name(kind text, tbl text, cols text[]) RETURNS text
+CREATE FUNCTION public.ccm_writer_name(tbl text, cols text[]) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $$
-  select format('ccm_%s_%s_%s', kind, tbl, left(md5(array_to_string(cols, ',')), 8))
+  select format('ccm_insert_%s_%s', tbl, left(md5(array_to_string(cols, ',')), 8))
 $$;
 
--- comment FUNCTION ccm_writer_name(kind text, tbl text, cols text[])
+-- comment FUNCTION ccm_writer_name(tbl text, cols text[])
 
-COMMENT ON FUNCTION public.ccm_writer_name(kind text, tbl text, cols text[]) IS 'The name of the generated function of this kind for a table with these columns: ccm_<kind>_<table>_<hash of the columns>. Owner only.';
+COMMENT ON FUNCTION public.ccm_writer_name(tbl text, cols text[]) IS 'The name of the generated insert function for a table with these columns: ccm_insert_<table>_<hash of the columns>. Owner only.';
 
--- function ccm_writer_sql(text, text, text[])
+-- function ccm_writer_sql(text, text[])
 
-CREATE FUNCTION public.ccm_writer_sql(kind text, tbl text, cols text[]) RETURNS text
+CREATE FUNCTION public.ccm_writer_sql(tbl text, cols text[]) RETURNS text
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
   with c as (
     select array(select x from unnest(cols) x
-                  where x <> all (array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])) as data,
-           array(select x from unnest(cols) x where x not in ('system_id', 'id')) as settable
+                  where x <> all (array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])) as data
   )
-  select case kind
-    when 'insert' then format(public.ccm_insert_sql(), tbl,
+  select format(public.ccm_insert_sql(), tbl,
            (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x))
-    else format(public.ccm_merge_sql(), tbl,
-           (select string_agg(format('%I', x), ', ') from unnest(cols) x), (select string_agg(format('r.%I', x), ', ') from unnest(cols) x),
-           (select string_agg(format('%I', x), ', ') from unnest(c.settable) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.settable) x))
-    end
     from c
 $$;
 
--- comment FUNCTION ccm_writer_sql(kind text, tbl text, cols text[])
+-- comment FUNCTION ccm_writer_sql(tbl text, cols text[])
 
-COMMENT ON FUNCTION public.ccm_writer_sql(kind text, tbl text, cols text[]) IS 'ccm_insert_sql or ccm_merge_sql (kind insert or merge) rendered for a table with these columns. Owner only.';
+COMMENT ON FUNCTION public.ccm_writer_sql(tbl text, cols text[]) IS 'ccm_insert_sql rendered for a table with these columns. Owner only.';
 
 -- table alerts
 
@@ -1757,9 +1767,9 @@ REVOKE ALL ON FUNCTION public.ccm_known_results(sys text, ops jsonb, claimed int
 
 REVOKE ALL ON FUNCTION public.ccm_make_writers(tbl text) FROM PUBLIC;
 
--- acl FUNCTION ccm_merge_sql()
+-- acl FUNCTION ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb)
 
-REVOKE ALL ON FUNCTION public.ccm_merge_sql() FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) FROM PUBLIC;
 
 -- acl FUNCTION ccm_missing_ops(op_ids jsonb)
 
@@ -1773,6 +1783,10 @@ REVOKE ALL ON FUNCTION public.ccm_ping() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ccm_ping() TO anon;
 GRANT ALL ON FUNCTION public.ccm_ping() TO authenticated;
 GRANT ALL ON FUNCTION public.ccm_ping() TO service_role;
+
+-- acl FUNCTION ccm_read_sql()
+
+REVOKE ALL ON FUNCTION public.ccm_read_sql() FROM PUBLIC;
 
 -- acl FUNCTION ccm_refusal(op_id text, lseq bigint, watermark bigint)
 
@@ -1816,21 +1830,21 @@ GRANT ALL ON FUNCTION public.ccm_visible_systems() TO service_role;
 
 REVOKE ALL ON FUNCTION public.ccm_write_rows(tbl text, fresh jsonb[], existing jsonb[]) FROM PUBLIC;
 
+-- acl FUNCTION ccm_write_sql()
+
+REVOKE ALL ON FUNCTION public.ccm_write_sql() FROM PUBLIC;
+
 -- acl FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb)
 
 REVOKE ALL ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) FROM PUBLIC;
 
--- acl FUNCTION ccm_writer_call(kind text, tbl text, cols text[], arg_type text)
+-- acl FUNCTION ccm_writer_name(tbl text, cols text[])
 
-REVOKE ALL ON FUNCTION public.ccm_writer_call(kind text, tbl text, cols text[], arg_type text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_writer_name(tbl text, cols text[]) FROM PUBLIC;
 
--- acl FUNCTION ccm_writer_name(kind text, tbl text, cols text[])
+-- acl FUNCTION ccm_writer_sql(tbl text, cols text[])
 
-REVOKE ALL ON FUNCTION public.ccm_writer_name(kind text, tbl text, cols text[]) FROM PUBLIC;
-
--- acl FUNCTION ccm_writer_sql(kind text, tbl text, cols text[])
-
-REVOKE ALL ON FUNCTION public.ccm_writer_sql(kind text, tbl text, cols text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_writer_sql(tbl text, cols text[]) FROM PUBLIC;
 
 -- acl TABLE alerts
 

@@ -204,6 +204,31 @@ describe('upgrading a remote in place', () => {
     }
   });
 
+  it('syncs into a column added later at once, and caches its plan once ccm_make_writers has run', async () => {
+    const { name } = await freshDatabase();
+    const pool = new pg.Pool({ connectionString: pgUrl(name), max: 2 });
+    pool.on('error', () => undefined);
+    await migrateRemote({ exec: async (sql) => void (await pool.query(sql)), query: async <R>(sql: string, p?: unknown[]) => (await pool.query(sql, p)).rows as R[] });
+    const t = new PostgresTransport({ connectionString: pgUrl(name), systemId: SYS, timeoutMs: 10_000 });
+    const writers = async () => (await pool.query<{ n: string }>("select count(*) n from pg_proc where proname like 'ccm_insert_tasks_%'")).rows[0]!.n;
+    const call = async (ops: WireOperation[]) => (await t.upload({ system_id: SYS, sync_timestamp: new Date().toISOString(), operations: ops, settled_through: 0 })).map((r) => r.status);
+    try {
+      expect(Number(await writers())).toBe(1);
+      await pool.query('alter table tasks add column estimate_hours numeric');
+      // No writer matches the new columns: the statements run as themselves, and the column is a column.
+      expect(await call([op({ operation: 'INSERT', record_id: 'c1', data: { title: 'x', estimate_hours: 3 }, seq: 1 })])).toEqual(['applied']);
+      expect(await call([op({ record_id: 'c1', data: { estimate_hours: 4 }, changed_at: T(30), seq: 2 })])).toEqual(['applied']);
+      expect((await pool.query("select estimate_hours::int as h, extra from tasks where system_id = $1 and id = 'c1'", [SYS])).rows[0]).toEqual({ h: 4, extra: null });
+      await pool.query("select public.ccm_make_writers('tasks')");
+      expect(Number(await writers())).toBe(2);
+      expect(await call([op({ operation: 'INSERT', record_id: 'c2', data: { estimate_hours: 5 }, seq: 3 }), op({ record_id: 'c1', data: { estimate_hours: 6 }, changed_at: T(40), seq: 4 })])).toEqual(['applied', 'applied']);
+      expect((await pool.query("select id, estimate_hours::int as h from tasks where system_id = $1 and id in ('c1', 'c2') order by id", [SYS])).rows).toEqual([{ id: 'c1', h: 6 }, { id: 'c2', h: 5 }]);
+    } finally {
+      await t.close();
+      await pool.end();
+    }
+  });
+
   it('on PGlite, upgraded when the embedded remote opens', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ccm-upg-'));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));

@@ -12,19 +12,16 @@ import { fileURLToPath } from 'node:url';
 import { fs } from '../builtins.ts';
 import { ConfigError } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
-import { writeFileDurably } from '../store/durable-file.ts';
-import { VERSION } from '../version.ts';
-import { findHome, makePrivateDir, resolveInHome, type HomeSource } from './home.ts';
+import { cacheKey, readCache, writeCache } from './cache.ts';
+import { findHome, resolveInHome, type HomeSource } from './home.ts';
+import { MODES, MODES_DIR } from './modes.ts';
 import type { ConfigFile } from './schema.ts';
 
 // zod and yaml cost ~100 ms to load, and `ccm-sync enqueue` runs once per hook event. They are
-// loaded only when the validated config is not in the home's cache, so the usual enqueue skips both.
-// The cache is keyed on the config file's text, the shipped mode presets and this package's
-// version and location; its contents carry a checksum. Anything that does not match is ignored
-// and the config is parsed and validated afresh.
+// loaded only when the validated config is not in the home's cache (./cache.ts), so the usual
+// enqueue skips both.
 const requireHere = createRequire(import.meta.url);
 const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const CACHE_FORMAT = 'ccm-sync-config-4';
 
 function parseYaml(text: string): unknown {
   return (requireHere('yaml') as typeof import('yaml')).parse(text);
@@ -35,8 +32,6 @@ function schema(): typeof import('./schema.ts') {
 }
 
 export const DEFAULT_CONFIG_PATH = '.ccm-global/config.yaml';
-const MODES_DIR = new URL('../../config/modes/', import.meta.url);
-const MODES = ['adaptive', 'aggressive', 'conservative'];
 
 export interface Secrets {
   databaseUrl?: string;
@@ -222,56 +217,6 @@ function readSecrets(env: NodeJS.ProcessEnv): Secrets {
   };
   for (const value of [secrets.databaseUrl, secrets.publishableKey, secrets.accessToken, secrets.secretKey, secrets.pathSalt]) registerSecret(value);
   return secrets;
-}
-
-/**
- * What the cache depends on, as one string: the format, this package's version and location, the
- * schema module, the config file's path and text, and every shipped mode preset. Kept whole in the cache and compared
- * as is (a few KB): no hashing library to load on the hook's path.
- */
-function cacheKey(configFile: string, text: string | undefined): string {
-  // The schema's own file: a build that changes defaults (same version, in development) is new.
-  const schemaFile = fs.statSync(new URL(`./schema${EXT}`, import.meta.url));
-  const parts = [CACHE_FORMAT, VERSION, import.meta.url, `${schemaFile.size}:${schemaFile.mtimeMs}`, configFile, text ?? '\0none'];
-  for (const name of fs.readdirSync(MODES_DIR).sort()) parts.push(name, fs.readFileSync(new URL(name, MODES_DIR), 'utf8'));
-  return parts.join('\0');
-}
-
-/** A checksum of the cached config (cyrb53), so a damaged or edited cache is not used. */
-function checksum(config: unknown): string {
-  const str = JSON.stringify(config);
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < str.length; i++) {
-    const ch = str.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
-}
-
-function readCache(file: string, key: string): ConfigFile | undefined {
-  try {
-    const cached = JSON.parse(fs.readFileSync(file, 'utf8')) as { key?: string; sum?: string; config?: ConfigFile };
-    if (cached.key !== key || !isTree(cached.config) || cached.sum !== checksum(cached.config)) return undefined;
-    return cached.config;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Writes the cache inside the home (which exists: it holds the database). */
-function writeCache(file: string, key: string, config: ConfigFile, homeDir: string): void {
-  try {
-    if (readCache(file, key)) return;
-    fs.readdirSync(homeDir); // throws when the home does not exist
-    makePrivateDir(path.dirname(file));
-    writeFileDurably(file, JSON.stringify({ key, sum: checksum(config), config }), { mode: 0o600 });
-  } catch {
-    // No home yet, or a read-only one: the next run validates again, which only costs time.
-  }
 }
 
 function validate(configFile: string, text: string | undefined, overrides: Record<string, unknown> | undefined): ConfigFile {

@@ -3,12 +3,13 @@
 -- Before, ccm_apply_upserts parsed a batch into eleven arrays, probed the ledger once per
 -- operation, rebuilt its result array after every table, and merged rows that already existed
 -- with a plan that re-read every current row once per operation (a 400-update batch took 1.4 s).
--- Now each table of a batch takes at most two statements:
+-- Now each table of a batch takes one statement, and four when some of its records exist already:
 --   1. ccm_insert_sql: parse the table's operations, insert their ledger entries (ON CONFLICT DO
 --      NOTHING: an operation the ledger holds does not come back, so probe and insert are one),
 --      and insert the records that are new as they are.
---   2. ccm_merge_sql, only for the rest: read the current rows and tombstones, merge column by
---      column (last write wins), write the rows, mark the stale operations in the ledger.
+--   2. only for the rest: read the current rows and tombstones by key (ccm_read_sql), merge
+--      column by column in jsonb (ccm_merge_rows: last write wins), and write the rows, the stale
+--      marks and the packaged summaries' sources in one statement (ccm_write_sql).
 -- Then one statement answers the operations that were not claimed (duplicates, refusals:
 -- ccm_known_results), and batch_sync leaves what the fast path cannot take (a DELETE, a
 -- manual-review or forced write, a malformed operation) to ccm_apply_op, one at a time, as before
@@ -16,10 +17,12 @@
 -- tombstones, the ledger keyed by (system_id, op_id) with the watermark, the claim check, definer
 -- rights, one result per operation. supabase/schema.sql shows the functions as they stand.
 --
--- Both statements are planned at each call (EXECUTE): a cached generic plan, made while a table is
--- small, goes on scanning it whole once it is large. Lookups between the steps of a statement go
--- through jsonb maps keyed by record or position rather than joins between them, so no plan can
--- make a 500-operation batch cost 500 x 500.
+-- Plans: a statement that reads a table other than by its full primary key is planned at each
+-- call (EXECUTE); a plan cached while a table was small would read it by system_id alone once it
+-- is large (test/spine-postgres.test.ts holds this). The insert statement and the merge keep
+-- their plans per connection: the insert reads only the tombstones, by primary key, and the merge
+-- reads no table at all. Lookups between steps go through jsonb maps keyed by record or position,
+-- not joins, so no plan can make a 500-operation batch cost 500 x 500.
 
 -- ---------------------------------------------------------------------------------------------
 -- ccm_insert_sql() -> text
@@ -126,159 +129,171 @@ language sql stable security definer set search_path = '' as $$
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- ccm_merge_sql() -> text
---   Purpose: the second statement for one table, as a format() template: %1$s the table, %2$s/%3$s
---            every column (plain and as r.<column>), %4$s/%5$s every column but the key.
---            Parameters: $1 system, $2 table, $3 operations, $4 the positions to merge (claimed by
---            ccm_insert_sql, not inserted), $5 bookkeeping columns, $6 data columns.
---   How:     every write competes key by key with the key's current version (its entry in the
---            row's clock, the clock's '*', the tombstone): the newest write of each key wins, and
---            each record's newest live write carries the merged row, which is inserted or updated.
---            An operation none of whose keys beat the record is stale, and its ledger entry says
---            so; one that lost a key gets the record as it stands ("remote").
---   Returns: one row: results ({"<position>": result}), complete (false when a record was
---            created directly meanwhile).
+-- ccm_merge_rows(sys, ops, positions, cur, tomb, bk, data_cols) -> (fresh, existing, results, stale, sources)
+--   Purpose: the merge of one table's remaining writes, in jsonb only (it reads no table, so its
+--            cached plan cannot go stale as the tables grow). Every write competes key by key with
+--            the key's current version (its entry in the row's clock, the clock's '*', the
+--            tombstone): the newest write of each key wins, and each record's newest live write
+--            carries the merged row. An operation none of whose keys beat the record is stale; one
+--            that lost a key gets the record as it stands ("remote").
+--   Inputs:  ops the batch; positions those to merge; cur {record: row} as the table has them
+--            (locked); tomb {record: tombstone version}; bk the bookkeeping columns; data_cols the
+--            table's other columns. Lookups between the steps go through jsonb maps, not joins.
+--   Returns: fresh (rows to insert, an array), existing ({record: row} to update), results
+--            ({"<position>": result}), stale (op_ids whose ledger entry says stale), sources
+--            ([op_id, record, status, position] of the hook events packaged summaries stand for).
 --   Callers: ccm_write_table (owner only).
 -- ---------------------------------------------------------------------------------------------
-create or replace function public.ccm_merge_sql() returns text
+create or replace function public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[],
+    out fresh jsonb, out existing jsonb, out results jsonb, out stale uuid[], out sources jsonb)
+language plpgsql stable set search_path = '' as $f$
+begin
+  with o as materialized (
+    select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
+           coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
+           pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+             || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+      from rows from (jsonb_to_recordset(ops) as (op_id text, record_id text, data jsonb, changed_at timestamptz,
+             seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
+           with ordinality q(op_id, rid, data, chg, seq, lseq, vers, src, o)
+      join unnest(positions) p(i) on p.i = q.o
+  ),
+  rows as materialized (  -- record -> [row, its keys flat, its clock]; a null clock: every key with a value has the row's version
+    select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
+             coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
+                      (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
+                         from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb) as m
+      from (select c.key as rid, c.value as row, (c.value - bk) || coalesce(nullif(c.value -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
+              from jsonb_each(cur) c) x
+  ),
+  op as materialized (  -- every write with what it competes with
+    select o.*, tomb ->> o.rid as floor, r.m -> o.rid -> 0 as cur, r.m -> o.rid -> 1 as cur_flat, r.m -> o.rid -> 2 as cur_clock,
+           (tomb ->> o.rid) is null or o.ver > (tomb ->> o.rid) as live
+      from o, rows r
+  ),
+  keys as materialized (  -- each key each live write writes, at its version, against the key's current version
+    select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
+      from (select op.i, op.rid, e.key, e.value,
+                   case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
+                        else op.ver end as ver,
+                   coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
+              from op cross join lateral jsonb_each(op.data) e
+             where op.live) k
+  ),
+  verdicts as materialized (  -- position -> [a key beat the record, a key lost]; record -> [the values that won, their versions]
+    select (select coalesce(jsonb_object_agg(v.i, jsonb_build_array(v.newer, v.lost)), '{}'::jsonb)
+              from (select k.i, bool_or(k.ver > k.prior) as newer, bool_or(not (k.winner = k.i and k.ver > k.prior)) as lost
+                      from keys k group by k.i) v) as ops,
+           (select coalesce(jsonb_object_agg(v.rid, jsonb_build_array(v.vals, v.vers)), '{}'::jsonb)
+              from (select k.rid, jsonb_object_agg(k.key, k.value) as vals, jsonb_object_agg(k.key, k.ver) as vers
+                      from keys k where k.winner = k.i and k.ver > k.prior group by k.rid) v) as recs
+  ),
+  built as materialized (  -- per record, its newest live write with every key that won (jsonb_populate_record takes the columns)
+    select m.rid, m.fresh,
+           m.flat || jsonb_build_object(
+                'system_id', sys, 'id', m.rid,
+                'extra', nullif(m.flat - data_cols, '{}'::jsonb),
+                'updated_at', greatest(m.chg, (m.cur ->> 'updated_at')::timestamptz),
+                'sync_version', case when m.newest then to_jsonb(m.ver) else m.cur -> 'sync_version' end,
+                'sync_seq', case when m.newest then to_jsonb(m.seq) else m.cur -> 'sync_seq' end,
+                'sync_op_id', case when m.newest then to_jsonb(m.op_id) else m.cur -> 'sync_op_id' end,
+                'sync_clock', m.clock) as row
+      from (select t.rid, t.cur is null as fresh, t.ver > coalesce(t.cur ->> 'sync_version', '') as newest, t.ver, t.chg, t.seq, t.op_id, t.cur,
+                   coalesce(t.cur_flat, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 0, '{}'::jsonb) as flat,
+                   coalesce(t.cur_clock, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 1, '{}'::jsonb) as clock
+              from (select distinct on (op.rid collate "C") op.* from op where op.live order by op.rid collate "C", op.ver collate "C" desc) t,
+                   verdicts v) m
+  ),
+  built_rows as materialized (select jsonb_object_agg(b.rid, b.row) as rows from built b),
+  outcome as materialized (
+    select op.i, op.op_id, op.rid, op.lseq, op.src,
+           case when op.live and (op.cur is null or coalesce((v.ops -> op.i::text ->> 0)::boolean, false)) then 'applied' else 'stale' end as status,
+           not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false) as shows_remote,
+           -- the record as it stands: its columns (the keys that name none are in extra)
+           case when not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false)
+                then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each(b.rows -> op.rid) f
+                                where f.key = any (bk) or f.key = any (data_cols)), op.cur) end as remote
+      from op, verdicts v, built_rows b
+  )
+  select coalesce((select jsonb_agg(b.row) from built b where b.fresh), '[]'::jsonb),
+         coalesce((select jsonb_object_agg(b.rid, b.row) from built b where not b.fresh), '{}'::jsonb),
+         coalesce((select jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
+                           || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end) from outcome x), '{}'::jsonb),
+         coalesce((select array_agg(x.op_id::uuid) from outcome x where x.status = 'stale'), '{}'),
+         coalesce((select jsonb_agg(jsonb_build_array(y, x.rid, x.status, x.lseq)) from outcome x cross join lateral jsonb_array_elements_text(x.src) y), '[]'::jsonb)
+    into fresh, existing, results, stale, sources;
+end
+$f$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_read_sql() -> text; ccm_write_sql() -> text
+--   Purpose: the two statements around ccm_merge_rows, as format() templates (%1$s the table;
+--            for the write, %2$s/%3$s every column plain and as r.<column>, %4$s/%5$s every column
+--            but the key). Small, and planned at each call (EXECUTE): they read and write the
+--            table and the ledger by key, and a plan cached while those were small would read
+--            them by system_id alone once they are large.
+--            read:  $1 system, $2 records, $3 table -> cur ({record: row}, the rows locked), tomb.
+--            write: $1 fresh rows, $2 {record: row} to update, $3 system, $4 stale op_ids,
+--                   $5 table, $6 sources -> whether every fresh row went in (else a record was
+--                   created directly meanwhile).
+--   Callers: ccm_write_table (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_read_sql() returns text
 language sql immutable set search_path = '' as $q$ select $sql$
-with o as materialized (
-  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
-         coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
-         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
-           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
-    from rows from (jsonb_to_recordset($3) as (op_id text, "table" text, record_id text, data jsonb, changed_at timestamptz,
-           seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
-         with ordinality q(op_id, tbl, rid, data, chg, seq, lseq, vers, src, o)
-    join unnest($4::integer[]) p(i) on p.i = q.o
-   where q.tbl = $2
-),
-cur as materialized (  -- the rows written to, locked
-  select t.id as rid, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any (array(select o.rid from o)) for update
-),
-maps as materialized (  -- record -> [row, its keys flat, its clock]; record -> tombstone version
-  select (select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
-                   -- the row's clock; null means every key with a value has the row's version
-                   coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
-                            (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
-                               from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb)
-            from (select c.rid, c.row, (c.row - $5) || coalesce(nullif(c.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat from cur c) x) as cur,
-         (select coalesce(jsonb_object_agg(t.record_id, t.version), '{}'::jsonb) from public.ccm_tombstones t
-           where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))) as tomb
-),
-op as materialized (  -- every write with what it competes with
-  select o.*, m.tomb ->> o.rid as floor, m.cur -> o.rid -> 0 as cur, m.cur -> o.rid -> 1 as cur_flat, m.cur -> o.rid -> 2 as cur_clock,
-         (m.tomb ->> o.rid) is null or o.ver > (m.tomb ->> o.rid) as live
-    from o, maps m
-),
-keys as materialized (  -- each key each live write writes, at its version, against the key's current version
-  select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
-    from (select op.i, op.rid, e.key, e.value,
-                 case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
-                      else op.ver end as ver,
-                 coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
-            from op cross join lateral jsonb_each(op.data) e
-           where op.live) k
-),
-verdicts as materialized (  -- position -> [a key beat the record, a key lost]; record -> [the values that won, their versions]
-  select (select coalesce(jsonb_object_agg(v.i, jsonb_build_array(v.newer, v.lost)), '{}'::jsonb)
-            from (select k.i, bool_or(k.ver > k.prior) as newer, bool_or(not (k.winner = k.i and k.ver > k.prior)) as lost
-                    from keys k group by k.i) v) as ops,
-         (select coalesce(jsonb_object_agg(v.rid, jsonb_build_array(v.vals, v.vers)), '{}'::jsonb)
-            from (select k.rid, jsonb_object_agg(k.key, k.value) as vals, jsonb_object_agg(k.key, k.ver) as vers
-                    from keys k where k.winner = k.i and k.ver > k.prior group by k.rid) v) as recs
-),
-built as materialized (  -- per record, its newest live write with every key that won
-  -- (row: what is written; jsonb_populate_record takes the columns from it, and a key that names no
-  -- column stays in extra)
-  select m.rid, m.fresh,
-         m.flat || jsonb_build_object(
-              'system_id', $1, 'id', m.rid,
-              'extra', nullif(m.flat - $6, '{}'::jsonb),
-              'updated_at', greatest(m.chg, (m.cur ->> 'updated_at')::timestamptz),
-              'sync_version', case when m.newest then to_jsonb(m.ver) else m.cur -> 'sync_version' end,
-              'sync_seq', case when m.newest then to_jsonb(m.seq) else m.cur -> 'sync_seq' end,
-              'sync_op_id', case when m.newest then to_jsonb(m.op_id) else m.cur -> 'sync_op_id' end,
-              'sync_clock', m.clock) as row
-    from (select t.rid, t.cur is null as fresh, t.ver > coalesce(t.cur ->> 'sync_version', '') as newest, t.ver, t.chg, t.seq, t.op_id, t.cur,
-                 coalesce(t.cur_flat, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 0, '{}'::jsonb) as flat,
-                 coalesce(t.cur_clock, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 1, '{}'::jsonb) as clock
-            from (select distinct on (op.rid collate "C") op.* from op where op.live order by op.rid collate "C", op.ver collate "C" desc) t,
-                 verdicts v) m
-),
-created as (
+with c as (select t.id, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any ($2) for update)
+select (select coalesce(jsonb_object_agg(c.id, c.row), '{}'::jsonb) from c) as cur,
+       (select coalesce(jsonb_object_agg(x.record_id, x.version), '{}'::jsonb) from public.ccm_tombstones x
+         where x.system_id = $1 and x.table_name = $3 and x.record_id = any ($2)) as tomb
+$sql$ $q$;
+
+create or replace function public.ccm_write_sql() returns text
+language sql immutable set search_path = '' as $q$ select $sql$
+with created as (
   insert into public.%1$I as t (%2$s)
-  select %3$s from built b, jsonb_populate_record(null::public.%1$I, b.row) r where b.fresh
+  select %3$s from jsonb_array_elements($1) b(row), jsonb_populate_record(null::public.%1$I, b.row) r
   on conflict (system_id, id) do nothing
-  returning t.id
+  returning 1
 ),
-built_rows as materialized (
-  select jsonb_object_agg(b.rid, b.row) as rows from built b
-),
-updated as (  -- (by key, and the row from the map: a join to built could loop over it once per row)
-  update public.%1$I as t set (%4$s) = (select %5$s from built_rows b, jsonb_populate_record(null::public.%1$I, b.rows -> t.id) r)
-   where t.system_id = $1 and t.id = any (array(select b.rid from built b where not b.fresh))
-),
-outcome as materialized (
-  select op.i, op.op_id, op.rid, op.lseq, op.src,
-         case when op.live and (op.cur is null or coalesce((v.ops -> op.i::text ->> 0)::boolean, false)) then 'applied' else 'stale' end as status,
-         not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false) as shows_remote,
-         case when not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false)
-              -- the record as it stands: its columns (the keys that name none are in extra)
-              then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each(b.rows -> op.rid) f
-                              where f.key = any ($5) or f.key = any ($6)), op.cur) end as remote
-    from op, verdicts v, built_rows b
+updated as (
+  update public.%1$I as t set (%4$s) = (select %5$s from jsonb_populate_record(null::public.%1$I, $2 -> t.id) r)
+   where t.system_id = $3 and t.id = any (array(select jsonb_object_keys($2)))
 ),
 marked as (
-  update public.ccm_sync_ledger l set result = 'stale'
-   where l.system_id = $1 and l.op_id = any (array(select x.op_id::uuid from outcome x where x.status = 'stale'))
+  update public.ccm_sync_ledger l set result = 'stale' where l.system_id = $3 and l.op_id = any ($4)
 ),
 sources as (  -- the hook events a packaged summary stands for
   insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-  select $1, y::uuid, $2, x.rid, x.status, x.lseq from outcome x cross join lateral jsonb_array_elements_text(x.src) y
+  select $3, (s ->> 0)::uuid, $5, s ->> 1, s ->> 2, (s ->> 3)::bigint from jsonb_array_elements($6) s
   on conflict (system_id, op_id) do nothing
 )
-select coalesce(jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
-                                      || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end), '{}'::jsonb) as results,
-       (select count(*) from created) = (select count(*) from built b where b.fresh) as complete
-  from outcome x
+select (select count(*) from created) = jsonb_array_length($1) as complete
 $sql$ $q$;
 
 -- ---------------------------------------------------------------------------------------------
--- ccm_writer_sql(kind, tbl, cols) -> text; ccm_writer_name(kind, tbl, cols) -> text;
--- ccm_make_writers(tbl) -> void
---   Purpose: ccm_insert_sql and ccm_merge_sql rendered for one table (kind 'insert' or 'merge'),
---            and the two functions that run them, made by the migrations for each synced table.
---            A function parses its statement once per connection, where an EXECUTE parses ~8 KB
---            of SQL at every batch; the insert keeps its plan too (its only read of a table is the
---            tombstones by primary key, so a plan made while the tables were small stays right),
---            while the merge is planned at each call (plan_cache_mode force_custom_plan), since it
---            reads and updates the table by key and a plan made for an empty table would scan it.
---            A function's name carries a hash of the table's columns: after a column is added,
---            ccm_write_table finds none of that name and runs the statement itself (correct, only
---            slower) until a migration calls ccm_make_writers for the table again.
+-- ccm_writer_sql(tbl, cols) -> text; ccm_writer_name(tbl, cols) -> text; ccm_make_writers(tbl) -> void
+--   Purpose: ccm_insert_sql rendered for one table, and the function that runs it (made by the
+--            migrations for each synced table): a function parses its statement once per
+--            connection and keeps its plan (its only read of a table is the tombstones by primary
+--            key), where an EXECUTE would parse ~5 KB of SQL and plan it at every batch. Its name
+--            carries a hash of the table's columns: after a column is added, ccm_write_table finds
+--            none of that name and runs the statement itself (correct, only slower) until a
+--            migration calls ccm_make_writers for the table again.
 --   Callers: ccm_write_table; ccm_make_writers from migrations (owner only).
 -- ---------------------------------------------------------------------------------------------
-create or replace function public.ccm_writer_sql(kind text, tbl text, cols text[]) returns text
+create or replace function public.ccm_writer_sql(tbl text, cols text[]) returns text
 language sql stable set search_path = '' as $$
   with c as (
     select array(select x from unnest(cols) x
-                  where x <> all (array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])) as data,
-           array(select x from unnest(cols) x where x not in ('system_id', 'id')) as settable
+                  where x <> all (array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])) as data
   )
-  select case kind
-    when 'insert' then format(public.ccm_insert_sql(), tbl,
+  select format(public.ccm_insert_sql(), tbl,
            (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x))
-    else format(public.ccm_merge_sql(), tbl,
-           (select string_agg(format('%I', x), ', ') from unnest(cols) x), (select string_agg(format('r.%I', x), ', ') from unnest(cols) x),
-           (select string_agg(format('%I', x), ', ') from unnest(c.settable) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.settable) x))
-    end
     from c
 $$;
 
-create or replace function public.ccm_writer_name(kind text, tbl text, cols text[]) returns text
+create or replace function public.ccm_writer_name(tbl text, cols text[]) returns text
 language sql immutable set search_path = '' as $$
-  select format('ccm_%s_%s_%s', kind, tbl, left(md5(array_to_string(cols, ',')), 8))
+  select format('ccm_insert_%s_%s', tbl, left(md5(array_to_string(cols, ',')), 8))
 $$;
 
 create or replace function public.ccm_make_writers(tbl text) returns void
@@ -286,28 +301,23 @@ language plpgsql volatile security definer set search_path = '' as $f$
 declare
   v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
                           where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
-  v_kind text;
-  v_sig text;
+  v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', public.ccm_writer_name(tbl, v_cols));
 begin
-  foreach v_kind in array array['insert', 'merge'] loop
-    v_sig := format('public.%I(sys text, tbl text, ops jsonb, arg anyelement, bk text[], data_cols text[])', public.ccm_writer_name(v_kind, tbl, v_cols));
-    v_sig := replace(v_sig, 'arg anyelement', case v_kind when 'insert' then 'settled bigint' else 'positions integer[]' end);
-    execute format('create or replace function %s returns table (%s) language plpgsql volatile security definer '
-                   'set search_path = '''' %s as %L', v_sig,
-                   case v_kind when 'insert' then 'claimed integer[], merge integer[], results jsonb' else 'results jsonb, complete boolean' end,
-                   case v_kind when 'merge' then 'set plan_cache_mode = force_custom_plan' else '' end,
-                   'begin return query ' || public.ccm_writer_sql(v_kind, tbl, v_cols) || '; end');
-    execute format('alter function %s owner to ccm_sync_owner', v_sig);
-    execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
-  end loop;
+  execute format('create or replace function %s returns table (claimed integer[], merge integer[], results jsonb) '
+                 'language plpgsql volatile security definer set search_path = '''' as %L',
+                 replace(v_sig, '(text, text, jsonb, bigint, text[], text[])', '(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[])'),
+                 'begin return query ' || public.ccm_writer_sql(tbl, v_cols) || '; end');
+  execute format('alter function %s owner to ccm_sync_owner', v_sig);
+  execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
 end
 $f$;
 
 -- ---------------------------------------------------------------------------------------------
 -- ccm_write_table(sys, tbl, ops, settled) -> (claimed, applied, merged)
---   Purpose: the operations of one table: the insert statement, then the merge for what it left
---            (see ccm_insert_sql, ccm_merge_sql), each through the table's function if the
---            migrations made one for its columns as they are (ccm_make_writers).
+--   Purpose: the operations of one table: the insert statement (ccm_insert_sql, through the
+--            table's function if the migrations made one for its columns as they are), then, for
+--            what it left, the rows read (ccm_read_sql), merged (ccm_merge_rows) and written
+--            (ccm_write_sql).
 --   Returns: claimed (the positions taken), applied (the results of the claimed positions that are
 --            not in merged, in order: an array, so that a batch of new records needs no map),
 --            merged ({"<position>": result} for the merged ones).
@@ -316,38 +326,44 @@ $f$;
 -- ---------------------------------------------------------------------------------------------
 create or replace function public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint,
     out claimed integer[], out applied jsonb, out merged jsonb)
-language plpgsql volatile security definer set search_path = '' as $f$
+-- (enable_seqscan off: every read and write here is by key, and statistics older than the table's
+-- size must not make a scan of the whole table look cheaper)
+language plpgsql volatile security definer set search_path = '' set enable_seqscan = off as $f$
 declare
   v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
   v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
                           where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
   v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
+  v_fn text := public.ccm_writer_name(tbl, v_cols);
   v_new record;
-  v_merged record;
+  v_read record;
+  v_m record;
+  v_complete boolean;
 begin
-  execute public.ccm_writer_call('insert', tbl, v_cols, 'bigint') into v_new using sys, tbl, ops, settled, v_bk, v_data;
+  execute case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, bigint, text[], text[])', v_fn)) is not null
+               then format('select * from public.%I($1, $2, $3, $4, $5, $6)', v_fn)
+               else public.ccm_writer_sql(tbl, v_cols) end
+    into v_new using sys, tbl, ops, settled, v_bk, v_data;
   claimed := v_new.claimed;
   applied := v_new.results;
   merged := '{}';
   if cardinality(v_new.merge) = 0 then
     return;
   end if;
-  execute public.ccm_writer_call('merge', tbl, v_cols, 'integer[]') into v_merged using sys, tbl, ops, v_new.merge, v_bk, v_data;
-  if not v_merged.complete then
+  execute format(public.ccm_read_sql(), tbl) into v_read
+    using sys, array(select distinct ops -> (p - 1) ->> 'record_id' from unnest(v_new.merge) p), tbl;
+  select * into v_m from public.ccm_merge_rows(sys, ops, v_new.merge, v_read.cur, v_read.tomb, v_bk, v_data);
+  execute format(public.ccm_write_sql(), tbl,
+      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c), (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c),
+      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')),
+      (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')))
+    into v_complete using v_m.fresh, v_m.existing, sys, v_m.stale, tbl, v_m.sources;
+  if not v_complete then
     raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
   end if;
-  merged := v_merged.results;
+  merged := v_m.results;
 end
 $f$;
-
--- ccm_writer_call(kind, tbl, cols, arg_type) -> text: the statement ccm_write_table executes: a call
--- of the table's function when it exists, else the statement itself.
-create or replace function public.ccm_writer_call(kind text, tbl text, cols text[], arg_type text) returns text
-language sql stable set search_path = '' as $$
-  select case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, %s, text[], text[])', public.ccm_writer_name(kind, tbl, cols), arg_type)) is not null
-              then format('select * from public.%I($1, $2, $3, $4, $5, $6)', public.ccm_writer_name(kind, tbl, cols))
-              else public.ccm_writer_sql(kind, tbl, cols) end
-$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- ccm_apply_upserts(sys, ops, settled) -> jsonb
@@ -533,9 +549,10 @@ do $$
 declare
   f text;
 begin
-  foreach f in array array['ccm_insert_sql()', 'ccm_merge_sql()', 'ccm_known_results(text, jsonb, integer[], bigint)',
-                           'ccm_writer_sql(text, text, text[])', 'ccm_writer_name(text, text, text[])', 'ccm_make_writers(text)',
-                           'ccm_writer_call(text, text, text[], text)', 'ccm_write_table(text, text, jsonb, bigint)',
+  foreach f in array array['ccm_insert_sql()', 'ccm_read_sql()', 'ccm_write_sql()', 'ccm_known_results(text, jsonb, integer[], bigint)',
+                           'ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[])',
+                           'ccm_writer_sql(text, text[])', 'ccm_writer_name(text, text[])', 'ccm_make_writers(text)',
+                           'ccm_write_table(text, text, jsonb, bigint)',
                            'ccm_apply_isolated(text, jsonb, integer[], bigint)'] loop
     execute format('alter function public.%s owner to ccm_sync_owner', f);
     execute format('revoke all on function public.%s from public, anon, authenticated, service_role', f);
@@ -553,19 +570,21 @@ comment on function public.batch_sync(jsonb) is
 comment on function public.ccm_apply_upserts(text, jsonb, bigint) is
   'The fast path for up to 500 operations: ccm_write_table per table, then ccm_known_results. Returns one entry per operation, null where ccm_apply_op is to answer. Owner only (batch_sync, ccm_apply_op).';
 comment on function public.ccm_write_table(text, text, jsonb, bigint) is
-  'The operations of one table in at most two statements (ccm_insert_sql, then ccm_merge_sql for what it left). Returns the positions it claimed, the results of those inserted (in order) and of those merged (by position); raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
+  'The operations of one table: the insert statement (ccm_insert_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed, the results of those inserted (in order) and of those merged (by position); raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
 comment on function public.ccm_insert_sql() is
   'Template of the first statement for a table: parse its operations, insert their ledger entries (a duplicate does not come back), insert the new records. Rendered by ccm_writer_sql. Owner only.';
-comment on function public.ccm_merge_sql() is
-  'Template of the second statement for a table: merge the remaining writes column by column with the rows and tombstones (last write wins), write the rows, mark the stale ledger entries. Rendered by ccm_writer_sql. Owner only.';
-comment on function public.ccm_writer_sql(text, text, text[]) is
-  'ccm_insert_sql or ccm_merge_sql (kind insert or merge) rendered for a table with these columns. Owner only.';
-comment on function public.ccm_writer_name(text, text, text[]) is
-  'The name of the generated function of this kind for a table with these columns: ccm_<kind>_<table>_<hash of the columns>. Owner only.';
-comment on function public.ccm_writer_call(text, text, text[], text) is
-  'The statement ccm_write_table runs: a call of the table''s generated function when one exists for its columns, else the rendered statement itself. Owner only.';
+comment on function public.ccm_read_sql() is
+  'Template of the statement that locks and reads the rows and tombstones of the records a batch merges, by key. Owner only.';
+comment on function public.ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[]) is
+  'The merge of a table''s remaining writes in jsonb (it reads no table): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and update, the results, the stale op_ids and the sources. Owner only (ccm_write_table).';
+comment on function public.ccm_write_sql() is
+  'Template of the statement that writes what ccm_merge_rows decided: fresh rows, updated rows, stale ledger marks, sources. Owner only.';
+comment on function public.ccm_writer_sql(text, text[]) is
+  'ccm_insert_sql rendered for a table with these columns. Owner only.';
+comment on function public.ccm_writer_name(text, text[]) is
+  'The name of the generated insert function for a table with these columns: ccm_insert_<table>_<hash of the columns>. Owner only.';
 comment on function public.ccm_make_writers(text) is
-  'Generates a table''s ccm_insert_ and ccm_merge_ functions (the insert keeps its plan per connection; the merge is planned at each call). Migrations call it for every synced table and again after adding a column. Owner only.';
+  'Generates a table''s ccm_insert_<table>_<hash> function, which keeps its plan per connection. Migrations call it for every synced table and again after adding a column. Owner only.';
 comment on function public.ccm_known_results(text, jsonb, integer[], bigint) is
   'Results of the operations no table claimed that need no write: duplicate (with the ledger''s first outcome) or refused at the watermark. Returns {position: result}. Owner only.';
 comment on function public.ccm_apply_isolated(text, jsonb, integer[], bigint) is

@@ -82,6 +82,7 @@ export async function startPgBouncer(opts: PgBouncerOptions = {}): Promise<PgBou
     url: (db, user = 'postgres') => `postgres://${user}@127.0.0.1:${port}/${db}`,
     serverConnections: async (db) => {
       const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/pgbouncer` });
+      c.on('error', () => undefined); // a pooler stopping meanwhile fails the query, not the process
       await c.connect();
       try {
         const rows = (await c.query('SHOW POOLS')).rows as Record<string, string>[];

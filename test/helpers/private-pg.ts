@@ -21,6 +21,8 @@ function asPostgres(cmd: string, args: string[]): void {
 
 export interface PrivatePostgres {
   port: number;
+  /** The cluster's data directory (its postmaster.pid names the server process). */
+  dataDir: string;
   url: string;
   start(): void;
   stop(): void;
@@ -46,6 +48,7 @@ export async function startPrivatePostgres(opts: { settings?: Record<string, str
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const run = async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) => {
     const c = new pg.Client({ connectionString: url });
+    c.on('error', () => undefined); // a server stopped meanwhile fails the query, not the process
     await c.connect();
     try {
       return (await c.query<T>(sql, params)).rows;
@@ -56,6 +59,7 @@ export async function startPrivatePostgres(opts: { settings?: Record<string, str
   await migrateRemote({ exec: async (sql) => void (await run(sql)), query: async <T>(sql: string, params?: unknown[]) => (await run(sql, params)) as T[] });
   return {
     port,
+    dataDir: data,
     url,
     start,
     stop,
