@@ -178,6 +178,13 @@ export async function benchFleet() {
     const cores = os.cpus().length;
     return { cores, single_ops_per_s: Math.round(single.ops_per_s), target_ops_per_s: Math.round(0.5 * Math.min(N, cores) * single.ops_per_s), postgres: viaPostgres, pooler: viaPooler, postgrest: viaPostgrest, ops_per_system: OPS, calls };
   } finally {
+    // Some client of this process is still connected when the server stops (not found yet; see the
+    // closing note of issue 22): its "Connection terminated" at shutdown is not the bench's failure.
+    const atShutdown = (err) => {
+      if (!/Connection terminated unexpectedly/.test(err?.message ?? '')) throw err;
+    };
+    process.on('uncaughtException', atShutdown);
     await server.destroy();
+    setTimeout(() => process.off('uncaughtException', atShutdown), 2000).unref();
   }
 }

@@ -51,30 +51,23 @@ export async function currentSchema() {
 
 function normalise(dump) {
   const out = [];
+  let dropping = false;
   for (const line of dump.split('\n')) {
     if (/^\\(un)?restrict /.test(line) || /^SET /.test(line) || /^SELECT pg_catalog\.set_config/.test(line)) continue;
     if (/^-- (Dumped (from|by)|PostgreSQL database dump)/.test(line) || line === '--') continue;
     const label = /^-- Name: (.*); Type: (.*); Schema: .*; Owner: .*$/.exec(line);
+    if (label) dropping = GENERATED.test(label[1]);
+    if (dropping) continue;
     out.push(label ? `-- ${label[2].toLowerCase()} ${label[1]}` : line);
   }
-  return dropGenerated(out.join('\n')).replace(/\n{3,}/g, '\n\n').trim();
+  return out.join('\n').replace(/\n{3,}/g, '\n\n').trim();
 }
 
 /**
- * Leaves out the functions ccm_make_writers generates per table (ccm_insert_<table>_<hash>): each
- * is ccm_insert_sql rendered for one table, which the file shows once; listing them would repeat
- * that statement six times.
+ * The functions ccm_make_writers generates per table (ccm_insert_<table>_<hash>), left out: each is
+ * ccm_insert_sql rendered for one table, which the file shows once.
  */
-function dropGenerated(text) {
-  const generated = /^-- (function|acl) (FUNCTION )?ccm_insert_[a-z_]+_[0-9a-f]{8}\(/;
-  const kept = [];
-  let dropping = false;
-  for (const line of text.split('\n')) {
-    if (/^-- [a-z]+ /.test(line)) dropping = generated.test(line);
-    if (!dropping) kept.push(line);
-  }
-  return kept.join('\n');
-}
+const GENERATED = /^(FUNCTION )?ccm_insert_[a-z_]+_[0-9a-f]{8}\(/;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--file');

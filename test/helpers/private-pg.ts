@@ -3,7 +3,7 @@
  * it without disturbing the shared server other test files use.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -70,6 +70,7 @@ export async function startPrivatePostgres(opts: { settings?: Record<string, str
       } catch {
         // already stopped
       }
+      if (process.env.CCM_KEEP_PG_LOG) copyFileSync(path.join(dir, 'log'), process.env.CCM_KEEP_PG_LOG);
       rmSync(dir, { recursive: true, force: true });
     },
   };
