@@ -81,7 +81,17 @@ function record(s: System, round: number, n: number): void {
 
 async function drain(s: System): Promise<void> {
   for (let guard = 0; guard < 1000; guard++) {
-    const r = await runSync(syncContext(s.local, s.settings, s.transport, { heartbeat: () => heartbeatOf(s.local, s.settings) }), { trigger: 'periodic', reason: 'fleet' });
+    let r;
+    try {
+      r = await runSync(syncContext(s.local, s.settings, s.transport, { heartbeat: () => heartbeatOf(s.local, s.settings) }), { trigger: 'periodic', reason: 'fleet' });
+    } catch (err) {
+      // The remote unreachable for a moment (a connection reset on a loaded machine): the daemon's
+      // sync job would retry with back-off; so does this loop.
+      if ((err as { code?: string }).code !== 'REMOTE_UNAVAILABLE') throw err;
+      s.result.syncs++;
+      await new Promise((res) => setTimeout(res, 100));
+      continue;
+    }
     s.result.syncs++;
     s.result.operations_out += r.operations_out ?? 0;
     if (r.operations_synced > 0 && !s.result.first_synced_at) s.result.first_synced_at = Date.now();
