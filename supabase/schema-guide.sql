@@ -51,6 +51,7 @@
 --   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
 --                              so that a bad operation is rejected alone.
 --   ccm_apply_op(...)          one operation: a DELETE, a manual-review or forced write.
+--   ccm_apply_delete(...)      a DELETE: the row removed or its older columns cleared, a tombstone.
 --   ccm_write_rows(...)        writes the rows ccm_apply_op built.
 --   ccm_version(), ccm_clock() a write's version, and a row's versions per column.
 --   ccm_refusal(...)           the result for an operation the remote refuses, and why.

@@ -51,6 +51,7 @@
 --   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
 --                              so that a bad operation is rejected alone.
 --   ccm_apply_op(...)          one operation: a DELETE, a manual-review or forced write.
+--   ccm_apply_delete(...)      a DELETE: the row removed or its older columns cleared, a tombstone.
 --   ccm_write_rows(...)        writes the rows ccm_apply_op built.
 --   ccm_version(), ccm_clock() a write's version, and a row's versions per column.
 --   ccm_refusal(...)           the result for an operation the remote refuses, and why.
@@ -156,6 +157,75 @@ $_$;
 
 COMMENT ON FUNCTION public.batch_sync(batch jsonb) IS 'One batch of one system''s operations, applied in one transaction, each once. Takes {system_id, operations, settled_through?, prune_ledger?, heartbeat?}; returns one result per operation (applied, stale, duplicate, conflict, rejected). Called by a system''s token (authenticated) or the secret key (service_role); refuses a batch for another system than the JWT names.';
 
+-- function ccm_apply_delete(text, jsonb, text, text, jsonb)
+
+CREATE FUNCTION public.ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_op_id uuid := (op ->> 'op_id')::uuid;
+  v_table text := op ->> 'table';
+  v_rid text := op ->> 'record_id';
+  v_changed timestamptz := (op ->> 'changed_at')::timestamptz;
+  v_seq bigint := (op ->> 'seq')::bigint;
+  v_lseq bigint := (op ->> 'ledger_seq')::bigint;
+  v_manual boolean := coalesce(op ->> 'conflict', 'lww') = 'manual';
+  v_force boolean := coalesce((op ->> 'force')::boolean, false);
+  v_row jsonb := cur_row;
+  v_status text;
+  v_flat jsonb;
+  v_cleared text[];
+begin
+  -- A delete at ver: clears every column older than it, removes the row when no write to it is
+  -- newer, and leaves a tombstone at ver (the floor every older write loses to).
+  if floor_version is not null and ver <= floor_version and not v_force then
+    v_status := 'stale';
+  elsif v_row is null then
+    v_status := 'applied';
+  elsif v_manual and not v_force and v_row ->> 'sync_version' >= ver then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
+  elsif v_force or coalesce(v_row ->> 'sync_version', '') < ver then
+    execute format('delete from public.%I t where t.system_id = $1 and t.id = $2', v_table) using sys, v_rid;
+    v_status := 'applied';
+  else
+    -- Newer writes to some columns keep the row: clear the columns older than the delete (the
+    -- tombstone written below is their version from now on).
+    v_flat := (v_row - v_bk) || coalesce(nullif(v_row -> 'extra', 'null'::jsonb), '{}'::jsonb);
+    select coalesce(array_agg(f.key), '{}') into v_cleared from jsonb_each(v_flat) f
+     where f.value <> 'null'::jsonb
+       and coalesce(greatest(public.ccm_clock(v_row) ->> f.key, public.ccm_clock(v_row) ->> '*'), '') < ver;
+    v_row := v_row
+      || jsonb_build_object('extra', nullif(coalesce(nullif(v_row -> 'extra', 'null'::jsonb), '{}'::jsonb) - v_cleared, '{}'::jsonb))
+      || coalesce((select jsonb_object_agg(k, null) from unnest(v_cleared) k where v_row ? k), '{}'::jsonb);
+    perform public.ccm_write_rows(v_table, '{}', array[v_row]);
+    v_status := 'applied';
+  end if;
+  if v_status = 'applied' then
+    insert into public.ccm_tombstones as t (system_id, table_name, record_id, deleted_at, sync_seq, version)
+    values (sys, v_table, v_rid, v_changed, v_seq, ver)
+    on conflict (system_id, table_name, record_id) do update
+      set deleted_at = excluded.deleted_at, sync_seq = excluded.sync_seq, version = excluded.version
+      where t.version is null or t.version < excluded.version;
+  end if;
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select sys, s.id, v_table, v_rid, v_status, v_lseq
+    from (select v_op_id as id
+          union
+          select x::uuid from jsonb_array_elements_text(coalesce(op -> 'source_ids', '[]'::jsonb)) x) s
+  on conflict (system_id, op_id) do nothing;
+  if v_status = 'stale' then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'stale', 'remote', v_row);
+  end if;
+  return jsonb_build_object('op_id', v_op_id, 'status', v_status);
+end
+$_$;
+
+-- comment FUNCTION ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb)
+
+COMMENT ON FUNCTION public.ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb) IS 'A checked DELETE against the record''s tombstone and row: stale, conflict (manual review), or applied (the row removed or its older columns cleared, the tombstone moved, the ledger entry written). Owner only (ccm_apply_op).';
+
 -- function ccm_apply_isolated(text, jsonb, integer[], bigint)
 
 CREATE FUNCTION public.ccm_apply_isolated(sys text, ops jsonb, positions integer[], settled bigint) RETURNS jsonb
@@ -230,9 +300,6 @@ declare
   v_row jsonb;
   v_floor record;
   v_bad text[];
-  v_status text;
-  v_flat jsonb;
-  v_cleared text[];
 begin
   if sys is distinct from public.ccm_claim() then
     raise exception using errcode = '42501', message = 'ccm_apply_op: the system does not match the caller''s system_id claim';
@@ -293,48 +360,7 @@ begin
     end if;
     return public.ccm_apply_upserts(sys, jsonb_build_array(op || jsonb_build_object('data', v_data, 'conflict', 'lww', 'force', false)), settled) -> 0;
   end if;
-
-  -- A delete at v_ver: clears every column older than it, removes the row when no write to it is
-  -- newer, and leaves a tombstone at v_ver (the floor every older write loses to).
-  if v_floor.version is not null and v_ver <= v_floor.version and not v_force then
-    v_status := 'stale';
-  elsif v_row is null then
-    v_status := 'applied';
-  elsif v_manual and not v_force and v_row ->> 'sync_version' >= v_ver then
-    return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
-  elsif v_force or coalesce(v_row ->> 'sync_version', '') < v_ver then
-    execute format('delete from public.%I t where t.system_id = $1 and t.id = $2', v_table) using sys, v_rid;
-    v_status := 'applied';
-  else
-    -- Newer writes to some columns keep the row: clear the columns older than the delete (the
-    -- tombstone written below is their version from now on).
-    v_flat := (v_row - v_bk) || coalesce(nullif(v_row -> 'extra', 'null'::jsonb), '{}'::jsonb);
-    select coalesce(array_agg(f.key), '{}') into v_cleared from jsonb_each(v_flat) f
-     where f.value <> 'null'::jsonb
-       and coalesce(greatest(public.ccm_clock(v_row) ->> f.key, public.ccm_clock(v_row) ->> '*'), '') < v_ver;
-    v_row := v_row
-      || jsonb_build_object('extra', nullif(coalesce(nullif(v_row -> 'extra', 'null'::jsonb), '{}'::jsonb) - v_cleared, '{}'::jsonb))
-      || coalesce((select jsonb_object_agg(k, null) from unnest(v_cleared) k where v_row ? k), '{}'::jsonb);
-    perform public.ccm_write_rows(v_table, '{}', array[v_row]);
-    v_status := 'applied';
-  end if;
-  if v_status = 'applied' then
-    insert into public.ccm_tombstones as t (system_id, table_name, record_id, deleted_at, sync_seq, version)
-    values (sys, v_table, v_rid, v_changed, v_seq, v_ver)
-    on conflict (system_id, table_name, record_id) do update
-      set deleted_at = excluded.deleted_at, sync_seq = excluded.sync_seq, version = excluded.version
-      where t.version is null or t.version < excluded.version;
-  end if;
-  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-  select sys, s.id, v_table, v_rid, v_status, v_lseq
-    from (select v_op_id as id
-          union
-          select x::uuid from jsonb_array_elements_text(coalesce(op -> 'source_ids', '[]'::jsonb)) x) s
-  on conflict (system_id, op_id) do nothing;
-  if v_status = 'stale' then
-    return jsonb_build_object('op_id', v_op_id, 'status', 'stale', 'remote', v_row);
-  end if;
-  return jsonb_build_object('op_id', v_op_id, 'status', v_status);
+  return public.ccm_apply_delete(sys, op, v_ver, v_floor.version, v_row);
 end
 $_$;
 
@@ -1454,6 +1480,10 @@ GRANT ALL ON SCHEMA public TO ccm_sync_owner;
 REVOKE ALL ON FUNCTION public.batch_sync(batch jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.batch_sync(batch jsonb) TO authenticated;
 GRANT ALL ON FUNCTION public.batch_sync(batch jsonb) TO service_role;
+
+-- acl FUNCTION ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb)
+
+REVOKE ALL ON FUNCTION public.ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb) FROM PUBLIC;
 
 -- acl FUNCTION ccm_apply_isolated(sys text, ops jsonb, positions integer[], settled bigint)
 

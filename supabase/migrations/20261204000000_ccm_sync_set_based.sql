@@ -408,6 +408,167 @@ end
 $$;
 
 -- ---------------------------------------------------------------------------------------------
+-- ccm_apply_delete(sys, op, ver, floor_version, cur_row) -> jsonb
+--   Purpose: a checked DELETE at version ver, against the record's tombstone version and current
+--            row: stale when the tombstone is newer; conflict for a manual-review table whose row
+--            is as new; otherwise the row goes (or, when newer writes hold some columns, only the
+--            older columns are cleared), the tombstone moves to ver, and the ledger records it.
+--   Callers: ccm_apply_op (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_op_id uuid := (op ->> 'op_id')::uuid;
+  v_table text := op ->> 'table';
+  v_rid text := op ->> 'record_id';
+  v_changed timestamptz := (op ->> 'changed_at')::timestamptz;
+  v_seq bigint := (op ->> 'seq')::bigint;
+  v_lseq bigint := (op ->> 'ledger_seq')::bigint;
+  v_manual boolean := coalesce(op ->> 'conflict', 'lww') = 'manual';
+  v_force boolean := coalesce((op ->> 'force')::boolean, false);
+  v_row jsonb := cur_row;
+  v_status text;
+  v_flat jsonb;
+  v_cleared text[];
+begin
+  -- A delete at ver: clears every column older than it, removes the row when no write to it is
+  -- newer, and leaves a tombstone at ver (the floor every older write loses to).
+  if floor_version is not null and ver <= floor_version and not v_force then
+    v_status := 'stale';
+  elsif v_row is null then
+    v_status := 'applied';
+  elsif v_manual and not v_force and v_row ->> 'sync_version' >= ver then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
+  elsif v_force or coalesce(v_row ->> 'sync_version', '') < ver then
+    execute format('delete from public.%I t where t.system_id = $1 and t.id = $2', v_table) using sys, v_rid;
+    v_status := 'applied';
+  else
+    -- Newer writes to some columns keep the row: clear the columns older than the delete (the
+    -- tombstone written below is their version from now on).
+    v_flat := (v_row - v_bk) || coalesce(nullif(v_row -> 'extra', 'null'::jsonb), '{}'::jsonb);
+    select coalesce(array_agg(f.key), '{}') into v_cleared from jsonb_each(v_flat) f
+     where f.value <> 'null'::jsonb
+       and coalesce(greatest(public.ccm_clock(v_row) ->> f.key, public.ccm_clock(v_row) ->> '*'), '') < ver;
+    v_row := v_row
+      || jsonb_build_object('extra', nullif(coalesce(nullif(v_row -> 'extra', 'null'::jsonb), '{}'::jsonb) - v_cleared, '{}'::jsonb))
+      || coalesce((select jsonb_object_agg(k, null) from unnest(v_cleared) k where v_row ? k), '{}'::jsonb);
+    perform public.ccm_write_rows(v_table, '{}', array[v_row]);
+    v_status := 'applied';
+  end if;
+  if v_status = 'applied' then
+    insert into public.ccm_tombstones as t (system_id, table_name, record_id, deleted_at, sync_seq, version)
+    values (sys, v_table, v_rid, v_changed, v_seq, ver)
+    on conflict (system_id, table_name, record_id) do update
+      set deleted_at = excluded.deleted_at, sync_seq = excluded.sync_seq, version = excluded.version
+      where t.version is null or t.version < excluded.version;
+  end if;
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select sys, s.id, v_table, v_rid, v_status, v_lseq
+    from (select v_op_id as id
+          union
+          select x::uuid from jsonb_array_elements_text(coalesce(op -> 'source_ids', '[]'::jsonb)) x) s
+  on conflict (system_id, op_id) do nothing;
+  if v_status = 'stale' then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'stale', 'remote', v_row);
+  end if;
+  return jsonb_build_object('op_id', v_op_id, 'status', v_status);
+end
+$$;
+
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_apply_op(sys, op, settled) -> jsonb
+--   Purpose: one operation the fast path left: it checks the operation (raising for a malformed
+--            one, which ccm_apply_isolated rejects alone), answers a duplicate or a refusal, holds a
+--            manual-review write that loses for review (conflict), and applies an INSERT or UPDATE
+--            through ccm_apply_upserts or a DELETE through ccm_apply_delete.
+--   Callers: ccm_apply_isolated (owner only). Unchanged but for the DELETE moved out.
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_apply_op(sys text, op jsonb, settled bigint) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_op_id uuid := (op ->> 'op_id')::uuid;
+  v_table text := op ->> 'table';
+  v_kind text := upper(coalesce(op ->> 'operation', ''));
+  v_rid text := op ->> 'record_id';
+  v_data jsonb := coalesce(op -> 'data', '{}'::jsonb);
+  v_changed timestamptz := (op ->> 'changed_at')::timestamptz;
+  v_seq bigint := (op ->> 'seq')::bigint;
+  v_lseq bigint := (op ->> 'ledger_seq')::bigint;
+  v_manual boolean := coalesce(op ->> 'conflict', 'lww') = 'manual';
+  v_force boolean := coalesce((op ->> 'force')::boolean, false);
+  v_ver text;
+  v_prior text;
+  v_row jsonb;
+  v_floor record;
+  v_bad text[];
+begin
+  if sys is distinct from public.ccm_claim() then
+    raise exception using errcode = '42501', message = 'ccm_apply_op: the system does not match the caller''s system_id claim';
+  end if;
+  if v_op_id is null then
+    raise exception using errcode = '22023', message = 'operation has no op_id';
+  end if;
+  select l.result into v_prior from public.ccm_sync_ledger l where l.system_id = sys and l.op_id = v_op_id;
+  if found then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'duplicate', 'first_status', v_prior);
+  end if;
+  if not exists (select 1 from public.ccm_sync_tables t where t.name = v_table) then
+    raise exception using errcode = '22023', message = format('table %L is not synced by ccm-sync', v_table),
+      hint = 'See `ccm-sync tables` for the synced tables.';
+  end if;
+  if v_kind not in ('INSERT', 'UPDATE', 'DELETE') then
+    raise exception using errcode = '22023', message = format('unknown operation %L', v_kind);
+  end if;
+  if coalesce(v_rid, '') = '' then
+    raise exception using errcode = '22023', message = 'operation has no record_id';
+  end if;
+  if v_changed is null then
+    raise exception using errcode = '22023', message = 'operation has no changed_at';
+  end if;
+  if jsonb_typeof(v_data) <> 'object' then
+    raise exception using errcode = '22023', message = 'operation data must be a JSON object';
+  end if;
+  if settled is not null and v_lseq <= settled then
+    return public.ccm_refusal(v_op_id::text, v_lseq, settled);
+  end if;
+  if v_data ->> 'id' = v_rid then
+    v_data := v_data - 'id';
+  end if;
+  select array_agg(k) into v_bad from jsonb_object_keys(v_data) k where k = any (v_bk);
+  if v_bad is not null then
+    raise exception using errcode = '22023',
+      message = format('record_data holds %s, which ccm-sync maintains itself', array_to_string(v_bad, ', ')),
+      hint = 'Remove them; a change time goes in changed_at.';
+  end if;
+  v_ver := public.ccm_version(v_changed, v_seq);
+  select t.deleted_at, t.version into v_floor
+    from public.ccm_tombstones t where t.system_id = sys and t.table_name = v_table and t.record_id = v_rid;
+  execute format('select to_jsonb(t) from public.%I t where t.system_id = $1 and t.id = $2 for update', v_table)
+    into v_row using sys, v_rid;
+
+  if v_kind <> 'DELETE' then
+    if v_manual and not v_force and (
+         (v_floor.version is not null and v_ver <= v_floor.version)
+         or exists (select 1 from jsonb_object_keys(v_data) k
+                     where coalesce(public.ccm_version((op -> 'versions' -> k ->> 0)::timestamptz, (op -> 'versions' -> k ->> 1)::bigint), v_ver)
+                           <= coalesce(greatest(public.ccm_clock(v_row) ->> k, public.ccm_clock(v_row) ->> '*'), ''))) then
+      return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
+    end if;
+    if v_force then
+      -- A person chose this version: it goes in as newer than anything the record has seen.
+      op := (op - 'versions') || jsonb_build_object('changed_at',
+              greatest(v_changed, (v_row ->> 'updated_at')::timestamptz + interval '1 microsecond', v_floor.deleted_at + interval '1 microsecond'));
+    end if;
+    return public.ccm_apply_upserts(sys, jsonb_build_array(op || jsonb_build_object('data', v_data, 'conflict', 'lww', 'force', false)), settled) -> 0;
+  end if;
+  return public.ccm_apply_delete(sys, op, v_ver, v_floor.version, v_row);
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------------
 -- ccm_apply_isolated(sys, ops, positions, settled) -> jsonb
 --   Purpose: the slow path: the operations at these positions one at a time through ccm_apply_op,
 --            50 to a subtransaction; when one of them fails, that chunk again one per
@@ -552,7 +713,7 @@ begin
   foreach f in array array['ccm_insert_sql()', 'ccm_read_sql()', 'ccm_write_sql()', 'ccm_known_results(text, jsonb, integer[], bigint)',
                            'ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[])',
                            'ccm_writer_sql(text, text[])', 'ccm_writer_name(text, text[])', 'ccm_make_writers(text)',
-                           'ccm_write_table(text, text, jsonb, bigint)',
+                           'ccm_write_table(text, text, jsonb, bigint)', 'ccm_apply_delete(text, jsonb, text, text, jsonb)',
                            'ccm_apply_isolated(text, jsonb, integer[], bigint)'] loop
     execute format('alter function public.%s owner to ccm_sync_owner', f);
     execute format('revoke all on function public.%s from public, anon, authenticated, service_role', f);
@@ -589,6 +750,8 @@ comment on function public.ccm_known_results(text, jsonb, integer[], bigint) is
   'Results of the operations no table claimed that need no write: duplicate (with the ledger''s first outcome) or refused at the watermark. Returns {position: result}. Owner only.';
 comment on function public.ccm_apply_isolated(text, jsonb, integer[], bigint) is
   'The slow path: the operations at these positions through ccm_apply_op, 50 to a subtransaction, one by one when a chunk fails, so a bad operation is rejected alone. Returns {position: result}; a transient error fails the call. Owner only (batch_sync).';
+comment on function public.ccm_apply_delete(text, jsonb, text, text, jsonb) is
+  'A checked DELETE against the record''s tombstone and row: stale, conflict (manual review), or applied (the row removed or its older columns cleared, the tombstone moved, the ledger entry written). Owner only (ccm_apply_op).';
 comment on function public.ccm_apply_op(text, jsonb, bigint) is
   'One operation the fast path left: a DELETE (tombstone), a manual-review or forced write, or a malformed one (raises, and the caller rejects it). Returns its result. Owner only (ccm_apply_isolated).';
 comment on function public.ccm_write_rows(text, jsonb[], jsonb[]) is
