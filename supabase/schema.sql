@@ -164,7 +164,7 @@ CREATE FUNCTION public.ccm_apply_delete(sys text, op jsonb, ver text, floor_vers
     SET search_path TO ''
     AS $_$
 declare
-  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_bk constant text[] := public.ccm_bookkeeping();
   v_op_id uuid := (op ->> 'op_id')::uuid;
   v_table text := op ->> 'table';
   v_rid text := op ->> 'record_id';
@@ -284,7 +284,7 @@ CREATE FUNCTION public.ccm_apply_op(sys text, op jsonb, settled bigint) RETURNS 
     SET search_path TO ''
     AS $_$
 declare
-  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_bk constant text[] := public.ccm_bookkeeping();
   v_op_id uuid := (op ->> 'op_id')::uuid;
   v_table text := op ->> 'table';
   v_kind text := upper(coalesce(op ->> 'operation', ''));
@@ -410,6 +410,19 @@ $$;
 
 COMMENT ON FUNCTION public.ccm_apply_upserts(sys text, ops jsonb, settled bigint) IS 'The fast path for up to 500 operations: ccm_write_table per table, then ccm_known_results. Returns one entry per operation, null where ccm_apply_op is to answer. Owner only (batch_sync, ccm_apply_op).';
 
+-- function ccm_bookkeeping()
+
+CREATE FUNCTION public.ccm_bookkeeping() RETURNS text[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock']
+$$;
+
+-- comment FUNCTION ccm_bookkeeping()
+
+COMMENT ON FUNCTION public.ccm_bookkeeping() IS 'The columns ccm-sync maintains on every synced table (an operation may not write them): the one list the functions take them from. Owner only.';
+
 -- function ccm_claim()
 
 CREATE FUNCTION public.ccm_claim() RETURNS text
@@ -440,6 +453,20 @@ $$;
 -- comment FUNCTION ccm_clock(r jsonb)
 
 COMMENT ON FUNCTION public.ccm_clock(r jsonb) IS 'A row''s version per column: its sync_clock, or, when that is null, sync_version for every column with a value. Any role.';
+
+-- function ccm_columns(text)
+
+CREATE FUNCTION public.ccm_columns(tbl text) RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select array(select a.attname::text from pg_catalog.pg_attribute a
+                where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum)
+$$;
+
+-- comment FUNCTION ccm_columns(tbl text)
+
+COMMENT ON FUNCTION public.ccm_columns(tbl text) IS 'A synced table''s columns, in order. Owner only.';
 
 -- function ccm_direct_at(text, text, text, text)
 
@@ -576,8 +603,7 @@ CREATE FUNCTION public.ccm_make_writers(tbl text) RETURNS void
     SET search_path TO ''
     AS $$
 declare
-  v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
-                          where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+  v_cols text[] := public.ccm_columns(tbl);
   v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', public.ccm_writer_name(tbl, v_cols));
 begin
   execute format('create or replace function %s returns table (claimed integer[], merge integer[], results jsonb) '
@@ -947,9 +973,8 @@ CREATE FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bi
     SET enable_seqscan TO 'off'
     AS $_$
 declare
-  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
-  v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
-                          where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+  v_bk constant text[] := public.ccm_bookkeeping();
+  v_cols text[] := public.ccm_columns(tbl);
   v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
   v_fn text := public.ccm_writer_name(tbl, v_cols);
   v_new record;
@@ -1007,7 +1032,7 @@ CREATE FUNCTION public.ccm_writer_sql(tbl text, cols text[]) RETURNS text
     AS $$
   with c as (
     select array(select x from unnest(cols) x
-                  where x <> all (array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])) as data
+                  where x <> all (public.ccm_bookkeeping())) as data
   )
   select format(public.ccm_insert_sql(), tbl,
            (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x))
@@ -1497,6 +1522,10 @@ REVOKE ALL ON FUNCTION public.ccm_apply_op(sys text, op jsonb, settled bigint) F
 
 REVOKE ALL ON FUNCTION public.ccm_apply_upserts(sys text, ops jsonb, settled bigint) FROM PUBLIC;
 
+-- acl FUNCTION ccm_bookkeeping()
+
+REVOKE ALL ON FUNCTION public.ccm_bookkeeping() FROM PUBLIC;
+
 -- acl FUNCTION ccm_claim()
 
 REVOKE ALL ON FUNCTION public.ccm_claim() FROM PUBLIC;
@@ -1510,6 +1539,10 @@ REVOKE ALL ON FUNCTION public.ccm_clock(r jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ccm_clock(r jsonb) TO anon;
 GRANT ALL ON FUNCTION public.ccm_clock(r jsonb) TO authenticated;
 GRANT ALL ON FUNCTION public.ccm_clock(r jsonb) TO service_role;
+
+-- acl FUNCTION ccm_columns(tbl text)
+
+REVOKE ALL ON FUNCTION public.ccm_columns(tbl text) FROM PUBLIC;
 
 -- acl FUNCTION ccm_direct_at(sys text, tbl text, rid text, newest text)
 

@@ -25,6 +25,24 @@
 -- not joins, so no plan can make a 500-operation batch cost 500 x 500.
 
 -- ---------------------------------------------------------------------------------------------
+-- ccm_bookkeeping() -> text[]; ccm_columns(tbl) -> text[]
+--   Purpose: the columns ccm-sync maintains itself on every synced table (an operation may not
+--            write them), and a synced table's columns in order: the one definition the functions
+--            below take them from.
+--   Callers: the functions of this file (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_bookkeeping() returns text[]
+language sql immutable set search_path = '' as $$
+  select array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock']
+$$;
+
+create or replace function public.ccm_columns(tbl text) returns text[]
+language sql stable set search_path = '' as $$
+  select array(select a.attname::text from pg_catalog.pg_attribute a
+                where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum)
+$$;
+
+-- ---------------------------------------------------------------------------------------------
 -- ccm_insert_sql() -> text
 --   Purpose: the first statement for one table, as a format() template: %1$s the table, %2$s its
 --            data columns, %3$s the same as r.<column>. Parameters: $1 system, $2 table,
@@ -284,7 +302,7 @@ create or replace function public.ccm_writer_sql(tbl text, cols text[]) returns 
 language sql stable set search_path = '' as $$
   with c as (
     select array(select x from unnest(cols) x
-                  where x <> all (array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])) as data
+                  where x <> all (public.ccm_bookkeeping())) as data
   )
   select format(public.ccm_insert_sql(), tbl,
            (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x))
@@ -299,8 +317,7 @@ $$;
 create or replace function public.ccm_make_writers(tbl text) returns void
 language plpgsql volatile security definer set search_path = '' as $f$
 declare
-  v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
-                          where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+  v_cols text[] := public.ccm_columns(tbl);
   v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', public.ccm_writer_name(tbl, v_cols));
 begin
   execute format('create or replace function %s returns table (claimed integer[], merge integer[], results jsonb) '
@@ -330,9 +347,8 @@ create or replace function public.ccm_write_table(sys text, tbl text, ops jsonb,
 -- size must not make a scan of the whole table look cheaper)
 language plpgsql volatile security definer set search_path = '' set enable_seqscan = off as $f$
 declare
-  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
-  v_cols text[] := array(select a.attname::text from pg_catalog.pg_attribute a
-                          where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+  v_bk constant text[] := public.ccm_bookkeeping();
+  v_cols text[] := public.ccm_columns(tbl);
   v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
   v_fn text := public.ccm_writer_name(tbl, v_cols);
   v_new record;
@@ -418,7 +434,7 @@ $$;
 create or replace function public.ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_bk constant text[] := public.ccm_bookkeeping();
   v_op_id uuid := (op ->> 'op_id')::uuid;
   v_table text := op ->> 'table';
   v_rid text := op ->> 'record_id';
@@ -488,7 +504,7 @@ $$;
 create or replace function public.ccm_apply_op(sys text, op jsonb, settled bigint) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_bk constant text[] := public.ccm_bookkeeping();
   v_op_id uuid := (op ->> 'op_id')::uuid;
   v_table text := op ->> 'table';
   v_kind text := upper(coalesce(op ->> 'operation', ''));
@@ -710,7 +726,7 @@ do $$
 declare
   f text;
 begin
-  foreach f in array array['ccm_insert_sql()', 'ccm_read_sql()', 'ccm_write_sql()', 'ccm_known_results(text, jsonb, integer[], bigint)',
+  foreach f in array array['ccm_bookkeeping()', 'ccm_columns(text)', 'ccm_insert_sql()', 'ccm_read_sql()', 'ccm_write_sql()', 'ccm_known_results(text, jsonb, integer[], bigint)',
                            'ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[])',
                            'ccm_writer_sql(text, text[])', 'ccm_writer_name(text, text[])', 'ccm_make_writers(text)',
                            'ccm_write_table(text, text, jsonb, bigint)', 'ccm_apply_delete(text, jsonb, text, text, jsonb)',
@@ -732,6 +748,10 @@ comment on function public.ccm_apply_upserts(text, jsonb, bigint) is
   'The fast path for up to 500 operations: ccm_write_table per table, then ccm_known_results. Returns one entry per operation, null where ccm_apply_op is to answer. Owner only (batch_sync, ccm_apply_op).';
 comment on function public.ccm_write_table(text, text, jsonb, bigint) is
   'The operations of one table: the insert statement (ccm_insert_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed, the results of those inserted (in order) and of those merged (by position); raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
+comment on function public.ccm_bookkeeping() is
+  'The columns ccm-sync maintains on every synced table (an operation may not write them): the one list the functions take them from. Owner only.';
+comment on function public.ccm_columns(text) is
+  'A synced table''s columns, in order. Owner only.';
 comment on function public.ccm_insert_sql() is
   'Template of the first statement for a table: parse its operations, insert their ledger entries (a duplicate does not come back), insert the new records. Rendered by ccm_writer_sql. Owner only.';
 comment on function public.ccm_read_sql() is
