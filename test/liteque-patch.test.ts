@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SyncJobs, backoffDelay } from '../src/jobs/sync-jobs.ts';
+import { backoffDelay } from '../src/backoff.ts';
+import { SyncJobs } from '../src/jobs/sync-jobs.ts';
 import type { SyncJobPayload } from '../src/types.ts';
 
 const dirs: string[] = [];

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal } from '../src/local.ts';
 import { pruneHistory } from '../src/retention.ts';
-import { SyncWorkerHost } from '../src/workers/host.ts';
+import { SyncWorkerHost } from '../src/workers/sync-thread.ts';
 import { makeEnv } from './helpers/env.ts';
 
 const DAY = 86_400_000;

@@ -12,7 +12,7 @@ import { startDaemon } from '../src/daemon/daemon.ts';
 import { openLocal, syncContext } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
 import { ThresholdWatch } from '../src/triggers/threshold.ts';
-import { SyncWorkerHost } from '../src/workers/host.ts';
+import { SyncWorkerHost } from '../src/workers/sync-thread.ts';
 import { runSync } from '../src/workers/sync-run.ts';
 import { createTestDatabase, pgUrl, type TestDatabase } from './helpers/pg.ts';
 import { FaultProxy } from './helpers/proxy.ts';

@@ -3,6 +3,7 @@
  * thread until stopped. This file wires the parts together; each part lives in its own module.
  *
  *   triggers ─► SyncJobs (liteque) ─► JobPolicy.handle ─► SyncWorkerHost ─► worker thread: runSync
+ *   (../jobs/sync-jobs.ts holds the first two, ../workers/sync-thread.ts the last two)
  *
  * Triggers:
  * - threshold and event triggers: after every enqueue, in this process (the API) or another one
@@ -11,12 +12,12 @@
  *   heartbeat on their own timers;
  * - user: POST /api/sync/now (and `ccm-sync sync now`, which calls it);
  * - connection: offline → draining enqueues an `online` sync (./connection.ts); resuming from a
- *   pause runs the triggers the pause deferred (./job-policy.ts).
+ *   pause runs the triggers the pause deferred (../jobs/sync-jobs.ts).
  * The API port is bound before anything else starts: a taken port ends the start at once.
  */
 import { systemClock, type Clock } from '../clock.ts';
-import { StoreError, isDiskFull, messageOf } from '../errors.ts';
-import { SyncJobs } from '../jobs/sync-jobs.ts';
+import { messageOf } from '../errors.ts';
+import { JobPolicy, SyncJobs } from '../jobs/sync-jobs.ts';
 import { openLocal, type Local } from '../local.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { DiskWatch } from '../monitor/disk.ts';
@@ -24,18 +25,17 @@ import { SyncMetrics } from '../monitor/prometheus.ts';
 import { processAlive } from '../monitor/status.ts';
 import { PeriodicScheduler } from '../triggers/periodic.ts';
 import { ThresholdWatch } from '../triggers/threshold.ts';
-import { SyncWorkerHost } from '../workers/host.ts';
-import { bindApi, type ApiRoutes } from './api.ts';
+import { SyncWorkerHost } from '../workers/sync-thread.ts';
+import { apiRoutes, bindApi, type ApiRoutes } from './api.ts';
 import { ConnectionMonitor } from './connection.ts';
 import { startHookIntake } from './hook-intake.ts';
 import { lockHome, type HomeLock } from './lock.ts';
 import { startHousekeeping } from './housekeeping.ts';
-import { JobPolicy, type DaemonCore } from './job-policy.ts';
-import { apiRoutes } from './routes.ts';
 import { ensureToken } from './token.ts';
 import { watchCommits } from './watch.ts';
 import type { Settings } from '../config/load.ts';
 import type { ConnectionState } from '../store/state.ts';
+import type { DaemonCore } from './core.ts';
 import type { SyncProgress } from '../workers/sync-run.ts';
 import type { SyncJobPayload, SyncResult, TriggerType } from '../types.ts';
 
@@ -82,7 +82,7 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
     throw err;
   });
   local.outbox.recount();
-  const jobs = new SyncJobs({ file: settings.paths.jobsDb, attempts: settings.sync.retry.job_attempts, backoff: settings.sync.retry, timeoutMs: settings.sync.job_timeout_ms });
+  const jobs = new SyncJobs({ file: settings.paths.jobsDb, attempts: settings.sync.retry.job_attempts, backoff: settings.sync.retry, timeoutMs: settings.sync.job_timeout_ms, onDiskFull: () => disk.noticed() });
   const worker = new SyncWorkerHost(settings, { onCrash: (why) => log.error({ why }, 'the sync worker thread died; a fresh one takes the next job') });
   const prom = new SyncMetrics(local);
   let stopping = false;
@@ -111,18 +111,13 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
   });
 
   const hooks = startHookIntake(settings.paths.home, local, log, checkThresholds);
-  const syncNow = async (trigger: TriggerType = 'manual') => {
+  const syncNow = (trigger: TriggerType = 'manual') => {
     hooks.drain();
-    try {
-      return (await jobs.enqueueAndWait({ trigger, reason: `requested (${trigger})` })) as SyncResult;
-    } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      disk.noticed();
-      throw new StoreError(`disk full: the sync could not be queued (${settings.paths.jobsDb}); nothing queued is lost, and the daemon syncs by itself once space is free`);
-    }
+    return jobs.runNow(trigger);
   };
   api.serve(ensureToken(settings.paths.tokenFile), apiRoutes({
-    settings, local, worker, conn, syncNow, enqueue,
+    settings, local, worker, conn, jobs, enqueue,
+    drainHooks: () => hooks.drain(),
     recorded: checkThresholds,
     resumed: () => {
       for (const [trigger, reason] of policy.takeDeferred()) enqueue(trigger, `deferred while paused: ${reason}`);

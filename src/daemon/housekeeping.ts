@@ -8,7 +8,7 @@ import { messageOf } from '../errors.ts';
 import { evaluateAlerts, reconcileAlerts } from '../monitor/alerts.ts';
 import { tokenFacts } from '../remote/credentials.ts';
 import type { DiskWatch } from '../monitor/disk.ts';
-import type { DaemonCore } from './job-policy.ts';
+import type { DaemonCore } from './core.ts';
 
 export interface Housekeeping {
   checkAlerts(): void;
