@@ -4,7 +4,7 @@
  */
 import { fs } from './builtins.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { Recorder, recordOptions } from './record.ts';
+import { Recorder, recordOptions } from './record/record.ts';
 import { openDb, type Db } from './store/db.ts';
 import { MetricsStore } from './store/metrics.ts';
 import { Outbox } from './store/outbox.ts';

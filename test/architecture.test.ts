@@ -1,7 +1,8 @@
 /**
- * docs/architecture.md stays true: every file it names exists, and imports run the way it says
- * (the dashboard never imports the CLI, commands never import each other, stores import nothing
- * above them).
+ * docs/architecture.md stays true: every file it names exists, each stage of its glossary is the
+ * folder of that name, each sync path is at most five steps, and imports run the way it says (the
+ * dashboard never imports the CLI, commands never import each other, stores import nothing above
+ * them, no cycles).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +17,38 @@ describe('docs/architecture.md', () => {
     const named = [...new Set([...doc.matchAll(/`((?:src|supabase|test)\/[^`\s]+)`/g)].map((m) => m[1]!))];
     expect(named.length).toBeGreaterThan(30);
     expect(named.filter((f) => !existsSync(f))).toEqual([]);
+  });
+
+  it('has a folder per stage, and walks each sync path in at most five steps', () => {
+    const doc = readFileSync('docs/architecture.md', 'utf8');
+    const stages = [...doc.matchAll(/^\| \d \| \*\*(\w+)\*\* \|.*\|(.*)\|$/gm)];
+    expect(stages.map((m) => m[1])).toEqual(['record', 'triggers', 'jobs', 'package', 'remote', 'settle', 'monitor']);
+    for (const [, stage, where] of stages) {
+      expect(existsSync(`src/${stage}`), `src/${stage}/`).toBe(true);
+      const first = where!.match(/`src\/([^/`]+)\//)?.[1];
+      expect(first, `${stage} lives first in src/${stage}/`).toBe(stage);
+    }
+    const paths = doc.split(/^## /m).filter((sec) => sec.startsWith('`ccm-sync sync now`'));
+    expect(paths).toHaveLength(2);
+    for (const sec of paths) {
+      const steps = sec.match(/^\d+\. /gm) ?? [];
+      expect(steps.length).toBeGreaterThan(2);
+      expect(steps.length).toBeLessThanOrEqual(5);
+    }
+  });
+
+  it('has no import cycle in src', () => {
+    const graph = new Map(files('src').map((f) => [f, importsOf(f)]));
+    const cycles: string[] = [];
+    const done = new Set<string>();
+    const walk = (f: string, trail: string[]) => {
+      if (trail.includes(f)) return void cycles.push([...trail.slice(trail.indexOf(f)), f].join(' → '));
+      if (done.has(f)) return;
+      for (const to of graph.get(f) ?? []) walk(to, [...trail, f]);
+      done.add(f);
+    };
+    for (const f of graph.keys()) walk(f, []);
+    expect(cycles).toEqual([]);
   });
 
   it('holds for the imports: no dashboard → CLI, no command → command, no store → above it', () => {

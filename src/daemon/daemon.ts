@@ -7,7 +7,7 @@
  *
  * Triggers:
  * - threshold and event triggers: after every enqueue, in this process (the API) or another one
- *   (./watch.ts);
+ *   (../triggers/commit-watch.ts);
  * - periodic and scheduled: ../triggers/periodic.ts (bree), plus retention pruning and the
  *   heartbeat on their own timers;
  * - user: POST /api/sync/now (and `ccm-sync sync now`, which calls it);
@@ -24,7 +24,7 @@ import { DiskWatch } from '../monitor/disk.ts';
 import { SyncMetrics } from '../monitor/prometheus.ts';
 import { processAlive } from '../monitor/status.ts';
 import { PeriodicScheduler } from '../triggers/periodic.ts';
-import { ThresholdWatch } from '../triggers/threshold.ts';
+import { thresholdCheck } from '../triggers/threshold.ts';
 import { SyncWorkerHost } from '../workers/sync-thread.ts';
 import { apiRoutes, bindApi, type ApiRoutes } from './api.ts';
 import { ConnectionMonitor } from './connection.ts';
@@ -32,7 +32,7 @@ import { startHookIntake } from './hook-intake.ts';
 import { lockHome, type HomeLock } from './lock.ts';
 import { startHousekeeping } from './housekeeping.ts';
 import { ensureToken } from './token.ts';
-import { watchCommits } from './watch.ts';
+import { watchCommits } from '../triggers/commit-watch.ts';
 import type { Settings } from '../config/load.ts';
 import type { ConnectionState } from '../store/state.ts';
 import type { DaemonCore } from './core.ts';
@@ -211,20 +211,6 @@ function connectionMonitor({ settings, local, log, worker }: Omit<DaemonCore, 'c
       enqueue('retry', 'credential accepted again');
     },
   });
-}
-
-/** Looks at the pending counters and enqueues the sync a crossed threshold asks for. */
-function thresholdCheck(settings: Settings, local: Local, log: Logger, enqueue: Enqueue, stopping: () => boolean): () => void {
-  const thresholds = new ThresholdWatch(settings.sync);
-  return () => {
-    if (stopping()) return;
-    try {
-      const fired = thresholds.check(local.outbox.activity());
-      if (fired) enqueue(fired.trigger, fired.reason);
-    } catch (err) {
-      log.error({ err: messageOf(err) }, 'threshold check failed');
-    }
-  };
 }
 
 /** Every connection transition is logged and recorded as an urgent system_status row. */

@@ -10,7 +10,7 @@
  * event nothing: it is recorded all the same.
  */
 import { alsoClosed, assignTask, checkPayload, hookOperation, parsePayload, type Payload } from './claude.ts';
-import type { Recorder } from '../record.ts';
+import type { Recorder } from '../record/record.ts';
 import type { Db } from '../store/db.ts';
 import type { HookEvents } from '../store/hook-events.ts';
 import type { TranscriptUsage } from '../store/usage.ts';

@@ -1,5 +1,5 @@
 /**
- * Sync jobs: what a trigger enqueues, in the durable job runner (liteque on its own SQLite file;
+ * Stage 3, jobs: what a trigger enqueues, in the durable job runner (liteque on its own SQLite file;
  * it creates a table named `tasks`, which must not meet ours).
  *
  * Coalescing: every trigger enqueues with an idempotency key naming its class, `sync:event`

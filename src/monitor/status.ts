@@ -1,5 +1,5 @@
 /**
- * One snapshot of everything a person asks "is sync healthy?" about. `sync status`, the API's
+ * Stage 7, monitor: one snapshot of everything a person asks "is sync healthy?" about. `sync status`, the API's
  * /api/sync/status and the TUI all show this object; it reads the local database only.
  */
 import { hookHealth, type HookHealth } from './hook-health.ts';

@@ -6,7 +6,7 @@
  * failures mark the system offline): connection refused or reset, DNS failure, timeout, HTTP 5xx,
  * 408 and 429, and the transient SQLSTATE classes batch_sync re-raises (40, 53, 57, 58, 08, XX).
  * A statement timeout (57014) is one of them, and the sync run answers it by splitting the batch
- * (see workers/upload.ts).
+ * (see ./upload.ts).
  * Permanent (RemoteRejectedError): anything else that fails the whole call, such as a missing
  * system_id claim (42501), a missing migration (42883, PGRST202) or a bad JWT (401).
  *

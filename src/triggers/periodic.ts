@@ -1,5 +1,5 @@
 /**
- * Time-based triggers, scheduled with bree.
+ * Stage 2, triggers: the time-based ones, scheduled with bree.
  *
  * - The periodic sync: one bree job at a computed date. After it fires, and after every completed
  *   sync, the next date is recomputed from the adaptive interval (./adaptive.ts), persisted as

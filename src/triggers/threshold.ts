@@ -1,5 +1,6 @@
 /**
- * Threshold and event triggers, decided from the outbox counters after every enqueue.
+ * Stage 2, triggers: the threshold and event triggers, decided from the outbox counters after
+ * every enqueue (in the daemon: `thresholdCheck`, run by the API and by ./commit-watch.ts).
  *
  * A trigger fires when operations of its bucket were recorded since the last look (or requeued,
  * which raises the pending count) and the pending count is at or over its threshold, so a sync's
@@ -8,7 +9,10 @@
  * "Recorded since" comes from a counter that only grows: a sync that settles one urgent operation
  * while another is recorded leaves the pending count as it was, and must still fire.
  */
+import { messageOf } from '../errors.ts';
 import type { Activity } from '../store/outbox.ts';
+import type { Local } from '../local.ts';
+import type { Logger } from '../log.ts';
 import type { Settings } from '../config/load.ts';
 import type { TriggerType } from '../types.ts';
 
@@ -49,4 +53,18 @@ export class ThresholdWatch {
     if (grew('contexts') && n('contexts') >= t.max_pending_contexts) return { trigger: 'threshold_contexts', reason: `${n('contexts')} context changes pending (threshold ${t.max_pending_contexts})` };
     return undefined;
   }
+}
+
+/** Looks at the pending counters and enqueues the sync a crossed threshold asks for. */
+export function thresholdCheck(settings: Settings, local: Local, log: Logger, enqueue: (trigger: TriggerType, reason: string) => void, stopping: () => boolean): () => void {
+  const thresholds = new ThresholdWatch(settings.sync);
+  return () => {
+    if (stopping()) return;
+    try {
+      const fired = thresholds.check(local.outbox.activity());
+      if (fired) enqueue(fired.trigger, fired.reason);
+    } catch (err) {
+      log.error({ err: messageOf(err) }, 'threshold check failed');
+    }
+  };
 }

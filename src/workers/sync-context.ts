@@ -1,4 +1,4 @@
-/** What one sync run is given (workers/sync-run.ts), shared with the module that ends a run (sync-outcome.ts). */
+/** What one sync run is given (workers/sync-run.ts), shared with the module that ends a run (../settle/run-outcome.ts). */
 import type { Clock } from '../clock.ts';
 import type { Db } from '../store/db.ts';
 import type { MetricsStore } from '../store/metrics.ts';
@@ -18,7 +18,7 @@ export interface SyncRunOptions {
   hookUploads?: readonly string[];
   /** hooks.paths: hashed: the fleet's salt (CCM_SYNC_PATH_SALT). */
   pathSalt?: string;
-  /** sync.retry, as the config has it (settle.ts uses the same names). */
+  /** sync.retry, as the config has it (../settle/settle.ts uses the same names). */
   retry: { base_delay_ms: number; max_delay_ms: number; jitter: number; operation_max_attempts: number };
   selective: { backlog_operations: number; first_tables: readonly string[]; hook_events: 'summarise' | 'skip' };
   /** Ask the remote to prune the ledger at most this often (undefined: never). */

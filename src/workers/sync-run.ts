@@ -23,15 +23,15 @@
  * batches settled before it stay settled. The metrics row and last_sync are written either way.
  */
 import { type PackagedBatch } from '../package/index.ts';
-import { settleLocally, settleResults } from '../settle.ts';
-import { packageIsolating } from './page.ts';
-import { countIn, emptyResult, finish } from './sync-outcome.ts';
-import { uploader, type Envelope } from './upload.ts';
+import { settleLocally, settleResults } from '../settle/settle.ts';
+import { packageIsolating } from '../package/page.ts';
+import { countIn, emptyResult, finish } from '../settle/run-outcome.ts';
+import { uploader, type Envelope } from '../remote/upload.ts';
 import type { Outbox, PendingRow } from '../store/outbox.ts';
 import type { SyncContext, SyncRunOptions } from './sync-context.ts';
 import type { RemoteResult, SyncJobPayload, SyncResult } from '../types.ts';
 
-export { emptyResult } from './sync-outcome.ts';
+export { emptyResult } from '../settle/run-outcome.ts';
 
 export type { SyncContext, SyncProgress, SyncRunOptions } from './sync-context.ts';
 

@@ -20,7 +20,7 @@ import { heartbeatOf } from '../monitor/heartbeat.ts';
 import { openTransport } from '../remote/index.ts';
 import { pruneHistory, type PruneResult } from '../retention.ts';
 import { runSync, type SyncProgress } from './sync-run.ts';
-import { uploader } from './upload.ts';
+import { uploader } from '../remote/upload.ts';
 import type { Settings } from '../config/load.ts';
 import type { QueryAnswer, Transport, Verification, VerifyItem } from '../remote/transport.ts';
 import type { SyncJobPayload, SyncResult } from '../types.ts';

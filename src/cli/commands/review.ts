@@ -2,7 +2,7 @@
 import { InputError } from '../../errors.ts';
 import { evaluateAlerts } from '../../monitor/alerts.ts';
 import { tokenFacts } from '../../remote/credentials.ts';
-import { refreshLocalCopy } from '../../settle.ts';
+import { refreshLocalCopy } from '../../settle/settle.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { lookLocal, repairLocal } from '../with-local.ts';
 

@@ -1,12 +1,12 @@
 /**
- * The outcome of one sync run: its result object from start to finish, and how it is recorded
- * (the metrics row, last_sync, last_success). Apart from ./sync-run.ts so that each stays readable.
+ * Stage 6, settle, for a whole run: its result object from start to finish, and how it is
+ * recorded (the metrics row, last_sync, last_success). The run itself is ../workers/sync-run.ts.
  */
 import { messageOf } from '../errors.ts';
 import { unpackagedBytes } from '../package/index.ts';
 import type { PendingRow } from '../store/outbox.ts';
 import type { SyncJobPayload, SyncResult } from '../types.ts';
-import type { SyncContext } from './sync-context.ts';
+import type { SyncContext } from '../workers/sync-context.ts';
 
 export function emptyResult(trigger: SyncJobPayload['trigger']): SyncResult {
   return {

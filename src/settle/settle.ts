@@ -14,14 +14,14 @@
  * write), the local copy of a table ccm-sync keeps locally is refreshed from it.
  * Nothing is marked synced without the remote's answer for it.
  */
-import { LOCAL_COPY_TABLES, recordFromRemoteRow } from './catalog.ts';
-import { backoffDelay, type BackoffOptions } from './backoff.ts';
-import { isPermanentRejection, remediation } from './remote/transport.ts';
-import { LocalRecords } from './store/local-records.ts';
-import type { Db } from './store/db.ts';
-import type { Outbox, PendingRow, SettleEntry } from './store/outbox.ts';
-import type { Packaged } from './package/types.ts';
-import type { RemoteResult } from './types.ts';
+import { LOCAL_COPY_TABLES, recordFromRemoteRow } from '../catalog.ts';
+import { backoffDelay, type BackoffOptions } from '../backoff.ts';
+import { isPermanentRejection, remediation } from '../remote/transport.ts';
+import { LocalRecords } from '../store/local-records.ts';
+import type { Db } from '../store/db.ts';
+import type { Outbox, PendingRow, SettleEntry } from '../store/outbox.ts';
+import type { Packaged } from '../package/types.ts';
+import type { RemoteResult } from '../types.ts';
 
 export interface SettleOptions {
   nowMs: number;

@@ -10,17 +10,17 @@
  * Classification: each operation gets threshold buckets (tasks, contexts, errors, ...) that the
  * counters track, and critical or security alerts are raised to priority urgent.
  */
-import { OpIds } from './op-id.ts';
-import { InputError, messageOf } from './errors.ts';
-import { LOCAL_COPY_TABLES, TABLE_NAMES, tableSpec } from './catalog.ts';
-import { checkChangedAt, checkData, checkJson, fail } from './record-checks.ts';
-import { storeError, type Db } from './store/db.ts';
-import { CLOSING_EVENTS, HookEvents, type HookEventRow } from './store/hook-events.ts';
-import { LocalRecords } from './store/local-records.ts';
-import { Outbox, type Counts, type NewOutboxRow } from './store/outbox.ts';
-import { OPERATIONS, PRIORITIES, type OperationInput, type Priority } from './types.ts';
-import type { Clock } from './clock.ts';
-import type { Settings } from './config/load.ts';
+import { OpIds } from '../op-id.ts';
+import { InputError, messageOf } from '../errors.ts';
+import { LOCAL_COPY_TABLES, TABLE_NAMES, tableSpec } from '../catalog.ts';
+import { checkChangedAt, checkData, checkJson, fail } from './checks.ts';
+import { storeError, type Db } from '../store/db.ts';
+import { CLOSING_EVENTS, HookEvents, type HookEventRow } from '../store/hook-events.ts';
+import { LocalRecords } from '../store/local-records.ts';
+import { Outbox, type Counts, type NewOutboxRow } from '../store/outbox.ts';
+import { OPERATIONS, PRIORITIES, type OperationInput, type Priority } from '../types.ts';
+import type { Clock } from '../clock.ts';
+import type { Settings } from '../config/load.ts';
 import type { Statement } from 'better-sqlite3';
 
 export interface RecordOptions {

@@ -3,9 +3,9 @@
  * changed_at against this machine's clock, and the JSON against what Postgres can store. Each
  * throws an InputError that names the input at fault (`where`) and the fix.
  */
-import { keepableEvent } from './hooks/keepable.ts';
-import { InputError } from './errors.ts';
-import { contractProblems, withoutRedundantId, type TableSpec } from './catalog.ts';
+import { keepableEvent } from '../hooks/keepable.ts';
+import { InputError } from '../errors.ts';
+import { contractProblems, withoutRedundantId, type TableSpec } from '../catalog.ts';
 
 export function fail(where: string, msg: string): never {
   throw new InputError(`${where}: ${msg}`);

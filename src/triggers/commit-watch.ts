@@ -1,5 +1,5 @@
 /**
- * Noticing what other processes record (`ccm-sync enqueue` from a hook, the library), so that
+ * Stage 2, triggers: noticing what other processes record (`ccm-sync enqueue` from a hook, the library), so that
  * threshold and event triggers fire within milliseconds.
  *
  * Every commit touches the database's WAL file, and a watch on the database directory (inotify)

@@ -9,7 +9,7 @@
  * and the ledger makes every resend safe anyway.
  */
 import type { Clock } from '../clock.ts';
-import type { Transport } from '../remote/transport.ts';
+import type { Transport } from './transport.ts';
 import type { Batch, Heartbeat, RemoteResult, WireOperation } from '../types.ts';
 
 export interface Envelope {

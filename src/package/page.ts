@@ -5,8 +5,8 @@
  * dead-lettered on its own with the reason; the rest of the page goes on.
  */
 import { messageOf } from '../errors.ts';
-import { packagePage, type PackageOptions, type PackagedPage } from '../package/index.ts';
-import type { PackagerContext } from '../package/types.ts';
+import { packagePage, type PackageOptions, type PackagedPage } from './index.ts';
+import type { PackagerContext } from './types.ts';
 import type { PendingRow } from '../store/outbox.ts';
 
 export interface Poisoned {
