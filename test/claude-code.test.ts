@@ -10,12 +10,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { runCli } from './helpers/cli.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { startMessagesApi, type MessagesApi, type Step } from './helpers/messages-api.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { scaled } from './helpers/wait.ts';
+import { pgTest } from './helpers/fixtures.ts';
 
 const CLAUDE = path.resolve('node_modules/.bin/claude');
 const PATH_WITH_CLAUDE = `${path.dirname(CLAUDE)}:${process.env.PATH}`;
@@ -23,15 +23,13 @@ const MODEL = 'claude-sonnet-4-5-20250929';
 
 const usage = (i: number): Step['usage'] => ({ input_tokens: 100 + i, output_tokens: 10 + i, cache_creation_input_tokens: 1000 * (i % 2), cache_read_input_tokens: 500 + 7 * i });
 
-let db: TestDatabase;
 let api: MessagesApi;
 let root: string;
 let env: TestEnv;
 let userHome: string;
 let repo: string;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   root = mkdtempSync(path.join(tmpdir(), 'ccm-claude-'));
   repo = path.join(root, 'widgets');
   userHome = path.join(root, 'alice');
@@ -63,7 +61,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await api.close();
-  await db.drop();
   env.cleanup();
   rmSync(root, { recursive: true, force: true });
 });
@@ -105,7 +102,7 @@ const sum = (markers: string[]) => {
 };
 
 describe('a real Claude Code session', () => {
-  it('is summarised per prompt on the remote: tools, files, the failed command, tokens, cost, model, repository and branch', { timeout: scaled(300_000) }, async () => {
+  pgTest('is summarised per prompt on the remote: tools, files, the failed command, tokens, cost, model, repository and branch', { timeout: scaled(300_000) }, async ({ db }) => {
     const install = await runCli(['hook', 'install', '--json'], { env: { ...env.env, HOME: userHome, PATH: PATH_WITH_CLAUDE }, cwd: repo });
     expect(install.code, install.stderr).toBe(0);
     expect(JSON.parse(install.stdout)).toMatchObject({ claude_version: '2.1.328', file: path.join(userHome, '.claude', 'settings.json') });

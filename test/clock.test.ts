@@ -4,26 +4,18 @@
  * the last one recorded), on the remote and in the local copy; a direct edit made between them is
  * still judged by wall-clock time; and a change time far in the future is refused at enqueue.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openLocal, syncContext } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
 import { runSync } from '../src/workers/sync-run.ts';
 import { runCli } from './helpers/cli.ts';
 import { makeEnv } from './helpers/env.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
-
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+import { pgTest } from './helpers/fixtures.ts';
 
 const HOUR = 3_600_000;
 
 describe('a clock that jumps', () => {
-  it("keeps this machine's own writes in order when its clock is set back, and still lets a later direct edit win", async () => {
+  pgTest("keeps this machine's own writes in order when its clock is set back, and still lets a later direct edit win", async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
     let now = Date.now() + HOUR; // the clock runs an hour ahead
     const local = openLocal(env.settings, { now: () => now });

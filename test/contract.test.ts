@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BOOKKEEPING_COLUMNS, ROW_TABLES, TABLES, recordFromRemoteRow, tableSpec, type ColumnType } from '../src/catalog.ts';
 import { InputError } from '../src/errors.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
@@ -21,28 +21,20 @@ import { configMarkdown } from '../src/cli/commands/setup.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { anonKey, systemToken } from './helpers/jwt.ts';
 import { runCli } from './helpers/cli.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
-import { startPostgrest, type PostgrestServer } from './helpers/postgrest.ts';
 import type { Transport } from '../src/remote/transport.ts';
+import { postgrestTest, type PostgrestServer, type TestDatabase } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
-let rest: PostgrestServer;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  rest = await startPostgrest(db);
-});
-afterAll(async () => {
-  await rest.close();
-  await db.drop();
-});
+interface Remote {
+  db: TestDatabase;
+  rest: PostgrestServer;
+}
 
 const PG_TYPES: Record<ColumnType, string> = {
   text: 'text', integer: 'integer', numeric: 'numeric', boolean: 'boolean', timestamptz: 'timestamp with time zone', jsonb: 'jsonb',
 };
 
 describe('the table catalog', () => {
-  it('is what the migrated remote has: every table, column and type, and the allowlist', async () => {
+  postgrestTest('is what the migrated remote has: every table, column and type, and the allowlist', async ({ db }) => {
     const cols = await db.query<{ table_name: string; column_name: string; data_type: string }>(
       `select table_name, column_name, data_type from information_schema.columns where table_schema = 'public'`);
     const has = new Map(cols.map((c) => [`${c.table_name}.${c.column_name}`, c.data_type]));
@@ -77,11 +69,11 @@ const EXAMPLES = [
   { operation: 'UPDATE', table_name: 'tasks', record_id: '123', record_data: { status: 'complete', completed_at: '2026-11-25T10:00:00Z', reviewer_mood: { happy: true } } },
 ] as const;
 
-function examplesLand(name: string, open: (env: TestEnv) => Promise<{ transport: Transport; row: (table: string, id: string, sys: string) => Promise<Record<string, unknown>> }>) {
-  it(`lands the design's examples with every field: ${name}`, async () => {
+function examplesLand(name: string, open: (env: TestEnv, remote: Remote) => Promise<{ transport: Transport; row: (table: string, id: string, sys: string) => Promise<Record<string, unknown>> }>) {
+  postgrestTest(`lands the design's examples with every field: ${name}`, async ({ db, rest }) => {
     const env = makeEnv();
     const local = openLocal(env.settings);
-    const { transport, row } = await open(env);
+    const { transport, row } = await open(env, { db, rest });
     try {
       local.recorder.record([...EXAMPLES]);
       const r = await runSync(syncContext(local, env.settings, transport), { trigger: 'manual', reason: 'test' });
@@ -107,11 +99,11 @@ function examplesLand(name: string, open: (env: TestEnv) => Promise<{ transport:
  * are dead letters at once; an error of no known class (P0001) is retried with backoff; a transient
  * one (40001) fails the whole call, so the job retries it and the operation stays pending.
  */
-function rejectionClasses(name: string, open: (env: TestEnv) => Promise<{ transport: Transport; exec: (sql: string) => Promise<unknown> }>) {
-  it(`sends each rejection class where it belongs: ${name}`, async () => {
+function rejectionClasses(name: string, open: (env: TestEnv, remote: Remote) => Promise<{ transport: Transport; exec: (sql: string) => Promise<unknown> }>) {
+  postgrestTest(`sends each rejection class where it belongs: ${name}`, async ({ db, rest }) => {
     const env = makeEnv();
     const local = openLocal(env.settings);
-    const { transport, exec } = await open(env);
+    const { transport, exec } = await open(env, { db, rest });
     await exec(`create or replace function ccm_test_refuse() returns trigger language plpgsql as $$ begin
         if new.summary = 'constraint' then raise exception 'refused by a constraint' using errcode = '23514'; end if;
         if new.summary = 'permission' then raise exception 'not allowed' using errcode = '42501'; end if;
@@ -144,11 +136,11 @@ function rejectionClasses(name: string, open: (env: TestEnv) => Promise<{ transp
 }
 
 describe('rejection classes', () => {
-  rejectionClasses('postgres', async (env) => ({
+  rejectionClasses('postgres', async (env, { db }) => ({
     transport: new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 }),
     exec: (sql) => db.query(sql),
   }));
-  rejectionClasses('supabase', async (env) => ({
+  rejectionClasses('supabase', async (env, { db, rest }) => ({
     transport: new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), timeoutMs: 2000 }),
     exec: (sql) => db.query(sql),
   }));
@@ -159,14 +151,14 @@ describe('rejection classes', () => {
 });
 
 describe('the design\'s examples', () => {
-  const superRow = async (table: string, id: string, sys: string) => (await db.query(`select * from ${table} where system_id = $1 and id = $2`, [sys, id]))[0]!;
-  examplesLand('postgres', async (env) => ({
+  const superRow = (db: TestDatabase) => async (table: string, id: string, sys: string) => (await db.query(`select * from ${table} where system_id = $1 and id = $2`, [sys, id]))[0]!;
+  examplesLand('postgres', async (env, { db }) => ({
     transport: new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 }),
-    row: superRow,
+    row: superRow(db),
   }));
-  examplesLand('supabase (supabase-js → PostgREST)', async (env) => ({
+  examplesLand('supabase (supabase-js → PostgREST)', async (env, { db, rest }) => ({
     transport: new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), timeoutMs: 10_000 }),
-    row: superRow,
+    row: superRow(db),
   }));
   examplesLand('embedded (PGlite)', async (env) => {
     const t = await EmbeddedTransport.open(env.settings.paths.embedded, env.systemId);
@@ -225,7 +217,7 @@ describe('property: refused at enqueue, or lands with every key recoverable', ()
   let env: TestEnv;
   let local: Local;
   let transport: PostgresTransport;
-  beforeAll(() => {
+  postgrestTest.beforeAll(({ db }) => {
     env = makeEnv();
     local = openLocal(env.settings);
     transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
@@ -245,7 +237,7 @@ describe('property: refused at enqueue, or lands with every key recoverable', ()
   );
   const keysFor = (table: string) => fc.constantFrom(...tableSpec(table)!.columns.map((c) => c.name), 'id', 'updated_at', 'mood', 'notes', 'ünïcode key', 'extra');
 
-  it('holds for every row table', async () => {
+  postgrestTest('holds for every row table', async ({ db }) => {
     let n = 0;
     await fc.assert(fc.asyncProperty(
       fc.constantFrom(...ROW_TABLES).chain((table) => fc.record({ table: fc.constant(table), data: fc.dictionary(keysFor(table), value, { maxKeys: 6 }) })),

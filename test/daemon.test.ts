@@ -4,16 +4,15 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startDaemon, type Daemon } from '../src/daemon/daemon.ts';
 import { openLocal } from '../src/local.ts';
 import { ThresholdWatch } from '../src/triggers/threshold.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
 import { until } from './helpers/wait.ts';
+import { pgTest, type TestDatabase } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
 let env: TestEnv;
 let daemon: Daemon;
 
@@ -32,10 +31,9 @@ const api = async (method: string, path: string, payload?: string, token?: strin
   const body: any = res.headers.get('content-type')?.includes('json') ? await res.json() : await res.text();
   return { status: res.status, body };
 };
-const remoteCount = async (table: string) => Number((await db.query<{ n: string }>(`select count(*) n from ${table} where system_id = $1`, [env.systemId]))[0]!.n);
+const remoteCount = async (db: TestDatabase, table: string) => Number((await db.query<{ n: string }>(`select count(*) n from ${table} where system_id = $1`, [env.systemId]))[0]!.n);
 
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   env = makeEnv(
     {
       remote: { kind: 'postgres' },
@@ -48,11 +46,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await daemon.stop();
   env.cleanup();
-  await db.drop();
 });
 
 describe('daemon triggers', () => {
-  it('syncs an urgent operation enqueued by another process at once (trigger urgent)', async () => {
+  pgTest('syncs an urgent operation enqueued by another process at once (trigger urgent)', async ({ db }) => {
     const r = await runCli(['enqueue', '--op', 'INSERT', '--table', 'alerts', '--id', 'u1', '--data', '{"message":"disk"}', '--priority', 'urgent'], { env: env.env });
     expect(r.code).toBe(0);
     await until(async () => (await db.query("select 1 from alerts where id = 'u1'")).length === 1, 'the urgent alert on the remote', 5000);
@@ -60,17 +57,17 @@ describe('daemon triggers', () => {
     await until(() => triggers().includes('urgent'), 'the urgent sync in sync_metrics', 5000);
   });
 
-  it('fires threshold_tasks on the 5th pending task and threshold_total on the 50th operation', async () => {
+  pgTest('fires threshold_tasks on the 5th pending task and threshold_total on the 50th operation', async ({ db }) => {
     for (let i = 0; i < 4; i++) daemon.local.recorder.record([{ operation: 'INSERT', table_name: 'tasks', record_id: `t${i}`, record_data: { title: String(i) } }]);
     await new Promise((r) => setTimeout(r, 300));
     expect(triggers()).not.toContain('threshold_tasks');
     await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 't4', '--data', '{"title":"5th"}'], { env: env.env });
     await until(() => triggers().includes('threshold_tasks'), 'threshold_tasks');
-    await until(async () => (await remoteCount('tasks')) === 5, 'five tasks on the remote');
+    await until(async () => (await remoteCount(db, 'tasks')) === 5, 'five tasks on the remote');
     const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify({ operation: 'UPDATE', table_name: 'supervisory_reports', record_id: `r${i}`, record_data: { summary: 'ok' }, priority: 'low' })).join('\n');
     await runCli(['enqueue', '--stdin'], { env: env.env, input: lines });
     await until(() => triggers().includes('threshold_total'), 'threshold_total');
-    await until(async () => (await remoteCount('supervisory_reports')) === 50, 'fifty reports on the remote');
+    await until(async () => (await remoteCount(db, 'supervisory_reports')) === 50, 'fifty reports on the remote');
   });
 
   it('fires critical_error, security and context_change events', async () => {
@@ -82,7 +79,7 @@ describe('daemon triggers', () => {
     await until(() => triggers().includes('context_change'), 'context_change');
   });
 
-  it('answers sync now through the daemon from the CLI (trigger manual)', async () => {
+  pgTest('answers sync now through the daemon from the CLI (trigger manual)', async ({ db }) => {
     daemon.local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'm1', record_data: { title: 'manual' }, priority: 'low' }]);
     const r = await runCli(['sync', 'now', '--json'], { env: env.env });
     expect(r.code).toBe(0);
@@ -93,7 +90,7 @@ describe('daemon triggers', () => {
     await until(() => triggers().includes('manual'), 'the manual sync in sync_metrics');
   });
 
-  it('serves the local API behind the token, on 127.0.0.1 only', async () => {
+  pgTest('serves the local API behind the token, on 127.0.0.1 only', async ({ db }) => {
     expect((statSync(env.settings.paths.tokenFile).mode & 0o777).toString(8)).toBe('600');
     expect((await api('GET', '/api/sync/status', undefined, 'wrong')).status).toBe(401);
     const noAuth = await fetch(`http://127.0.0.1:${daemon.port}/api/sync/status`);
@@ -134,11 +131,11 @@ describe('daemon triggers', () => {
     expect(leaked).not.toContain(db.url);
   });
 
-  it('coalesces a 10,000-operation burst into a few sync jobs', async () => {
+  pgTest('coalesces a 10,000-operation burst into a few sync jobs', async ({ db }) => {
     const before = triggers().length;
     const lines = Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ operation: 'INSERT', table_name: 'tasks', record_id: `burst-${i}`, record_data: { title: 'b' } }));
     for (let i = 0; i < 10_000; i += 500) await runCli(['enqueue', '--stdin'], { env: env.env, input: lines.slice(i, i + 500).join('\n') });
-    await until(async () => (await remoteCount('tasks')) >= 10_000, 'the burst on the remote', 60_000, 200);
+    await until(async () => (await remoteCount(db, 'tasks')) >= 10_000, 'the burst on the remote', 60_000, 200);
     await until(() => daemon.local.outbox.pendingTotal() === 0 && triggers().length > before, 'the burst settled and its syncs in sync_metrics');
     const syncs = triggers().length - before;
     expect(syncs).toBeGreaterThan(0);

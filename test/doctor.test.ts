@@ -6,23 +6,22 @@
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { mintToken, anonKey } from './helpers/jwt.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { startPostgrest, type PostgrestServer } from './helpers/postgrest.ts';
+import { pgTest } from './helpers/fixtures.ts';
+import { createTestDatabase } from './helpers/pg.ts';
 
 interface Check { area: string; name: string; level: 'ok' | 'warn' | 'fail'; detail: string; fix?: string }
 
-let db: TestDatabase;
 let env: TestEnv;
 let user: string;
 /** The URL a fleet's machine gets: a login role that is only a member of authenticated. */
 let machineUrl: string;
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   await db.query("do $$ begin create role ccm_doctor_machine login; exception when duplicate_object then null; end $$; grant authenticated to ccm_doctor_machine");
   const u = new URL(db.url);
   u.username = 'ccm_doctor_machine';
@@ -38,7 +37,6 @@ beforeAll(async () => {
   expect((await runCli(['hook', 'install', '--claude-version', '2.1.328'], { env: { ...env.env, HOME: user }, cwd: env.dir })).code).toBe(0);
 });
 afterAll(async () => {
-  await db.drop();
   env.cleanup();
 });
 
@@ -50,7 +48,7 @@ async function doctor(extra: NodeJS.ProcessEnv = {}, args: string[] = []) {
 }
 
 describe('ccm-sync doctor', () => {
-  it('passes a healthy setup: each check ok, the clock skew measured, other systems invisible', async () => {
+  pgTest('passes a healthy setup: each check ok, the clock skew measured, other systems invisible', async ({ db }) => {
     const daemon = await startDaemonProcess({ ...env.env, HOME: user });
     try {
       const { code, out, find } = await doctor();
@@ -82,7 +80,7 @@ describe('ccm-sync doctor', () => {
     expect(human.stdout).toMatch(/^warn {2}daemon: daemon {17}not running: nothing syncs until a command asks\n {37}→ ccm-sync start, or ccm-sync service install$/m);
   });
 
-  it('fails a remote without the migrations, an expired token and a full disk, each with its fix', async () => {
+  pgTest('fails a remote without the migrations, an expired token and a full disk, each with its fix', async ({ db }) => {
     const empty = await createTestDatabase('ccm_empty', { migrate: false });
     try {
       const r = await doctor({ CCM_SYNC_DATABASE_URL: empty.url });

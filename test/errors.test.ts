@@ -11,11 +11,10 @@ import { CLI, runCli } from './helpers/cli.ts';
 import { freePort } from './helpers/postgrest.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { RemoteRejectedError, RemoteUnavailableError } from '../src/errors.ts';
 import { pgFacts, reusableAfter } from '../src/remote/postgres.ts';
 import { classifyFailure } from '../src/remote/transport.ts';
-
+import { pgTest } from './helpers/fixtures.ts';
 
 const noStack = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
 
@@ -156,18 +155,15 @@ describe('remote token flags', () => {
 });
 
 describe('remote query', () => {
-  let db: TestDatabase;
   let env: TestEnv;
-  beforeAll(async () => {
-    db = await createTestDatabase();
+  pgTest.beforeAll(async ({ db }) => {
     env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
   });
   afterAll(async () => {
     env.cleanup();
-    await db.drop();
   });
 
-  it('shows what arrived on the postgres remote and cannot change it', async () => {
+  pgTest('shows what arrived on the postgres remote and cannot change it', async ({ db }) => {
     await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 'q-1', '--data', '{"title":"look at me"}'], { env: env.env });
     expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
     const r = await runCli(['remote', 'query', '--json', "select id, title from tasks where id = 'q-1'"], { env: env.env });

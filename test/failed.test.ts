@@ -4,13 +4,12 @@
  * `alerts` say meanwhile, and `sync now` naming what holds operations back instead of saying
  * nothing_to_sync.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { alike } from '../src/store/review.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { pgTest } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
 let env: TestEnv;
 const cli = async (...args: string[]) => runCli(args, { env: env.env });
 const json = async (...args: string[]) => {
@@ -18,8 +17,7 @@ const json = async (...args: string[]) => {
   return { code: r.code, body: JSON.parse(r.stdout) as Record<string, unknown>, stderr: r.stderr };
 };
 
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   await db.query("alter table alerts add constraint ccm_test_no_spam check (message is distinct from 'spam')");
   await db.query(`create function ccm_test_flaky() returns trigger language plpgsql as $$
     begin if new.message = 'flaky' then raise exception 'not now'; end if; return new; end $$`);
@@ -28,7 +26,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   env.cleanup();
-  await db.drop();
 });
 
 describe('failed operations from the command line', () => {

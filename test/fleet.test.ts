@@ -6,26 +6,23 @@
 import { scaled } from './helpers/wait.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { runCli } from './helpers/cli.ts';
 import { APPLY_LOG_SQL, checkFleet, runFleet, type FleetRun } from './helpers/fleet.ts';
 import { anonKey, JWT_SECRET } from './helpers/jwt.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { startPostgrest } from './helpers/postgrest.ts';
+import { pgTest } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
 let fleet: FleetRun;
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   await db.query(APPLY_LOG_SQL);
 });
 afterAll(async () => {
   fleet?.cleanup();
-  await db.drop();
 });
 
 describe('a fleet of 10 systems', () => {
-  it('syncs every operation of every system exactly once, all at the same time', async () => {
+  pgTest('syncs every operation of every system exactly once, all at the same time', async ({ db }) => {
     fleet = await runFleet({ systems: 10, opsPerSystem: 500, remote: { kind: 'postgres', url: db.url }, processes: 2, batch: 100 });
     expect(fleet.operations).toBe(5000);
     const check = await checkFleet(db.query.bind(db), fleet.systems);
@@ -37,7 +34,7 @@ describe('a fleet of 10 systems', () => {
     for (const s of systems) expect(Number(s.pruned_through)).toBeGreaterThan(0);
   }, scaled(40_000));
 
-  it('shows the operator every system, a failing one, and stale ones once they fall silent', async () => {
+  pgTest('shows the operator every system, a failing one, and stale ones once they fall silent', async ({ db }) => {
     const env = { CCM_SYNC_DATABASE_URL: db.url };
     // The fleet view from an operator's machine: any config naming the postgres remote.
     const operator = path.join(fleet.dir, 'fleet-000', 'config.yaml');
@@ -91,7 +88,7 @@ describe('a fleet of 10 systems', () => {
 });
 
 describe('the backlog a system reports', () => {
-  it('is 0 once a drain of 3,000 operations at the default batch size has finished', async () => {
+  pgTest('is 0 once a drain of 3,000 operations at the default batch size has finished', async ({ db }) => {
     const { makeEnv } = await import('./helpers/env.ts');
     const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
     try {
@@ -108,7 +105,7 @@ describe('the backlog a system reports', () => {
 });
 
 describe('a fleet through PostgREST and supabase-js', () => {
-  it('syncs 4 systems × 200 operations exactly once over HTTP', async () => {
+  pgTest('syncs 4 systems × 200 operations exactly once over HTTP', async ({ db }) => {
     const api = await startPostgrest(db);
     try {
       const run = await runFleet({ systems: 4, opsPerSystem: 200, remote: { kind: 'supabase', url: api.url, anonKey: await anonKey(), jwtSecret: JWT_SECRET }, processes: 1, prefix: 'http', batch: 50 });

@@ -12,8 +12,8 @@ import { freePort } from './helpers/postgrest.ts';
 import { runCli } from './helpers/cli.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv } from './helpers/env.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { until } from './helpers/wait.ts';
+import { pgTest } from './helpers/fixtures.ts';
 
 const CORPUS = readFileSync(new URL('./fixtures/claude-code/payloads.jsonl', import.meta.url), 'utf8').trim().split('\n');
 
@@ -193,15 +193,8 @@ describe('hook install and uninstall', () => {
   });
 });
 
-
 describe('the daemon and hooks', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => db.drop());
-
-  it('records spooled events as they land, and a third failed command starts a sync by itself', async () => {
+  pgTest('records spooled events as they land, and a third failed command starts a sync by itself', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 }, thresholds: { max_pending_errors: 3 } } }, { CCM_SYNC_DATABASE_URL: db.url });
     const daemon = await startDaemonProcess(env.env);
     try {
@@ -216,7 +209,7 @@ describe('the daemon and hooks', () => {
     }
   });
 
-  it('installs an http hook to the running daemon, whose route records the payload and answers 204', async () => {
+  pgTest('installs an http hook to the running daemon, whose route records the payload and answers 204', async ({ db }) => {
     const port = await freePort();
     const env = makeEnv({ remote: { kind: 'postgres' }, api: { port }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
     const daemon = await startDaemonProcess(env.env);

@@ -15,7 +15,7 @@ import { spoolDir, spoolPayload } from '../src/hooks/spool.ts';
 import { openLocal } from '../src/local.ts';
 import { CLI, runCli } from './helpers/cli.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { pgTest, type TestDatabase } from './helpers/fixtures.ts';
 
 const CORPUS = readFileSync(new URL('./fixtures/claude-code/payloads.jsonl', import.meta.url), 'utf8').trim().split('\n');
 const withoutPromptIds = CORPUS.map((l) => {
@@ -23,21 +23,18 @@ const withoutPromptIds = CORPUS.map((l) => {
   return JSON.stringify(rest);
 });
 
-let db: TestDatabase;
 /** A folder with a `ccm-sync` on it, as a teammate's PATH has once ccm-sync is installed. */
 let bin: string;
 beforeAll(async () => {
-  db = await createTestDatabase();
   bin = mkdtempSync(path.join(tmpdir(), 'ccm-bin-'));
   writeFileSync(path.join(bin, 'ccm-sync'), `#!/bin/sh\nexec '${process.execPath}' '${CLI}' "$@"\n`, { mode: 0o755 });
 });
 afterAll(async () => {
-  await db.drop();
   rmSync(bin, { recursive: true, force: true });
 });
 
 /** A project with its home, a folder deep inside it, and the command `hook install` writes. */
-async function project(config: Record<string, unknown> = {}) {
+async function project(db: TestDatabase, config: Record<string, unknown> = {}) {
   const env = makeEnv({ remote: { kind: 'postgres' }, ...config }, { CCM_SYNC_DATABASE_URL: db.url });
   const deep = path.join(env.dir, 'src', 'deep');
   mkdirSync(deep, { recursive: true });
@@ -73,12 +70,12 @@ function claudeRuns(command: string, payload: string, cwd: string, env: NodeJS.P
 }
 
 type Summary = Record<string, unknown> & { id: string };
-const summaries = async (systemId: string): Promise<Map<string, Summary>> =>
+const summaries = async (db: TestDatabase, systemId: string): Promise<Map<string, Summary>> =>
   new Map((await db.query<Summary>('select * from task_summaries where system_id = $1', [systemId])).map((r) => [r.id, r]));
 
 describe('ccm-sync hook claude, run as Claude Code runs it', () => {
-  it('records every event of two sessions into the home, exits 0 silently, and the remote gets one summary per prompt', async () => {
-    const p = await project();
+  pgTest('records every event of two sessions into the home, exits 0 silently, and the remote gets one summary per prompt', async ({ db }) => {
+    const p = await project(db);
     try {
       // In order, as Claude Code fires them (UserPromptSubmit and Stop are waited for; tool events
       // run in the background, so a session's parallel ones overlap).
@@ -90,7 +87,7 @@ describe('ccm-sync hook claude, run as Claude Code runs it', () => {
       const sync = await runCli(['sync', 'now', '--json'], { env: p.env.env });
       expect(sync.code, sync.stderr).toBe(0);
 
-      const s = await summaries(p.env.systemId);
+      const s = await summaries(db, p.env.systemId);
       expect([...s.keys()].sort()).toEqual([
         '1a6f3e80-2d94-4b7c-8e51-c0d9b2a4f716', '3b8e2f0c-6d1a-4c59-9e7b-2a4f1d8c6e93#0', '5c8e2d41-7a03-4f9b-b6e2-9d1f4c0a8b35',
         '7f1c9a52-0b3e-4e8d-a6c1-5d2f9e0b7a14', 'c24e8b19-9f6d-4a37-b0e5-81d3a6f2c950', 'e9a0d3c7-4b12-4f6e-8c5a-2b7e1f9d0a63',
@@ -127,8 +124,8 @@ describe('ccm-sync hook claude, run as Claude Code runs it', () => {
     }
   }, scaled(30_000));
 
-  it('logs and counts a payload it cannot take, still exiting 0 with nothing on stdout', async () => {
-    const p = await project();
+  pgTest('logs and counts a payload it cannot take, still exiting 0 with nothing on stdout', async ({ db }) => {
+    const p = await project(db);
     try {
       const env = { HOME: p.env.dir, TMPDIR: p.tmp };
       for (const bad of ['not json at all', '', '[1, 2]', '{"session_id": "s-1", "secret": "hunter2hunter2"}']) {
@@ -149,8 +146,8 @@ describe('ccm-sync hook claude, run as Claude Code runs it', () => {
     }
   });
 
-  it.skipIf(process.getuid?.() !== 0)('writes to the fallback log when the home is read-only, and exits 0', async () => {
-    const p = await project();
+  pgTest.skipIf(process.getuid?.() !== 0)('writes to the fallback log when the home is read-only, and exits 0', async ({ db }) => {
+    const p = await project(db);
     const mnt = path.join(p.tmp, 'ro-home');
     mkdirSync(mnt);
     const { execFileSync } = await import('node:child_process');
@@ -174,7 +171,7 @@ describe('ccm-sync hook claude, run as Claude Code runs it', () => {
 
 describe('task grouping', () => {
   let env: TestEnv;
-  beforeAll(() => {
+  pgTest.beforeAll(({ db }) => {
     env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
   });
   afterAll(() => env.cleanup());
@@ -191,10 +188,10 @@ describe('task grouping', () => {
     }
   }
 
-  it('without prompt ids: the session and the ordinal of its last prompt, subagents folded in', async () => {
+  pgTest('without prompt ids: the session and the ordinal of its last prompt, subagents folded in', async ({ db }) => {
     replay(withoutPromptIds, Date.parse('2026-11-20T10:00:00Z'));
     expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
-    const s = await summaries(env.systemId);
+    const s = await summaries(db, env.systemId);
     const a = '3b8e2f0c-6d1a-4c59-9e7b-2a4f1d8c6e93';
     const b = 'f04d6a1e-8c2b-47f3-9d15-6e0a3b7c2f88';
     expect([...s.keys()].sort()).toEqual([`${a}#0`, `${a}#1`, `${a}#2`, `${a}#3`, `${b}#0`, `${b}#1`, `${b}#2`]);
@@ -207,7 +204,7 @@ describe('task grouping', () => {
     expect(s.get(`${a}#0`)).toMatchObject({ total_events: 2, status: 'closed' });
   });
 
-  it('keeps a background subagent with the prompt that started it, after the next prompt', async () => {
+  pgTest('keeps a background subagent with the prompt that started it, after the next prompt', async ({ db }) => {
     const session = 'bg-session';
     const ev = (e: Record<string, unknown>) => JSON.stringify({ session_id: session, cwd: '/w', ...e });
     replay([
@@ -223,7 +220,7 @@ describe('task grouping', () => {
       ev({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_use_id: 'tB', tool_input: { command: 'ls' } }),
     ], Date.parse('2026-11-20T14:00:00Z'));
     expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
-    const s = await summaries(env.systemId);
+    const s = await summaries(db, env.systemId);
     expect(s.get(`${session}#1`)).toMatchObject({ tools_used: { Agent: 1, Grep: 1 }, total_events: 8 });
     expect(s.get(`${session}#2`)).toMatchObject({ tools_used: { Bash: 1 }, total_events: 2 });
     // The subagent's late events reopened the first task after its Stop. The agent-completion
@@ -237,14 +234,14 @@ describe('task grouping', () => {
       ev({ hook_event_name: 'SessionEnd', reason: 'other' }),
     ], Date.parse('2026-11-20T14:01:00Z'));
     expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
-    const after = await summaries(env.systemId);
+    const after = await summaries(db, env.systemId);
     for (const t of [`${session}#1`, `${session}#2`, `${session}#3`]) {
       expect(after.get(t), t).toMatchObject({ status: 'closed' });
       expect(after.get(t)!.closed_at, t).not.toBeNull();
     }
   });
 
-  it('folds a subagent\'s events into the prompt that started it, even under a prompt id of their own', async () => {
+  pgTest('folds a subagent\'s events into the prompt that started it, even under a prompt id of their own', async ({ db }) => {
     const session = CORPUS.slice(13, 23).map((l) => {
       const p = JSON.parse(l) as Record<string, unknown>;
       const own = p.agent_id ? { prompt_id: 'subagent-own-prompt' } : {};
@@ -252,19 +249,19 @@ describe('task grouping', () => {
     });
     replay(session, Date.parse('2026-11-20T12:00:00Z'));
     expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
-    const s = await summaries(env.systemId);
+    const s = await summaries(db, env.systemId);
     expect(s.has('subagent-own-prompt')).toBe(false);
     expect(s.get('c24e8b19-9f6d-4a37-b0e5-81d3a6f2c950')).toMatchObject({ session_id: 'sub-session', total_events: 10, tools_used: { Agent: 1, Grep: 1, Read: 1 } });
   });
 
-  it('CCM_TASK_ID puts every event of the run in the orchestrator\'s task', async () => {
+  pgTest('CCM_TASK_ID puts every event of the run in the orchestrator\'s task', async ({ db }) => {
     replay(CORPUS.slice(27), Date.parse('2026-11-21T10:00:00Z'), 'orchestrated-run-7');
     expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
-    const row = (await summaries(env.systemId)).get('orchestrated-run-7');
+    const row = (await summaries(db, env.systemId)).get('orchestrated-run-7');
     expect(row).toMatchObject({ total_events: 19, prompt_count: 2, tools_used: { Edit: 1, MultiEdit: 1, Write: 1, mcp__github__create_issue: 1 }, status: 'closed' });
   });
 
-  it('records each spooled event once when two processes drain the spool at the same time', async () => {
+  pgTest('records each spooled event once when two processes drain the spool at the same time', async ({ db }) => {
     const home = env.settings.paths.home;
     const t0 = Date.parse('2026-11-22T08:00:00Z');
     for (let i = 0; i < 400; i++) {
@@ -323,7 +320,7 @@ describe('task grouping', () => {
 });
 
 describe('what leaves the machine', () => {
-  it('keeps an event too big for a record, cutting it down instead of refusing it', async () => {
+  pgTest('keeps an event too big for a record, cutting it down instead of refusing it', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
     try {
       const home = env.settings.paths.home;
@@ -351,7 +348,7 @@ describe('what leaves the machine', () => {
     }
   });
 
-  it('cuts long fields locally, noting their size, and uploads prompt texts only when hooks.upload lists them', async () => {
+  pgTest('cuts long fields locally, noting their size, and uploads prompt texts only when hooks.upload lists them', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, hooks: { max_field_chars: 1000, upload: ['prompts'] } }, { CCM_SYNC_DATABASE_URL: db.url });
     try {
       const home = env.settings.paths.home;

@@ -13,15 +13,14 @@
  */
 import fc from 'fast-check';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
 import { runSync } from '../src/workers/sync-run.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { systemToken } from './helpers/jwt.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
-import { startPostgrest, type PostgrestServer } from './helpers/postgrest.ts';
+import { postgrestTest, type PostgrestServer, type TestDatabase } from './helpers/fixtures.ts';
 
 const COLUMNS = ['title', 'status', 'priority', 'assignee'] as const;
 type Col = (typeof COLUMNS)[number];
@@ -62,17 +61,13 @@ class Model {
   }
 }
 
-let db: TestDatabase;
-let rest: PostgrestServer;
 let env: TestEnv;
 let local: Local;
 let transport: PostgresTransport;
 let service: pg.Client;
 const clock = new ManualClock(Date.now());
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  rest = await startPostgrest(db);
+postgrestTest.beforeAll(async ({ db }) => {
   env = makeEnv({ remote: { kind: 'postgres' } });
   local = openLocal(env.settings, clock);
   transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
@@ -84,11 +79,9 @@ afterAll(async () => {
   await transport.close();
   local.close();
   env.cleanup();
-  await rest.close();
-  await db.drop();
 });
 
-async function remoteState(rids: readonly string[]) {
+async function remoteState(db: TestDatabase, rids: readonly string[]) {
   const rows = await db.query<Record<string, string | null>>(`select * from tasks where system_id = $1 and id = any ($2)`, [env.systemId, rids]);
   const out: Record<string, Partial<Record<Col, string>> | undefined> = Object.fromEntries(rids.map((r) => [r, undefined]));
   for (const r of rows) {
@@ -100,7 +93,7 @@ async function remoteState(rids: readonly string[]) {
 }
 
 /** After a direct edit: which columns it stamped, read back from the row's clock. */
-async function stampedBy(rid: string): Promise<Write | undefined> {
+async function stampedBy(db: TestDatabase, rid: string): Promise<Write | undefined> {
   const [r] = await db.query<{ v: string; clock: Record<string, string>; row: Record<string, string | null> }>(
     'select t.sync_version as v, public.ccm_clock(to_jsonb(t)) as clock, to_jsonb(t) as row from tasks t where system_id = $1 and id = $2', [env.systemId, rid]);
   if (!r) return undefined;
@@ -109,7 +102,8 @@ async function stampedBy(rid: string): Promise<Write | undefined> {
   return { rid, ver: r.v, keys };
 }
 
-type Ctx = { model: Model; run: number };
+/** What every command of a run is given: the model, the run's number, and the remote (as the fixtures make it). */
+type Ctx = { model: Model; run: number; db: TestDatabase; rest: PostgrestServer };
 const rid = (ctx: Ctx, r: number) => `m${ctx.run}-${r}`;
 
 class LocalWrite implements fc.AsyncCommand<Model, Ctx> {
@@ -184,23 +178,23 @@ class DirectEdit implements fc.AsyncCommand<Model, Ctx> {
   check = () => true;
   async run(_m: Model, ctx: Ctx) {
     const id = rid(ctx, this.r);
-    const exists = (await db.query('select 1 from tasks where system_id = $1 and id = $2', [env.systemId, id])).length > 0;
+    const exists = (await ctx.db.query('select 1 from tasks where system_id = $1 and id = $2', [env.systemId, id])).length > 0;
     if (this.kind === 'delete') {
       if (!exists) return;
       if (this.how === 'postgrest') {
-        const res = await fetch(`${rest.directUrl}/tasks?id=eq.${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${await systemToken(env.systemId)}` } });
+        const res = await fetch(`${ctx.rest.directUrl}/tasks?id=eq.${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${await systemToken(env.systemId)}` } });
         expect(res.status, await res.text()).toBeLessThan(300);
       } else {
         await service.query('begin; set local role service_role');
         await service.query('delete from tasks where system_id = $1 and id = $2', [env.systemId, id]);
         await service.query('commit');
       }
-      const [t] = await db.query<{ version: string }>("select version from ccm_tombstones where system_id = $1 and table_name = 'tasks' and record_id = $2", [env.systemId, id]);
+      const [t] = await ctx.db.query<{ version: string }>("select version from ccm_tombstones where system_id = $1 and table_name = 'tasks' and record_id = $2", [env.systemId, id]);
       ctx.model.deletes.push({ rid: id, ver: t!.version });
       return;
     }
     if (this.how === 'postgrest') {
-      const res = await fetch(`${rest.directUrl}/tasks${exists ? `?id=eq.${id}` : ''}`, {
+      const res = await fetch(`${ctx.rest.directUrl}/tasks${exists ? `?id=eq.${id}` : ''}`, {
         method: exists ? 'PATCH' : 'POST',
         headers: { authorization: `Bearer ${await systemToken(env.systemId)}`, 'content-type': 'application/json' },
         body: JSON.stringify(exists ? this.keys : { system_id: env.systemId, id, ...this.keys }),
@@ -213,14 +207,14 @@ class DirectEdit implements fc.AsyncCommand<Model, Ctx> {
       else await service.query(`insert into tasks (system_id, id${cols.map((c) => `, ${c}`).join('')}) values ($1, $2${cols.map((_, i) => `, $${i + 3}`).join('')})`, [env.systemId, id, ...Object.values(this.keys)]);
       await service.query('commit');
     }
-    const stamped = await stampedBy(id);
+    const stamped = await stampedBy(ctx.db, id);
     if (stamped) ctx.model.applied.push(stamped);
   }
   toString = () => `DIRECT-${this.how}-${this.kind}(${this.r}, ${JSON.stringify(this.keys)})`;
 }
 
 describe('last-write-wins per column, against the model', () => {
-  it('leaves the remote exactly as the model says after every step', async () => {
+  postgrestTest('leaves the remote exactly as the model says after every step', async ({ db, rest }) => {
     let run = 0;
     const keys = fc.dictionary(fc.constantFrom(...COLUMNS), fc.oneof(fc.constantFrom('a', 'b', 'c', 'd'), fc.constant(null)), { minKeys: 1, maxKeys: 3 }) as fc.Arbitrary<Partial<Record<Col, string | null>>>;
     const rec = fc.integer({ min: 0, max: 1 });
@@ -235,17 +229,17 @@ describe('last-write-wins per column, against the model', () => {
     ];
     await fc.assert(fc.asyncProperty(fc.commands(commands, { size: 'large', maxCommands: 20 }), async (cmds) => {
       run++;
-      const ctx: Ctx = { model: new Model(), run };
+      const ctx: Ctx = { model: new Model(), run, db, rest };
       const rids = [0, 1, 2].map((r) => rid(ctx, r));
       const steps = [...cmds, new Sync(true)];
       for (const c of steps) {
         await c.run(ctx.model, ctx);
-        if (c instanceof Sync || c instanceof DirectEdit) expect(await remoteState(rids), `after ${steps.map(String).join(' · ')}`).toEqual(ctx.model.expected(rids));
+        if (c instanceof Sync || c instanceof DirectEdit) expect(await remoteState(db, rids), `after ${steps.map(String).join(' · ')}`).toEqual(ctx.model.expected(rids));
       }
     }), { numRuns: Number(process.env.CCM_LWW_RUNS ?? 120) });
   });
 
-  it('keeps a newer remote column when an older partial write is merged with a newer one (the issue\'s example)', async () => {
+  postgrestTest('keeps a newer remote column when an older partial write is merged with a newer one (the issue\'s example)', async ({ db }) => {
     const base = Date.parse('2026-05-01T10:00:00.000Z');
     const at = (s: number) => new Date(base + s * 1000).toISOString();
     const id = 'issue-example';
@@ -257,6 +251,6 @@ describe('last-write-wins per column, against the model', () => {
     ]);
     const r = await runSync(syncContext(local, env.settings, transport), { trigger: 'manual', reason: 'coalesced' });
     expect(r).toMatchObject({ operations_in: 2, operations_out: 1 }); // merged into one upload
-    expect((await remoteState([id]))[id]).toEqual({ status: 'x', title: 'T' });
+    expect((await remoteState(db, [id]))[id]).toEqual({ status: 'x', title: 'T' });
   });
 });

@@ -4,26 +4,13 @@
  */
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { createLogger } from '../src/log.ts';
-import { createTestDatabase, pgUrl, type TestDatabase } from './helpers/pg.ts';
-import { FaultProxy } from './helpers/proxy.ts';
+import { pgUrl } from './helpers/pg.ts';
 import { makeEnv } from './helpers/env.ts';
 import { until } from './helpers/wait.ts';
-
-let db: TestDatabase;
-let proxy: FaultProxy;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  proxy = new FaultProxy(5432);
-  await proxy.listen();
-});
-afterAll(async () => {
-  await proxy.close();
-  await db.drop();
-});
+import { faultProxyTest, type FaultProxy, type TestDatabase } from './helpers/fixtures.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -36,7 +23,7 @@ function capture() {
   return { lines, log: createLogger('info', stream) };
 }
 
-const faultEnv = (extra: Record<string, unknown> = {}) =>
+const faultEnv = ({ db, proxy }: { db: TestDatabase; proxy: FaultProxy }, extra: Record<string, unknown> = {}) =>
   makeEnv(
     {
       remote: { kind: 'postgres' },
@@ -57,8 +44,8 @@ const pendingOf = (file: string) => {
 };
 
 describe('connection state machine', () => {
-  it('goes offline when the link is cut, keeps queueing, and drains everything once the link returns', async () => {
-    const env = faultEnv();
+  faultProxyTest('goes offline when the link is cut, keeps queueing, and drains everything once the link returns', async ({ db, proxy }) => {
+    const env = faultEnv({ db, proxy });
     const { lines, log } = capture();
     const daemon = await startDaemon(env.settings, { log });
     try {
@@ -89,8 +76,8 @@ describe('connection state machine', () => {
     }
   });
 
-  it('times out a black-holed connection, backs off, and finishes when the remote answers again', async () => {
-    const env = faultEnv({ offline: { failures_before_offline: 100, probe_initial_ms: 200, probe_max_ms: 800 } });
+  faultProxyTest('times out a black-holed connection, backs off, and finishes when the remote answers again', async ({ db, proxy }) => {
+    const env = faultEnv({ db, proxy }, { offline: { failures_before_offline: 100, probe_initial_ms: 200, probe_max_ms: 800 } });
     const daemon = await startDaemon(env.settings);
     try {
       proxy.mode = 'blackhole';

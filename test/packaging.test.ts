@@ -4,18 +4,17 @@
  * property-based check of last-write-wins.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
 import { runSync } from '../src/workers/sync-run.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
 import type { SyncJobPayload } from '../src/types.ts';
 import type { Settings } from '../src/config/load.ts';
+import { pgTest, type TestDatabase } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
 let env: TestEnv;
 let local: Local;
 let transport: PostgresTransport;
@@ -26,12 +25,11 @@ const sync = (job: Partial<SyncJobPayload> = {}, settings: Settings = env.settin
     syncContext(local, settings, transport),
     { trigger: 'manual', reason: 'test', ...job },
   );
-const remote = async <T = Record<string, unknown>>(table: string, id: string) =>
+const remote = async <T = Record<string, unknown>>(db: TestDatabase, table: string, id: string) =>
   (await db.query(`select * from ${table} where system_id = $1 and id = $2`, [env.systemId, id]))[0] as T | undefined;
 const statusOf = (recordId: string) => local.db.prepare('SELECT status, result FROM sync_queue WHERE record_id = ? ORDER BY id').all(recordId) as { status: string; result: string }[];
 
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   env = makeEnv({ remote: { kind: 'postgres' }, sync: { max_future_seconds: 365 * 86_400 }, conflicts: { manual_tables: ['supervisory_reports', 'contexts'] } }, { CCM_SYNC_DATABASE_URL: db.url });
   local = openLocal(env.settings, clock);
   transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
@@ -40,7 +38,6 @@ afterAll(async () => {
   await transport.close();
   local.close();
   env.cleanup();
-  await db.drop();
 });
 
 const hook = (id: string, task: string, tool: string, input: unknown, at: string, success = true, response?: string) => ({
@@ -51,7 +48,7 @@ const hook = (id: string, task: string, tool: string, input: unknown, at: string
 });
 
 describe('aggregation', () => {
-  it('turns hook events into one exact task summary, and a second batch updates it incrementally', async () => {
+  pgTest('turns hook events into one exact task summary, and a second batch updates it incrementally', async ({ db }) => {
     local.recorder.record([
       hook('e1', 'T1', 'Bash', { command: 'npm test' }, '2026-06-01T09:00:00.000Z'),
       hook('e2', 'T1', 'Edit', { file_path: 'src/a.ts' }, '2026-06-01T09:01:00.000Z'),
@@ -62,7 +59,7 @@ describe('aggregation', () => {
     ]);
     const r = await sync();
     expect(r).toMatchObject({ operations_in: 6, operations_out: 1, operations_synced: 6 });
-    const s1 = await remote<Record<string, unknown>>('task_summaries', 'T1');
+    const s1 = await remote<Record<string, unknown>>(db, 'task_summaries', 'T1');
     expect(s1).toMatchObject({
       task_id: 'T1',
       total_events: 6,
@@ -82,7 +79,7 @@ describe('aggregation', () => {
       hook('e8', 'T1', 'Write', { file_path: 'src/c.ts' }, '2026-06-01T09:11:00.000Z'),
     ]);
     await sync();
-    const s2 = await remote<Record<string, unknown>>('task_summaries', 'T1');
+    const s2 = await remote<Record<string, unknown>>(db, 'task_summaries', 'T1');
     expect(s2).toMatchObject({
       total_events: 8,
       tools_used: { Bash: 3, Edit: 2, Read: 1, Write: 2 },
@@ -95,7 +92,7 @@ describe('aggregation', () => {
 });
 
 describe('coalescing', () => {
-  it('collapses operations per record and settles every source operation', async () => {
+  pgTest('collapses operations per record and settles every source operation', async ({ db }) => {
     local.recorder.record([
       { operation: 'UPDATE', table_name: 'tasks', record_id: 'c-1', record_data: { status: 'a' } },
       { operation: 'UPDATE', table_name: 'tasks', record_id: 'c-1', record_data: { title: 'T' } },
@@ -107,9 +104,9 @@ describe('coalescing', () => {
     ]);
     const r = await sync();
     expect(r).toMatchObject({ operations_in: 7, operations_out: 3, operations_synced: 7 });
-    expect(await remote('tasks', 'c-1')).toMatchObject({ status: 'c', title: 'T' });
-    expect(await remote('tasks', 'c-2')).toMatchObject({ title: 'new', status: 'open' });
-    expect(await remote('tasks', 'c-3')).toBeUndefined();
+    expect(await remote(db, 'tasks', 'c-1')).toMatchObject({ status: 'c', title: 'T' });
+    expect(await remote(db, 'tasks', 'c-2')).toMatchObject({ title: 'new', status: 'open' });
+    expect(await remote(db, 'tasks', 'c-3')).toBeUndefined();
     for (const id of ['c-1', 'c-2', 'c-3']) for (const s of statusOf(id)) expect(s.status).toBe('synced');
     expect(statusOf('c-3').map((s) => s.result)).toEqual(['applied', 'applied']); // one tombstone for both
     // Every source op id is in the remote ledger, so a replay of any of them is a duplicate.
@@ -117,15 +114,15 @@ describe('coalescing', () => {
     expect((await transport.verify(ids.map((op_id) => ({ op_id, seq: 0 })))).missing).toEqual([]);
   });
 
-  it('sends a tombstone when the remote already has the record', async () => {
+  pgTest('sends a tombstone when the remote already has the record', async ({ db }) => {
     local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'c-1', record_data: { status: 'd' } }, { operation: 'DELETE', table_name: 'tasks', record_id: 'c-1' }]);
     await sync();
-    expect(await remote('tasks', 'c-1')).toBeUndefined();
+    expect(await remote(db, 'tasks', 'c-1')).toBeUndefined();
     // An older upsert arriving late cannot resurrect it.
     local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'c-1', record_data: { status: 'zombie' }, changed_at: '2026-01-01T00:00:00.000Z' }]);
     const r = await sync();
     expect(r.operations_stale).toBe(1);
-    expect(await remote('tasks', 'c-1')).toBeUndefined();
+    expect(await remote(db, 'tasks', 'c-1')).toBeUndefined();
   });
 });
 
@@ -146,7 +143,7 @@ describe('request limits', () => {
     expect(r.bytes_sent / r.batches).toBeLessThanOrEqual(4096);
   });
 
-  it('sends urgent operations and the first tables ahead of a large hook-event backlog (selective sync)', async () => {
+  pgTest('sends urgent operations and the first tables ahead of a large hook-event backlog (selective sync)', async ({ db }) => {
     const selective = { ...env.settings, sync: { ...env.settings.sync, selective: { ...env.settings.sync.selective, backlog_operations: 100, first_tables: ['tasks', 'alerts'], hook_events: 'summarise' as const } } };
     local.recorder.record(Array.from({ length: 150 }, (_, i) => hook(`sel-${i}`, `ST${i % 3}`, 'Bash', { command: `echo ${i}` }, '2026-06-01T10:00:00.000Z')));
     local.recorder.record([
@@ -160,24 +157,24 @@ describe('request limits', () => {
       .map((r) => r.record_id);
     expect(order.slice(0, 2).sort()).toEqual(['sel-alert', 'sel-task']);
     expect(order.indexOf('sel-ctx')).toBeGreaterThan(1);
-    expect(await remote('task_summaries', 'ST0')).toMatchObject({ total_events: 50 });
+    expect(await remote(db, 'task_summaries', 'ST0')).toMatchObject({ total_events: 50 });
   });
 });
 
 describe('selective sync after a long offline period', () => {
-  it('applies when the job says so (the drain after selective.offline_seconds offline), skipping hook events if configured', async () => {
+  pgTest('applies when the job says so (the drain after selective.offline_seconds offline), skipping hook events if configured', async ({ db }) => {
     const skip = { ...env.settings, sync: { ...env.settings.sync, selective: { ...env.settings.sync.selective, first_tables: ['tasks'], hook_events: 'skip' as const } } };
     local.recorder.record([hook('off-ev-1', 'OFF1', 'Bash', { command: 'ls' }, '2026-06-01T11:00:00.000Z'), { operation: 'INSERT', table_name: 'tasks', record_id: 'off-task', record_data: { title: 't' } }]);
     const r = await sync({ limits: { selective: true, batchSize: 1 } }, skip);
     expect(r.operations_synced).toBe(2);
-    expect(await remote('tasks', 'off-task')).toBeDefined();
-    expect(await remote('task_summaries', 'OFF1')).toBeUndefined(); // skipped: detail stays local
+    expect(await remote(db, 'tasks', 'off-task')).toBeDefined();
+    expect(await remote(db, 'task_summaries', 'OFF1')).toBeUndefined(); // skipped: detail stays local
     expect(statusOf('off-ev-1')[0]).toEqual({ status: 'synced', result: 'skipped' });
   });
 });
 
 describe('conflicts', () => {
-  it('holds a manual-review conflict with both versions, and resolves it either way, idempotently', async () => {
+  pgTest('holds a manual-review conflict with both versions, and resolves it either way, idempotently', async ({ db }) => {
     const future = '2030-01-01T00:00:00.000Z';
     for (const id of ['rep-1', 'rep-2']) {
       await db.query(`insert into supervisory_reports (system_id, id, summary, updated_at) values ($1, $2, 'edited in Supabase', $3)`, [env.systemId, id, future]);
@@ -201,12 +198,12 @@ describe('conflicts', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/no conflict with id 999999/);
     await sync();
-    expect(await remote('supervisory_reports', 'rep-1')).toMatchObject({ summary: 'local view' });
-    expect(await remote('supervisory_reports', 'rep-2')).toMatchObject({ summary: 'edited in Supabase' });
+    expect(await remote(db, 'supervisory_reports', 'rep-1')).toMatchObject({ summary: 'local view' });
+    expect(await remote(db, 'supervisory_reports', 'rep-2')).toMatchObject({ summary: 'edited in Supabase' });
     expect(local.review.conflicts()).toEqual([]);
   });
 
-  it('refreshes the local copy of an owned record when last-write-wins keeps the remote', async () => {
+  pgTest('refreshes the local copy of an owned record when last-write-wins keeps the remote', async ({ db }) => {
     await db.query(`insert into tasks (system_id, id, title, updated_at) values ($1, 'own-1', 'remote title', '2030-01-01T00:00:00Z')`, [env.systemId]);
     local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'own-1', record_data: { title: 'local title' } }]);
     expect((await sync()).operations_stale).toBe(1);
@@ -216,7 +213,7 @@ describe('conflicts', () => {
 });
 
 describe('last-write-wins, property-based', () => {
-  it('ends with the state last-write-wins predicts, for random interleavings, priorities and sync points', async () => {
+  pgTest('ends with the state last-write-wins predicts, for random interleavings, priorities and sync points', async ({ db }) => {
     let run = 0;
     const opArb = fc.record({
       rec: fc.integer({ min: 0, max: 2 }),
@@ -246,7 +243,7 @@ describe('last-write-wins, property-based', () => {
         }
         await sync({ limits: { batchSize } });
         for (const [rec, want] of expected) {
-          const row = await remote<{ title: string }>('tasks', `p${run}-${rec}`);
+          const row = await remote<{ title: string }>(db, 'tasks', `p${run}-${rec}`);
           if (want.kind === 'DELETE') expect(row).toBeUndefined();
           else expect(row?.title).toBe(want.value);
         }

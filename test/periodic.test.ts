@@ -4,24 +4,16 @@
  */
 import { writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { loadSettings } from '../src/config/load.ts';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { openLocal } from '../src/local.ts';
 import { effectiveInterval, recordingRate } from '../src/triggers/adaptive.ts';
 import { PeriodicScheduler } from '../src/triggers/periodic.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { makeEnv } from './helpers/env.ts';
 import { until } from './helpers/wait.ts';
-
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+import { pgTest } from './helpers/fixtures.ts';
 
 const metrics = (file: string) => {
   const d = new Database(file, { readonly: true });
@@ -72,7 +64,7 @@ describe('adaptive interval', () => {
 });
 
 describe('periodic sync in the daemon', () => {
-  it('fires on its interval through bree, persists next_sync, and runs an overdue one at once after a restart', async () => {
+  pgTest('fires on its interval through bree, persists next_sync, and runs an overdue one at once after a restart', async ({ db }) => {
     const env = makeEnv(
       { remote: { kind: 'postgres' }, sync: { intervals: { default: 2 }, adaptive: { min_factor: 1, max_factor: 1 } } },
       { CCM_SYNC_DATABASE_URL: db.url },
@@ -101,7 +93,7 @@ describe('periodic sync in the daemon', () => {
     }
   });
 
-  it('runs scheduled cron jobs from the config and refuses an invalid cron string', async () => {
+  pgTest('runs scheduled cron jobs from the config and refuses an invalid cron string', async ({ db }) => {
     const bad = makeEnv();
     writeFileSync(bad.configPath, 'sync:\n  scheduled_jobs:\n    - { name: x, cron: "61 * * * *", kind: sync }\n');
     expect(() => loadSettings({ configPath: bad.configPath, env: {} })).toThrow(/sync\.scheduled_jobs\.0\.cron: invalid cron expression: Number '61' of minutes field/);

@@ -5,31 +5,28 @@
  * are reset mid-batch still applies each operation once; a setting the pooler refuses is reported
  * by its real cause, not as a time-out.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { runCli } from './helpers/cli.ts';
 import { makeEnv } from './helpers/env.ts';
 import { APPLY_LOG_SQL, checkFleet, runFleet } from './helpers/fleet.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { startPgBouncer, type PgBouncer } from './helpers/pgbouncer.ts';
 import { FaultProxy } from './helpers/proxy.ts';
 import { scaled, until } from './helpers/wait.ts';
+import { pgTest } from './helpers/fixtures.ts';
 
 const POOL = 4;
-let db: TestDatabase;
 let bouncer: PgBouncer;
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   await db.query(APPLY_LOG_SQL);
   bouncer = await startPgBouncer({ poolSize: POOL, maxClientConn: 400 });
 });
 afterAll(async () => {
   await bouncer?.close();
-  await db?.drop();
 });
 
 describe('through PgBouncer in transaction mode', () => {
-  it('syncs two systems, then a fleet of 100, exactly once within the pool', async () => {
+  pgTest('syncs two systems, then a fleet of 100, exactly once within the pool', async ({ db }) => {
     let most = 0;
     const sample = async () => {
       most = Math.max(most, await bouncer.serverConnections(db.name));
@@ -55,7 +52,7 @@ describe('through PgBouncer in transaction mode', () => {
     }
   });
 
-  it('applies each operation once when the connections to the pooler are reset mid-drain', async () => {
+  pgTest('applies each operation once when the connections to the pooler are reset mid-drain', async ({ db }) => {
     const proxy = new FaultProxy(bouncer.port);
     await proxy.listen();
     const env = makeEnv({
@@ -92,7 +89,7 @@ describe('through PgBouncer in transaction mode', () => {
     }
   });
 
-  it('names a startup parameter the pooler refuses, and does not call it a time-out', async () => {
+  pgTest('names a startup parameter the pooler refuses, and does not call it a time-out', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: `${bouncer.url(db.name)}?options=-c%20search_path%3Dpublic` });
     try {
       expect((await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 'param-1', '--data', '{"title":"x"}'], { env: env.env })).code).toBe(0);

@@ -12,14 +12,14 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileDurably } from '../src/store/durable-file.ts';
 import { childEnv, CLI, runCli } from './helpers/cli.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { APPLY_LOG_SQL } from './helpers/fleet.ts';
 import { lazyfsMissing, mountLazyFs, type LazyFs } from './helpers/lazyfs.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { scaled, until } from './helpers/wait.ts';
+import { pgTest, type TestDatabase } from './helpers/fixtures.ts';
 
 const missing = lazyfsMissing();
 const SEED = Number(process.env.CCM_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -32,19 +32,14 @@ function random(): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
 }
 
-let db: TestDatabase;
-beforeAll(async () => {
+pgTest.beforeAll(async ({ db }) => {
   if (missing) return;
   process.stdout.write(`power-cut tests: seed ${SEED} (CCM_TEST_SEED=${SEED} replays it)\n`);
-  db = await createTestDatabase();
   await db.query(APPLY_LOG_SQL);
-});
-afterAll(async () => {
-  await db?.drop();
 });
 
 /** A home inside `base` (on the mount or the backing folder: the same relative layout). */
-function home(base: string, config: Record<string, unknown>) {
+function home(db: TestDatabase, base: string, config: Record<string, unknown>) {
   const dir = path.join(base, '.ccm-global');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'config.yaml');
@@ -85,10 +80,10 @@ async function withMount(fn: (lfs: LazyFs) => Promise<void>): Promise<void> {
 }
 
 describe.skipIf(missing !== undefined)(`power cuts (LazyFS)${missing ? `: skipped, ${missing}` : ''}`, () => {
-  it('keeps every acknowledged enqueue of several processes while the daemon drains, and the remote applies each once', async () => {
+  pgTest('keeps every acknowledged enqueue of several processes while the daemon drains, and the remote applies each once', async ({ db }) => {
     await withMount(async (lfs) => {
       const sys = `pc-${SEED.toString(36)}`;
-      const h = home(lfs.mnt, { system: { id: sys }, remote: { kind: 'postgres' }, sync: { max_ops_per_request: 20, thresholds: { max_pending_operations: 5 } } });
+      const h = home(db, lfs.mnt, { system: { id: sys }, remote: { kind: 'postgres' }, sync: { max_ops_per_request: 20, thresholds: { max_pending_operations: 5 } } });
       const daemon = await startDaemonProcess(h.env);
       const live = new Set<ChildProcess>();
       const acked: string[] = [];
@@ -113,7 +108,7 @@ describe.skipIf(missing !== undefined)(`power cuts (LazyFS)${missing ? `: skippe
       await daemon.stop();
       await lfs.unmount();
 
-      const after = home(lfs.root, {});
+      const after = home(db, lfs.root, {});
       const local = openChecked(path.join(after.dir, 'ccm.db'));
       const present = new Set((local.prepare("SELECT record_id FROM sync_queue WHERE table_name = 'tasks'").pluck().all() as string[]));
       local.close();
@@ -126,10 +121,10 @@ describe.skipIf(missing !== undefined)(`power cuts (LazyFS)${missing ? `: skippe
     });
   });
 
-  it('keeps every hook event `hook claude` and the http hook acknowledged, with and without a daemon', async () => {
+  pgTest('keeps every hook event `hook claude` and the http hook acknowledged, with and without a daemon', async ({ db }) => {
     for (const withDaemon of [false, true]) {
       await withMount(async (lfs) => {
-        const h = home(lfs.mnt, { system: { id: `hk-${withDaemon ? 'd' : 'n'}` }, remote: { kind: 'postgres' }, sync: { enabled: false } });
+        const h = home(db, lfs.mnt, { system: { id: `hk-${withDaemon ? 'd' : 'n'}` }, remote: { kind: 'postgres' }, sync: { enabled: false } });
         const daemon = withDaemon ? await startDaemonProcess(h.env) : undefined;
         const live = new Set<ChildProcess>();
         const acked: string[] = [];
@@ -155,7 +150,7 @@ describe.skipIf(missing !== undefined)(`power cuts (LazyFS)${missing ? `: skippe
         await daemon?.stop();
         await lfs.unmount();
 
-        const after = home(lfs.root, {});
+        const after = home(db, lfs.root, {});
         const spool = path.join(after.dir, 'spool', 'claude');
         const spooled = existsSync(spool) ? readdirSync(spool).filter((f) => f.endsWith('.json')).map((f) => readFileSync(path.join(spool, f), 'utf8')) : [];
         for (const text of spooled) expect(() => JSON.parse(text)).not.toThrow();

@@ -10,25 +10,23 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { VERSION } from '../src/version.ts';
 import { childEnv, runCli } from './helpers/cli.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { freePort } from './helpers/postgrest.ts';
 import { scaled, until } from './helpers/wait.ts';
+import { pgTest } from './helpers/fixtures.ts';
 
 const TARBALL = path.resolve('test/fixtures/releases/ccm-sync-0.1.0.tgz');
 
-let db: TestDatabase;
 let env: TestEnv;
 let prefix: string;
 let user: string;
 let old: (args: string[], extra?: NodeJS.ProcessEnv, input?: string) => { code: number | null; stdout: string; stderr: string };
 
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   // A constraint the remote enforces: the operation that breaks it is refused for good (a dead letter).
   await db.query("alter table public.alerts add constraint refuse_me check (message is distinct from 'refuse me')");
   env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
@@ -43,7 +41,6 @@ beforeAll(async () => {
   };
 }, scaled(360_000));
 afterAll(async () => {
-  await db.drop();
   env.cleanup();
   rmSync(prefix, { recursive: true, force: true });
 });
@@ -51,7 +48,7 @@ afterAll(async () => {
 const pending = () => Number(JSON.parse(execFileSync(process.execPath, [path.resolve('dist/cli/main.js'), 'sync', 'status', '--json'], { env: childEnv(env.env), encoding: 'utf8' })).pending.total);
 
 describe('from the released 0.1.0 to this version', () => {
-  it('keeps syncing with 0.1.0 against a remote migrated for this version, and this version takes over its home with everything in it', async () => {
+  pgTest('keeps syncing with 0.1.0 against a remote migrated for this version, and this version takes over its home with everything in it', async ({ db }) => {
     expect(VERSION).toBe('0.2.0');
     expect(old(['--version']).stdout.trim()).toBe('0.1.0');
     // 0.1.0 at work: a synced task, a dead letter, three pending tasks, a pending hook event.

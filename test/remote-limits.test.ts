@@ -5,7 +5,7 @@
  * tables live in the schema `remote.schema` names, through the postgres transport and PostgREST.
  */
 import { copyFileSync, rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
@@ -15,17 +15,10 @@ import { runSync } from '../src/workers/sync-run.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { anonKey, systemToken } from './helpers/jwt.ts';
 import { runCli } from './helpers/cli.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { startPostgrest } from './helpers/postgrest.ts';
 import type { Transport } from '../src/remote/transport.ts';
-
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+import { pgTest } from './helpers/fixtures.ts';
+import { createTestDatabase } from './helpers/pg.ts';
 
 /** Counts the calls a transport makes. */
 function counting(t: Transport): { transport: Transport; calls: () => number } {
@@ -39,17 +32,17 @@ function counting(t: Transport): { transport: Transport; calls: () => number } {
 }
 
 describe('statement timeouts shrink the batch', () => {
-  beforeAll(async () => {
+  pgTest.beforeAll(async ({ db }) => {
     // A real slow apply: a trigger that sleeps per row, far longer for one record.
     await db.query(`create function ccm_test_slow() returns trigger language plpgsql as $$
       begin perform pg_sleep(case when new.summary = 'very slow' then 0.8 else 0.02 end); return new; end $$`);
     await db.query('create trigger ccm_test_slow before insert on supervisory_reports for each row execute function ccm_test_slow()');
   });
-  afterAll(async () => {
+  pgTest.afterAll(async ({ db }) => {
     await db.query('drop trigger ccm_test_slow on supervisory_reports; drop function ccm_test_slow()');
   });
 
-  it('splits a batch the remote cancels (57014) until its parts fit, and dead-letters one too slow alone', async () => {
+  pgTest('splits a batch the remote cancels (57014) until its parts fit, and dead-letters one too slow alone', async ({ db }) => {
     const env = makeEnv({ sync: { max_ops_per_request: 100 } });
     const local = openLocal(env.settings);
     const { transport, calls } = counting(new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 500 }));
@@ -70,7 +63,7 @@ describe('statement timeouts shrink the batch', () => {
     }
   });
 
-  it('does the same through PostgREST, with the timeout set the way a Supabase project sets it for the Data API', async () => {
+  pgTest('does the same through PostgREST, with the timeout set the way a Supabase project sets it for the Data API', async ({ db }) => {
     // PostgREST applies a function's own statement_timeout to the request (as it does a role's).
     await db.query("alter function batch_sync(jsonb) set statement_timeout = '500ms'");
     const rest = await startPostgrest(db);
@@ -92,7 +85,7 @@ describe('statement timeouts shrink the batch', () => {
 });
 
 describe('a bounded ledger', () => {
-  it('stays flat over a long drain with pruning on, and verification tells pruned from missing', async () => {
+  pgTest('stays flat over a long drain with pruning on, and verification tells pruned from missing', async ({ db }) => {
     const env = makeEnv({ remote: { prune_interval_minutes: 0 }, sync: { max_ops_per_request: 100, page_size: 200 } });
     const local = openLocal(env.settings);
     const transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
@@ -118,7 +111,7 @@ describe('a bounded ledger', () => {
     }
   });
 
-  it('refuses a restored copy\'s old operations (CCM01), and numbers new ones above the watermark', async () => {
+  pgTest('refuses a restored copy\'s old operations (CCM01), and numbers new ones above the watermark', async ({ db }) => {
     const env = makeEnv({ remote: { prune_interval_minutes: 0 } });
     const clock = new ManualClock('2026-05-01T10:00:00.000Z');
     let local: Local = openLocal(env.settings, clock);

@@ -4,16 +4,13 @@
  * the secret key. The figures are checked against the remote's own sums of the uploaded summaries.
  */
 import { appendFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.ts';
 import { claudeSession, type ClaudeSession } from './helpers/claude-session.ts';
 import { makeEnv } from './helpers/env.ts';
 import { mintToken } from './helpers/jwt.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
-import { startPostgrest, type PostgrestServer } from './helpers/postgrest.ts';
+import { postgrestTest } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
-let rest: PostgrestServer;
 let alpha: ClaudeSession;
 let beta: ClaudeSession;
 
@@ -24,9 +21,7 @@ function prompt(c: ClaudeSession, at: number, id: string, responses: [string, nu
   c.spool(at + 1 + responses.length, { hook_event_name: end, prompt_id: id, ...(end === 'StopFailure' ? { error: 'rate_limit' } : {}) });
 }
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  rest = await startPostgrest(db);
+postgrestTest.beforeAll(async ({ db }) => {
   alpha = claudeSession(db.url, { session: 'sess-alpha', start: '2026-11-30T09:00:00.000Z' });
   beta = claudeSession(db.url, { session: 'sess-beta', start: '2026-12-01T15:00:00.000Z' });
   prompt(alpha, 0, 'a1', [['claude-sonnet-4-5-20250929', 1200, 300], ['claude-haiku-4-5-20251001', 400, 80]]);
@@ -36,8 +31,6 @@ beforeAll(async () => {
   for (const c of [alpha, beta]) expect((await runCli(['sync', 'now'], { env: c.env.env })).code).toBe(0);
 });
 afterAll(async () => {
-  await rest.close();
-  await db.drop();
   alpha.env.cleanup();
   beta.env.cleanup();
 });
@@ -49,7 +42,7 @@ async function report(args: string[], env: NodeJS.ProcessEnv = alpha.env.env) {
 }
 
 describe('ccm-sync report', () => {
-  it('sums the uploaded summaries exactly, by system', async () => {
+  postgrestTest('sums the uploaded summaries exactly, by system', async ({ db }) => {
     const r = await report(['--by', 'system']);
     const sums = await db.query<{ system_id: string; tasks: string; input: string; output: string; requests: string; cost: string }>(
       `select system_id, count(*) as tasks, sum(input_tokens) as input, sum(output_tokens) as output, sum(api_requests) as requests, sum(cost_usd)::text as cost
@@ -75,7 +68,7 @@ describe('ccm-sync report', () => {
     expect(byDay.lines.map((l) => [l.key, l.tasks]).sort()).toEqual([['2026-11-30', 2], ['2026-12-01', 2]]);
   });
 
-  it('reads the same figures through PostgREST with the secret key, and refuses what cannot read every system', async () => {
+  postgrestTest('reads the same figures through PostgREST with the secret key, and refuses what cannot read every system', async ({ rest }) => {
     const operator = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: rest.url, SUPABASE_SECRET_KEY: await mintToken({ role: 'service_role' }) });
     try {
       expect(await report(['--by', 'system'], operator.env)).toEqual(await report(['--by', 'system']));

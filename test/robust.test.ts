@@ -7,40 +7,28 @@
  */
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { openLocal, syncContext } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
 import { ThresholdWatch } from '../src/triggers/threshold.ts';
 import { SyncWorkerHost } from '../src/workers/sync-thread.ts';
 import { runSync } from '../src/workers/sync-run.ts';
-import { createTestDatabase, pgUrl, type TestDatabase } from './helpers/pg.ts';
-import { FaultProxy } from './helpers/proxy.ts';
+import { pgUrl } from './helpers/pg.ts';
 import { freePort } from './helpers/postgrest.ts';
 import { makeEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { until } from './helpers/wait.ts';
-
-let db: TestDatabase;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  proxy = new FaultProxy(5432);
-  await proxy.listen();
-});
-afterAll(async () => {
-  await proxy.close();
-  await db.drop();
-});
+import { faultProxyTest, type TestDatabase } from './helpers/fixtures.ts';
 
 /** The backend running a batch_sync call right now. */
 const ON_THE_WIRE = "select pid from pg_stat_activity where query like 'select public.batch_sync%' and state = 'active' and pid <> pg_backend_pid()";
 const tasks = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ operation: 'INSERT' as const, table_name: 'tasks', record_id: `${prefix}-${i}`, record_data: { title: `${prefix} ${i}` } }));
-const remoteCount = async (sys: string, prefix: string) => Number((await db.query<{ n: string }>('select count(*) n from tasks where system_id = $1 and id like $2', [sys, `${prefix}-%`]))[0]!.n);
+const remoteCount = async (db: TestDatabase, sys: string, prefix: string) => Number((await db.query<{ n: string }>('select count(*) n from tasks where system_id = $1 and id like $2', [sys, `${prefix}-%`]))[0]!.n);
 
 describe('connections that die', () => {
-  it('counts one failure per fault, never crashes the thread, for a terminated backend and for proxy resets', async () => {
+  faultProxyTest('counts one failure per fault, never crashes the thread, for a terminated backend and for proxy resets', async ({ db, proxy }) => {
     const env = makeEnv({
       remote: { kind: 'postgres' },
       offline: { failures_before_offline: 2, probe_initial_ms: 200, probe_max_ms: 400 },
@@ -66,7 +54,7 @@ describe('connections that die', () => {
       expect((await second).status).toBe('failed');
       expect(daemon.local.state.get('connection')).toMatchObject({ state: 'offline', consecutive_failures: 2 });
       // The probe finds the remote and the drain finishes; the thread never died.
-      await until(async () => (await remoteCount(env.systemId, 'kill')) === 400 && daemon.local.outbox.pendingTotal() === 0, 'the drain after the faults', 30_000);
+      await until(async () => (await remoteCount(db, env.systemId, 'kill')) === 400 && daemon.local.outbox.pendingTotal() === 0, 'the drain after the faults', 30_000);
       expect(daemon.worker.started).toBe(1);
     } finally {
       await daemon.stop();
@@ -77,7 +65,7 @@ describe('connections that die', () => {
 });
 
 describe('the worker thread', () => {
-  it('fails only the requests of a thread that dies, and runs two syncs asked at once one after the other', async () => {
+  faultProxyTest('fails only the requests of a thread that dies, and runs two syncs asked at once one after the other', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, sync: { max_ops_per_request: 20 } }, { CCM_SYNC_DATABASE_URL: db.url });
     const host = new SyncWorkerHost(env.settings);
     const local = openLocal(env.settings);
@@ -91,7 +79,7 @@ describe('the worker thread', () => {
       const results = await Promise.all([a, b]);
       expect(results.map((r) => r.status)).toContain('synced');
       expect(host.started).toBe(2);
-      expect(await remoteCount(env.systemId, 'thread')).toBe(300);
+      expect(await remoteCount(db, env.systemId, 'thread')).toBe(300);
       // The two syncs did not overlap: the second started after the first had finished.
       const rows = local.db.prepare("SELECT timestamp, duration_ms FROM sync_metrics WHERE trigger_type = 'drain' ORDER BY id").all() as { timestamp: string; duration_ms: number }[];
       expect(rows).toHaveLength(2);
@@ -103,7 +91,7 @@ describe('the worker thread', () => {
     }
   });
 
-  it('drains 2,000 hook events of 100 KB each through the thread', async () => {
+  faultProxyTest('drains 2,000 hook events of 100 KB each through the thread', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, hooks: { max_field_chars: 200_000 }, sync: { max_ops_per_request: 500 } }, { CCM_SYNC_DATABASE_URL: db.url });
     const host = new SyncWorkerHost(env.settings);
     const local = openLocal(env.settings);
@@ -128,7 +116,7 @@ describe('the worker thread', () => {
     }
   });
 
-  it('does not drop its packaged batches for an urgent operation that only waits out a retry delay', async () => {
+  faultProxyTest('does not drop its packaged batches for an urgent operation that only waits out a retry delay', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, sync: { retry: { base_delay_ms: 3_600_000, max_delay_ms: 3_600_000 } } }, { CCM_SYNC_DATABASE_URL: db.url });
     const local = openLocal(env.settings);
     const transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
@@ -156,7 +144,7 @@ describe('the worker thread', () => {
     }
   });
 
-  it('dead-letters a record that breaks packaging, and drains the rest', async () => {
+  faultProxyTest('dead-letters a record that breaks packaging, and drains the rest', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
     const local = openLocal(env.settings);
     const transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
@@ -167,7 +155,7 @@ describe('the worker thread', () => {
       const r = await runSync(syncContext(local, env.settings, transport), { trigger: 'manual', reason: 'pack' });
       expect(r).toMatchObject({ operations_synced: 39, operations_failed: 1 });
       expect(local.db.prepare("SELECT status, error_code FROM sync_queue WHERE record_id = 'pack-17'").get()).toEqual({ status: 'failed', error_code: 'CCM04' });
-      expect(await remoteCount(env.systemId, 'pack')).toBe(39);
+      expect(await remoteCount(db, env.systemId, 'pack')).toBe(39);
     } finally {
       await transport.close();
       local.close();
@@ -177,7 +165,7 @@ describe('the worker thread', () => {
 });
 
 describe('triggers and the daemon process', () => {
-  it('runs a trigger held by a pause as soon as the pause ends', async () => {
+  faultProxyTest('runs a trigger held by a pause as soon as the pause ends', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
     const daemon = await startDaemon(env.settings, { alertIntervalMs: 3_600_000 });
     const token = readFileSync(env.settings.paths.tokenFile, 'utf8').trim();
@@ -198,7 +186,7 @@ describe('triggers and the daemon process', () => {
     }
   });
 
-  it('ends a second daemon at once when its port is taken, naming the port and api.port', async () => {
+  faultProxyTest('ends a second daemon at once when its port is taken, naming the port and api.port', async ({ db }) => {
     const port = await freePort();
     const taker = (await import('node:net')).createServer();
     await new Promise<void>((r) => taker.listen(port, '127.0.0.1', () => r()));
@@ -213,7 +201,7 @@ describe('triggers and the daemon process', () => {
     }
   });
 
-  it('runs one daemon per home whatever its port, and a kill -9 leaves no stale lock', async () => {
+  faultProxyTest('runs one daemon per home whatever its port, and a kill -9 leaves no stale lock', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, api: { port: 0 } }, { CCM_SYNC_DATABASE_URL: db.url });
     const first = await startDaemonProcess(env.env);
     try {
@@ -231,7 +219,7 @@ describe('triggers and the daemon process', () => {
     }
   });
 
-  it('stops the daemon with `ccm-sync stop`, which waits for it to exit; with none running it says so', async () => {
+  faultProxyTest('stops the daemon with `ccm-sync stop`, which waits for it to exit; with none running it says so', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, api: { port: 0 } }, { CCM_SYNC_DATABASE_URL: db.url });
     const daemon = await startDaemonProcess(env.env);
     const exited = new Promise<number | null>((r) => daemon.child.once('exit', (code) => r(code)));

@@ -7,20 +7,12 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { describe, expect, it } from 'vitest';
 import { makeEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { scaled, until } from './helpers/wait.ts';
-
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
+import { pgTest } from './helpers/fixtures.ts';
 
 const statusCounts = (file: string) => {
   const d = new Database(file, { readonly: true });
@@ -32,7 +24,7 @@ const statusCounts = (file: string) => {
 };
 
 describe('self-tests and faults a person meets', () => {
-  it('`test offline` queues through a simulated outage and verifies every operation on the remote', async () => {
+  pgTest('`test offline` queues through a simulated outage and verifies every operation on the remote', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, offline: { probe_initial_ms: 200, probe_max_ms: 500 }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
     const daemon = await startDaemonProcess(env.env);
     try {
@@ -69,7 +61,7 @@ describe('self-tests and faults a person meets', () => {
     none.cleanup();
   });
 
-  it('dead-letters a remote refusal at once, says so everywhere, and repairs it with failed retry', async () => {
+  pgTest('dead-letters a remote refusal at once, says so everywhere, and repairs it with failed retry', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
     await db.query("alter table tasks add constraint ccm_selftest_title check (title is distinct from 'poison')");
     try {
@@ -106,8 +98,7 @@ describe('self-tests and faults a person meets', () => {
     }
   });
 
-
-  it('takes concurrent enqueuers while the daemon drains: no SQLITE_BUSY, nothing lost', async () => {
+  pgTest('takes concurrent enqueuers while the daemon drains: no SQLITE_BUSY, nothing lost', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
     const daemon = await startDaemonProcess(env.env);
     try {
@@ -132,7 +123,7 @@ describe('self-tests and faults a person meets', () => {
     }
   }, scaled(40_000));
 
-  it.skipIf(process.getuid?.() !== 0)('keeps the daemon running on a full disk, with an alert, and syncs by itself once space is free', async () => {
+  pgTest.skipIf(process.getuid?.() !== 0)('keeps the daemon running on a full disk, with an alert, and syncs by itself once space is free', async ({ db }) => {
     const mnt = path.join(makeEnv().dir, 'small');
     mkdirSync(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);

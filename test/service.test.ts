@@ -12,17 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchdPlist } from '../src/service/unit.ts';
 import { runCli } from './helpers/cli.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { scaled, until } from './helpers/wait.ts';
+import { pgTest } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
 let env: TestEnv;
 let userHome: string;
 let unitDir: string;
 let run: (args: string[], extra?: NodeJS.ProcessEnv) => ReturnType<typeof runCli>;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
   env = makeEnv({ remote: { kind: 'postgres' } });
   userHome = path.join(env.dir, 'user');
   unitDir = path.join(userHome, '.config', 'systemd', 'user');
@@ -32,7 +30,6 @@ beforeAll(async () => {
   run = (args, extra = {}) => runCli(['service', ...args], { env: { ...env.env, HOME: userHome, ...extra } });
 });
 afterAll(async () => {
-  await db.drop();
   env.cleanup();
 });
 
@@ -40,7 +37,7 @@ const unitFile = () => path.join(unitDir, 'ccm-sync.service');
 const envFile = () => path.join(env.settings.paths.home, 'service.env');
 
 describe('ccm-sync service', () => {
-  it('writes a user unit that pins this installation and the home, keeps the secrets in a 0600 env file, and says what to run where systemctl cannot', async () => {
+  pgTest('writes a user unit that pins this installation and the home, keeps the secrets in a 0600 env file, and says what to run where systemctl cannot', async ({ db }) => {
     const dry = await run(['install', '--dry-run'], { CCM_SYNC_DATABASE_URL: db.url });
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain('(dry run: nothing written)');
@@ -67,7 +64,7 @@ describe('ccm-sync service', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ unit: unitFile(), installed: true, daemon: null });
   });
 
-  it('runs the daemon as the unit runs it: the env file\'s secrets alone reach the remote, and SIGTERM stops it', async () => {
+  pgTest('runs the daemon as the unit runs it: the env file\'s secrets alone reach the remote, and SIGTERM stops it', async ({ db }) => {
     const unit = readFileSync(unitFile(), 'utf8');
     const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
     const pinned = /^Environment=(\w+)=(.*)$/m.exec(unit)!;

@@ -8,17 +8,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { importJWK, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { runCli } from './helpers/cli.ts';
 import { makeEnv } from './helpers/env.ts';
-import { createTestDatabase, pgUrl, type TestDatabase } from './helpers/pg.ts';
+import { pgUrl } from './helpers/pg.ts';
 import { startPostgrest, type GatewayKeys, type PostgrestServer } from './helpers/postgrest.ts';
 import { scaled, until } from './helpers/wait.ts';
+import { pgTest, type TestDatabase } from './helpers/fixtures.ts';
 
 type Jwk = Record<string, unknown> & { kid: string; d: string };
 
-let db: TestDatabase;
 let dir: ReturnType<typeof makeEnv>;
 let keyA: { file: string; jwk: Jwk };
 let keyB: { file: string; jwk: Jwk };
@@ -50,7 +50,7 @@ async function token(key: string, systemId: string, expires = '1h'): Promise<str
   return r.stdout.trim();
 }
 
-async function serve(...trusted: Jwk[]): Promise<PostgrestServer> {
+async function serve(db: TestDatabase, ...trusted: Jwk[]): Promise<PostgrestServer> {
   const s = await startPostgrest(db, { jwtSecret: jwks(...trusted), keys });
   servers.push(s);
   return s;
@@ -67,10 +67,9 @@ async function syncOne(m: ReturnType<typeof makeEnv>, id: string) {
   return runCli(['sync', 'now'], { env: m.env });
 }
 
-const rows = async (sys: string) => Number((await db.query<{ n: string }>('select count(*) n from tasks where system_id = $1', [sys]))[0]!.n);
+const rows = async (db: TestDatabase, sys: string) => Number((await db.query<{ n: string }>('select count(*) n from tasks where system_id = $1', [sys]))[0]!.n);
 
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   dir = makeEnv();
   keyA = await newKey('a.json');
   keyB = await newKey('b.json');
@@ -80,12 +79,11 @@ beforeAll(async () => {
     anonJwt: await sign(keyA.jwk, { role: 'anon' }, 86_400),
     serviceJwt: await sign(keyA.jwk, { role: 'service_role' }, 86_400),
   };
-  both = await serve(keyA.jwk, keyB.jwk);
+  both = await serve(db, keyA.jwk, keyB.jwk);
 });
 afterAll(async () => {
   for (const s of servers) await s.close();
   dir?.cleanup();
-  await db?.drop();
 });
 
 describe('asymmetric signing keys', () => {
@@ -112,19 +110,19 @@ describe('asymmetric signing keys', () => {
     expect((await runCli(['remote', 'token', '--key', pub, '--system-id', 'x'], { env: dir.env })).stderr).toMatch(/a public key cannot sign/);
   });
 
-  it('syncs with tokens of either trusted key, and refuses one whose key was taken out, with what to check', async () => {
+  pgTest('syncs with tokens of either trusted key, and refuses one whose key was taken out, with what to check', async ({ db }) => {
     for (const [k, sys] of [[keyA, 'rot-a'], [keyB, 'rot-b']] as const) {
       const m = machine(both, sys, { CCM_SYNC_ACCESS_TOKEN: await token(k.file, sys) });
       try {
         const r = await syncOne(m, `${sys}-1`);
         expect(r.code, r.stderr).toBe(0);
-        expect(await rows(sys)).toBe(1);
+        expect(await rows(db, sys)).toBe(1);
       } finally {
         m.cleanup();
       }
     }
     // Rotated: the project now trusts B only. A's token is refused, and nothing is dead-lettered.
-    const onlyB = await serve(keyB.jwk);
+    const onlyB = await serve(db, keyB.jwk);
     const m = machine(onlyB, 'rot-a', { CCM_SYNC_ACCESS_TOKEN: await token(keyA.file, 'rot-a') });
     try {
       const r = await syncOne(m, 'rot-a-2');
@@ -133,22 +131,22 @@ describe('asymmetric signing keys', () => {
       expect(r.stdout + r.stderr).toMatch(/JWT Keys page/);
       const status = JSON.parse((await runCli(['sync', 'status', '--json'], { env: m.env })).stdout);
       expect(status).toMatchObject({ failed: 0, pending: { total: 1 } });
-      expect(await rows('rot-a')).toBe(1);
+      expect(await rows(db, 'rot-a')).toBe(1);
     } finally {
       m.cleanup();
     }
   });
 
-  it('takes the system id from app_metadata, never from user_metadata', async () => {
+  pgTest('takes the system id from app_metadata, never from user_metadata', async ({ db }) => {
     const appMeta = machine(both, 'app-1', { CCM_SYNC_ACCESS_TOKEN: await sign(keyA.jwk, { role: 'authenticated', aud: 'authenticated', sub: 'user-1', app_metadata: { system_id: 'app-1' } }) });
     const userMeta = machine(both, 'usr-1', { CCM_SYNC_ACCESS_TOKEN: await sign(keyA.jwk, { role: 'authenticated', aud: 'authenticated', sub: 'user-2', user_metadata: { system_id: 'usr-1' } }) });
     try {
       expect((await syncOne(appMeta, 'app-1-1')).code).toBe(0);
-      expect(await rows('app-1')).toBe(1);
+      expect(await rows(db, 'app-1')).toBe(1);
       const r = await syncOne(userMeta, 'usr-1-1');
       expect(r.code).toBe(1);
       expect(r.stdout + r.stderr).toMatch(/system_id claim/);
-      expect(await rows('usr-1')).toBe(0);
+      expect(await rows(db, 'usr-1')).toBe(0);
     } finally {
       appMeta.cleanup();
       userMeta.cleanup();
@@ -157,7 +155,7 @@ describe('asymmetric signing keys', () => {
 });
 
 describe('a token that expires', () => {
-  it('waits online, alerts, dead-letters nothing, and syncs once a fresh token is in the token file', async () => {
+  pgTest('waits online, alerts, dead-letters nothing, and syncs once a fresh token is in the token file', async ({ db }) => {
     const tokenFile = 'machine.token';
     const m = machine(both, 'exp-1', {}, { access_token_file: tokenFile });
     const settingsFile = path.join(path.dirname(m.configPath), tokenFile);
@@ -181,7 +179,7 @@ describe('a token that expires', () => {
       expect((await runCli(['sync', 'status'], { env: m.env })).stdout).toMatch(/^Token: from remote\.access_token_file .*expired/m);
       // A fresh token arrives in the file (a refresh script would put it there): everything syncs.
       writeFileSync(settingsFile, await token(keyA.file, 'exp-1', '10d'));
-      await until(async () => (await rows('exp-1')) === 20, 'the waiting operations to sync with the fresh token', scaled(20_000));
+      await until(async () => (await rows(db, 'exp-1')) === 20, 'the waiting operations to sync with the fresh token', scaled(20_000));
       await until(() => daemon.local.state.get('credential_refused') === undefined, 'the credential to be accepted');
       const after = JSON.parse((await runCli(['sync', 'status', '--json'], { env: m.env })).stdout);
       expect(after.alerts.map((a: { rule: string }) => a.rule)).toContain('token_expiring');
@@ -250,7 +248,7 @@ describe('keys that do not belong on a machine', () => {
     }
   });
 
-  it('says so when a postgres user may read only its own rows, instead of showing an empty fleet', async () => {
+  pgTest('says so when a postgres user may read only its own rows, instead of showing an empty fleet', async ({ db }) => {
     await db.query("do $$ begin create role ccm_only_sync login; exception when duplicate_object then null; end $$; grant authenticated to ccm_only_sync");
     const m = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: pgUrl(db.name).replace('//postgres@', '//ccm_only_sync@') });
     try {

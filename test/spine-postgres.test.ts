@@ -3,16 +3,15 @@
  * a real Postgres with the real migration, in-process.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
 import { runSync } from '../src/workers/sync-run.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import type { SyncJobPayload } from '../src/types.ts';
+import { pgTest } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
 let env: TestEnv;
 let local: Local;
 let transport: PostgresTransport;
@@ -24,8 +23,7 @@ const sync = (job: Partial<SyncJobPayload> = {}) =>
     { trigger: 'manual', reason: 'test', ...job },
   );
 
-beforeAll(async () => {
-  db = await createTestDatabase();
+pgTest.beforeAll(async ({ db }) => {
   env = makeEnv({ remote: { kind: 'postgres' }, conflicts: { manual_tables: ['supervisory_reports'] } });
   local = openLocal(env.settings, clock);
   transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
@@ -35,11 +33,10 @@ afterAll(async () => {
   await transport.close();
   local.close();
   env.cleanup();
-  await db.drop();
 });
 
 describe('spine on postgres', () => {
-  it('uploads mixed priorities in priority order, exactly once, and settles them', async () => {
+  pgTest('uploads mixed priorities in priority order, exactly once, and settles them', async ({ db }) => {
     const { op_ids } = local.recorder.record([
       { operation: 'INSERT', table_name: 'tasks', record_id: 'low-1', record_data: { title: 'low' }, priority: 'low' },
       { operation: 'INSERT', table_name: 'tasks', record_id: 'norm-1', record_data: { title: 'normal' } },
@@ -61,7 +58,7 @@ describe('spine on postgres', () => {
     expect(local.metrics.recent(1)[0]).toMatchObject({ operations_synced: 4, trigger_type: 'manual', success: 1, batches: 4 });
   });
 
-  it('answers duplicate for a batch uploaded twice and changes nothing the second time', async () => {
+  pgTest('answers duplicate for a batch uploaded twice and changes nothing the second time', async ({ db }) => {
     const batch = {
       system_id: env.systemId,
       sync_timestamp: new Date().toISOString(),
@@ -76,7 +73,7 @@ describe('spine on postgres', () => {
     expect(after).toEqual(before);
   });
 
-  it('carries quotes, backslashes and any text byte for byte', async () => {
+  pgTest('carries quotes, backslashes and any text byte for byte', async ({ db }) => {
     const nasty = `it's \\'); drop table tasks; -- \\x00 \\u0000 "q" \u00e9\u4e2d\ud83d\ude00 $$ $x$ E'\\n'`;
     const res = await transport.upload({
       system_id: env.systemId,
@@ -88,7 +85,7 @@ describe('spine on postgres', () => {
     expect(row).toEqual({ title: nasty, metadata: { nasty } });
   });
 
-  it('judges two writes to one record in one batch one after the other', async () => {
+  pgTest('judges two writes to one record in one batch one after the other', async ({ db }) => {
     const op = (title: string, changedAt: string, seq: number) => ({ op_id: crypto.randomUUID(), operation: 'UPDATE' as const, table: 'tasks', record_id: 'twice-1', data: { title }, changed_at: changedAt, seq });
     const upload = (...ops: ReturnType<typeof op>[]) => transport.upload({ system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: ops });
     expect((await upload(op('remote', '2026-03-01T10:00:05.000Z', 1)))[0]!.status).toBe('applied');
@@ -99,7 +96,7 @@ describe('spine on postgres', () => {
     expect((await db.query<{ title: string }>('select title from tasks where system_id = $1 and id = $2', [env.systemId, 'twice-1']))[0]!.title).toBe('newer');
   });
 
-  it('keeps the newer write under last-write-wins, in both directions', async () => {
+  pgTest('keeps the newer write under last-write-wins, in both directions', async ({ db }) => {
     local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'lww-1', record_data: { status: 'new' }, changed_at: '2026-03-01T12:00:00.000Z' }]);
     await sync();
     local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'lww-1', record_data: { status: 'old' }, changed_at: '2026-03-01T11:00:00.000Z' }]);
@@ -114,7 +111,7 @@ describe('spine on postgres', () => {
     expect((await db.query<{ status: string }>('select status from tasks where system_id = $1 and id = $2', [env.systemId, 'lww-1']))[0]!.status).toBe('newest');
   });
 
-  it('dead-letters a permanent rejection at once and retries another with backoff, while the rest of the batch syncs', async () => {
+  pgTest('dead-letters a permanent rejection at once and retries another with backoff, while the rest of the batch syncs', async ({ db }) => {
     // Real remote refusals: a CHECK constraint (23514, permanent) and a trigger that raises
     // raise_exception (P0001: not known to be permanent, so retried with backoff).
     await db.query("alter table tasks add constraint ccm_test_no_forbidden check (title is distinct from 'forbidden')");
@@ -148,7 +145,7 @@ describe('spine on postgres', () => {
     }
   });
 
-  it('settles every answered batch and leaves the rest pending when an upload fails mid-drain', async () => {
+  pgTest('settles every answered batch and leaves the rest pending when an upload fails mid-drain', async ({ db }) => {
     // A real transient fault: a trigger that raises serialization_failure for one record. batch_sync
     // re-raises transient errors, so the whole third call fails and the run stops there.
     await db.query(`create function ccm_test_fault() returns trigger language plpgsql as $$
@@ -168,7 +165,7 @@ describe('spine on postgres', () => {
     expect(Number(ledger[0]!.n)).toBe(20);
   });
 
-  it('sends an urgent operation recorded during a drain ahead of the batches already packaged', async () => {
+  pgTest('sends an urgent operation recorded during a drain ahead of the batches already packaged', async ({ db }) => {
     const ids = Array.from({ length: 30 }, (_, i) => `pre-${i}`);
     local.recorder.record(ids.map((id) => ({ operation: 'INSERT' as const, table_name: 'tasks', record_id: id, record_data: { title: id } })));
     let recorded = false;
@@ -191,7 +188,7 @@ describe('spine on postgres', () => {
     expect(Number(urgent!.batch)).toBe(3);
   });
 
-  it('takes the answer of the batch on the wire and settles it when local work fails meanwhile', async () => {
+  pgTest('takes the answer of the batch on the wire and settles it when local work fails meanwhile', async ({ db }) => {
     const ids = Array.from({ length: 20 }, (_, i) => `wire-${i}`);
     local.recorder.record(ids.map((id) => ({ operation: 'INSERT' as const, table_name: 'tasks', record_id: id, record_data: { title: id } })));
     let calls = 0;
@@ -211,7 +208,7 @@ describe('spine on postgres', () => {
     expect(Number(remote[0]!.n)).toBe(10);
   });
 
-  it('answers duplicate, not a second apply, when the same batch arrives twice at once', async () => {
+  pgTest('answers duplicate, not a second apply, when the same batch arrives twice at once', async ({ db }) => {
     const op = { op_id: crypto.randomUUID(), operation: 'UPDATE' as const, table: 'tasks', record_id: 'twin-1', data: { title: 'once' }, changed_at: '2026-03-01T10:00:05.000Z', seq: 1, force: true };
     const batch = JSON.stringify({ system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: [op] });
     // Two sessions as the system, as PostgREST would open them: the first holds its transaction
@@ -233,7 +230,7 @@ describe('spine on postgres', () => {
     expect(Number(ledger[0]!.n)).toBe(1);
   });
 
-  it('reads the ledger, the rows and the tombstones by key, even with plans made while they were small', async () => {
+  pgTest('reads the ledger, the rows and the tombstones by key, even with plans made while they were small', async ({ db }) => {
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
     await c.query(`set role authenticated; select set_config('request.jwt.claims', '${JSON.stringify({ role: 'authenticated', system_id: env.systemId })}', false)`);
@@ -276,7 +273,7 @@ describe('spine on postgres', () => {
     expect(Number(rows[0]!.n)).toBe(500);
   });
 
-  it('calls as the system, under row-level security, and leaves nothing set on the connection', async () => {
+  pgTest('calls as the system, under row-level security, and leaves nothing set on the connection', async ({ db }) => {
     const other = new PostgresTransport({ connectionString: db.url, systemId: 'other-system', timeoutMs: 5000 });
     const theirs = { op_id: crypto.randomUUID(), operation: 'INSERT' as const, table: 'tasks', record_id: 'theirs-1', data: { title: 'b' }, changed_at: '2026-03-01T10:00:05.000Z', seq: 1 };
     expect((await other.upload({ system_id: 'other-system', sync_timestamp: new Date().toISOString(), operations: [theirs] }))[0]!.status).toBe('applied');
@@ -291,7 +288,7 @@ describe('spine on postgres', () => {
     await other.close();
   });
 
-  it('refuses a batch for another system', async () => {
+  pgTest('refuses a batch for another system', async ({ db }) => {
     const other = new PostgresTransport({ connectionString: db.url, systemId: 'someone-else', timeoutMs: 5000 });
     const forged = { system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: [] };
     await expect(other.upload(forged)).rejects.toMatchObject({ name: 'RemoteRejectedError', message: expect.stringMatching(/someone-else/) });

@@ -3,7 +3,7 @@
  * and unmodified supabase-js → gateway → PostgREST 12 → Postgres (supabase). The postgres
  * transport has its own file (spine-postgres.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
 import { openLocal, syncContext, type Local } from '../src/local.ts';
 import { EmbeddedTransport } from '../src/remote/embedded.ts';
@@ -12,11 +12,10 @@ import { SupabaseTransport } from '../src/remote/supabase.ts';
 import { runSync } from '../src/workers/sync-run.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { anonKey, mintToken, systemToken } from './helpers/jwt.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
-import { startPostgrest, type PostgrestServer } from './helpers/postgrest.ts';
 import type { Transport } from '../src/remote/transport.ts';
+import { postgrestTest, type PostgrestServer, type TestDatabase } from './helpers/fixtures.ts';
 
-function roundTrip(name: string, open: (env: TestEnv) => Promise<{ transport: Transport; rows: (sql: string, p: unknown[]) => Promise<Record<string, unknown>[]> }>) {
+function roundTrip(name: string, open: (env: TestEnv, remote: { db: TestDatabase; rest: PostgrestServer }) => Promise<{ transport: Transport; rows: (sql: string, p: unknown[]) => Promise<Record<string, unknown>[]> }>) {
   describe(`round trip: ${name}`, () => {
     let env: TestEnv;
     let local: Local;
@@ -24,10 +23,10 @@ function roundTrip(name: string, open: (env: TestEnv) => Promise<{ transport: Tr
     let rows: (sql: string, p: unknown[]) => Promise<Record<string, unknown>[]>;
     const clock = new ManualClock('2026-04-01T08:00:00.000Z');
 
-    beforeAll(async () => {
+    postgrestTest.beforeAll(async ({ db, rest }) => {
       env = makeEnv();
       local = openLocal(env.settings, clock);
-      ({ transport, rows } = await open(env));
+      ({ transport, rows } = await open(env, { db, rest }));
     });
     afterAll(async () => {
       await transport.close();
@@ -73,30 +72,18 @@ function roundTrip(name: string, open: (env: TestEnv) => Promise<{ transport: Tr
   });
 }
 
-let db: TestDatabase;
-let rest: PostgrestServer;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  rest = await startPostgrest(db);
-});
-afterAll(async () => {
-  await rest.close();
-  await db.drop();
-});
-
 roundTrip('embedded (PGlite)', async (env) => {
   const t = await EmbeddedTransport.open(env.settings.paths.embedded, env.systemId);
   return { transport: t, rows: async (sql, p) => (await t.query<Record<string, unknown>>(sql, p)) };
 });
 
-roundTrip('supabase (supabase-js → PostgREST → Postgres)', async (env) => {
+roundTrip('supabase (supabase-js → PostgREST → Postgres)', async (env, { db, rest }) => {
   const t = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), timeoutMs: 10_000 });
   return { transport: t, rows: (sql, p) => db.query(sql, p) };
 });
 
 describe('isolation through PostgREST', () => {
-  it("refuses system A's token for system B's batch, and a token without a system_id claim", async () => {
+  postgrestTest("refuses system A's token for system B's batch, and a token without a system_id claim", async ({ db, rest }) => {
     const batch = (system: string) => ({
       system_id: system,
       sync_timestamp: new Date().toISOString(),
@@ -118,7 +105,7 @@ describe('isolation through PostgREST', () => {
     expect((await db.query<{ title: string }>("select title from tasks where system_id = 'system-b' and id = 'victim'"))[0]!.title).toBe('owned');
   });
 
-  it('treats a stopped PostgREST or a closed port as retryable, and a bad JWT as a refused credential', async () => {
+  postgrestTest('treats a stopped PostgREST or a closed port as retryable, and a bad JWT as a refused credential', async ({ rest }) => {
     const t = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken('system-c') }), timeoutMs: 3000 });
     await rest.stop();
     try {

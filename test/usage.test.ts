@@ -7,26 +7,18 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cleanRemote } from '../src/hooks/repo.ts';
 import { hashed } from '../src/package/hide-paths.ts';
 import { runCli } from './helpers/cli.ts';
 import { claudeSession } from './helpers/claude-session.ts';
 import type { TestEnv } from './helpers/env.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/pg.ts';
+import { pgTest, type TestDatabase } from './helpers/fixtures.ts';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.drop();
-});
-
-const home = () => claudeSession(db.url);
+const home = (db: TestDatabase) => claudeSession(db.url);
 
 type Row = Record<string, unknown>;
-const summaries = async (systemId: string) =>
+const summaries = async (db: TestDatabase, systemId: string) =>
   new Map((await db.query<Row & { id: string }>('select * from task_summaries where system_id = $1', [systemId])).map((r) => [r.id, r]));
 const money = (r: Row | undefined) => Number(r?.cost_usd);
 
@@ -37,8 +29,8 @@ async function syncNow(env: TestEnv) {
 }
 
 describe('tokens and cost per task, from the transcripts', () => {
-  it('counts each response once, folds a late background subagent into its prompt, and uploads exact sums', async () => {
-    const { env, main, agent, spool, response, at } = home();
+  pgTest('counts each response once, folds a late background subagent into its prompt, and uploads exact sums', async ({ db }) => {
+    const { env, main, agent, spool, response, at } = home(db);
     try {
       spool(0, { hook_event_name: 'UserPromptSubmit', prompt_id: 'p1', prompt: 'fix the build' });
       // One response, two content blocks: two lines, the second with the final output count.
@@ -60,7 +52,7 @@ describe('tokens and cost per task, from the transcripts', () => {
       spool(22, { hook_event_name: 'Stop', prompt_id: 'p2' });
       await syncNow(env);
 
-      let s = await summaries(env.systemId);
+      let s = await summaries(db, env.systemId);
       expect(s.get('p1')).toMatchObject({
         input_tokens: 180, output_tokens: 55, cache_creation_tokens: 1000, cache_read_tokens: 200, api_requests: 3,
         unpriced_models: [], git_branch: 'main', git_branches: ['main'],
@@ -88,7 +80,7 @@ describe('tokens and cost per task, from the transcripts', () => {
       spool(33, { hook_event_name: 'SessionEnd', agent_transcript_path: agent });
       await syncNow(env);
 
-      s = await summaries(env.systemId);
+      s = await summaries(db, env.systemId);
       expect(s.get('p1')).toMatchObject({ input_tokens: 180, output_tokens: 55, api_requests: 3 });
       expect(money(s.get('p1'))).toBe(0.004825);
       expect(s.get('p2')).toMatchObject({ input_tokens: 17, output_tokens: 23, api_requests: 2 });
@@ -102,8 +94,8 @@ describe('tokens and cost per task, from the transcripts', () => {
     }
   });
 
-  it('says how a task went: its outcome, permission prompts and waits, denials, compactions, failures per tool and model switches', async () => {
-    const { env, main, spool, response } = home();
+  pgTest('says how a task went: its outcome, permission prompts and waits, denials, compactions, failures per tool and model switches', async ({ db }) => {
+    const { env, main, spool, response } = home(db);
     try {
       const tool = (s: number, event: string, name: string, id: string | undefined, more: Record<string, unknown> = {}) =>
         spool(s, { hook_event_name: event, prompt_id: 'h1', tool_name: name, ...(id ? { tool_use_id: id } : {}), tool_input: { command: 'make' }, ...more });
@@ -126,7 +118,7 @@ describe('tokens and cost per task, from the transcripts', () => {
       spool(20, { hook_event_name: 'UserPromptSubmit', prompt_id: 'h2' });
       spool(25, { hook_event_name: 'SessionEnd', reason: 'prompt_input_exit' });
       await syncNow(env);
-      const s = await summaries(env.systemId);
+      const s = await summaries(db, env.systemId);
       expect(s.get('h1')).toMatchObject({
         status: 'closed', outcome: 'failed', failure_kind: 'rate_limit', permission_requests: 2, permission_denials: 1,
         compactions: 1, tools_used: { Bash: 2, Write: 1 }, tool_failures: { Bash: 1 }, model_switches: 2, api_requests: 4,
@@ -138,8 +130,8 @@ describe('tokens and cost per task, from the transcripts', () => {
     }
   });
 
-  it('names the repository, its remote without credentials, and the worktree it ran in', async () => {
-    const { env, spool } = home();
+  pgTest('names the repository, its remote without credentials, and the worktree it ran in', async ({ db }) => {
+    const { env, spool } = home(db);
     try {
       const repo = path.join(env.dir, 'api-server');
       const worktree = path.join(env.dir, 'api-server-feat');
@@ -154,7 +146,7 @@ describe('tokens and cost per task, from the transcripts', () => {
       spool(2, { hook_event_name: 'UserPromptSubmit', prompt_id: 'w2', cwd: path.join(repo, 'src') });
       spool(3, { hook_event_name: 'Stop', prompt_id: 'w2', cwd: path.join(repo, 'src') });
       await syncNow(env);
-      const s = await summaries(env.systemId);
+      const s = await summaries(db, env.systemId);
       expect(s.get('w1')).toMatchObject({ repo: 'github.com/bobco/api-server', repo_root: worktree, worktree, git_branch: 'feat/healthz' });
       expect(s.get('w2')).toMatchObject({ repo: 'github.com/bobco/api-server', repo_root: repo, worktree: null, git_branch: 'main' });
       const [{ n }] = await db.query<{ n: string }>("select count(*) as n from task_summaries where system_id = $1 and row_to_json(task_summaries)::text like '%s3cret%'", [env.systemId]);
@@ -164,7 +156,7 @@ describe('tokens and cost per task, from the transcripts', () => {
     }
   });
 
-  it('uploads salted hashes of paths and repository names with hooks.paths: hashed, and wants the fleet\'s salt for it', async () => {
+  pgTest('uploads salted hashes of paths and repository names with hooks.paths: hashed, and wants the fleet\'s salt for it', async ({ db }) => {
     const salt = 'fleet-salt-0123456789abcdef';
     const c = claudeSession(db.url, { cwd: '/home/alice/src/secret-project', config: { hooks: { paths: 'hashed' } } });
     try {
@@ -177,7 +169,7 @@ describe('tokens and cost per task, from the transcripts', () => {
       expect(refused.stderr).toMatch(/hooks\.paths: hashed needs CCM_SYNC_PATH_SALT/);
       const r = await runCli(['sync', 'now', '--json'], { env: { ...c.env.env, CCM_SYNC_PATH_SALT: salt } });
       expect(r.code, r.stderr).toBe(0);
-      const row = (await summaries(c.env.systemId)).get('x1')!;
+      const row = (await summaries(db, c.env.systemId)).get('x1')!;
       expect(row).toMatchObject({ cwd: hashed(salt, '/home/alice/src/secret-project'), files_modified: [hashed(salt, '/etc/shadow'), hashed(salt, 'src/plans.md')] });
       expect((row.errors as { target: string }[])[0]!.target).toBe(hashed(salt, '/etc/shadow'));
       expect(JSON.stringify(row)).not.toMatch(/secret-project|plans\.md|shadow/);
@@ -187,8 +179,8 @@ describe('tokens and cost per task, from the transcripts', () => {
     }
   });
 
-  it('prices with hooks.pricing_file over the shipped table, and refuses a bad one by name while the events are still recorded', async () => {
-    const { env, main, spool, response } = home();
+  pgTest('prices with hooks.pricing_file over the shipped table, and refuses a bad one by name while the events are still recorded', async ({ db }) => {
+    const { env, main, spool, response } = home(db);
     try {
       const prices = path.join(env.dir, '.ccm-global', 'prices.yaml');
       writeFileSync(prices, 'models:\n  claude-mystery: { input: 1, output: 2, cache_write: 0, cache_read: 0 }\n');
@@ -197,7 +189,7 @@ describe('tokens and cost per task, from the transcripts', () => {
       appendFileSync(main, `${response(1, 'msg_q', 'claude-mystery-9', { input: 1_000_000, output: 500_000 })}\n`);
       spool(2, { hook_event_name: 'Stop', prompt_id: 'q1' });
       await syncNow(env);
-      let s = await summaries(env.systemId);
+      let s = await summaries(db, env.systemId);
       expect(money(s.get('q1'))).toBe(2); // 1M × $1 + 0.5M × $2
       expect(s.get('q1')).toMatchObject({ unpriced_models: [] });
 
@@ -209,7 +201,7 @@ describe('tokens and cost per task, from the transcripts', () => {
       expect(r.stderr).toContain(`warning: a coding-agent transcript could not be read (price table ${prices}: models.claude-mystery.input: `);
       // …and `sync status` says so afterwards, for whoever did not see that run.
       expect((await runCli(['sync', 'status'], { env: env.env })).stdout).toMatch(/a transcript could not be read at .*price table/);
-      s = await summaries(env.systemId);
+      s = await summaries(db, env.systemId);
       expect(s.get('q2')).toMatchObject({ status: 'closed', total_events: 2, api_requests: 0 });
     } finally {
       env.cleanup();

@@ -9,6 +9,7 @@
 import { createHook } from 'node:async_hooks';
 import type { Worker } from 'node:worker_threads';
 import { afterAll } from 'vitest';
+import { runFileEnd } from './file-end.ts';
 import { scaled } from './wait.ts';
 
 const LEAKABLE = new Set(['Timeout', 'Immediate', 'TCPWrap', 'TCPServerWrap', 'ProcessWrap', 'UDPWrap', 'FSEventWrap', 'StatWatcher', 'TLSWrap']);
@@ -72,6 +73,7 @@ function leaks(): string[] {
 
 // Registered before the file's own hooks, so it runs after all of them.
 afterAll(async () => {
+  await runFileEnd(); // the file's fixtures (./fixtures.ts), which vitest would tear down after this
   const end = Date.now() + scaled(1000);
   let left = leaks();
   while (left.length > 0 && Date.now() < end) {

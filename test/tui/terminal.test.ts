@@ -5,12 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/pg.ts';
+import { afterAll, describe, expect, it } from 'vitest';
 import { makeEnv, type TestEnv } from '../helpers/env.ts';
 import { CLI, runCli } from '../helpers/cli.ts';
 import { startDaemonProcess, type DaemonProcess } from '../helpers/daemon-process.ts';
 import { until } from '../helpers/wait.ts';
+import { pgTest } from '../helpers/fixtures.ts';
 
 const hasTmux = (() => {
   try {
@@ -21,7 +21,6 @@ const hasTmux = (() => {
   }
 })();
 
-let db: TestDatabase;
 let env: TestEnv;
 let daemon: DaemonProcess;
 const session = `ccm-tui-${process.pid}`;
@@ -36,9 +35,8 @@ function launchTui(target: string, on: TestEnv = env): void {
   tmux('send-keys', '-t', target, `${['env', ...envArgs, process.execPath, CLI, 'tui'].map(quote).join(' ')}; echo "EXIT=$?"`, 'Enter');
 }
 
-beforeAll(async () => {
+pgTest.beforeAll(async ({ db }) => {
   if (!hasTmux) return;
-  db = await createTestDatabase();
   env = makeEnv({ remote: { kind: 'postgres' }, sync: { intervals: { default: 3600 } } }, { CCM_SYNC_DATABASE_URL: db.url });
   daemon = await startDaemonProcess(env.env);
   raw = path.join(env.dir, 'pane.raw');
@@ -52,11 +50,10 @@ afterAll(async () => {
   }
   await daemon.stop();
   env.cleanup();
-  await db.drop();
 });
 
 describe.skipIf(!hasTmux)('ccm-sync tui in a terminal', () => {
-  it('shows the queue and last sync as they change, syncs on s, and quits cleanly on q', async () => {
+  pgTest('shows the queue and last sync as they change, syncs on s, and quits cleanly on q', async ({ db }) => {
     // Start a shell, record every byte the pane receives, then exec the dashboard in it.
     tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', 'sh');
     tmux('set-option', '-t', session, 'remain-on-exit', 'on');
@@ -104,7 +101,7 @@ describe.skipIf(!hasTmux)('ccm-sync tui in a terminal', () => {
     tmux('kill-session', '-t', small);
   });
 
-  it('fits 80×24 whatever it says: a long answer to s with no daemon, and the failures view with 8 long reasons', async () => {
+  pgTest('fits 80×24 whatever it says: a long answer to s with no daemon, and the failures view with 8 long reasons', async ({ db }) => {
     // A home of its own, with no daemon and 8 dead letters whose reasons are long.
     const quiet = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: db.url });
     await db.query(`alter table alerts add constraint ccm_tui_refuse check (message is distinct from '${'x'.repeat(300)}')`);
