@@ -115,7 +115,7 @@ describe('periodic sync in the daemon', () => {
     const env = makeEnv();
     const local = openLocal(env.settings);
     const errors: unknown[] = [];
-    const s = new PeriodicScheduler({ settings: env.settings, local, clock: { now: () => Date.now() }, enqueue: () => undefined, onFired: () => undefined, onError: (e) => errors.push(e) });
+    const s = new PeriodicScheduler({ settings: env.settings, local, enqueue: () => undefined, onFired: () => undefined, onError: (e) => errors.push(e) });
     try {
       await s.start();
       await Promise.all(Array.from({ length: 8 }, () => s.scheduleNext()));

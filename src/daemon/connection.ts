@@ -13,7 +13,6 @@
  */
 import { backoffDelay } from '../backoff.ts';
 import { CredentialRefusedError, messageOf } from '../errors.ts';
-import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 import type { ConnectionState } from '../store/state.ts';
@@ -21,7 +20,6 @@ import type { ConnectionState } from '../store/state.ts';
 export interface ConnectionDeps {
   settings: Settings;
   local: Local;
-  clock: Clock;
   ping(): Promise<void>;
   /** Called on offline → draining with the pending count and how long the system was offline. */
   onRestored(pending: number, offlineMs: number): void;
@@ -43,9 +41,9 @@ export class ConnectionMonitor {
   constructor(deps: ConnectionDeps) {
     this.deps = deps;
     const persisted = deps.local.state.get('connection');
-    this.state = persisted ?? { state: 'online', since: new Date(deps.clock.now()).toISOString(), consecutive_failures: 0 };
+    this.state = persisted ?? { state: 'online', since: new Date(deps.local.clock.now()).toISOString(), consecutive_failures: 0 };
     const sim = deps.local.state.get('simulated_offline_until');
-    if (sim?.until && Date.parse(sim.until) > deps.clock.now()) this.simulatedUntil = Date.parse(sim.until);
+    if (sim?.until && Date.parse(sim.until) > deps.local.clock.now()) this.simulatedUntil = Date.parse(sim.until);
     if (this.state.state !== 'online') this.scheduleProbe();
     if (deps.local.state.get('credential_refused')) this.scheduleCredentialCheck();
   }
@@ -55,13 +53,13 @@ export class ConnectionMonitor {
   }
 
   get simulatedOffline(): boolean {
-    return this.simulatedUntil > this.deps.clock.now();
+    return this.simulatedUntil > this.deps.local.clock.now();
   }
 
   private set(next: Omit<ConnectionState, 'since'> & { since?: string }): void {
     const from = this.state.state;
     const changed = from !== next.state;
-    this.state = { ...next, since: changed ? new Date(this.deps.clock.now()).toISOString() : this.state.since };
+    this.state = { ...next, since: changed ? new Date(this.deps.local.clock.now()).toISOString() : this.state.since };
     this.deps.local.state.set('connection', this.state);
     if (changed) this.deps.onTransition(from, this.state);
   }
@@ -77,9 +75,9 @@ export class ConnectionMonitor {
    * a fresh token in the token file is picked up without anyone asking.
    */
   credentialRefused(reason: string): void {
-    const since = this.deps.local.state.get('credential_refused')?.since ?? new Date(this.deps.clock.now()).toISOString();
+    const since = this.deps.local.state.get('credential_refused')?.since ?? new Date(this.deps.local.clock.now()).toISOString();
     const delay = this.scheduleCredentialCheck();
-    this.deps.local.state.set('credential_refused', { reason, since, next_check_at: new Date(this.deps.clock.now() + delay).toISOString() });
+    this.deps.local.state.set('credential_refused', { reason, since, next_check_at: new Date(this.deps.local.clock.now() + delay).toISOString() });
   }
 
   /** The wait before a probe or credential check: probe_initial_ms doubling up to probe_max_ms, with jitter. */
@@ -143,14 +141,14 @@ export class ConnectionMonitor {
     this.deps.local.state.set('simulated_offline_until', { until: untilMs ? new Date(untilMs).toISOString() : null });
     if (untilMs) this.set({ state: 'offline', consecutive_failures: this.state.consecutive_failures, reason: 'simulated offline' });
     this.probeAttempt = 0;
-    this.scheduleProbe(untilMs ? Math.max(0, untilMs - this.deps.clock.now()) : 0);
+    this.scheduleProbe(untilMs ? Math.max(0, untilMs - this.deps.local.clock.now()) : 0);
   }
 
   private scheduleProbe(delayMs?: number): void {
     if (this.stopped) return;
     clearTimeout(this.probeTimer);
     const delay = delayMs ?? this.probeDelay(++this.probeAttempt);
-    const at = new Date(this.deps.clock.now() + delay).toISOString();
+    const at = new Date(this.deps.local.clock.now() + delay).toISOString();
     if (this.state.state !== 'online') {
       this.state = { ...this.state, next_probe_at: at };
       this.deps.local.state.set('connection', this.state);
@@ -163,7 +161,7 @@ export class ConnectionMonitor {
   private async probe(): Promise<void> {
     if (this.stopped || this.state.state === 'online') return;
     if (this.simulatedOffline) {
-      this.scheduleProbe(Math.max(10, this.simulatedUntil - this.deps.clock.now()));
+      this.scheduleProbe(Math.max(10, this.simulatedUntil - this.deps.local.clock.now()));
       return;
     }
     try {
@@ -175,7 +173,7 @@ export class ConnectionMonitor {
     }
     this.probeAttempt = 0;
     const pending = this.deps.local.outbox.pendingTotal();
-    const offlineMs = this.deps.clock.now() - Date.parse(this.state.since);
+    const offlineMs = this.deps.local.clock.now() - Date.parse(this.state.since);
     this.set({ state: 'draining', consecutive_failures: 0, reason: 'connection restored' });
     this.deps.onRestored(pending, offlineMs);
   }

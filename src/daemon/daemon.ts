@@ -26,7 +26,7 @@ import { processAlive } from '../monitor/status.ts';
 import { PeriodicScheduler } from '../triggers/periodic.ts';
 import { thresholdCheck } from '../triggers/threshold.ts';
 import { SyncWorkerHost } from '../workers/sync-thread.ts';
-import { apiRoutes, bindApi, type ApiRoutes } from './api.ts';
+import { apiRoutes, bindApi, type Api, type ApiRoutes } from './api.ts';
 import { ConnectionMonitor } from './connection.ts';
 import { startHookIntake } from './hook-intake.ts';
 import { lockHome, type HomeLock } from './lock.ts';
@@ -65,9 +65,8 @@ function otherDaemon(local: Local): string | undefined {
   return d && d.pid !== process.pid && processAlive(d.pid) ? `the ccm-sync daemon with pid ${d.pid} (started ${d.started_at})` : undefined;
 }
 
-export async function startDaemon(settings: Settings, opts: DaemonOptions = {}): Promise<Daemon> {
-  const clock = opts.clock ?? systemClock;
-  const log = opts.log ?? createLogger(settings.log_level);
+/** The home locked, its database open and the API port bound; on failure, nothing is left held. */
+async function claimHome(settings: Settings, clock: Clock): Promise<{ local: Local; lock: HomeLock; api: Api }> {
   const local = openLocal(settings, clock);
   let lock: HomeLock;
   try {
@@ -81,6 +80,27 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
     local.close();
     throw err;
   });
+  return { local, lock, api };
+}
+
+/** Records that the daemon stopped, closes the database and lets go of the home. */
+function release(local: Local, lock: HomeLock, log: Logger): void {
+  try {
+    local.state.delete('daemon');
+    local.state.set('activity', { kind: 'idle', at: new Date(local.clock.now()).toISOString(), reason: 'daemon stopped' });
+  } catch (err) {
+    // A full disk: the daemon stops all the same (status sees its pid is gone).
+    log.warn({ err: messageOf(err) }, 'could not record that the daemon stopped');
+  }
+  local.close();
+  lock.release();
+  log.info('ccm-sync daemon stopped');
+}
+
+export async function startDaemon(settings: Settings, opts: DaemonOptions = {}): Promise<Daemon> {
+  const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? createLogger(settings.log_level);
+  const { local, lock, api } = await claimHome(settings, clock);
   local.outbox.recount();
   const jobs = new SyncJobs({ file: settings.paths.jobsDb, attempts: settings.sync.retry.job_attempts, backoff: settings.sync.retry, timeoutMs: settings.sync.job_timeout_ms, onDiskFull: () => disk.noticed() });
   const worker = new SyncWorkerHost(settings, { onCrash: (why) => log.error({ why }, 'the sync worker thread died; a fresh one takes the next job') });
@@ -102,7 +122,7 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
   const chores = startHousekeeping({ settings, local, log, worker, conn, disk, alertIntervalMs: opts.alertIntervalMs });
 
   const periodic = new PeriodicScheduler({
-    settings, local, clock, enqueue,
+    settings, local, enqueue,
     onFired: (_name, work) => {
       if (work.kind === 'prune') chores.prune(work.olderThanDays);
       if (work.kind === 'health_check') chores.checkAlerts();
@@ -142,24 +162,12 @@ export async function startDaemon(settings: Settings, opts: DaemonOptions = {}):
     async stop() {
       if (stopping) return;
       stopping = true;
-      chores.stop();
-      hooks.stop();
-      commits.stop();
-      conn.stop();
+      for (const part of [chores, hooks, commits, conn]) part.stop();
       await api.close();
       await periodic.stop();
       await worker.close();
       await jobs.stop();
-      try {
-        local.state.delete('daemon');
-        local.state.set('activity', { kind: 'idle', at: new Date(clock.now()).toISOString(), reason: 'daemon stopped' });
-      } catch (err) {
-        // A full disk: the daemon stops all the same (status sees its pid is gone).
-        log.warn({ err: messageOf(err) }, 'could not record that the daemon stopped');
-      }
-      local.close();
-      lock.release();
-      log.info('ccm-sync daemon stopped');
+      release(local, lock, log);
     },
   };
 }
@@ -198,7 +206,6 @@ function connectionMonitor({ settings, local, log, worker }: Omit<DaemonCore, 'c
   return new ConnectionMonitor({
     settings,
     local,
-    clock: local.clock,
     ping: () => worker.ping(),
     onRestored: (pending, offlineMs) => {
       log.info({ pending, offline_ms: offlineMs }, `Connection restored, draining ${pending} operations`);

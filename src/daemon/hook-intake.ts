@@ -75,14 +75,28 @@ export function startHookIntake(home: string, local: Local, log: Logger, recorde
   const sweep = setInterval(drain, SWEEP_MS);
   drain();
 
-  const routes: ApiRoutes = {
+  const routes = hookRoutes(home, dir, sink, recorded);
+  return {
+    drain,
+    routes,
+    stop() {
+      clearInterval(sweep);
+      if (pending) clearTimeout(pending);
+      watcher?.close();
+    },
+  };
+}
+
+/** The route Claude Code's http hook posts to (`hook install --http`). */
+function hookRoutes(home: string, dir: string, sink: Local & { onTranscriptProblem(err: unknown): void }, recorded: () => void): ApiRoutes {
+  return {
     // Claude Code's http hook: the payload is the body. The answer is 204 and empty, always:
     // Claude Code reads a JSON answer as a decision, and any error as a notice in the transcript.
     // An event the database cannot take now is spooled, as the command hook would have done.
     'POST /api/hooks/claude': (body, headers) => {
       const header = headers['x-ccm-task-id'];
       const taskEnv = typeof header === 'string' && header !== '' ? header : undefined;
-      const now = local.clock.now();
+      const now = sink.clock.now();
       const fail = (problem: string) => logHookFailure(hookLogFile(home), { at: new Date(now).toISOString(), problem: `http hook: ${problem.split('\n')[0]}` });
       try {
         ingestClaudeHook(sink, body as Record<string, unknown>, taskEnv, now);
@@ -99,15 +113,6 @@ export function startHookIntake(home: string, local: Local, log: Logger, recorde
         }
       }
       return undefined;
-    },
-  };
-  return {
-    drain,
-    routes,
-    stop() {
-      clearInterval(sweep);
-      if (pending) clearTimeout(pending);
-      watcher?.close();
     },
   };
 }

@@ -13,7 +13,6 @@
 import { fileURLToPath } from 'node:url';
 import Bree from 'bree';
 import { effectiveInterval, recordingRate, type IntervalChoice } from './adaptive.ts';
-import type { Clock } from '../clock.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
 import type { TriggerType } from '../types.ts';
@@ -30,7 +29,6 @@ export interface ScheduledWork {
 export interface PeriodicDeps {
   settings: Settings;
   local: Local;
-  clock: Clock;
   /** A sync that is due: the periodic one (also overdue at start) or a scheduled one. */
   enqueue(trigger: TriggerType, reason: string): void;
   /** A scheduled job that is not a sync (prune, health_check), for the daemon to run. */
@@ -85,7 +83,7 @@ export class PeriodicScheduler {
     });
     await this.bree.start();
     const persisted = this.deps.local.state.get('next_sync');
-    const now = this.deps.clock.now();
+    const now = this.deps.local.clock.now();
     if (s.sync.enabled && persisted && Date.parse(persisted.at) <= now) {
       this.deps.enqueue('periodic', `overdue since ${persisted.at}`);
       await this.scheduleNext();
@@ -99,7 +97,7 @@ export class PeriodicScheduler {
   /** Recomputes the adaptive interval and schedules the periodic sync that far from now. */
   scheduleNext(): Promise<void> {
     return this.serialised(async () => {
-      const now = this.deps.clock.now();
+      const now = this.deps.local.clock.now();
       this.current = effectiveInterval(this.deps.settings, recordingRate(this.deps.local.db, now));
       this.deps.local.state.set('interval', this.current);
       await this.reschedule(new Date(now + this.current.effective_seconds * 1000));

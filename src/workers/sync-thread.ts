@@ -258,6 +258,11 @@ export function serveSyncWorker(port: Port, settings: Settings): void {
     }
   };
 
+  answerOn(port, handle);
+}
+
+/** Each request's answer goes back with its id; an abort is not answered. */
+function answerOn(port: Port, handle: (msg: HostMessage) => Promise<unknown>): void {
   port.on('message', (msg) => {
     if (msg.type === 'abort') {
       void handle(msg);
