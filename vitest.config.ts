@@ -16,5 +16,8 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/helpers/global-setup.ts'],
     setupFiles: ['test/helpers/no-leaks.ts'],
+    // After-hooks run last-registered first: the leak check, registered before a file's own hooks,
+    // runs after all of them (test/helpers/no-leaks.ts).
+    sequence: { hooks: 'stack' },
   },
 });

@@ -17,7 +17,7 @@ import { loadPricing, type PriceTable } from './hooks/pricing.ts';
 import type { Settings } from './config/load.ts';
 import { ConfigError } from './errors.ts';
 import type { Transport } from './remote/transport.ts';
-import type { SyncContext, SyncRunOptions } from './workers/sync-run.ts';
+import type { SyncContext, SyncRunOptions } from './workers/sync-context.ts';
 
 export interface Local {
   db: Db;

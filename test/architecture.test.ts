@@ -9,7 +9,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : /\.tsx?$/.test(e.name) ? [path.join(dir, e.name)] : []));
-const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*from '(\.[^']+)'/gm)].map((m) => path.normalize(path.join(path.dirname(file), m[1]!)));
+// Static imports and re-exports, and dynamic import('…') (the CLI loads its commands that way).
+const importsOf = (file: string) => [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*from '(\.[^']+)'|import\('(\.[^']+)'\)/gm)]
+  .map((m) => path.normalize(path.join(path.dirname(file), (m[1] ?? m[2])!)));
 
 describe('docs/architecture.md', () => {
   it('names only files that exist', () => {

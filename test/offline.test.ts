@@ -7,10 +7,9 @@ import Database from 'better-sqlite3';
 import { describe, expect } from 'vitest';
 import { startDaemon } from '../src/daemon/daemon.ts';
 import { createLogger } from '../src/log.ts';
-import { pgUrl } from './helpers/pg.ts';
 import { makeEnv } from './helpers/env.ts';
 import { until } from './helpers/wait.ts';
-import { faultProxyTest, type FaultProxy, type TestDatabase } from './helpers/fixtures.ts';
+import { faultProxyTest, viaProxy, type FaultProxy, type TestDatabase } from './helpers/fixtures.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -31,7 +30,7 @@ const faultEnv = ({ db, proxy }: { db: TestDatabase; proxy: FaultProxy }, extra:
       sync: { request_timeout_ms: 1500, retry: { base_delay_ms: 100, max_delay_ms: 400, jitter: 0.1, job_attempts: 10 }, intervals: { default: 3600 } },
       ...extra,
     },
-    { CCM_SYNC_DATABASE_URL: `${pgUrl(db.name, proxy.port)}` },
+    { CCM_SYNC_DATABASE_URL: viaProxy(db, proxy) },
   );
 
 const pendingOf = (file: string) => {

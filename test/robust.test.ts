@@ -14,13 +14,12 @@ import { PostgresTransport } from '../src/remote/postgres.ts';
 import { ThresholdWatch } from '../src/triggers/threshold.ts';
 import { SyncWorkerHost } from '../src/workers/sync-thread.ts';
 import { runSync } from '../src/workers/sync-run.ts';
-import { pgUrl } from './helpers/pg.ts';
 import { freePort } from './helpers/postgrest.ts';
 import { makeEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
 import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { until } from './helpers/wait.ts';
-import { faultProxyTest, type TestDatabase } from './helpers/fixtures.ts';
+import { faultProxyTest, viaProxy, type TestDatabase } from './helpers/fixtures.ts';
 
 /** The backend running a batch_sync call right now. */
 const ON_THE_WIRE = "select pid from pg_stat_activity where query like 'select public.batch_sync%' and state = 'active' and pid <> pg_backend_pid()";
@@ -33,7 +32,7 @@ describe('connections that die', () => {
       remote: { kind: 'postgres' },
       offline: { failures_before_offline: 2, probe_initial_ms: 200, probe_max_ms: 400 },
       sync: { max_ops_per_request: 50, retry: { base_delay_ms: 200, max_delay_ms: 400, jitter: 0, job_attempts: 20 }, intervals: { default: 3600 } },
-    }, { CCM_SYNC_DATABASE_URL: pgUrl(db.name, proxy.port) });
+    }, { CCM_SYNC_DATABASE_URL: viaProxy(db, proxy) });
     // A slow apply, so that a batch is on the wire when the fault comes.
     await db.query(`create or replace function ccm_test_slow() returns trigger language plpgsql as $$
       begin if new.title like 'kill %' then perform pg_sleep(0.01); end if; return new; end $$`);

@@ -1,6 +1,7 @@
 /**
- * Stage 4 as a sync run does it: read the next page of the outbox (bounded by rows and by bytes of
- * loaded record_data) and package it. A record that makes packaging throw (a record_data that does
+ * Stage 4, package, as a sync run does it: a page of the outbox (read by the run,
+ * `SyncRun.readPage` in ../workers/sync-run.ts, bounded by rows and by bytes of loaded
+ * record_data) packaged into batches. A record that makes packaging throw (a record_data that does
  * not parse, a summary query that fails on it) is found by packaging halves of the page, then
  * dead-lettered on its own with the reason; the rest of the page goes on.
  */

@@ -1,5 +1,5 @@
 /**
- * Stage 5, upload: the one interface every remote implements, and the rule that sorts remote
+ * Stage 5, remote (the upload): the one interface every remote implements, and the rule that sorts remote
  * failures into retryable and permanent.
  *
  * Retryable (RemoteUnavailableError; the job backs off, operations stay pending, and repeated

@@ -1,5 +1,5 @@
 /**
- * Stage 5, upload, as a sync run does it: one batch_sync call per batch, in its envelope (the
+ * Stage 5, remote (the upload), as a sync run does it: one batch_sync call per batch, in its envelope (the
  * settled watermark, a ledger-prune request when one is due, the heartbeat), checking once per
  * transport that the remote speaks this ccm-sync's schema.
  *

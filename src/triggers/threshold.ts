@@ -1,6 +1,7 @@
 /**
  * Stage 2, triggers: the threshold and event triggers, decided from the outbox counters after
- * every enqueue (in the daemon: `thresholdCheck`, run by the API and by ./commit-watch.ts).
+ * every enqueue (in the daemon: `thresholdCheck`, run at start, after the API or the hook intake
+ * records, and when ./commit-watch.ts sees another process commit).
  *
  * A trigger fires when operations of its bucket were recorded since the last look (or requeued,
  * which raises the pending count) and the pending count is at or over its threshold, so a sync's

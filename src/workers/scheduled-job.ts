@@ -1,6 +1,6 @@
 // Entry point of a bree job worker: bree runs each timed job in a thread, and this one only tells
 // the daemon which job fired. The daemon does the work itself: a periodic or scheduled sync goes
-// to its own durable enqueue, a prune or health check to its housekeeping (src/daemon/daemon.ts).
+// to its own durable enqueue, a prune or health check to its housekeeping (src/daemon/housekeeping.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ScheduledWork } from '../triggers/periodic.ts';
 

@@ -8,12 +8,16 @@
  *
  * Each is made once per file, when the first test (or a `pgTest.beforeAll`) asks for it, and torn
  * down after the file's last test. Suite hooks get them too: `pgTest.beforeAll(async ({ db }) => …)`.
- * `pgUrl(db.name, proxy.port)` is the database through the proxy. A file uses one of the three:
- * each makes its own `db`, so a `pgTest` and a `postgrestTest` in one file would get two databases.
+ * One database (and PostgREST, and proxy) serves every test of the file: tests keep apart by their
+ * system ids (`makeEnv` gives each home a fresh one), and a test that sets `proxy.mode` or cuts it
+ * sets it back. `viaProxy(db, proxy)` is the database's URL through the proxy. A file uses one of
+ * the three: each makes its own `db`, so a `pgTest` and a `postgrestTest` in one file would get
+ * two databases. The server is the local Postgres (127.0.0.1:5432, trust auth, user postgres;
+ * CCM_TEST_PGHOST, CCM_TEST_PGPORT and CCM_TEST_PGUSER name another).
  */
 import { test } from 'vitest';
 import { atFileEnd } from './file-end.ts';
-import { createTestDatabase, PG_PORT, type TestDatabase } from './pg.ts';
+import { createTestDatabase, PG_HOST, PG_PORT, pgUrl, type TestDatabase } from './pg.ts';
 import { startPostgrest, type PostgrestServer } from './postgrest.ts';
 import { FaultProxy } from './proxy.ts';
 
@@ -32,10 +36,13 @@ export const postgrestTest = pgTest.extend('rest', { scope: 'file' }, async ({ d
 
 // eslint-disable-next-line no-empty-pattern -- as above
 export const faultProxyTest = pgTest.extend('proxy', { scope: 'file' }, async ({}, { onCleanup }): Promise<FaultProxy> => {
-  const proxy = new FaultProxy(PG_PORT);
+  const proxy = new FaultProxy(PG_PORT, PG_HOST);
   await proxy.listen();
   onCleanup(atFileEnd(() => proxy.close()));
   return proxy;
 });
+
+/** The database's URL through the proxy (which listens on 127.0.0.1). */
+export const viaProxy = (db: TestDatabase, proxy: FaultProxy): string => pgUrl(db.name, proxy.port, '127.0.0.1');
 
 export type { TestDatabase, PostgrestServer, FaultProxy };

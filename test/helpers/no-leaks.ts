@@ -1,5 +1,5 @@
 /**
- * A test file that leaves something running fails (STYLE.md: a test fails if it leaks a worker
+ * A test file that leaves something running fails (the house style: a test fails if it leaks a worker
  * thread, a timer, a child process or a connection). Each test file runs in a process of its own
  * (pool forks), so what is still open once its last afterAll has run was opened by it: timers,
  * sockets, servers, child processes (Node's active resources) and worker threads (which Node does

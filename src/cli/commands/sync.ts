@@ -1,5 +1,5 @@
 /**
- * `ccm-sync sync now|drain|status|health|retry-failed`. `now` and `drain` ask a running daemon;
+ * `ccm-sync sync now|drain|status|health` (`sync retry-failed` is ./failed.ts). `now` and `drain` ask a running daemon;
  * with none running they sync in this process, through the same runSync the worker thread uses.
  */
 import { heartbeatOf } from '../../monitor/heartbeat.ts';
