@@ -3,6 +3,7 @@
 import { openLocal, syncContext } from '../dist/local.js';
 import { PostgresTransport } from '../dist/remote/postgres.js';
 import { runSync } from '../dist/workers/sync-run.js';
+import { OpIds } from '../dist/op-id.js';
 import { median, now, scratchEnv } from './lib.mjs';
 
 const N = 20_000;
@@ -14,6 +15,7 @@ const row = (i) => ({ title: `task ${i}`, status: 'complete', priority: 'normal'
  * no claim check). A drain at batch size `per` cannot beat it by much.
  */
 async function ledgerBound(db, per) {
+  const ids = new OpIds((n) => crypto.getRandomValues(new Uint8Array(n))); // time-ordered, as ccm-sync's
   const client = await db.pool.connect();
   await client.query('set session_replication_role = replica');
   const t0 = now();
@@ -22,7 +24,7 @@ async function ledgerBound(db, per) {
     const params = [];
     for (let j = i; j < i + per; j++) {
       const r = row(j);
-      params.push('bound', `b${j}`, r.title, r.status, r.priority, r.project, r.description, new Date().toISOString(), crypto.randomUUID(), j + 1);
+      params.push('bound', `b${j}`, r.title, r.status, r.priority, r.project, r.description, new Date().toISOString(), ids.next(Date.now()), j + 1);
       const b = params.length - 10;
       values.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}::timestamptz, $${b + 9}::uuid, $${b + 10}::bigint)`);
     }
