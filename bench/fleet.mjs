@@ -17,6 +17,10 @@ import { CLI, median, now, percentile, scratchEnv, startDaemon } from './lib.mjs
 const N = Number(process.env.CCM_BENCH_FLEET ?? 100);
 const OPS = Number(process.env.CCM_BENCH_FLEET_OPS ?? 1000);
 const POOLER_POOL = 10;
+// CCM_BENCH_FLEET_BEFORE=<version>: the remote as it was before that migration (a before/after
+// comparison of the SQL with the same client); CCM_BENCH_FLEET_PATHS=postgres,pooler,postgrest.
+const BEFORE = process.env.CCM_BENCH_FLEET_BEFORE;
+const PATHS = new Set((process.env.CCM_BENCH_FLEET_PATHS ?? 'postgres,pooler,postgrest').split(','));
 
 /** Connections, ledger rows and lock waits on the server, sampled while the fleet runs. */
 function sampler(server, label) {
@@ -151,32 +155,39 @@ async function callCost(server) {
   return out;
 }
 
+/** Supabase's dedicated pooler: PgBouncer in transaction mode, a pool of POOLER_POOL server connections. */
+async function poolerRun(server) {
+  const bouncer = await startPgBouncer({ poolSize: POOLER_POOL, maxClientConn: 1000, pgPort: server.port });
+  try {
+    return { ...(await fleetRun(server, { kind: 'postgres', url: bouncer.url('postgres') }, 'pool')), pool_size: POOLER_POOL };
+  } finally {
+    await bouncer.close();
+  }
+}
+
+/** Supabase's Data API: PostgREST, each system with its own JWT, through supabase-js. */
+async function postgrestRun(server) {
+  const api = await startPostgrest({ name: 'postgres', query: server.query }, { pgPort: server.port, pool: 10 });
+  try {
+    return await fleetRun(server, { kind: 'supabase', url: api.url, anonKey: await anonKey(), jwtSecret: JWT_SECRET }, 'rest');
+  } finally {
+    await api.close();
+  }
+}
+
 export async function benchFleet() {
-  const server = await startPrivatePostgres({ settings: { max_connections: '400', shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } });
+  const server = await startPrivatePostgres({ settings: { max_connections: '400', shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }, migrateBefore: BEFORE });
   try {
     await server.query('create extension if not exists pg_stat_statements');
     await server.query(APPLY_LOG_SQL);
     const single = await runFleet({ systems: 1, opsPerSystem: OPS, remote: { kind: 'postgres', url: server.url }, processes: 1, prefix: 'single' });
     single.cleanup();
-    const viaPostgres = await fleetRun(server, { kind: 'postgres', url: server.url }, 'pg');
-    // Supabase's dedicated pooler: PgBouncer in transaction mode, a pool of POOLER_POOL server connections.
-    const bouncer = await startPgBouncer({ poolSize: POOLER_POOL, maxClientConn: 1000, pgPort: server.port });
-    let viaPooler;
-    try {
-      viaPooler = { ...(await fleetRun(server, { kind: 'postgres', url: bouncer.url('postgres') }, 'pool')), pool_size: POOLER_POOL };
-    } finally {
-      await bouncer.close();
-    }
-    const api = await startPostgrest({ name: 'postgres', query: server.query }, { pgPort: server.port, pool: 10 });
-    let viaPostgrest;
-    try {
-      viaPostgrest = await fleetRun(server, { kind: 'supabase', url: api.url, anonKey: await anonKey(), jwtSecret: JWT_SECRET }, 'rest');
-    } finally {
-      await api.close();
-    }
+    const viaPostgres = PATHS.has('postgres') ? await fleetRun(server, { kind: 'postgres', url: server.url }, 'pg') : undefined;
+    const viaPooler = PATHS.has('pooler') ? await poolerRun(server) : undefined;
+    const viaPostgrest = PATHS.has('postgrest') ? await postgrestRun(server) : undefined;
     const calls = await callCost(server);
     const cores = os.cpus().length;
-    return { cores, single_ops_per_s: Math.round(single.ops_per_s), target_ops_per_s: Math.round(0.5 * Math.min(N, cores) * single.ops_per_s), postgres: viaPostgres, pooler: viaPooler, postgrest: viaPostgrest, ops_per_system: OPS, calls };
+    return { sql: BEFORE ? `before ${BEFORE}` : 'as migrated', cores, single_ops_per_s: Math.round(single.ops_per_s), target_ops_per_s: Math.round(0.5 * Math.min(N, cores) * single.ops_per_s), postgres: viaPostgres, pooler: viaPooler, postgrest: viaPostgrest, ops_per_system: OPS, calls };
   } finally {
     // Some client of this process is still connected when the server stops (not found yet; see the
     // closing note of issue 22): its "Connection terminated" at shutdown is not the bench's failure.

@@ -111,7 +111,7 @@ if (results.embedded) {
     '| remote | peak after the first 5 | peak after 20,000 | drain time |', '|---|---:|---:|---:|',
     ...['embedded', 'postgres'].map((k) => `| ${k} | ${e[k].first_five_peak_mib} MiB | **${e[k].drain_peak_mib} MiB** | ${e[k].drain_s.toFixed(1)} s |`), '');
 }
-if (results.fleet) {
+if (results.fleet?.postgres && results.fleet.pooler && results.fleet.postgrest) { // a partial run (CCM_BENCH_FLEET_PATHS) prints its JSON only
   const f = results.fleet;
   const row = (name, r) => `| ${name} | ${r.operations.toLocaleString('en')} | ${r.seconds.toFixed(1)} s | **${r.ops_per_s.toLocaleString('en')}** | ${pct(r.ops_per_s / (Math.min(r.systems, f.cores) * f.single_ops_per_s))} | ${ms(r.urgent.p50_ms)} / **${ms(r.urgent.p95_ms)}** (${r.urgent.samples}) | ${r.connections_max} | ${r.lock_waits_max} | ${r.check.lost.length} / ${r.check.doubled} |`;
   const ledger = (r) => r.ledger.map((x) => `${x.s} s: ${x.ledger.toLocaleString('en')} ledger rows for ${x.applied.toLocaleString('en')} applied`).join('; ');

@@ -8,7 +8,8 @@ import { migrationFiles } from '../dist/remote/migrations.js';
 import { startPrivatePostgres } from '../test/helpers/private-pg.ts';
 
 const SIZES = [1, 5, 50, 500];
-const SET_BASED = '20261204000000';
+// The "before" side: the remote as it was before this migration (CCM_BENCH_SERVER_BEFORE picks another).
+const SET_BASED = process.env.CCM_BENCH_SERVER_BEFORE ?? '20261204000000';
 const row = (i) => ({ title: `task ${i}`, status: 'complete', priority: 'normal', project: 'ccm', description: 'x'.repeat(120) });
 
 /** A database migrated up to (not including) `before`, or fully; a session calling as system s1. */

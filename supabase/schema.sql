@@ -607,7 +607,8 @@ declare
   v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', public.ccm_writer_name(tbl, v_cols));
 begin
   execute format('create or replace function %s returns table (claimed integer[], merge integer[], results jsonb) '
-                 'language plpgsql volatile security definer set search_path = '''' as %L',
+                 'language plpgsql volatile security definer set search_path = '''' '
+                 'set plan_cache_mode = force_generic_plan set enable_seqscan = off as %L',
                  replace(v_sig, '(text, text, jsonb, bigint, text[], text[])', '(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[])'),
                  'begin return query ' || public.ccm_writer_sql(tbl, v_cols) || '; end');
   execute format('alter function %s owner to ccm_sync_owner', v_sig);
@@ -617,13 +618,14 @@ $$;
 
 -- comment FUNCTION ccm_make_writers(tbl text)
 
-COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_insert_<table>_<hash> function, which keeps its plan per connection. Migrations call it for every synced table and again after adding a column. Owner only.';
+COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_insert_<table>_<hash> function, which makes its plan once per connection (generic, enable_seqscan off). Migrations call it for every synced table and again after adding a column. Owner only.';
 
 -- function ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[])
 
 CREATE FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 begin
   with o as materialized (
@@ -705,7 +707,7 @@ $$;
 
 -- comment FUNCTION ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb)
 
-COMMENT ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) IS 'The merge of a table''s remaining writes in jsonb (it reads no table): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and update, the results, the stale op_ids and the sources. Owner only (ccm_write_table).';
+COMMENT ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) IS 'The merge of a table''s remaining writes in jsonb (it reads no table, so its plan is made once per connection): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and update, the results, the stale op_ids and the sources. Owner only (ccm_write_table).';
 
 -- function ccm_missing_ops(jsonb)
 

@@ -7,7 +7,8 @@ import { chownSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { migrateRemote } from '../../src/remote/migrations.ts';
+import { BOOTSTRAP_SQL } from '../../src/remote/bootstrap.ts';
+import { migrateRemote, migrationFiles } from '../../src/remote/migrations.ts';
 import { freePort } from './postgrest.ts';
 
 const VERSION = readdirSync('/usr/lib/postgresql').sort().at(-1)!;
@@ -30,8 +31,11 @@ export interface PrivatePostgres {
   destroy(): Promise<void>;
 }
 
-/** `settings`: more server settings (-c name=value), e.g. max_connections for a fleet. */
-export async function startPrivatePostgres(opts: { settings?: Record<string, string> } = {}): Promise<PrivatePostgres> {
+/**
+ * `settings`: more server settings (-c name=value), e.g. max_connections for a fleet.
+ * `migrateBefore`: only the remote migrations older than this version (a bench's "before").
+ */
+export async function startPrivatePostgres(opts: { settings?: Record<string, string>; migrateBefore?: string } = {}): Promise<PrivatePostgres> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ccm-pg-'));
   const data = path.join(dir, 'data');
   if (process.getuid?.() === 0) {
@@ -56,7 +60,12 @@ export async function startPrivatePostgres(opts: { settings?: Record<string, str
       await c.end();
     }
   };
-  await migrateRemote({ exec: async (sql) => void (await run(sql)), query: async <T>(sql: string, params?: unknown[]) => (await run(sql, params)) as T[] });
+  if (opts.migrateBefore) {
+    await run(BOOTSTRAP_SQL);
+    for (const m of migrationFiles().filter((f) => f.version < opts.migrateBefore!)) await run(m.sql);
+  } else {
+    await migrateRemote({ exec: async (sql) => void (await run(sql)), query: async <T>(sql: string, params?: unknown[]) => (await run(sql, params)) as T[] });
+  }
   return {
     port,
     dataDir: data,
