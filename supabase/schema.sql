@@ -516,9 +516,11 @@ claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from 
 repeated as materialized (  -- records written twice in the batch
   select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
 ),
-tombs as materialized (
-  select coalesce(jsonb_object_agg(t.record_id, true), '{}'::jsonb) as ids from public.ccm_tombstones t
-   where t.system_id = $1 and t.table_name = $2 and t.record_id = any (array(select o.rid from o))
+tombs as materialized (  -- probed record by record, by the whole key, whatever the statistics say
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as ids
+    from (select distinct o.rid from o) r
+    cross join lateral (select 1 from public.ccm_tombstones t
+                         where t.system_id = $1 and t.table_name = $2 and t.record_id = r.rid limit 1) t
 ),
 c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
   select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
@@ -556,7 +558,7 @@ $sql$ $_$;
 
 -- comment FUNCTION ccm_insert_sql()
 
-COMMENT ON FUNCTION public.ccm_insert_sql() IS 'Template of the first statement for a table: parse its operations, insert their ledger entries (a duplicate does not come back), insert the new records. Rendered by ccm_writer_sql. Owner only.';
+COMMENT ON FUNCTION public.ccm_insert_sql() IS 'Template of the first statement for a table: parse its operations, insert their ledger entries (a duplicate does not come back), probe the tombstones record by record, insert the new records. Rendered by ccm_writer_sql. Owner only.';
 
 -- function ccm_is_transient(text)
 
@@ -743,13 +745,15 @@ CREATE FUNCTION public.ccm_read_sql() RETURNS text
     AS $_$ select $sql$
 with c as (select t.id, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any ($2) for update)
 select (select coalesce(jsonb_object_agg(c.id, c.row), '{}'::jsonb) from c) as cur,
-       (select coalesce(jsonb_object_agg(x.record_id, x.version), '{}'::jsonb) from public.ccm_tombstones x
-         where x.system_id = $1 and x.table_name = $3 and x.record_id = any ($2)) as tomb
+       (select coalesce(jsonb_object_agg(r.rid, x.version), '{}'::jsonb)
+          from unnest($2) r(rid)
+          cross join lateral (select t.version from public.ccm_tombstones t
+                               where t.system_id = $1 and t.table_name = $3 and t.record_id = r.rid limit 1) x) as tomb
 $sql$ $_$;
 
 -- comment FUNCTION ccm_read_sql()
 
-COMMENT ON FUNCTION public.ccm_read_sql() IS 'Template of the statement that locks and reads the rows and tombstones of the records a batch merges, by key. Owner only.';
+COMMENT ON FUNCTION public.ccm_read_sql() IS 'Template of the statement that locks and reads the rows of the records a batch merges, by key, and probes their tombstones record by record. Owner only.';
 
 -- function ccm_refusal(text, bigint, bigint)
 
