@@ -9,13 +9,18 @@ import { median, now, scratchEnv } from './lib.mjs';
 const N = 20_000;
 const row = (i) => ({ title: `task ${i}`, status: 'complete', priority: 'normal', project: 'ccm', description: 'x'.repeat(120) });
 
+const UPSERT = `on conflict (system_id, id) do update set title = excluded.title, status = excluded.status, priority = excluded.priority,
+  project = excluded.project, description = excluded.description, updated_at = excluded.updated_at`;
+
 /**
- * The bound of any batch_sync that keeps one ledger entry per operation: the floor's upsert plus
- * each row's ledger entry, in one statement of `per` rows (nothing parsed from JSON, no answers,
- * no claim check). A drain at batch size `per` cannot beat it by much.
+ * N new rows written by `statement(rows)` (the values of `per` rows: a VALUES list and its params),
+ * one statement per `per` rows on one connection, as ops/s. Without the trigger that stamps
+ * direct edits (it fires for every writer but batch_sync's owner, and these stand for what
+ * batch_sync does, not for an edit).
  */
-async function ledgerBound(db, per) {
-  const ids = new OpIds((n) => crypto.getRandomValues(new Uint8Array(n))); // time-ordered, as ccm-sync's
+let runs = 0;
+async function upsertRate(db, per, extra, statement) {
+  const tag = `u${++runs}`; // new rows every run, as a drain's are
   const client = await db.pool.connect();
   await client.query('set session_replication_role = replica');
   const t0 = now();
@@ -24,20 +29,12 @@ async function ledgerBound(db, per) {
     const params = [];
     for (let j = i; j < i + per; j++) {
       const r = row(j);
-      params.push('bound', `b${j}`, r.title, r.status, r.priority, r.project, r.description, new Date().toISOString(), ids.next(Date.now()), j + 1);
-      const b = params.length - 10;
-      values.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}::timestamptz, $${b + 9}::uuid, $${b + 10}::bigint)`);
+      const more = extra(j);
+      params.push('bench', `${tag}-${j}`, r.title, r.status, r.priority, r.project, r.description, new Date().toISOString(), ...more.values);
+      const b = params.length - 8 - more.values.length;
+      values.push(`(${[1, 2, 3, 4, 5, 6, 7].map((k) => `$${b + k}`).join(', ')}, $${b + 8}::timestamptz${more.casts.map((c, k) => `, $${b + 9 + k}::${c}`).join('')})`);
     }
-    await client.query(
-      `with v (system_id, id, title, status, priority, project, description, updated_at, op_id, seq) as (values ${values.join(', ')}),
-       l as (insert into ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-             select v.system_id, v.op_id, 'tasks', v.id, 'applied', v.seq from v on conflict (system_id, op_id) do nothing)
-       insert into tasks (system_id, id, title, status, priority, project, description, updated_at)
-       select system_id, id, title, status, priority, project, description, updated_at from v
-       on conflict (system_id, id) do update set title = excluded.title, status = excluded.status, priority = excluded.priority,
-         project = excluded.project, description = excluded.description, updated_at = excluded.updated_at`,
-      params,
-    );
+    await client.query(statement(values.join(', ')), params);
   }
   const rate = N / ((now() - t0) / 1000);
   await client.query('reset session_replication_role');
@@ -45,32 +42,24 @@ async function ledgerBound(db, per) {
   return rate;
 }
 
-async function floor(db) {
-  // The floor is a plain upsert: without the trigger that stamps direct edits (it fires for every
-  // writer but batch_sync's owner, and the floor stands for what batch_sync does, not for an edit).
-  const client = await db.pool.connect();
-  await client.query('set session_replication_role = replica');
-  const t0 = now();
-  for (let i = 0; i < N; i += 500) {
-    const values = [];
-    const params = [];
-    for (let j = i; j < i + 500; j++) {
-      const r = row(j);
-      params.push('floor', `f${j}`, r.title, r.status, r.priority, r.project, r.description, new Date().toISOString());
-      const b = params.length - 8;
-      values.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`);
-    }
-    await client.query(
-      `insert into tasks (system_id, id, title, status, priority, project, description, updated_at) values ${values.join(', ')}
-       on conflict (system_id, id) do update set title = excluded.title, status = excluded.status, priority = excluded.priority,
-         project = excluded.project, description = excluded.description, updated_at = excluded.updated_at`,
-      params,
-    );
-  }
-  const rate = N / ((now() - t0) / 1000);
-  await client.query('reset session_replication_role');
-  client.release();
-  return rate;
+/** The floor: a plain multi-row upsert, 500 rows per statement. */
+const floor = (db) => upsertRate(db, 500, () => ({ values: [], casts: [] }), (values) =>
+  `insert into tasks (system_id, id, title, status, priority, project, description, updated_at) values ${values} ${UPSERT}`);
+
+/**
+ * The bound of any batch_sync that keeps one ledger entry per operation: the floor's upsert plus
+ * each row's ledger entry (time-ordered op ids, as ccm-sync's), in one statement of `per` rows
+ * (nothing parsed from JSON, no answers, no claim check). A drain at batch size `per` cannot beat
+ * it by much.
+ */
+function ledgerBound(db, per) {
+  const ids = new OpIds((n) => crypto.getRandomValues(new Uint8Array(n)));
+  return upsertRate(db, per, (j) => ({ values: [ids.next(Date.now()), j + 1], casts: ['uuid', 'bigint'] }), (values) =>
+    `with v (system_id, id, title, status, priority, project, description, updated_at, op_id, seq) as (values ${values}),
+     l as (insert into ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+           select v.system_id, v.op_id, 'tasks', v.id, 'applied', v.seq from v on conflict (system_id, op_id) do nothing)
+     insert into tasks (system_id, id, title, status, priority, project, description, updated_at)
+     select system_id, id, title, status, priority, project, description, updated_at from v ${UPSERT}`);
 }
 
 async function drain(db, batchSize) {
