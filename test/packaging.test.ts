@@ -6,13 +6,11 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
-import { openLocal, syncContext, type Local } from '../src/local.ts';
+import { type Local } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
-import { runSync } from '../src/workers/sync-run.ts';
-import { makeEnv, type TestEnv } from './helpers/env.ts';
+import { type TestEnv } from './helpers/env.ts';
 import { runCli } from './helpers/cli.ts';
-import type { SyncJobPayload } from '../src/types.ts';
-import type { Settings } from '../src/config/load.ts';
+import { spineOn, type Spine } from './helpers/spine.ts';
 import { pgTest, type TestDatabase } from './helpers/fixtures.ts';
 
 let env: TestEnv;
@@ -20,25 +18,17 @@ let local: Local;
 let transport: PostgresTransport;
 const clock = new ManualClock('2026-06-01T09:00:00.000Z');
 
-const sync = (job: Partial<SyncJobPayload> = {}, settings: Settings = env.settings) =>
-  runSync(
-    syncContext(local, settings, transport),
-    { trigger: 'manual', reason: 'test', ...job },
-  );
 const remote = async <T = Record<string, unknown>>(db: TestDatabase, table: string, id: string) =>
   (await db.query(`select * from ${table} where system_id = $1 and id = $2`, [env.systemId, id]))[0] as T | undefined;
 const statusOf = (recordId: string) => local.db.prepare('SELECT status, result FROM sync_queue WHERE record_id = ? ORDER BY id').all(recordId) as { status: string; result: string }[];
 
-pgTest.beforeAll(async ({ db }) => {
-  env = makeEnv({ remote: { kind: 'postgres' }, sync: { max_future_seconds: 365 * 86_400 }, conflicts: { manual_tables: ['supervisory_reports', 'contexts'] } }, { CCM_SYNC_DATABASE_URL: db.url });
-  local = openLocal(env.settings, clock);
-  transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
+let spine: Spine;
+let sync: Spine['sync'];
+pgTest.beforeAll(({ db }) => {
+  spine = spineOn(db, { sync: { max_future_seconds: 365 * 86_400 }, conflicts: { manual_tables: ['supervisory_reports', 'contexts'] } }, clock);
+  ({ env, local, transport, sync } = spine);
 });
-afterAll(async () => {
-  await transport.close();
-  local.close();
-  env.cleanup();
-});
+afterAll(() => spine.close());
 
 const hook = (id: string, task: string, tool: string, input: unknown, at: string, success = true, response?: string) => ({
   operation: 'INSERT' as const,

@@ -5,11 +5,11 @@
 import pg from 'pg';
 import { afterAll, describe, expect } from 'vitest';
 import { ManualClock } from '../src/clock.ts';
-import { openLocal, syncContext, type Local } from '../src/local.ts';
+import { syncContext, type Local } from '../src/local.ts';
 import { PostgresTransport } from '../src/remote/postgres.ts';
 import { runSync } from '../src/workers/sync-run.ts';
-import { makeEnv, type TestEnv } from './helpers/env.ts';
-import type { SyncJobPayload } from '../src/types.ts';
+import { type TestEnv } from './helpers/env.ts';
+import { spineOn, type Spine } from './helpers/spine.ts';
 import { pgTest } from './helpers/fixtures.ts';
 
 let env: TestEnv;
@@ -17,23 +17,13 @@ let local: Local;
 let transport: PostgresTransport;
 const clock = new ManualClock('2026-03-01T10:00:00.000Z');
 
-const sync = (job: Partial<SyncJobPayload> = {}) =>
-  runSync(
-    syncContext(local, env.settings, transport),
-    { trigger: 'manual', reason: 'test', ...job },
-  );
-
-pgTest.beforeAll(async ({ db }) => {
-  env = makeEnv({ remote: { kind: 'postgres' }, conflicts: { manual_tables: ['supervisory_reports'] } });
-  local = openLocal(env.settings, clock);
-  transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 10_000 });
+let spine: Spine;
+let sync: Spine['sync'];
+pgTest.beforeAll(({ db }) => {
+  spine = spineOn(db, { conflicts: { manual_tables: ['supervisory_reports'] } }, clock);
+  ({ env, local, transport, sync } = spine);
 });
-
-afterAll(async () => {
-  await transport.close();
-  local.close();
-  env.cleanup();
-});
+afterAll(() => spine.close());
 
 describe('spine on postgres', () => {
   pgTest('uploads mixed priorities in priority order, exactly once, and settles them', async ({ db }) => {
