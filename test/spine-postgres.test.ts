@@ -257,8 +257,10 @@ describe('spine on postgres', () => {
     // system_id (and table_name).
     const partial = (plan: string) => plan.split('\n').some((line, i, lines) => {
       if (/Seq Scan on (tasks|ccm_sync_ledger|ccm_tombstones)\b/.test(line)) return true;
-      if (!/Index (Only )?Scan using \S+ on (tasks|ccm_sync_ledger|ccm_tombstones)\b/.test(line)) return false;
-      const cond = lines.slice(i + 1, i + 3).find((l) => /Index Cond:/.test(l)) ?? '';
+      const scan = /Index (Only )?Scan using \S+ on (tasks|ccm_sync_ledger|ccm_tombstones)\b/.test(line) ? /Index Cond:/
+        : /Bitmap Heap Scan on (tasks|ccm_sync_ledger|ccm_tombstones)\b/.test(line) ? /Recheck Cond:/ : undefined;
+      if (!scan) return false;
+      const cond = lines.slice(i + 1, i + 4).find((l) => scan.test(l)) ?? '';
       return !/\b(id|record_id|op_id) = /.test(cond);
     });
     const whole = plans.filter(partial);
