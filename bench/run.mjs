@@ -74,7 +74,7 @@ if (results.hook) {
 if (results.drain) {
   lines.push('## Drain into Postgres (targets: batch 500 ≥ 65%, batch 50 ≥ 45% of a direct upsert)', '',
     'Floor: a direct multi-row `INSERT … ON CONFLICT DO UPDATE` of the same 20,000 rows into the same table, 500 rows per statement. ' +
-    'Ledger bound: the same upsert plus one ledger entry per row, in one statement per batch (no JSON, no answers, no checks): what any `batch_sync` that keeps a ledger entry per operation could reach at that batch size.', '',
+    'Ledger bound: the same upsert plus one ledger entry per row, in one statement per batch with one parameter per value (no JSON, no answers, no checks).', '',
     '| batch size | ccm-sync ops/s | direct upsert ops/s | ratio | ledger bound ops/s | bound ratio |', '|---:|---:|---:|---:|---:|---:|',
     ...results.drain.map((r) => `| ${r.batch} | ${r.ops_per_s.toLocaleString('en')} | ${r.floor_ops_per_s.toLocaleString('en')} | ${pct(r.ratio)} | ${r.bound_ops_per_s.toLocaleString('en')} | ${pct(r.bound_ratio)} |`), '');
 }

@@ -257,10 +257,13 @@ describe('spine on postgres', () => {
     // system_id (and table_name).
     const partial = (plan: string) => plan.split('\n').some((line, i, lines) => {
       if (/Seq Scan on (tasks|ccm_sync_ledger|ccm_tombstones)\b/.test(line)) return true;
-      const scan = /Index (Only )?Scan using \S+ on (tasks|ccm_sync_ledger|ccm_tombstones)\b/.test(line) ? /Index Cond:/
+      const scan = /Index (Only )?Scan (Backward )?using \S+ on (tasks|ccm_sync_ledger|ccm_tombstones)\b/.test(line) ? /Index Cond:/
         : /Bitmap Heap Scan on (tasks|ccm_sync_ledger|ccm_tombstones)\b/.test(line) ? /Recheck Cond:/ : undefined;
       if (!scan) return false;
-      const cond = lines.slice(i + 1, i + 4).find((l) => scan.test(l)) ?? '';
+      // the node's own lines: up to the next node (a line with ->)
+      const own = lines.slice(i + 1, i + 6);
+      const end = own.findIndex((l) => l.includes('->'));
+      const cond = (end < 0 ? own : own.slice(0, end)).find((l) => scan.test(l)) ?? '';
       return !/\b(id|record_id|op_id) = /.test(cond);
     });
     const whole = plans.filter(partial);
