@@ -27,12 +27,13 @@ import { buildDBClient, Runner, SqliteQueue } from '#liteque';
 import { backoffDelay, type BackoffOptions } from '../backoff.ts';
 import { CredentialRefusedError, RemoteUnavailableError, StoreError, WorkerCrashError, isDiskFull, isRetryable, messageOf } from '../errors.ts';
 import { preparePrivateFile } from '../store/private-file.ts';
-import { emptyResult, type SyncProgress } from '../workers/sync-run.ts';
+import { emptyResult } from '../settle/run-outcome.ts';
+import type { SyncProgress } from '../workers/sync-context.ts';
 import type { DaemonCore } from '../daemon/core.ts';
 import type { SyncMetrics } from '../monitor/prometheus.ts';
 import type { SyncJobPayload, SyncResult, TriggerType } from '../types.ts';
 
-export const EVENT_TRIGGERS: ReadonlySet<TriggerType> = new Set(['urgent', 'critical_error', 'security', 'context_change', 'online', 'offline']);
+const EVENT_TRIGGERS: ReadonlySet<TriggerType> = new Set(['urgent', 'critical_error', 'security', 'context_change', 'online', 'offline']);
 
 export interface SyncJobsOptions {
   file: string;
@@ -135,7 +136,7 @@ export class SyncJobs {
 }
 
 /** Triggers a person asked for, or the drain after a reconnect: they run even when paused or offline. */
-export const USER_TRIGGERS: ReadonlySet<TriggerType> = new Set(['manual', 'drain', 'online', 'retry']);
+const USER_TRIGGERS: ReadonlySet<TriggerType> = new Set(['manual', 'drain', 'online', 'retry']);
 
 /**
  * Of those, the ones a person waits on (`sync now`, the API's drain): a retryable failure is
@@ -145,7 +146,7 @@ export const USER_TRIGGERS: ReadonlySet<TriggerType> = new Set(['manual', 'drain
  */
 const ANSWERED_AT_ONCE: ReadonlySet<TriggerType> = new Set(['manual', 'drain']);
 
-export function skipped(trigger: TriggerType, reason: string): SyncResult {
+function skipped(trigger: TriggerType, reason: string): SyncResult {
   return { ...emptyResult(trigger), skipped: reason };
 }
 

@@ -31,8 +31,6 @@ import type { Outbox, PendingRow } from '../store/outbox.ts';
 import type { SyncContext, SyncRunOptions } from './sync-context.ts';
 import type { RemoteResult, SyncJobPayload, SyncResult } from '../types.ts';
 
-export { emptyResult } from '../settle/run-outcome.ts';
-
 export type { SyncContext, SyncProgress, SyncRunOptions } from './sync-context.ts';
 
 /** A packaged batch waiting for its upload, with what its source rows stand for. */
