@@ -98,6 +98,11 @@ export interface Batch {
   /** Ask the remote to prune this system's ledger up to settled_through. */
   prune_ledger?: boolean;
   heartbeat?: Heartbeat;
+  /**
+   * Ask for a compact answer (remote schema 5 on): a result only for the operations that were not
+   * simply applied. The transport expands it back to one result per operation (checkResults).
+   */
+  answers?: 'compact';
 }
 
 export type RemoteStatus = 'applied' | 'duplicate' | 'stale' | 'conflict' | 'rejected';

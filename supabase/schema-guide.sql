@@ -22,37 +22,45 @@
 --       One row per system: what it settled and pruned, and the heartbeat `fleet` reads.
 --
 -- What a client may call (authenticated: a system's token; service_role: the secret key)
---   batch_sync(batch)          one batch of operations, applied in one transaction; one result per
---                              operation. Security definer, so a system's token needs no table
---                              privilege; it refuses a batch for another system than the caller's.
+--   batch_sync(batch)          one batch of operations, applied in one transaction; a result for every
+--                              operation: one per operation, or with "answers": "compact" only those
+--                              not simply applied ({applied, results}). Security definer, so a
+--                              system's token needs no table privilege; it refuses a batch for another
+--                              system than the caller's.
 --   ccm_verify_ops(ops), ccm_missing_ops(op_ids)
 --                              which of these operations the ledger does not hold (`sync verify`,
 --                              `test offline`).
---   ccm_ping()                 the remote's clock; ccm_sync_info() the schema it speaks (4);
+--   ccm_ping()                 the remote's clock; ccm_sync_info() the schema it speaks (5);
 --   ccm_visible_systems()      how many other systems' rows the caller sees (`doctor`: must be 0).
 --
 -- What the rest does (internal: the API is the list above; some are granted to clients only because
 -- the policies and batch_sync use them)
 --   ccm_claim()                the caller's system id, from the JWT's system_id claim (or
 --                              app_metadata.system_id); row-level security compares it to system_id.
---   How a batch is applied (batch_sync, then for each 500 operations):
---   ccm_apply_upserts(...)     the fast path: ccm_write_table for each table the operations name,
+--   How a batch is applied (batch_sync: ccm_check_in, then for each 500 operations):
+--   ccm_check_in(...)          keeps what the batch says of its system (watermark, heartbeat) and
+--                              prunes its ledger at the watermark when asked.
+--   ccm_apply_writes(...)      the fast path: ccm_apply_table for each table the operations name,
 --                              then ccm_known_results for those no table claimed.
---   ccm_write_table(...)       one table:
---     ccm_insert_sql()           parses the table's operations, inserts their ledger entries
---                                (ON CONFLICT DO NOTHING: one already there is a duplicate, so the
---                                probe and the insert are one) and inserts the records that are new;
---                                it runs through a function per table that ccm_make_writers
---                                generates from it (ccm_insert_<table>_<hash>: not listed below);
+--   ccm_apply_table(...)       one table:
+--     ccm_new_rows_sql()         the first statement: parses the table's operations, inserts their
+--                                ledger entries (plainly; where an op_id is there already, again with
+--                                ON CONFLICT DO NOTHING, so a repeat does not come back) and inserts
+--                                the records that are new; it runs through a function per table that
+--                                ccm_make_writers generates from it (ccm_new_rows_<table>_<hash>: not
+--                                listed below);
 --     ccm_read_sql()             for the records that exist: their rows and tombstones, locked;
---     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones);
+--     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones), from
+--                                the writes ccm_merge_writes pairs with what they compete with;
 --     ccm_write_sql()            writes the rows, marks stale entries, records packaged sources.
 --   ccm_known_results(...)     duplicates (the ledger's first outcome) and refusals (the watermark).
 --   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
 --                              so that a bad operation is rejected alone.
---   ccm_apply_op(...)          one operation: a DELETE, a manual-review or forced write.
+--   ccm_apply_op(...)          one operation: a DELETE, a manual-review or forced write; ccm_check_op
+--                              raises for a malformed one.
 --   ccm_apply_delete(...)      a DELETE: the row removed or its older columns cleared, a tombstone.
 --   ccm_write_rows(...)        writes the rows ccm_apply_op built.
+--   ccm_answers(...)           the answer, in the shape the client asked for.
 --   ccm_version(), ccm_clock() a write's version, and a row's versions per column.
 --   ccm_refusal(...)           the result for an operation the remote refuses, and why.
 --   ccm_is_transient(state)    whether a SQLSTATE is worth retrying.
@@ -61,7 +69,7 @@
 --                              another program): they get a version too, so last-write-wins
 --                              orders them with the machines' writes.
 --
--- Where to start reading: batch_sync, then ccm_apply_upserts, ccm_write_table, ccm_insert_sql and
+-- Where to start reading: batch_sync, then ccm_apply_writes, ccm_apply_table, ccm_new_rows_sql and
 -- ccm_merge_rows, then the row-level security policies at the end. Each function's comment (COMMENT
 -- ON FUNCTION, below each) says what it takes, returns and who may call it. Roles (anon, authenticated, service_role, ccm_sync_owner) are made by
 -- src/remote/bootstrap.ts outside Supabase; on Supabase they exist already.

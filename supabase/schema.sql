@@ -22,37 +22,45 @@
 --       One row per system: what it settled and pruned, and the heartbeat `fleet` reads.
 --
 -- What a client may call (authenticated: a system's token; service_role: the secret key)
---   batch_sync(batch)          one batch of operations, applied in one transaction; one result per
---                              operation. Security definer, so a system's token needs no table
---                              privilege; it refuses a batch for another system than the caller's.
+--   batch_sync(batch)          one batch of operations, applied in one transaction; a result for every
+--                              operation: one per operation, or with "answers": "compact" only those
+--                              not simply applied ({applied, results}). Security definer, so a
+--                              system's token needs no table privilege; it refuses a batch for another
+--                              system than the caller's.
 --   ccm_verify_ops(ops), ccm_missing_ops(op_ids)
 --                              which of these operations the ledger does not hold (`sync verify`,
 --                              `test offline`).
---   ccm_ping()                 the remote's clock; ccm_sync_info() the schema it speaks (4);
+--   ccm_ping()                 the remote's clock; ccm_sync_info() the schema it speaks (5);
 --   ccm_visible_systems()      how many other systems' rows the caller sees (`doctor`: must be 0).
 --
 -- What the rest does (internal: the API is the list above; some are granted to clients only because
 -- the policies and batch_sync use them)
 --   ccm_claim()                the caller's system id, from the JWT's system_id claim (or
 --                              app_metadata.system_id); row-level security compares it to system_id.
---   How a batch is applied (batch_sync, then for each 500 operations):
---   ccm_apply_upserts(...)     the fast path: ccm_write_table for each table the operations name,
+--   How a batch is applied (batch_sync: ccm_check_in, then for each 500 operations):
+--   ccm_check_in(...)          keeps what the batch says of its system (watermark, heartbeat) and
+--                              prunes its ledger at the watermark when asked.
+--   ccm_apply_writes(...)      the fast path: ccm_apply_table for each table the operations name,
 --                              then ccm_known_results for those no table claimed.
---   ccm_write_table(...)       one table:
---     ccm_insert_sql()           parses the table's operations, inserts their ledger entries
---                                (ON CONFLICT DO NOTHING: one already there is a duplicate, so the
---                                probe and the insert are one) and inserts the records that are new;
---                                it runs through a function per table that ccm_make_writers
---                                generates from it (ccm_insert_<table>_<hash>: not listed below);
+--   ccm_apply_table(...)       one table:
+--     ccm_new_rows_sql()         the first statement: parses the table's operations, inserts their
+--                                ledger entries (plainly; where an op_id is there already, again with
+--                                ON CONFLICT DO NOTHING, so a repeat does not come back) and inserts
+--                                the records that are new; it runs through a function per table that
+--                                ccm_make_writers generates from it (ccm_new_rows_<table>_<hash>: not
+--                                listed below);
 --     ccm_read_sql()             for the records that exist: their rows and tombstones, locked;
---     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones);
+--     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones), from
+--                                the writes ccm_merge_writes pairs with what they compete with;
 --     ccm_write_sql()            writes the rows, marks stale entries, records packaged sources.
 --   ccm_known_results(...)     duplicates (the ledger's first outcome) and refusals (the watermark).
 --   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
 --                              so that a bad operation is rejected alone.
---   ccm_apply_op(...)          one operation: a DELETE, a manual-review or forced write.
+--   ccm_apply_op(...)          one operation: a DELETE, a manual-review or forced write; ccm_check_op
+--                              raises for a malformed one.
 --   ccm_apply_delete(...)      a DELETE: the row removed or its older columns cleared, a tombstone.
 --   ccm_write_rows(...)        writes the rows ccm_apply_op built.
+--   ccm_answers(...)           the answer, in the shape the client asked for.
 --   ccm_version(), ccm_clock() a write's version, and a row's versions per column.
 --   ccm_refusal(...)           the result for an operation the remote refuses, and why.
 --   ccm_is_transient(state)    whether a SQLSTATE is worth retrying.
@@ -61,7 +69,7 @@
 --                              another program): they get a version too, so last-write-wins
 --                              orders them with the machines' writes.
 --
--- Where to start reading: batch_sync, then ccm_apply_upserts, ccm_write_table, ccm_insert_sql and
+-- Where to start reading: batch_sync, then ccm_apply_writes, ccm_apply_table, ccm_new_rows_sql and
 -- ccm_merge_rows, then the row-level security policies at the end. Each function's comment (COMMENT
 -- ON FUNCTION, below each) says what it takes, returns and who may call it. Roles (anon, authenticated, service_role, ccm_sync_owner) are made by
 -- src/remote/bootstrap.ts outside Supabase; on Supabase they exist already.
@@ -80,18 +88,17 @@ COMMENT ON SCHEMA public IS 'standard public schema';
 CREATE FUNCTION public.batch_sync(batch jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $_$
+    AS $$
 declare
   v_claim text := public.ccm_claim();
-  v_sys text := batch ->> 'system_id';
   v_ops jsonb := coalesce(batch -> 'operations', '[]'::jsonb);
   v_reported bigint := (batch ->> 'settled_through')::bigint;
   v_settled bigint;
-  v_pruned bigint;
   v_n integer;
-  v_res jsonb := '[]';  -- one entry per operation; JSON null until answered
+  v_claimed integer[] := '{}';  -- positions a table took
+  v_results jsonb := '{}';      -- position -> result, for every operation not simply applied
+  v_part record;
   v_rest integer[];
-  v_slow jsonb;
   v_i integer := 0;
 begin
   if v_claim is null then
@@ -99,27 +106,16 @@ begin
       message = 'batch_sync: the caller''s JWT has no system_id claim',
       hint = 'Give each system a JWT with a system_id claim (see `ccm-sync remote token`).';
   end if;
-  if v_sys is distinct from v_claim then
+  if batch ->> 'system_id' is distinct from v_claim then
     raise exception using errcode = '42501',
-      message = format('batch_sync: batch is for system %L but the caller''s JWT is for system %L', v_sys, v_claim);
+      message = format('batch_sync: batch is for system %L but the caller''s JWT is for system %L', batch ->> 'system_id', v_claim);
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('ccm-sync batch_sync'), pg_catalog.hashtext(v_claim));
   if jsonb_typeof(v_ops) <> 'array' then
     raise exception using errcode = '22023', message = 'batch_sync: operations must be an array';
   end if;
   v_n := jsonb_array_length(v_ops);
-  insert into public.ccm_sync_systems as s (system_id, settled_through, heartbeat, last_batch_at)
-  values (v_claim, coalesce(v_reported, 0), batch -> 'heartbeat', case when v_n > 0 then now() end)
-  on conflict (system_id) do update
-    set settled_through = greatest(s.settled_through, excluded.settled_through),
-        heartbeat = coalesce(excluded.heartbeat, s.heartbeat),
-        last_seen_at = now(),
-        last_batch_at = coalesce(excluded.last_batch_at, s.last_batch_at)
-  returning s.settled_through, s.pruned_through into v_settled, v_pruned;
-  if coalesce((batch ->> 'prune_ledger')::boolean, false) and v_settled > v_pruned then
-    delete from public.ccm_sync_ledger l where l.system_id = v_claim and l.ledger_seq > v_pruned and l.ledger_seq <= v_settled;
-    update public.ccm_sync_systems set pruned_through = v_settled where system_id = v_claim;
-  end if;
+  v_settled := public.ccm_check_in(v_claim, batch, v_n > 0);
   if v_reported is null then
     v_settled := null; -- a client that reports no watermark (an older ccm-sync) is judged by the ledger alone
   end if;
@@ -127,35 +123,55 @@ begin
   -- The fast path, 500 operations to a subtransaction; a chunk that fails is left to the slow path.
   while v_i < v_n loop
     begin
-      v_res := v_res || public.ccm_apply_upserts(v_claim, case when v_n <= 500 then v_ops
+      select * into v_part from public.ccm_apply_writes(v_claim, case when v_n <= 500 then v_ops
         else (select jsonb_agg(e order by o) from jsonb_array_elements(v_ops) with ordinality t(e, o) where o > v_i and o <= v_i + 500) end,
         v_settled);
+      v_claimed := v_claimed || case when v_i = 0 then v_part.claimed else array(select p + v_i from unnest(v_part.claimed) p) end;
+      v_results := v_results || case when v_i = 0 then v_part.results
+        else coalesce((select jsonb_object_agg((r.key::int + v_i)::text, r.value) from jsonb_each(v_part.results) r), '{}'::jsonb) end;
     exception when others then
       if public.ccm_is_transient(sqlstate) then
         raise;
       end if;
-      v_res := v_res || (select jsonb_agg(null::jsonb) from generate_series(1, least(500, v_n - v_i)));
     end;
     v_i := v_i + 500;
   end loop;
 
-  -- The slow path: what the fast path left (JSON nulls), one operation at a time.
-  if not (v_res @? '$[*] ? (@ == null)') then
-    return v_res;
+  -- The slow path: what the fast path left, one operation at a time.
+  if cardinality(v_claimed) < v_n then
+    v_rest := array(select g from generate_series(1, v_n) g
+                    except select unnest(v_claimed)
+                    except select k::int from jsonb_object_keys(v_results) k order by 1);
+    if cardinality(v_rest) > 0 then
+      v_results := v_results || public.ccm_apply_isolated(v_claim, v_ops, v_rest, v_settled);
+    end if;
   end if;
-  v_rest := array(select e.o::int from jsonb_array_elements(v_res) with ordinality e(r, o) where jsonb_typeof(e.r) <> 'object' order by e.o);
-  if cardinality(v_rest) = 0 then
-    return v_res;
-  end if;
-  v_slow := public.ccm_apply_isolated(v_claim, v_ops, v_rest, v_settled);
-  return (select jsonb_agg(case when jsonb_typeof(e.r) = 'object' then e.r else v_slow -> e.o::text end order by e.o)
-            from jsonb_array_elements(v_res) with ordinality e(r, o));
+  return public.ccm_answers(v_ops, v_results, batch ->> 'answers' = 'compact');
 end
-$_$;
+$$;
 
 -- comment FUNCTION batch_sync(batch jsonb)
 
-COMMENT ON FUNCTION public.batch_sync(batch jsonb) IS 'One batch of one system''s operations, applied in one transaction, each once. Takes {system_id, operations, settled_through?, prune_ledger?, heartbeat?}; returns one result per operation (applied, stale, duplicate, conflict, rejected). Called by a system''s token (authenticated) or the secret key (service_role); refuses a batch for another system than the JWT names.';
+COMMENT ON FUNCTION public.batch_sync(batch jsonb) IS 'One batch of one system''s operations, applied in one transaction, each once. Takes {system_id, operations, settled_through?, prune_ledger?, heartbeat?, answers?}; returns one result per operation (applied, stale, duplicate, conflict, rejected), or with answers = compact {applied: n, results: {position: result}} for those not simply applied. Called by a system''s token (authenticated) or the secret key (service_role); refuses a batch for another system than the JWT names.';
+
+-- function ccm_answers(jsonb, jsonb, boolean)
+
+CREATE FUNCTION public.ccm_answers(ops jsonb, results jsonb, compact boolean) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when compact then
+      jsonb_build_object('applied', jsonb_array_length(ops) - (select count(*) from jsonb_object_keys(results)), 'results', results)
+    else coalesce((select jsonb_agg(coalesce(results -> g.i::text, jsonb_build_object('op_id', ops -> (g.i - 1) -> 'op_id', 'status', 'applied'))
+                                    order by g.i)
+                     from generate_series(1, jsonb_array_length(ops)) g(i)), '[]'::jsonb)
+  end
+$$;
+
+-- comment FUNCTION ccm_answers(ops jsonb, results jsonb, compact boolean)
+
+COMMENT ON FUNCTION public.ccm_answers(ops jsonb, results jsonb, compact boolean) IS 'The answer to a batch: compact ({applied, results}) or one result per operation, in order. Owner only (batch_sync).';
 
 -- function ccm_apply_delete(text, jsonb, text, text, jsonb)
 
@@ -284,22 +300,18 @@ CREATE FUNCTION public.ccm_apply_op(sys text, op jsonb, settled bigint) RETURNS 
     SET search_path TO ''
     AS $_$
 declare
-  v_bk constant text[] := public.ccm_bookkeeping();
   v_op_id uuid := (op ->> 'op_id')::uuid;
   v_table text := op ->> 'table';
-  v_kind text := upper(coalesce(op ->> 'operation', ''));
   v_rid text := op ->> 'record_id';
   v_data jsonb := coalesce(op -> 'data', '{}'::jsonb);
   v_changed timestamptz := (op ->> 'changed_at')::timestamptz;
-  v_seq bigint := (op ->> 'seq')::bigint;
   v_lseq bigint := (op ->> 'ledger_seq')::bigint;
-  v_manual boolean := coalesce(op ->> 'conflict', 'lww') = 'manual';
   v_force boolean := coalesce((op ->> 'force')::boolean, false);
   v_ver text;
   v_prior text;
   v_row jsonb;
   v_floor record;
-  v_bad text[];
+  v_up record;
 begin
   if sys is distinct from public.ccm_claim() then
     raise exception using errcode = '42501', message = 'ccm_apply_op: the system does not match the caller''s system_id claim';
@@ -311,56 +323,41 @@ begin
   if found then
     return jsonb_build_object('op_id', v_op_id, 'status', 'duplicate', 'first_status', v_prior);
   end if;
-  if not exists (select 1 from public.ccm_sync_tables t where t.name = v_table) then
-    raise exception using errcode = '22023', message = format('table %L is not synced by ccm-sync', v_table),
-      hint = 'See `ccm-sync tables` for the synced tables.';
-  end if;
-  if v_kind not in ('INSERT', 'UPDATE', 'DELETE') then
-    raise exception using errcode = '22023', message = format('unknown operation %L', v_kind);
-  end if;
-  if coalesce(v_rid, '') = '' then
-    raise exception using errcode = '22023', message = 'operation has no record_id';
-  end if;
-  if v_changed is null then
-    raise exception using errcode = '22023', message = 'operation has no changed_at';
-  end if;
-  if jsonb_typeof(v_data) <> 'object' then
-    raise exception using errcode = '22023', message = 'operation data must be a JSON object';
-  end if;
+  perform public.ccm_check_op(op);
   if settled is not null and v_lseq <= settled then
     return public.ccm_refusal(v_op_id::text, v_lseq, settled);
   end if;
   if v_data ->> 'id' = v_rid then
     v_data := v_data - 'id';
   end if;
-  select array_agg(k) into v_bad from jsonb_object_keys(v_data) k where k = any (v_bk);
-  if v_bad is not null then
-    raise exception using errcode = '22023',
-      message = format('record_data holds %s, which ccm-sync maintains itself', array_to_string(v_bad, ', ')),
-      hint = 'Remove them; a change time goes in changed_at.';
-  end if;
-  v_ver := public.ccm_version(v_changed, v_seq);
+  v_ver := public.ccm_version(v_changed, (op ->> 'seq')::bigint);
   select t.deleted_at, t.version into v_floor
     from public.ccm_tombstones t where t.system_id = sys and t.table_name = v_table and t.record_id = v_rid;
   execute format('select to_jsonb(t) from public.%I t where t.system_id = $1 and t.id = $2 for update', v_table)
     into v_row using sys, v_rid;
-
-  if v_kind <> 'DELETE' then
-    if v_manual and not v_force and (
-         (v_floor.version is not null and v_ver <= v_floor.version)
-         or exists (select 1 from jsonb_object_keys(v_data) k
-                     where coalesce(public.ccm_version((op -> 'versions' -> k ->> 0)::timestamptz, (op -> 'versions' -> k ->> 1)::bigint), v_ver)
-                           <= coalesce(greatest(public.ccm_clock(v_row) ->> k, public.ccm_clock(v_row) ->> '*'), ''))) then
-      return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
-    end if;
-    if v_force then
-      -- A person chose this version: it goes in as newer than anything the record has seen.
-      op := (op - 'versions') || jsonb_build_object('changed_at',
-              greatest(v_changed, (v_row ->> 'updated_at')::timestamptz + interval '1 microsecond', v_floor.deleted_at + interval '1 microsecond'));
-    end if;
-    return public.ccm_apply_upserts(sys, jsonb_build_array(op || jsonb_build_object('data', v_data, 'conflict', 'lww', 'force', false)), settled) -> 0;
+  if upper(op ->> 'operation') = 'DELETE' then
+    return public.ccm_apply_delete(sys, op, v_ver, v_floor.version, v_row);
   end if;
-  return public.ccm_apply_delete(sys, op, v_ver, v_floor.version, v_row);
+  if coalesce(op ->> 'conflict', 'lww') = 'manual' and not v_force and (
+       (v_floor.version is not null and v_ver <= v_floor.version)
+       or exists (select 1 from jsonb_object_keys(v_data) k
+                   where coalesce(public.ccm_version((op -> 'versions' -> k ->> 0)::timestamptz, (op -> 'versions' -> k ->> 1)::bigint), v_ver)
+                         <= coalesce(greatest(public.ccm_clock(v_row) ->> k, public.ccm_clock(v_row) ->> '*'), ''))) then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
+  end if;
+  if v_force then
+    -- A person chose this version: it goes in as newer than anything the record has seen.
+    op := (op - 'versions') || jsonb_build_object('changed_at',
+            greatest(v_changed, (v_row ->> 'updated_at')::timestamptz + interval '1 microsecond', v_floor.deleted_at + interval '1 microsecond'));
+  end if;
+  select * into v_up from public.ccm_apply_writes(sys, jsonb_build_array(op || jsonb_build_object('data', v_data, 'conflict', 'lww', 'force', false)), settled);
+  if v_up.results ? '1' then
+    return v_up.results -> '1';
+  elsif cardinality(v_up.claimed) = 1 then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'applied');
+  end if;
+  raise exception using errcode = '22023', message = 'batch_sync could not apply this operation as it stands',
+    hint = 'See `ccm-sync failed show` for the operation.';
 end
 $_$;
 
@@ -368,47 +365,82 @@ $_$;
 
 COMMENT ON FUNCTION public.ccm_apply_op(sys text, op jsonb, settled bigint) IS 'One operation the fast path left: a DELETE (tombstone), a manual-review or forced write, or a malformed one (raises, and the caller rejects it). Returns its result. Owner only (ccm_apply_isolated).';
 
--- function ccm_apply_upserts(text, jsonb, bigint)
+-- function ccm_apply_table(text, text, jsonb, bigint)
 
-CREATE FUNCTION public.ccm_apply_upserts(sys text, ops jsonb, settled bigint) RETURNS jsonb
+CREATE FUNCTION public.ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET enable_seqscan TO 'off'
+    AS $_$
+declare
+  v_bk constant text[] := public.ccm_bookkeeping();
+  v_cols text[] := public.ccm_columns(tbl);
+  v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
+  v_fn text := public.ccm_new_rows_function(tbl, v_cols);
+  v_new record;
+  v_read record;
+  v_m record;
+  v_complete boolean;
+begin
+  execute case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, bigint, text[], text[])', v_fn)) is not null
+               then format('select * from public.%I($1, $2, $3, $4, $5, $6)', v_fn)
+               else public.ccm_new_rows_sql_for(tbl, v_cols, 'on conflict (system_id, op_id) do nothing', '') end
+    into v_new using sys, tbl, ops, settled, v_bk, v_data;
+  claimed := v_new.claimed;
+  merged := '{}';
+  if cardinality(v_new.to_merge) = 0 then
+    return;
+  end if;
+  execute format(public.ccm_read_sql(), tbl) into v_read
+    using sys, array(select distinct ops -> (p - 1) ->> 'record_id' from unnest(v_new.to_merge) p), tbl;
+  select * into v_m from public.ccm_merge_rows(sys, ops, v_new.to_merge, v_read.cur, v_read.tomb, v_bk, v_data);
+  execute format(public.ccm_write_sql(), tbl,
+      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c), (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c),
+      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')),
+      (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')))
+    into v_complete using v_m.fresh, v_m.existing, sys, v_m.stale, tbl, v_m.sources;
+  if not v_complete then
+    raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
+  end if;
+  merged := v_m.results;
+end
+$_$;
+
+-- comment FUNCTION ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb)
+
+COMMENT ON FUNCTION public.ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb) IS 'The operations of one table: the first statement (ccm_new_rows_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed and the results of those merged; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_writes).';
+
+-- function ccm_apply_writes(text, jsonb, bigint)
+
+CREATE FUNCTION public.ccm_apply_writes(sys text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
-  v_n integer := jsonb_array_length(ops);
-  v_claimed integer[] := '{}';
-  v_done jsonb := '{}';  -- position -> result
   v_table record;
   v_w record;
 begin
   if sys is distinct from public.ccm_claim() then
-    raise exception using errcode = '42501', message = 'ccm_apply_upserts: the system does not match the caller''s system_id claim';
+    raise exception using errcode = '42501', message = 'ccm_apply_writes: the system does not match the caller''s system_id claim';
   end if;
+  claimed := '{}';
+  results := '{}';
   for v_table in
     select t.name from public.ccm_sync_tables t where t.name in (select e ->> 'table' from jsonb_array_elements(ops) e) order by t.name
   loop
-    select * into v_w from public.ccm_write_table(sys, v_table.name, ops, settled);
-    if cardinality(v_w.claimed) = v_n and v_w.merged = '{}'::jsonb then
-      return v_w.applied;  -- the whole batch, one table, every record new: the answers as they are
-    end if;
-    v_claimed := v_claimed || v_w.claimed;
-    -- position -> result: the merged ones, and the applied ones paired with their positions
-    v_done := v_done || v_w.merged || coalesce((
-      select jsonb_object_agg(p.i, e.r)
-        from unnest(array(select c from unnest(v_w.claimed) c where not v_w.merged ? c::text)) with ordinality p(i, k)
-        join jsonb_array_elements(v_w.applied) with ordinality e(r, k) on e.k = p.k), '{}'::jsonb);
+    select * into v_w from public.ccm_apply_table(sys, v_table.name, ops, settled);
+    claimed := claimed || v_w.claimed;
+    results := results || v_w.merged;
   end loop;
-  if cardinality(v_claimed) < v_n then
-    v_done := v_done || public.ccm_known_results(sys, ops, v_claimed, settled);
+  if cardinality(claimed) < jsonb_array_length(ops) then
+    results := results || public.ccm_known_results(sys, ops, claimed, settled);
   end if;
-  -- one entry per operation, in order (JSON null where the slow path is to answer)
-  return coalesce((select jsonb_agg(v_done -> g.i::text order by g.i) from generate_series(1, v_n) g(i)), '[]'::jsonb);
 end
 $$;
 
--- comment FUNCTION ccm_apply_upserts(sys text, ops jsonb, settled bigint)
+-- comment FUNCTION ccm_apply_writes(sys text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb)
 
-COMMENT ON FUNCTION public.ccm_apply_upserts(sys text, ops jsonb, settled bigint) IS 'The fast path for up to 500 operations: ccm_write_table per table, then ccm_known_results. Returns one entry per operation, null where ccm_apply_op is to answer. Owner only (batch_sync, ccm_apply_op).';
+COMMENT ON FUNCTION public.ccm_apply_writes(sys text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) IS 'The fast path for up to 500 operations: ccm_apply_table per table, then ccm_known_results. Returns the claimed positions and the results of all but those simply applied; a position in neither is ccm_apply_op''s. Owner only (batch_sync, ccm_apply_op).';
 
 -- function ccm_bookkeeping()
 
@@ -422,6 +454,80 @@ $$;
 -- comment FUNCTION ccm_bookkeeping()
 
 COMMENT ON FUNCTION public.ccm_bookkeeping() IS 'The columns ccm-sync maintains on every synced table (an operation may not write them): the one list the functions take them from. Owner only.';
+
+-- function ccm_check_in(text, jsonb, boolean)
+
+CREATE FUNCTION public.ccm_check_in(sys text, batch jsonb, uploading boolean) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_settled bigint;
+  v_pruned bigint;
+begin
+  insert into public.ccm_sync_systems as s (system_id, settled_through, heartbeat, last_batch_at)
+  values (sys, coalesce((batch ->> 'settled_through')::bigint, 0), batch -> 'heartbeat', case when uploading then now() end)
+  on conflict (system_id) do update
+    set settled_through = greatest(s.settled_through, excluded.settled_through),
+        heartbeat = coalesce(excluded.heartbeat, s.heartbeat),
+        last_seen_at = now(),
+        last_batch_at = coalesce(excluded.last_batch_at, s.last_batch_at)
+  returning s.settled_through, s.pruned_through into v_settled, v_pruned;
+  if coalesce((batch ->> 'prune_ledger')::boolean, false) and v_settled > v_pruned then
+    delete from public.ccm_sync_ledger l where l.system_id = sys and l.ledger_seq > v_pruned and l.ledger_seq <= v_settled;
+    update public.ccm_sync_systems set pruned_through = v_settled where system_id = sys;
+  end if;
+  return v_settled;
+end
+$$;
+
+-- comment FUNCTION ccm_check_in(sys text, batch jsonb, uploading boolean)
+
+COMMENT ON FUNCTION public.ccm_check_in(sys text, batch jsonb, uploading boolean) IS 'Keeps what a batch says about its system (watermark, heartbeat, last seen), and prunes its ledger at the watermark when asked. Returns the watermark. Owner only (batch_sync).';
+
+-- function ccm_check_op(jsonb)
+
+CREATE FUNCTION public.ccm_check_op(op jsonb) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_data jsonb := coalesce(op -> 'data', '{}'::jsonb);
+  v_bad text[];
+begin
+  if not exists (select 1 from public.ccm_sync_tables t where t.name = op ->> 'table') then
+    raise exception using errcode = '22023', message = format('table %L is not synced by ccm-sync', op ->> 'table'),
+      hint = 'See `ccm-sync tables` for the synced tables.';
+  end if;
+  if upper(coalesce(op ->> 'operation', '')) not in ('INSERT', 'UPDATE', 'DELETE') then
+    raise exception using errcode = '22023', message = format('unknown operation %L', op ->> 'operation');
+  end if;
+  if coalesce(op ->> 'record_id', '') = '' then
+    raise exception using errcode = '22023', message = 'operation has no record_id';
+  end if;
+  if (op ->> 'changed_at')::timestamptz is null then
+    raise exception using errcode = '22023', message = 'operation has no changed_at';
+  end if;
+  if jsonb_typeof(v_data) <> 'object' then
+    raise exception using errcode = '22023', message = 'operation data must be a JSON object';
+  end if;
+  if jsonb_typeof(coalesce(op -> 'versions', '{}'::jsonb)) <> 'object' then
+    raise exception using errcode = '22023', message = 'operation versions must be a JSON object of [changed_at, seq] by key';
+  end if;
+  -- an id in data is the record's own id only when it matches record_id (ccm_apply_op drops it)
+  select array_agg(k) into v_bad from jsonb_object_keys(v_data) k
+   where k = any (public.ccm_bookkeeping()) and not (k = 'id' and v_data ->> 'id' = op ->> 'record_id');
+  if v_bad is not null then
+    raise exception using errcode = '22023',
+      message = format('record_data holds %s, which ccm-sync maintains itself', array_to_string(v_bad, ', ')),
+      hint = 'Remove them; a change time goes in changed_at.';
+  end if;
+end
+$$;
+
+-- comment FUNCTION ccm_check_op(op jsonb)
+
+COMMENT ON FUNCTION public.ccm_check_op(op jsonb) IS 'Raises 22023 for an operation batch_sync cannot apply as it stands (table, operation, record_id, changed_at, data, versions, bookkeeping keys). Owner only (ccm_apply_op).';
 
 -- function ccm_claim()
 
@@ -483,83 +589,6 @@ $$;
 
 COMMENT ON FUNCTION public.ccm_direct_at(sys text, tbl text, rid text, newest text) IS 'The time a direct edit of a record is stamped with: now, or just after the newest version the record or its tombstone has. Owner only (the triggers).';
 
--- function ccm_insert_sql()
-
-CREATE FUNCTION public.ccm_insert_sql() RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $_$ select $sql$
-with o as materialized (
-  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, coalesce(q.src, '[]'::jsonb) as src,
-         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb as unversioned,
-         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
-           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
-    from rows from (jsonb_to_recordset($3) as (op_id text, operation text, "table" text, record_id text, data jsonb,
-           changed_at timestamptz, seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb, conflict text, force boolean))
-         with ordinality q(op_id, operation, tbl, rid, data, chg, seq, lseq, vers, src, conflict, force, o)
-   where q.tbl = $2
-     and coalesce(upper(q.operation) in ('INSERT', 'UPDATE') and coalesce(q.conflict, 'lww') = 'lww' and not coalesce(q.force, false)
-                  and q.rid <> '' and q.op_id is not null and q.chg is not null and jsonb_typeof(q.data) = 'object'
-                  and not (q.data ?| $5) and jsonb_typeof(coalesce(q.vers, '{}'::jsonb)) = 'object'
-                  and not coalesce(q.lseq <= $4, false), false)
-),
-claimed as (  -- an op_id the ledger holds does not come back (nor the second of an op_id given twice)
-  insert into public.ccm_sync_ledger as l (system_id, op_id, table_name, record_id, result, ledger_seq)
-  select $1, o.op_id::uuid, $2, o.rid, 'applied', o.lseq from o
-  on conflict (system_id, op_id) do nothing
-  returning l.op_id
-),
--- Maps, not joins; each a CTE, so it is built once, and read only where a CASE needs it: in the
--- common batch every operation is claimed and every record is new.
-all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
-claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
-repeated as materialized (  -- records written twice in the batch
-  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
-),
-tombs as materialized (  -- probed record by record, by the whole key, whatever the statistics say
-  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as ids
-    from (select distinct o.rid from o) r
-    cross join lateral (select 1 from public.ccm_tombstones t
-                         where t.system_id = $1 and t.table_name = $2 and t.record_id = r.rid limit 1) t
-),
-c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
-  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
-    from o, repeated r, tombs t
-   where case when (select a.yes from all_claimed a) then true
-              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
-),
-inserted as (
-  insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
-  select %3$s, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
-         -- a key written as null keeps its version too, which the implicit clock cannot say
-         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
-    from c p, jsonb_populate_record(null::public.%1$I, p.data) r
-   where p.plain
-  on conflict (system_id, id) do nothing  -- the record exists: merged by the second statement
-  returning t.id
-),
-all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
-inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
-done as materialized (
-  select c.*, c.plain and case when (select a.yes from all_inserted a) then true
-                               else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
-    from c
-),
-sources as (  -- the hook events a packaged summary stands for
-  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
-  on conflict (system_id, op_id) do nothing
-)
-select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
-       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as merge,
-       coalesce(jsonb_agg(jsonb_build_object('op_id', d.op_id, 'status', 'applied') order by d.i) filter (where d.applied), '[]'::jsonb) as results
-  from done d
-$sql$ $_$;
-
--- comment FUNCTION ccm_insert_sql()
-
-COMMENT ON FUNCTION public.ccm_insert_sql() IS 'Template of the first statement for a table: parse its operations, insert their ledger entries (a duplicate does not come back), probe the tombstones record by record, insert the new records. Rendered by ccm_writer_sql. Owner only.';
-
 -- function ccm_is_transient(text)
 
 CREATE FUNCTION public.ccm_is_transient(state text) RETURNS boolean
@@ -606,13 +635,20 @@ CREATE FUNCTION public.ccm_make_writers(tbl text) RETURNS void
     AS $$
 declare
   v_cols text[] := public.ccm_columns(tbl);
-  v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', public.ccm_writer_name(tbl, v_cols));
+  v_name text := public.ccm_new_rows_function(tbl, v_cols);
+  v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', v_name);
 begin
-  execute format('create or replace function %s returns table (claimed integer[], merge integer[], results jsonb) '
-                 'language plpgsql volatile security definer set search_path = '''' '
-                 'set plan_cache_mode = force_generic_plan set enable_seqscan = off as %L',
-                 replace(v_sig, '(text, text, jsonb, bigint, text[], text[])', '(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[])'),
-                 'begin return query ' || public.ccm_writer_sql(tbl, v_cols) || '; end');
+  execute format(
+    'create or replace function public.%I(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], '
+    'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
+    'set plan_cache_mode = force_generic_plan set enable_seqscan = off as %L', v_name,
+    E'begin\n  begin\n    '
+      || public.ccm_new_rows_sql_for(tbl, v_cols, '', 'into claimed, to_merge')
+      || E';\n    return;\n  exception when unique_violation then\n'
+      || E'    null;  -- an op_id the ledger holds already (sent again after a crash, or twice): the statement below answers it\n'
+      || E'  end;\n  '
+      || public.ccm_new_rows_sql_for(tbl, v_cols, 'on conflict (system_id, op_id) do nothing', 'into claimed, to_merge')
+      || E';\nend');
   execute format('alter function %s owner to ccm_sync_owner', v_sig);
   execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
 end
@@ -620,7 +656,7 @@ $$;
 
 -- comment FUNCTION ccm_make_writers(tbl text)
 
-COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_insert_<table>_<hash> function, which makes its plan once per connection (generic, enable_seqscan off). Migrations call it for every synced table and again after adding a column. Owner only.';
+COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_new_rows_<table>_<hash> function: the plain ledger insert first, the one that skips op_ids held already on unique_violation; plans made once per connection (generic, enable_seqscan off). Migrations call it for every synced table and again after adding a column. Owner only.';
 
 -- function ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[])
 
@@ -630,29 +666,7 @@ CREATE FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], 
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 begin
-  with o as materialized (
-    select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
-           coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
-           pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
-             || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
-      from rows from (jsonb_to_recordset(ops) as (op_id text, record_id text, data jsonb, changed_at timestamptz,
-             seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
-           with ordinality q(op_id, rid, data, chg, seq, lseq, vers, src, o)
-      join unnest(positions) p(i) on p.i = q.o
-  ),
-  rows as materialized (  -- record -> [row, its keys flat, its clock]; a null clock: every key with a value has the row's version
-    select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
-             coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
-                      (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
-                         from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb) as m
-      from (select c.key as rid, c.value as row, (c.value - bk) || coalesce(nullif(c.value -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
-              from jsonb_each(cur) c) x
-  ),
-  op as materialized (  -- every write with what it competes with
-    select o.*, tomb ->> o.rid as floor, r.m -> o.rid -> 0 as cur, r.m -> o.rid -> 1 as cur_flat, r.m -> o.rid -> 2 as cur_clock,
-           (tomb ->> o.rid) is null or o.ver > (tomb ->> o.rid) as live
-      from o, rows r
-  ),
+  with op as materialized (select * from public.ccm_merge_writes(ops, positions, cur, tomb, bk)),
   keys as materialized (  -- each key each live write writes, at its version, against the key's current version
     select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
       from (select op.i, op.rid, e.key, e.value,
@@ -709,7 +723,41 @@ $$;
 
 -- comment FUNCTION ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb)
 
-COMMENT ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) IS 'The merge of a table''s remaining writes in jsonb (it reads no table, so its plan is made once per connection): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and update, the results, the stale op_ids and the sources. Owner only (ccm_write_table).';
+COMMENT ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) IS 'The merge of a table''s remaining writes in jsonb (it reads no table, so its plan is made once per connection): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and update, the results, the stale op_ids and the sources. Owner only (ccm_apply_table).';
+
+-- function ccm_merge_writes(jsonb, integer[], jsonb, jsonb, text[])
+
+CREATE FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[]) RETURNS TABLE(i integer, op_id text, rid text, data jsonb, chg timestamp with time zone, seq bigint, lseq bigint, vers jsonb, src jsonb, ver text, floor text, cur jsonb, cur_flat jsonb, cur_clock jsonb, live boolean)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with o as materialized (
+    select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
+           coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
+           pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+             || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+      from rows from (jsonb_to_recordset(ops) as (op_id text, record_id text, data jsonb, changed_at timestamptz,
+             seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
+           with ordinality q(op_id, rid, data, chg, seq, lseq, vers, src, o)
+      join unnest(positions) p(i) on p.i = q.o
+  ),
+  rows as materialized (  -- record -> [row, its keys flat, its clock]
+    select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
+             coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
+                      (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
+                         from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb) as m
+      from (select c.key as rid, c.value as row, (c.value - bk) || coalesce(nullif(c.value -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
+              from jsonb_each(cur) c) x
+  )
+  select o.i, o.op_id, o.rid, o.data, o.chg, o.seq, o.lseq, o.vers, o.src, o.ver,
+         tomb ->> o.rid, r.m -> o.rid -> 0, r.m -> o.rid -> 1, r.m -> o.rid -> 2,
+         (tomb ->> o.rid) is null or o.ver > (tomb ->> o.rid)
+    from o, rows r
+$$;
+
+-- comment FUNCTION ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[])
+
+COMMENT ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[]) IS 'The writes a merge competes: each with its version, the record''s tombstone version, current row, flat keys and clock, and whether it is newer than the tombstone. Owner only (ccm_merge_rows).';
 
 -- function ccm_missing_ops(jsonb)
 
@@ -725,6 +773,116 @@ $$;
 -- comment FUNCTION ccm_missing_ops(op_ids jsonb)
 
 COMMENT ON FUNCTION public.ccm_missing_ops(op_ids jsonb) IS 'Which of these op_ids the ledger does not hold, for the caller''s system (`ccm-sync test offline`). Authenticated, service_role.';
+
+-- function ccm_new_rows_function(text, text[])
+
+CREATE FUNCTION public.ccm_new_rows_function(tbl text, cols text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select format('ccm_new_rows_%s_%s', tbl, left(md5(array_to_string(cols, ',')), 8))
+$$;
+
+-- comment FUNCTION ccm_new_rows_function(tbl text, cols text[])
+
+COMMENT ON FUNCTION public.ccm_new_rows_function(tbl text, cols text[]) IS 'The name of the generated function for a table with these columns: ccm_new_rows_<table>_<hash of the columns>. Owner only.';
+
+-- function ccm_new_rows_sql()
+
+CREATE FUNCTION public.ccm_new_rows_sql() RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$ select $sql$
+with o as materialized (
+  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, coalesce(q.src, '[]'::jsonb) as src,
+         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb as unversioned,
+         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+    from rows from (jsonb_to_recordset($3) as (op_id text, operation text, "table" text, record_id text, data jsonb,
+           changed_at timestamptz, seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb, conflict text, force boolean))
+         with ordinality q(op_id, operation, tbl, rid, data, chg, seq, lseq, vers, src, conflict, force, o)
+   where q.tbl = $2
+     and coalesce(upper(q.operation) in ('INSERT', 'UPDATE') and coalesce(q.conflict, 'lww') = 'lww' and not coalesce(q.force, false)
+                  and q.rid <> '' and q.op_id is not null and q.chg is not null and jsonb_typeof(q.data) = 'object'
+                  and not (q.data ?| $5) and jsonb_typeof(coalesce(q.vers, '{}'::jsonb)) = 'object'
+                  and not coalesce(q.lseq <= $4, false), false)
+),
+claimed as (  -- the ledger entries; with the conflict clause, an op_id the ledger holds does not come back
+  insert into public.ccm_sync_ledger as l (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, o.op_id::uuid, $2, o.rid, 'applied', o.lseq from o
+  %4$s
+  returning l.op_id
+),
+-- Maps, not joins; each a CTE, so it is built once, and read only where a CASE needs it: in the
+-- common batch every operation is claimed and every record is new.
+all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
+claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
+repeated as materialized (  -- records written twice in the batch
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+),
+tombs as materialized (  -- probed record by record, by the whole key, whatever the statistics say
+  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as ids
+    from (select distinct o.rid from o) r
+    cross join lateral (select 1 from public.ccm_tombstones t
+                         where t.system_id = $1 and t.table_name = $2 and t.record_id = r.rid limit 1) t
+),
+c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
+  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
+    from o, repeated r, tombs t
+   where case when (select a.yes from all_claimed a) then true
+              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
+),
+inserted as (
+  insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select %3$s, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from c p, jsonb_populate_record(null::public.%1$I, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- the record exists: merged by the statements after this one
+  returning t.id
+),
+all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
+inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
+done as materialized (
+  select c.i, c.rid, c.lseq, c.src,
+         c.plain and case when (select a.yes from all_inserted a) then true
+                          else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
+    from c
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as to_merge
+  %5$s
+  from done d
+$sql$ $_$;
+
+-- comment FUNCTION ccm_new_rows_sql()
+
+COMMENT ON FUNCTION public.ccm_new_rows_sql() IS 'Template of the first statement for a table: parse its operations, insert their ledger entries (plainly, or skipping op_ids held already), probe the tombstones record by record, insert the new records. Returns the claimed positions and those left to merge. Rendered by ccm_new_rows_sql_for. Owner only.';
+
+-- function ccm_new_rows_sql_for(text, text[], text, text)
+
+CREATE FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with c as (
+    select array(select x from unnest(cols) x where x <> all (public.ccm_bookkeeping())) as data
+  )
+  select format(public.ccm_new_rows_sql(), tbl,
+           (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x),
+           on_conflict, into_clause)
+    from c
+$$;
+
+-- comment FUNCTION ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text)
+
+COMMENT ON FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text) IS 'ccm_new_rows_sql rendered for a table with these columns, with the ledger''s conflict clause and the INTO given. Owner only.';
 
 -- function ccm_ping()
 
@@ -820,12 +978,12 @@ CREATE FUNCTION public.ccm_sync_info() RETURNS jsonb
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  select jsonb_build_object('schema', 4)
+  select jsonb_build_object('schema', 5)
 $$;
 
 -- comment FUNCTION ccm_sync_info()
 
-COMMENT ON FUNCTION public.ccm_sync_info() IS 'The schema the remote speaks ({"schema": 4}); the client refuses one it does not know. Any role.';
+COMMENT ON FUNCTION public.ccm_sync_info() IS 'The schema the remote speaks ({"schema": 5}: compact answers); the client refuses one older than it needs. Any role.';
 
 -- function ccm_tombstone_direct_delete()
 
@@ -970,84 +1128,6 @@ $sql$ $_$;
 -- comment FUNCTION ccm_write_sql()
 
 COMMENT ON FUNCTION public.ccm_write_sql() IS 'Template of the statement that writes what ccm_merge_rows decided: fresh rows, updated rows, stale ledger marks, sources. Owner only.';
-
--- function ccm_write_table(text, text, jsonb, bigint)
-
-CREATE FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) RETURNS record
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    SET enable_seqscan TO 'off'
-    AS $_$
-declare
-  v_bk constant text[] := public.ccm_bookkeeping();
-  v_cols text[] := public.ccm_columns(tbl);
-  v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
-  v_fn text := public.ccm_writer_name(tbl, v_cols);
-  v_new record;
-  v_read record;
-  v_m record;
-  v_complete boolean;
-begin
-  execute case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, bigint, text[], text[])', v_fn)) is not null
-               then format('select * from public.%I($1, $2, $3, $4, $5, $6)', v_fn)
-               else public.ccm_writer_sql(tbl, v_cols) end
-    into v_new using sys, tbl, ops, settled, v_bk, v_data;
-  claimed := v_new.claimed;
-  applied := v_new.results;
-  merged := '{}';
-  if cardinality(v_new.merge) = 0 then
-    return;
-  end if;
-  execute format(public.ccm_read_sql(), tbl) into v_read
-    using sys, array(select distinct ops -> (p - 1) ->> 'record_id' from unnest(v_new.merge) p), tbl;
-  select * into v_m from public.ccm_merge_rows(sys, ops, v_new.merge, v_read.cur, v_read.tomb, v_bk, v_data);
-  execute format(public.ccm_write_sql(), tbl,
-      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c), (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c),
-      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')),
-      (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')))
-    into v_complete using v_m.fresh, v_m.existing, sys, v_m.stale, tbl, v_m.sources;
-  if not v_complete then
-    raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
-  end if;
-  merged := v_m.results;
-end
-$_$;
-
--- comment FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb)
-
-COMMENT ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) IS 'The operations of one table: the insert statement (ccm_insert_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed, the results of those inserted (in order) and of those merged (by position); raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_upserts).';
-
--- function ccm_writer_name(text, text[])
-
-CREATE FUNCTION public.ccm_writer_name(tbl text, cols text[]) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $$
-  select format('ccm_insert_%s_%s', tbl, left(md5(array_to_string(cols, ',')), 8))
-$$;
-
--- comment FUNCTION ccm_writer_name(tbl text, cols text[])
-
-COMMENT ON FUNCTION public.ccm_writer_name(tbl text, cols text[]) IS 'The name of the generated insert function for a table with these columns: ccm_insert_<table>_<hash of the columns>. Owner only.';
-
--- function ccm_writer_sql(text, text[])
-
-CREATE FUNCTION public.ccm_writer_sql(tbl text, cols text[]) RETURNS text
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-  with c as (
-    select array(select x from unnest(cols) x
-                  where x <> all (public.ccm_bookkeeping())) as data
-  )
-  select format(public.ccm_insert_sql(), tbl,
-           (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x))
-    from c
-$$;
-
--- comment FUNCTION ccm_writer_sql(tbl text, cols text[])
-
-COMMENT ON FUNCTION public.ccm_writer_sql(tbl text, cols text[]) IS 'ccm_insert_sql rendered for a table with these columns. Owner only.';
 
 -- table alerts
 
@@ -1512,6 +1592,10 @@ REVOKE ALL ON FUNCTION public.batch_sync(batch jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.batch_sync(batch jsonb) TO authenticated;
 GRANT ALL ON FUNCTION public.batch_sync(batch jsonb) TO service_role;
 
+-- acl FUNCTION ccm_answers(ops jsonb, results jsonb, compact boolean)
+
+REVOKE ALL ON FUNCTION public.ccm_answers(ops jsonb, results jsonb, compact boolean) FROM PUBLIC;
+
 -- acl FUNCTION ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb)
 
 REVOKE ALL ON FUNCTION public.ccm_apply_delete(sys text, op jsonb, ver text, floor_version text, cur_row jsonb) FROM PUBLIC;
@@ -1524,13 +1608,25 @@ REVOKE ALL ON FUNCTION public.ccm_apply_isolated(sys text, ops jsonb, positions 
 
 REVOKE ALL ON FUNCTION public.ccm_apply_op(sys text, op jsonb, settled bigint) FROM PUBLIC;
 
--- acl FUNCTION ccm_apply_upserts(sys text, ops jsonb, settled bigint)
+-- acl FUNCTION ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb)
 
-REVOKE ALL ON FUNCTION public.ccm_apply_upserts(sys text, ops jsonb, settled bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb) FROM PUBLIC;
+
+-- acl FUNCTION ccm_apply_writes(sys text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb)
+
+REVOKE ALL ON FUNCTION public.ccm_apply_writes(sys text, ops jsonb, settled bigint, OUT claimed integer[], OUT results jsonb) FROM PUBLIC;
 
 -- acl FUNCTION ccm_bookkeeping()
 
 REVOKE ALL ON FUNCTION public.ccm_bookkeeping() FROM PUBLIC;
+
+-- acl FUNCTION ccm_check_in(sys text, batch jsonb, uploading boolean)
+
+REVOKE ALL ON FUNCTION public.ccm_check_in(sys text, batch jsonb, uploading boolean) FROM PUBLIC;
+
+-- acl FUNCTION ccm_check_op(op jsonb)
+
+REVOKE ALL ON FUNCTION public.ccm_check_op(op jsonb) FROM PUBLIC;
 
 -- acl FUNCTION ccm_claim()
 
@@ -1554,10 +1650,6 @@ REVOKE ALL ON FUNCTION public.ccm_columns(tbl text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.ccm_direct_at(sys text, tbl text, rid text, newest text) FROM PUBLIC;
 
--- acl FUNCTION ccm_insert_sql()
-
-REVOKE ALL ON FUNCTION public.ccm_insert_sql() FROM PUBLIC;
-
 -- acl FUNCTION ccm_is_transient(state text)
 
 REVOKE ALL ON FUNCTION public.ccm_is_transient(state text) FROM PUBLIC;
@@ -1576,11 +1668,27 @@ REVOKE ALL ON FUNCTION public.ccm_make_writers(tbl text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) FROM PUBLIC;
 
+-- acl FUNCTION ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[])
+
+REVOKE ALL ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[]) FROM PUBLIC;
+
 -- acl FUNCTION ccm_missing_ops(op_ids jsonb)
 
 REVOKE ALL ON FUNCTION public.ccm_missing_ops(op_ids jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ccm_missing_ops(op_ids jsonb) TO authenticated;
 GRANT ALL ON FUNCTION public.ccm_missing_ops(op_ids jsonb) TO service_role;
+
+-- acl FUNCTION ccm_new_rows_function(tbl text, cols text[])
+
+REVOKE ALL ON FUNCTION public.ccm_new_rows_function(tbl text, cols text[]) FROM PUBLIC;
+
+-- acl FUNCTION ccm_new_rows_sql()
+
+REVOKE ALL ON FUNCTION public.ccm_new_rows_sql() FROM PUBLIC;
+
+-- acl FUNCTION ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text)
+
+REVOKE ALL ON FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text) FROM PUBLIC;
 
 -- acl FUNCTION ccm_ping()
 
@@ -1638,18 +1746,6 @@ REVOKE ALL ON FUNCTION public.ccm_write_rows(tbl text, fresh jsonb[], existing j
 -- acl FUNCTION ccm_write_sql()
 
 REVOKE ALL ON FUNCTION public.ccm_write_sql() FROM PUBLIC;
-
--- acl FUNCTION ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb)
-
-REVOKE ALL ON FUNCTION public.ccm_write_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT applied jsonb, OUT merged jsonb) FROM PUBLIC;
-
--- acl FUNCTION ccm_writer_name(tbl text, cols text[])
-
-REVOKE ALL ON FUNCTION public.ccm_writer_name(tbl text, cols text[]) FROM PUBLIC;
-
--- acl FUNCTION ccm_writer_sql(tbl text, cols text[])
-
-REVOKE ALL ON FUNCTION public.ccm_writer_sql(tbl text, cols text[]) FROM PUBLIC;
 
 -- acl TABLE alerts
 

@@ -71,7 +71,7 @@ describe('supabase db push and remote sql, as a non-superuser owner', () => {
     expect(first).toMatch(/Applying migration 20261203000000_ccm_sync_identity\.sql/);
     expect(first).toMatch(/Finished supabase db push/);
     expect(await push(pushed)).toMatch(/Remote database is up to date/);
-    expect(await admin(`ccm_push_${id}`, async (c) => (await c.query<{ r: { schema: number } }>('select public.ccm_sync_info() r')).rows[0]!.r.schema)).toBe(4);
+    expect(await admin(`ccm_push_${id}`, async (c) => (await c.query<{ r: { schema: number } }>('select public.ccm_sync_info() r')).rows[0]!.r.schema)).toBe(5);
 
     const pasted = await supabaseLike(`ccm_paste_${id}`);
     const env = makeEnv({ remote: { kind: 'postgres' } });

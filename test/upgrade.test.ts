@@ -147,13 +147,16 @@ describe('upgrading a remote in place', () => {
     }
   });
 
-  it('from the day before the set-based batch_sync: every row, version, clock, ledger entry and tombstone kept', async () => {
+  it.each([
+    ['the set-based batch_sync', '20261204000000'],
+    ['compact answers', '20261207000000'],
+  ])('from the day before %s: every row, version, clock, ledger entry and tombstone kept', async (_, version) => {
     const { name } = await freshDatabase();
     const pool = new pg.Pool({ connectionString: pgUrl(name), max: 2 });
     pool.on('error', () => undefined);
     const runner: SqlRunner = { exec: async (sql) => void (await pool.query(sql)), query: async <R>(sql: string, p?: unknown[]) => (await pool.query(sql, p)).rows as R[] };
-    const before = migrationFiles().filter((m) => m.version < '20261204000000');
-    const setBased = migrationFiles().filter((m) => m.version >= '20261204000000');
+    const before = migrationFiles().filter((m) => m.version < version);
+    const setBased = migrationFiles().filter((m) => m.version >= version);
     await runner.exec(BOOTSTRAP_SQL);
     await runner.exec('create table if not exists public.ccm_schema_migrations (version text primary key, applied_at timestamptz not null default now())');
     for (const m of before) await runner.exec(`${m.sql}\ninsert into public.ccm_schema_migrations (version) values ('${m.version}');`);
@@ -198,6 +201,18 @@ describe('upgrading a remote in place', () => {
       expect((await pool.query('select count(*)::int n from ccm_sync_ledger where system_id = $1 and op_id = any ($2)', [SYS, events])).rows[0]!.n).toBe(2);
       const [first] = (kept.ccm_sync_ledger as { op_id: string }[]);
       expect(await up([op({ op_id: first!.op_id, record_id: 'k9', data: { title: 'again' } })])).toEqual(['duplicate']);
+      // A client that asks for compact answers gets them, expanded to one result per operation,
+      // and one that does not (an older ccm-sync) still gets one result per operation.
+      const compact = await t.upload({ system_id: SYS, sync_timestamp: new Date().toISOString(), settled_through: 0, answers: 'compact', operations: [
+        op({ operation: 'INSERT', record_id: 'k10', data: { title: 'ten' }, seq: 13 }),
+        op({ op_id: first!.op_id, record_id: 'k9', data: { title: 'again' } }),
+        op({ record_id: 'k1', data: { status: 'older still' }, changed_at: T(1), seq: 14 }),
+      ] });
+      expect(compact.map((r) => r.status)).toEqual(['applied', 'duplicate', 'stale']);
+      const raw = async (answers?: string) => (await pool.query("select set_config('request.jwt.claims', $1, true), public.batch_sync($2::jsonb) as r",
+        [JSON.stringify({ system_id: SYS }), JSON.stringify({ system_id: SYS, settled_through: 0, answers, operations: [op({ operation: 'INSERT', record_id: `k-${answers}`, seq: 15 })] })])).rows[0]!.r;
+      expect(await raw()).toEqual([{ op_id: expect.any(String), status: 'applied' }]);
+      expect(await raw('compact')).toEqual({ applied: 1, results: {} });
     } finally {
       await t.close();
       await pool.end();
@@ -210,7 +225,7 @@ describe('upgrading a remote in place', () => {
     pool.on('error', () => undefined);
     await migrateRemote({ exec: async (sql) => void (await pool.query(sql)), query: async <R>(sql: string, p?: unknown[]) => (await pool.query(sql, p)).rows as R[] });
     const t = new PostgresTransport({ connectionString: pgUrl(name), systemId: SYS, timeoutMs: 10_000 });
-    const writers = async () => (await pool.query<{ n: string }>("select count(*) n from pg_proc where proname like 'ccm_insert_tasks_%'")).rows[0]!.n;
+    const writers = async () => (await pool.query<{ n: string }>("select count(*) n from pg_proc where proname like 'ccm_new_rows_tasks_%'")).rows[0]!.n;
     const call = async (ops: WireOperation[]) => (await t.upload({ system_id: SYS, sync_timestamp: new Date().toISOString(), operations: ops, settled_through: 0 })).map((r) => r.status);
     try {
       expect(Number(await writers())).toBe(1);

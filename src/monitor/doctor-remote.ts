@@ -10,12 +10,16 @@ import { tokenFacts } from '../remote/credentials.ts';
 import { readsEverySystem } from '../remote/fleet.ts';
 import type { SqlRunner } from '../remote/migrations.ts';
 import { REMOTE_SCHEMA_VERSION, type Transport } from '../remote/transport.ts';
+import { COMPACT_ANSWERS_SCHEMA } from '../remote/answers.ts';
 import { redact } from '../redact.ts';
 import { check, type Check } from './doctor.ts';
 import type { Settings } from '../config/load.ts';
 
-/** The schema that carries every column this ccm-sync uploads (the task usage columns). */
-const CURRENT_SCHEMA = 4;
+/** What a remote older than the newest schema misses, newest first: [schema that brings it, what]. */
+const MISSING: readonly [number, string][] = [
+  [COMPACT_ANSWERS_SCHEMA, 'syncs work, but the remote answers every operation in full (compact answers need schema 5), which costs it more per batch'],
+  [4, 'syncs work, but task usage (tokens, cost, repository) lands in extra, not in its columns'],
+];
 const SKEW_WARN_MS = 2_000;
 const SKEW_FAIL_MS = 300_000;
 
@@ -79,8 +83,9 @@ export async function remoteChecks(settings: Settings, nowMs: number, clockNow: 
   }
   try {
     const { schema } = await t.info(AbortSignal.timeout(10_000));
+    const missing = MISSING.filter(([since]) => schema < since).at(-1)?.[1];
     out.push(schema < REMOTE_SCHEMA_VERSION ? check('remote', 'schema', 'fail', `schema ${schema}; this ccm-sync needs ${REMOTE_SCHEMA_VERSION}`, failureFix(new RemoteRejectedError('')))
-      : schema < CURRENT_SCHEMA ? check('remote', 'schema', 'warn', `schema ${schema}: syncs work, but task usage (tokens, cost, repository) lands in extra, not in its columns`, failureFix(new RemoteRejectedError('')))
+      : missing ? check('remote', 'schema', 'warn', `schema ${schema}: ${missing}`, failureFix(new RemoteRejectedError('')))
         : check('remote', 'schema', 'ok', `schema ${schema}`));
     out.push(await skewCheck(t, clockNow));
     out.push(await rlsCheck(settings, t));

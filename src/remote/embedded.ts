@@ -20,7 +20,8 @@ import { ConfigError, RemoteRejectedError } from '../errors.ts';
 import { flushWal, lowMemoryWasm, startParams, tighten } from './embedded-fs.ts';
 import { answerOf, readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, migrateRemote, type SqlRunner } from './migrations.ts';
-import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkInfo, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkResults } from './answers.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 import type { PGlite } from '@electric-sql/pglite';
 

@@ -9,7 +9,8 @@
  * client whose call failed for any reason but a statement-level SQL error is destroyed on release.
  */
 import pg from 'pg';
-import { checkInfo, checkResults, classifyFailure, isSqlState, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkInfo, classifyFailure, isSqlState, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkResults } from './answers.ts';
 import { answerOf, readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import type { Batch, RemoteResult } from '../types.ts';

@@ -13,7 +13,8 @@ import { createClient } from '@supabase/supabase-js';
 import { checkSchemaName } from './migrations.ts';
 import type { AccessToken } from './credentials.ts';
 import { checkSupabaseUrl } from './urls.ts';
-import { checkInfo, checkResults, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkInfo, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkResults } from './answers.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
 export interface SupabaseOptions {

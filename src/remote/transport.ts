@@ -186,11 +186,3 @@ export function checkInfo(kind: RemoteKind, value: unknown): { schema: number } 
   }
   return { schema };
 }
-
-/** Checks that a batch_sync answer is one result per operation, in order. */
-export function checkResults(kind: RemoteKind, batch: Batch, value: unknown): RemoteResult[] {
-  if (!Array.isArray(value) || value.length !== batch.operations.length) {
-    throw new RemoteRejectedError(`${kind} remote: batch_sync answered ${Array.isArray(value) ? `${value.length} results` : typeof value} for ${batch.operations.length} operations; is the migration current?`);
-  }
-  return value as RemoteResult[];
-}
