@@ -98,8 +98,10 @@ describe('a bounded ledger', () => {
         await runSync(syncContext(local, env.settings, transport), { trigger: 'manual', reason: 'round' });
         sizes.push(await ledger());
       }
-      // 3,000 operations went up; the ledger keeps only what the last batches need.
-      expect(Math.max(...sizes)).toBeLessThanOrEqual(200);
+      // 3,000 operations went up; the ledger keeps only what the last batches need: those not
+      // settled locally yet (up to 200 operations wait for one local commit, sync-run.ts), the
+      // batch on the wire and the one before it.
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(400);
       const [sys] = await db.query<{ settled_through: string; pruned_through: string }>('select * from ccm_sync_systems where system_id = $1', [env.systemId]);
       expect(Number(sys!.pruned_through)).toBeGreaterThan(2500);
       const v = await transport.verify([{ op_id: ids[0]!, seq: 1 }, { op_id: crypto.randomUUID(), seq: 1e9 }]);

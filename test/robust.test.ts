@@ -66,12 +66,16 @@ describe('connections that die', () => {
 describe('the worker thread', () => {
   faultProxyTest('fails only the requests of a thread that dies, and runs two syncs asked at once one after the other', async ({ db }) => {
     const env = makeEnv({ remote: { kind: 'postgres' }, sync: { max_ops_per_request: 20 } }, { CCM_SYNC_DATABASE_URL: db.url });
+    // A slow apply (10 ms a record), so that the first sync is still on the wire when its thread dies.
+    await db.query(`create or replace function ccm_test_slow() returns trigger language plpgsql as $$
+      begin if new.title like 'thread %' then perform pg_sleep(0.01); end if; return new; end $$`);
+    await db.query('create trigger ccm_test_slow before insert on tasks for each row execute function ccm_test_slow()');
     const host = new SyncWorkerHost(env.settings);
     const local = openLocal(env.settings);
     try {
       local.recorder.record(tasks('thread', 300));
       const doomed = host.run({ trigger: 'manual', reason: 'doomed' });
-      await until(() => local.outbox.pendingTotal() < 300 || undefined, 'the first sync under way');
+      await until(async () => (await db.query(ON_THE_WIRE)).length > 0, 'the first sync under way');
       await host.restart();
       const [a, b] = [host.run({ trigger: 'drain', reason: 'a' }), host.run({ trigger: 'drain', reason: 'b' })];
       await expect(doomed).rejects.toMatchObject({ name: 'WorkerCrashError' });
@@ -87,6 +91,7 @@ describe('the worker thread', () => {
       await host.close();
       local.close();
       env.cleanup();
+      await db.query('drop trigger ccm_test_slow on tasks; drop function ccm_test_slow()');
     }
   });
 

@@ -56,10 +56,13 @@ export const OUTBOX_SQL = {
     FROM run JOIN sync_queue q ON q.id = run.id
     WHERE run.before < @max_bytes
     ORDER BY run.r, run.id`),
-  // markSynced: settles one operation as synced. Params: result, synced_at, id.
+  // markSynced: settles operations as synced, in one statement (a batch's answers are mostly
+  // one result). Params: result, synced_at, ids (JSON array). Returns: [{buckets}] of the rows it
+  // moved out of 'pending'.
   markSynced: (`
     UPDATE sync_queue SET status = 'synced', result = ?, synced_at = ?, error_message = NULL, next_attempt_at = NULL
-    WHERE id = ? AND status = 'pending'`),
+    WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'
+    RETURNING buckets`),
   // markRetry: an upload attempt failed; try again later. Params: error, code, next_attempt_at, id.
   markRetry: (`
     UPDATE sync_queue SET retry_count = retry_count + 1, error_message = ?, error_code = ?, next_attempt_at = ?

@@ -126,11 +126,21 @@ export class Outbox {
   settle(entries: readonly SettleEntry[], nowIso: string): void {
     const deltas = new Map<string, number>();
     this.db.transaction(() => {
+      // Synced rows go in one statement per result: most of a batch is one result.
+      const synced = new Map<string, number[]>();
+      for (const e of entries) {
+        if (e.kind !== 'synced') continue;
+        const ids = synced.get(e.result);
+        if (ids) ids.push(e.row.id);
+        else synced.set(e.result, [e.row.id]);
+      }
+      for (const [result, ids] of synced) {
+        for (const m of this.stmts.markSynced.all(result, nowIso, JSON.stringify(ids)) as { buckets: string }[]) addBuckets(deltas, m.buckets, -1);
+      }
       for (const e of entries) {
         let changed = 0;
         switch (e.kind) {
           case 'synced':
-            changed = this.stmts.markSynced.run(e.result, nowIso, e.row.id).changes;
             break;
           case 'failed':
             changed = this.stmts.markFailed.run(e.error, e.code ?? null, nowIso, e.row.id).changes;

@@ -4,8 +4,12 @@
  * `ccm-sync sync now` runs in-process when no daemon is up).
  *
  * Order: each page is read in upload order (urgent, high, normal, low, then oldest), and batches go
- * up one at a time in that order. The local work of the next step (settling the last answer,
- * reading and packaging the next page) runs while a batch is on the wire. After every answer, if
+ * up one at a time in that order. The local work of the next step (settling answers, reading and
+ * packaging the next page) runs while a batch is on the wire. Answers are settled together, in one
+ * local transaction, once they hold 200 operations or are 50 ms old: each local
+ * commit waits for the disk, and with small batches that wait was most of a batch's time.
+ * Until then their rows stay claimed (no page reads them again), and a crash before the settle
+ * only uploads them again, answered `duplicate` by the remote's ledger. After every answer, if
  * an urgent operation was recorded since the packaged batches were read, they are dropped (their
  * rows stay pending) and the next page is read, so urgent work waits for at most the batch
  * already uploading. An urgent operation waiting out a retry delay does not count: it is not new.
@@ -39,12 +43,17 @@ interface Claim {
   rows: PendingRow[];
 }
 
+/** How many answered operations, or how long, answers may wait to be settled (see the header). */
+const SETTLE_EVERY_OPS = 200;
+const SETTLE_WITHIN_MS = 50;
+
 /**
  * The drain loop: uploads batches one at a time, and does the local work of the next step while an
- * upload is on the wire. While batch N is uploading, the answer to batch N-1 is settled and the
- * next page is read and packaged, so a drain runs at the speed of the remote rather than of the
- * remote plus SQLite. Rows of a batch that is packaged or uploading are claimed: the next page
- * skips them. Nothing is marked synced before its own batch is answered.
+ * upload is on the wire. While batch N is uploading, the answers to earlier batches are settled
+ * (when enough of them wait, see the header) and the next page is read and packaged, so a drain
+ * runs at the speed of the remote rather than of the remote plus SQLite. Rows of a batch that is
+ * packaged, uploading or answered but not settled are claimed: the next page skips them. Nothing
+ * is marked synced before its own batch is answered.
  */
 export async function runSync(ctx: SyncContext, job: SyncJobPayload): Promise<SyncResult> {
   return new SyncRun(ctx, job).run();
@@ -68,7 +77,13 @@ class SyncRun {
   private readonly ready: Claim[] = [];
   private readonly claimed = new Set<number>();
   private urgentSeen = 0;
-  private answered: { claim: Claim; answers: RemoteResult[] } | undefined;
+  /** Answered batches not settled yet, and when the oldest of them was answered. */
+  private readonly answered: { claim: Claim; answers: RemoteResult[] }[] = [];
+  private answeredOps = 0;
+  private answeredAt = 0;
+  /** Batches answered so far, and how many of them the last progress report counted. */
+  private answeredBatches = 0;
+  private reportedBatches = 0;
 
   constructor(ctx: SyncContext, job: SyncJobPayload) {
     this.ctx = ctx;
@@ -95,6 +110,7 @@ class SyncRun {
     }
     try {
       this.settleAnswered();
+      this.reportProgress();
     } catch (err) {
       failure ??= err;
     }
@@ -115,24 +131,26 @@ class SyncRun {
       if (ready.length > 0 && urgentRecorded(ctx.outbox) > this.urgentSeen) {
         for (const r of ready.splice(0)) this.claim(r.rows, -1);
       }
-      if (ready.length === 0) {
-        this.settleAnswered();
-        if (!this.prepareUntilBatch()) return;
-      }
+      if (ready.length === 0 && !this.prepareUntilBatch()) return;
       const next = ready.shift()!;
-      // Not backlog: this batch, and the one before it, answered but not settled yet (pipelined).
-      const inFlight = next.rows.length + (this.answered?.claim.rows.length ?? 0);
+      // Not backlog: this batch, and those answered but not settled yet.
+      const inFlight = next.rows.length + this.answeredOps;
       const upload = this.up.upload(next.batch.items.map((i) => i.op), this.envelope(inFlight), ctx.signal);
       upload.catch(() => undefined); // awaited below, after the local work
       await new Promise((resolve) => setImmediate(resolve)); // let the request go out first
       let localFailure: unknown;
       try {
-        this.settleAnswered();
+        if (this.answeredOps >= SETTLE_EVERY_OPS || ctx.clock.now() - this.answeredAt >= SETTLE_WITHIN_MS) this.settleAnswered();
         if (ready.length === 0) this.prepareUntilBatch();
+        this.reportProgress();
       } catch (err) {
         localFailure = err; // still take the answer of the batch on the wire, and settle it
       }
-      this.answered = { claim: next, answers: await upload };
+      const answers = await upload;
+      if (this.answered.length === 0) this.answeredAt = ctx.clock.now();
+      this.answered.push({ claim: next, answers });
+      this.answeredOps += next.rows.length;
+      this.answeredBatches++;
       if (localFailure !== undefined) throw localFailure;
     }
   }
@@ -199,12 +217,27 @@ class SyncRun {
     }
   }
 
-  /** Writes the answer to one batch back to the outbox and releases its rows. */
+  /** Writes the answered batches back to the outbox, in one transaction, and releases their rows. */
   private settleAnswered(): void {
-    if (!this.answered) return;
+    if (this.answered.length === 0) return;
+    const { ctx } = this;
+    const done = this.answered.splice(0);
+    this.answeredOps = 0;
+    ctx.db.transaction(() => {
+      for (const a of done) this.settleOne(a.claim, a.answers);
+    }).immediate();
+  }
+
+  /** Tells onProgress what is answered so far (settled or about to be), once per new answer. */
+  private reportProgress(): void {
+    if (this.answeredBatches === this.reportedBatches) return;
+    this.reportedBatches = this.answeredBatches;
+    const done = this.result.operations_in + this.answeredOps;
+    this.ctx.onProgress?.({ trigger: this.job.trigger, done, total: Math.max(this.total, done), batches: this.answeredBatches });
+  }
+
+  private settleOne(done: Claim, answers: RemoteResult[]): void {
     const { o, ctx, result } = this;
-    const { claim: done, answers } = this.answered;
-    this.answered = undefined;
     const c = settleResults(ctx.outbox, done.batch.items, answers, {
       nowMs: ctx.clock.now(),
       retry: o.retry,
@@ -222,7 +255,6 @@ class SyncRun {
     result.operations_conflict += c.conflict;
     result.operations_failed += c.failed;
     result.operations_pending_retry += c.retry;
-    ctx.onProgress?.({ trigger: this.job.trigger, done: result.operations_in, total: Math.max(this.total, result.operations_in), batches: result.batches });
   }
 
   /**
