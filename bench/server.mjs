@@ -1,6 +1,7 @@
 // Server time of one batch_sync call by batch size, from pg_stat_statements, for the remote as the
-// migrations leave it and as it was before the set-based batch_sync (20261204000000), in one private
-// Postgres, against the floor: a direct multi-row upsert of the same rows into the same table.
+// migrations leave it and as it was before the set-based batch_sync (20261204000000; or before
+// CCM_BENCH_SERVER_BEFORE), in one private Postgres, against the floor: a direct multi-row upsert of
+// the same rows into the same table.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { BOOTSTRAP_SQL } from '../dist/remote/bootstrap.js';
@@ -83,7 +84,8 @@ async function run(server, c, dbname, calls, seq) {
       const k = Math.max(10, Math.round(calls / n));
       for (let i = 0; i < k; i++) {
         const ops = kind === 'mixed' ? mixed(n, seq, existing) : operations(n, seq, existing);
-        await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: 's1', settled_through: 0, operations: ops })]);
+        // (compact answers, as today's client asks of a remote that has them; an older one ignores the key)
+        await c.query('select batch_sync($1::jsonb)', [JSON.stringify({ system_id: 's1', settled_through: 0, answers: 'compact', operations: ops })]);
         await c.floor.query(...floorStatement(ops));
       }
       const [stats] = await server.query(`

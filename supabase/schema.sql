@@ -157,16 +157,17 @@ COMMENT ON FUNCTION public.batch_sync(batch jsonb) IS 'One batch of one system''
 -- function ccm_answers(jsonb, jsonb, boolean)
 
 CREATE FUNCTION public.ccm_answers(ops jsonb, results jsonb, compact boolean) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
     AS $$
-  select case
-    when compact then
-      jsonb_build_object('applied', jsonb_array_length(ops) - (select count(*) from jsonb_object_keys(results)), 'results', results)
-    else coalesce((select jsonb_agg(coalesce(results -> g.i::text, jsonb_build_object('op_id', ops -> (g.i - 1) -> 'op_id', 'status', 'applied'))
+begin
+  if compact then
+    return jsonb_build_object('applied', jsonb_array_length(ops) - (select count(*) from jsonb_object_keys(results)), 'results', results);
+  end if;
+  return coalesce((select jsonb_agg(coalesce(results -> g.i::text, jsonb_build_object('op_id', ops -> (g.i - 1) -> 'op_id', 'status', 'applied'))
                                     order by g.i)
-                     from generate_series(1, jsonb_array_length(ops)) g(i)), '[]'::jsonb)
-  end
+                     from generate_series(1, jsonb_array_length(ops)) g(i)), '[]'::jsonb);
+end
 $$;
 
 -- comment FUNCTION ccm_answers(ops jsonb, results jsonb, compact boolean)
@@ -371,21 +372,17 @@ CREATE FUNCTION public.ccm_apply_table(sys text, tbl text, ops jsonb, settled bi
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET enable_seqscan TO 'off'
-    AS $_$
+    AS $$
 declare
   v_bk constant text[] := public.ccm_bookkeeping();
   v_cols text[] := public.ccm_columns(tbl);
   v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
-  v_fn text := public.ccm_new_rows_function(tbl, v_cols);
   v_new record;
   v_read record;
   v_m record;
   v_complete boolean;
 begin
-  execute case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, bigint, text[], text[])', v_fn)) is not null
-               then format('select * from public.%I($1, $2, $3, $4, $5, $6)', v_fn)
-               else public.ccm_new_rows_sql_for(tbl, v_cols, 'on conflict (system_id, op_id) do nothing', '') end
-    into v_new using sys, tbl, ops, settled, v_bk, v_data;
+  select * into v_new from public.ccm_new_rows(sys, tbl, ops, settled, v_bk, v_data, v_cols);
   claimed := v_new.claimed;
   merged := '{}';
   if cardinality(v_new.to_merge) = 0 then
@@ -404,7 +401,7 @@ begin
   end if;
   merged := v_m.results;
 end
-$_$;
+$$;
 
 -- comment FUNCTION ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb)
 
@@ -445,10 +442,12 @@ COMMENT ON FUNCTION public.ccm_apply_writes(sys text, ops jsonb, settled bigint,
 -- function ccm_bookkeeping()
 
 CREATE FUNCTION public.ccm_bookkeeping() RETURNS text[]
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
     AS $$
-  select array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock']
+begin
+  return array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+end
 $$;
 
 -- comment FUNCTION ccm_bookkeeping()
@@ -532,11 +531,14 @@ COMMENT ON FUNCTION public.ccm_check_op(op jsonb) IS 'Raises 22023 for an operat
 -- function ccm_claim()
 
 CREATE FUNCTION public.ccm_claim() RETURNS text
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  with c as (select coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), ''), '{}')::jsonb as j)
-  select coalesce(nullif(c.j ->> 'system_id', ''), nullif(c.j -> 'app_metadata' ->> 'system_id', '')) from c
+declare
+  v_claims jsonb := coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), ''), '{}')::jsonb;
+begin
+  return coalesce(nullif(v_claims ->> 'system_id', ''), nullif(v_claims -> 'app_metadata' ->> 'system_id', ''));
+end
 $$;
 
 -- comment FUNCTION ccm_claim()
@@ -563,11 +565,13 @@ COMMENT ON FUNCTION public.ccm_clock(r jsonb) IS 'A row''s version per column: i
 -- function ccm_columns(text)
 
 CREATE FUNCTION public.ccm_columns(tbl text) RETURNS text[]
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  select array(select a.attname::text from pg_catalog.pg_attribute a
-                where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum)
+begin
+  return array(select a.attname::text from pg_catalog.pg_attribute a
+                where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+end
 $$;
 
 -- comment FUNCTION ccm_columns(tbl text)
@@ -632,27 +636,45 @@ COMMENT ON FUNCTION public.ccm_known_results(sys text, ops jsonb, claimed intege
 CREATE FUNCTION public.ccm_make_writers(tbl text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
+    AS $_$
 declare
   v_cols text[] := public.ccm_columns(tbl);
   v_name text := public.ccm_new_rows_function(tbl, v_cols);
   v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', v_name);
+  v_cases text;
 begin
   execute format(
     'create or replace function public.%I(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], '
     'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
     'set plan_cache_mode = force_generic_plan set enable_seqscan = off as %L', v_name,
     E'begin\n  begin\n    '
-      || public.ccm_new_rows_sql_for(tbl, v_cols, '', 'into claimed, to_merge')
+      || public.ccm_new_rows_sql_for(tbl, v_cols, false, 'into claimed, to_merge')
       || E';\n    return;\n  exception when unique_violation then\n'
       || E'    null;  -- an op_id the ledger holds already (sent again after a crash, or twice): the statement below answers it\n'
       || E'  end;\n  '
-      || public.ccm_new_rows_sql_for(tbl, v_cols, 'on conflict (system_id, op_id) do nothing', 'into claimed, to_merge')
+      || public.ccm_new_rows_sql_for(tbl, v_cols, true, 'into claimed, to_merge')
       || E';\nend');
   execute format('alter function %s owner to ccm_sync_owner', v_sig);
   execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
+  -- ccm_new_rows: one branch per generated function there is.
+  select string_agg(format(E'    when %L then\n      select * into claimed, to_merge from public.%I(sys, tbl, ops, settled, bk, data_cols);', p.proname, p.proname),
+                    E'\n' order by p.proname)
+    into v_cases
+    from pg_catalog.pg_proc p
+   where p.pronamespace = (select c.relnamespace from pg_catalog.pg_class c where c.oid = 'public.ccm_sync_tables'::regclass)
+     and p.proname ~ '^ccm_new_rows_[a-z_]+_[0-9a-f]{8}$';
+  execute format(
+    'create or replace function public.ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], '
+    'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
+    'set enable_seqscan = off as %L',
+    E'begin\n  case public.ccm_new_rows_function(tbl, cols)\n' || v_cases
+      || E'\n  else  -- no function for the table''s columns as they are: the statement itself\n'
+      || E'    execute public.ccm_new_rows_sql_for(tbl, cols, true, '''') into claimed, to_merge using sys, tbl, ops, settled, bk, data_cols;\n'
+      || E'  end case;\nend');
+  alter function public.ccm_new_rows(text, text, jsonb, bigint, text[], text[], text[]) owner to ccm_sync_owner;
+  revoke all on function public.ccm_new_rows(text, text, jsonb, bigint, text[], text[], text[]) from public, anon, authenticated, service_role;
 end
-$$;
+$_$;
 
 -- comment FUNCTION ccm_make_writers(tbl text)
 
@@ -774,13 +796,44 @@ $$;
 
 COMMENT ON FUNCTION public.ccm_missing_ops(op_ids jsonb) IS 'Which of these op_ids the ledger does not hold, for the caller''s system (`ccm-sync test offline`). Authenticated, service_role.';
 
+-- function ccm_new_rows(text, text, jsonb, bigint, text[], text[], text[])
+
+CREATE FUNCTION public.ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], OUT claimed integer[], OUT to_merge integer[]) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET enable_seqscan TO 'off'
+    AS $$begin
+  case public.ccm_new_rows_function(tbl, cols)
+    when 'ccm_new_rows_alerts_95e318fb' then
+      select * into claimed, to_merge from public.ccm_new_rows_alerts_95e318fb(sys, tbl, ops, settled, bk, data_cols);
+    when 'ccm_new_rows_contexts_87df233a' then
+      select * into claimed, to_merge from public.ccm_new_rows_contexts_87df233a(sys, tbl, ops, settled, bk, data_cols);
+    when 'ccm_new_rows_supervisory_reports_10afe040' then
+      select * into claimed, to_merge from public.ccm_new_rows_supervisory_reports_10afe040(sys, tbl, ops, settled, bk, data_cols);
+    when 'ccm_new_rows_system_status_94a75dfb' then
+      select * into claimed, to_merge from public.ccm_new_rows_system_status_94a75dfb(sys, tbl, ops, settled, bk, data_cols);
+    when 'ccm_new_rows_task_summaries_c820c559' then
+      select * into claimed, to_merge from public.ccm_new_rows_task_summaries_c820c559(sys, tbl, ops, settled, bk, data_cols);
+    when 'ccm_new_rows_tasks_dabcc0ad' then
+      select * into claimed, to_merge from public.ccm_new_rows_tasks_dabcc0ad(sys, tbl, ops, settled, bk, data_cols);
+  else  -- no function for the table's columns as they are: the statement itself
+    execute public.ccm_new_rows_sql_for(tbl, cols, true, '') into claimed, to_merge using sys, tbl, ops, settled, bk, data_cols;
+  end case;
+end$$;
+
+-- comment FUNCTION ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], OUT claimed integer[], OUT to_merge integer[])
+
+COMMENT ON FUNCTION public.ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], OUT claimed integer[], OUT to_merge integer[]) IS 'Runs a table''s first statement through the function ccm_make_writers generated for its columns as they are (a branch per function, no lookup), or the statement itself when there is none. Returns the claimed positions and those left to merge. Owner only (ccm_apply_table).';
+
 -- function ccm_new_rows_function(text, text[])
 
 CREATE FUNCTION public.ccm_new_rows_function(tbl text, cols text[]) RETURNS text
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
     AS $$
-  select format('ccm_new_rows_%s_%s', tbl, left(md5(array_to_string(cols, ',')), 8))
+begin
+  return format('ccm_new_rows_%s_%s', tbl, left(md5(array_to_string(cols, ',')), 8));
+end
 $$;
 
 -- comment FUNCTION ccm_new_rows_function(tbl text, cols text[])
@@ -793,9 +846,10 @@ CREATE FUNCTION public.ccm_new_rows_sql() RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
     AS $_$ select $sql$
-with o as materialized (
-  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, coalesce(q.src, '[]'::jsonb) as src,
-         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb as unversioned,
+with o as materialized (  -- the table's operations; plain: no versions per key and no tombstone
+  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, q.src,
+         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb
+           and not exists (select 1 from public.ccm_tombstones t where t.system_id = $1 and t.table_name = $2 and t.record_id = q.rid) as plain,
          pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
            || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
     from rows from (jsonb_to_recordset($3) as (op_id text, operation text, "table" text, record_id text, data jsonb,
@@ -807,82 +861,68 @@ with o as materialized (
                   and not (q.data ?| $5) and jsonb_typeof(coalesce(q.vers, '{}'::jsonb)) = 'object'
                   and not coalesce(q.lseq <= $4, false), false)
 ),
-claimed as (  -- the ledger entries; with the conflict clause, an op_id the ledger holds does not come back
+claimed as (  -- the ledger entries
   insert into public.ccm_sync_ledger as l (system_id, op_id, table_name, record_id, result, ledger_seq)
   select $1, o.op_id::uuid, $2, o.rid, 'applied', o.lseq from o
   %4$s
   returning l.op_id
 ),
--- Maps, not joins; each a CTE, so it is built once, and read only where a CASE needs it: in the
--- common batch every operation is claimed and every record is new.
-all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
-claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
-repeated as materialized (  -- records written twice in the batch
-  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+-- With repeats: the operations whose entries went in (a map, not a join: every step of these plans
+-- is estimated at one row, and a nested loop over two 500-row steps is 250,000 comparisons).
+claimed_o as materialized (
+  select o.* from o, (select jsonb_object_agg(x.op_id, true) as ids from claimed x) m where m.ids ? o.op_id::uuid::text
 ),
-tombs as materialized (  -- probed record by record, by the whole key, whatever the statistics say
-  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as ids
-    from (select distinct o.rid from o) r
-    cross join lateral (select 1 from public.ccm_tombstones t
-                         where t.system_id = $1 and t.table_name = $2 and t.record_id = r.rid limit 1) t
-),
-c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
-  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
-    from o, repeated r, tombs t
-   where case when (select a.yes from all_claimed a) then true
-              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
-),
-inserted as (
+inserted as (  -- the records that are new, as they are; a record that exists is merged by the statements after this one
   insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
   select %3$s, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
          -- a key written as null keeps its version too, which the implicit clock cannot say
          case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
-    from c p, jsonb_populate_record(null::public.%1$I, p.data) r
+    from %5$s p, jsonb_populate_record(null::public.%1$I, p.data) r
    where p.plain
-  on conflict (system_id, id) do nothing  -- the record exists: merged by the statements after this one
-  returning t.id
+  on conflict (system_id, id) do nothing  -- (a record written twice in the batch goes in once; the other write merges)
+  returning t.sync_op_id
 ),
-all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
-inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
-done as materialized (
-  select c.i, c.rid, c.lseq, c.src,
-         c.plain and case when (select a.yes from all_inserted a) then true
-                          else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
-    from c
+applied as materialized (  -- op_id -> true for each that went in; null when every plain one did
+  select case when (select count(*) from inserted) = (select count(*) from %5$s p where p.plain) then null
+              else (select coalesce(jsonb_object_agg(x.sync_op_id, true), '{}'::jsonb) from inserted x) end as ids
 ),
 sources as (  -- the hook events a packaged summary stands for
   insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq
+    from %5$s d, applied a, jsonb_array_elements_text(d.src) y
+   where d.src is not null and coalesce(a.ids ? d.op_id::uuid::text, d.plain)
   on conflict (system_id, op_id) do nothing
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
-       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as to_merge
-  %5$s
-  from done d
+       coalesce(array_agg(d.i order by d.i) filter (where not coalesce(a.ids ? d.op_id::uuid::text, d.plain)), '{}') as to_merge
+  %6$s
+  from %5$s d, applied a
 $sql$ $_$;
 
 -- comment FUNCTION ccm_new_rows_sql()
 
 COMMENT ON FUNCTION public.ccm_new_rows_sql() IS 'Template of the first statement for a table: parse its operations, insert their ledger entries (plainly, or skipping op_ids held already), probe the tombstones record by record, insert the new records. Returns the claimed positions and those left to merge. Rendered by ccm_new_rows_sql_for. Owner only.';
 
--- function ccm_new_rows_sql_for(text, text[], text, text)
+-- function ccm_new_rows_sql_for(text, text[], boolean, text)
 
-CREATE FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text) RETURNS text
-    LANGUAGE sql STABLE
+CREATE FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], repeats boolean, into_clause text) RETURNS text
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-  with c as (
-    select array(select x from unnest(cols) x where x <> all (public.ccm_bookkeeping())) as data
-  )
-  select format(public.ccm_new_rows_sql(), tbl,
-           (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x),
-           on_conflict, into_clause)
-    from c
+declare
+  v_data text[] := array(select x from unnest(cols) x where x <> all (public.ccm_bookkeeping()));
+begin
+  return format(public.ccm_new_rows_sql(), tbl,
+    (select string_agg(format('%I', x), ', ') from unnest(v_data) x), (select string_agg(format('r.%I', x), ', ') from unnest(v_data) x),
+    case when repeats then 'on conflict (system_id, op_id) do nothing' else '' end,
+    case when repeats then 'claimed_o' else 'o' end,
+    into_clause);
+end
 $$;
 
--- comment FUNCTION ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text)
+-- comment FUNCTION ccm_new_rows_sql_for(tbl text, cols text[], repeats boolean, into_clause text)
 
-COMMENT ON FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text) IS 'ccm_new_rows_sql rendered for a table with these columns, with the ledger''s conflict clause and the INTO given. Owner only.';
+COMMENT ON FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], repeats boolean, into_clause text) IS 'ccm_new_rows_sql rendered for a table with these columns, for operations new to the ledger or for a batch with repeats, with the INTO given. Owner only.';
 
 -- function ccm_ping()
 
@@ -1678,6 +1718,10 @@ REVOKE ALL ON FUNCTION public.ccm_missing_ops(op_ids jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ccm_missing_ops(op_ids jsonb) TO authenticated;
 GRANT ALL ON FUNCTION public.ccm_missing_ops(op_ids jsonb) TO service_role;
 
+-- acl FUNCTION ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], OUT claimed integer[], OUT to_merge integer[])
+
+REVOKE ALL ON FUNCTION public.ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], OUT claimed integer[], OUT to_merge integer[]) FROM PUBLIC;
+
 -- acl FUNCTION ccm_new_rows_function(tbl text, cols text[])
 
 REVOKE ALL ON FUNCTION public.ccm_new_rows_function(tbl text, cols text[]) FROM PUBLIC;
@@ -1686,9 +1730,9 @@ REVOKE ALL ON FUNCTION public.ccm_new_rows_function(tbl text, cols text[]) FROM 
 
 REVOKE ALL ON FUNCTION public.ccm_new_rows_sql() FROM PUBLIC;
 
--- acl FUNCTION ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text)
+-- acl FUNCTION ccm_new_rows_sql_for(tbl text, cols text[], repeats boolean, into_clause text)
 
-REVOKE ALL ON FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_new_rows_sql_for(tbl text, cols text[], repeats boolean, into_clause text) FROM PUBLIC;
 
 -- acl FUNCTION ccm_ping()
 

@@ -62,21 +62,26 @@ $$;
 -- ccm_new_rows_sql() -> text
 --   Purpose: the first statement for one table, as a format() template: %1$s the table, %2$s its
 --            data columns, %3$s the same as r.<column>, %4$s what the ledger insert does with an
---            op_id it holds already (nothing: `on conflict (system_id, op_id) do nothing`; or fail,
---            empty), %5$s the INTO of the generated function (empty for EXECUTE).
+--            op_id it holds already, %5$s which operations were claimed, %6$s the INTO of the
+--            generated function (empty for EXECUTE). ccm_new_rows_sql_for fills %4$s to %6$s for
+--            the two ways it runs: for operations new to the ledger (a plain insert, which fails
+--            with unique_violation on an op_id the ledger holds: every operation is claimed), or
+--            for a batch with repeats (ON CONFLICT DO NOTHING: an op_id held already does not come
+--            back, and only the operations whose entries went in are claimed).
 --            Parameters: $1 system, $2 table, $3 operations, $4 settled watermark, $5 bookkeeping
 --            columns, $6 data columns. It takes the operations the fast path can: INSERT or
 --            UPDATE, last-write-wins, well formed, above the watermark.
---   Returns: one row: claimed (the positions whose ledger entry it inserted), to_merge (those of them
---            still to merge: the record exists, has a tombstone, is written twice in the batch or
---            per key). Every other claimed position was applied.
+--   Returns: one row: claimed (the positions whose ledger entry it inserted), to_merge (those of
+--            them still to merge: the record exists, or has a tombstone, or the operation carries
+--            versions per key). Every other claimed position was applied: its record went in new.
 --   Callers: ccm_new_rows_sql_for, which renders it for a table (owner only).
 -- ---------------------------------------------------------------------------------------------
 create or replace function public.ccm_new_rows_sql() returns text
 language sql immutable set search_path = '' as $q$ select $sql$
-with o as materialized (
-  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, coalesce(q.src, '[]'::jsonb) as src,
-         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb as unversioned,
+with o as materialized (  -- the table's operations; plain: no versions per key and no tombstone
+  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, q.src,
+         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb
+           and not exists (select 1 from public.ccm_tombstones t where t.system_id = $1 and t.table_name = $2 and t.record_id = q.rid) as plain,
          pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
            || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
     from rows from (jsonb_to_recordset($3) as (op_id text, operation text, "table" text, record_id text, data jsonb,
@@ -88,119 +93,143 @@ with o as materialized (
                   and not (q.data ?| $5) and jsonb_typeof(coalesce(q.vers, '{}'::jsonb)) = 'object'
                   and not coalesce(q.lseq <= $4, false), false)
 ),
-claimed as (  -- the ledger entries; with the conflict clause, an op_id the ledger holds does not come back
+claimed as (  -- the ledger entries
   insert into public.ccm_sync_ledger as l (system_id, op_id, table_name, record_id, result, ledger_seq)
   select $1, o.op_id::uuid, $2, o.rid, 'applied', o.lseq from o
   %4$s
   returning l.op_id
 ),
--- Maps, not joins; each a CTE, so it is built once, and read only where a CASE needs it: in the
--- common batch every operation is claimed and every record is new.
-all_claimed as materialized (select (select count(*) from claimed) = (select count(*) from o) as yes),
-claimed_ids as materialized (select jsonb_object_agg(x.op_id, true) as ids from claimed x),
-repeated as materialized (  -- records written twice in the batch
-  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as rids from (select o.rid from o group by o.rid having count(*) > 1) r
+-- With repeats: the operations whose entries went in (a map, not a join: every step of these plans
+-- is estimated at one row, and a nested loop over two 500-row steps is 250,000 comparisons).
+claimed_o as materialized (
+  select o.* from o, (select jsonb_object_agg(x.op_id, true) as ids from claimed x) m where m.ids ? o.op_id::uuid::text
 ),
-tombs as materialized (  -- probed record by record, by the whole key, whatever the statistics say
-  select coalesce(jsonb_object_agg(r.rid, true), '{}'::jsonb) as ids
-    from (select distinct o.rid from o) r
-    cross join lateral (select 1 from public.ccm_tombstones t
-                         where t.system_id = $1 and t.table_name = $2 and t.record_id = r.rid limit 1) t
-),
-c as materialized (  -- the operations claimed now; plain: a new record's only write, every key at the operation's version
-  select o.*, o.unversioned and not (r.rids ? o.rid) and not (t.ids ? o.rid) as plain
-    from o, repeated r, tombs t
-   where case when (select a.yes from all_claimed a) then true
-              else coalesce((select m.ids from claimed_ids m) ? o.op_id::uuid::text, false) end
-),
-inserted as (
+inserted as (  -- the records that are new, as they are; a record that exists is merged by the statements after this one
   insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
   select %3$s, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
          -- a key written as null keeps its version too, which the implicit clock cannot say
          case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
-    from c p, jsonb_populate_record(null::public.%1$I, p.data) r
+    from %5$s p, jsonb_populate_record(null::public.%1$I, p.data) r
    where p.plain
-  on conflict (system_id, id) do nothing  -- the record exists: merged by the statements after this one
-  returning t.id
+  on conflict (system_id, id) do nothing  -- (a record written twice in the batch goes in once; the other write merges)
+  returning t.sync_op_id
 ),
-all_inserted as materialized (select (select count(*) from inserted) = (select count(*) from c where c.plain) as yes),
-inserted_ids as materialized (select jsonb_object_agg(x.id, true) as ids from inserted x),
-done as materialized (
-  select c.i, c.rid, c.lseq, c.src,
-         c.plain and case when (select a.yes from all_inserted a) then true
-                          else coalesce((select m.ids from inserted_ids m) ? c.rid, false) end as applied
-    from c
+applied as materialized (  -- op_id -> true for each that went in; null when every plain one did
+  select case when (select count(*) from inserted) = (select count(*) from %5$s p where p.plain) then null
+              else (select coalesce(jsonb_object_agg(x.sync_op_id, true), '{}'::jsonb) from inserted x) end as ids
 ),
 sources as (  -- the hook events a packaged summary stands for
   insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
-  select $1, y::uuid, $2, d.rid, 'applied', d.lseq from done d cross join lateral jsonb_array_elements_text(d.src) y where d.applied
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq
+    from %5$s d, applied a, jsonb_array_elements_text(d.src) y
+   where d.src is not null and coalesce(a.ids ? d.op_id::uuid::text, d.plain)
   on conflict (system_id, op_id) do nothing
 )
 select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
-       coalesce(array_agg(d.i order by d.i) filter (where not d.applied), '{}') as to_merge
-  %5$s
-  from done d
+       coalesce(array_agg(d.i order by d.i) filter (where not coalesce(a.ids ? d.op_id::uuid::text, d.plain)), '{}') as to_merge
+  %6$s
+  from %5$s d, applied a
 $sql$ $q$;
 
 -- ---------------------------------------------------------------------------------------------
--- ccm_new_rows_sql_for(tbl, cols, on_conflict, into_clause) -> text; ccm_new_rows_function(tbl, cols) -> text;
--- ccm_make_writers(tbl) -> void
---   Purpose: ccm_new_rows_sql rendered for one table with these columns (on_conflict and into_clause
---            fill %4$s and %5$s), the name of the function that runs it for the table, and that
---            function, made by the migrations: ccm_new_rows_<table>_<hash of its columns>(sys, tbl,
---            ops, settled, bk, data_cols) -> (claimed, to_merge). The function parses its statements once per connection
---            and keeps their plans (generic, enable_seqscan off: the only table they read is the
---            tombstones, by key). It tries the plain ledger insert first and, when an op_id is
---            there already (unique_violation), the statement with ON CONFLICT DO NOTHING.
---            After a column is added, ccm_apply_table finds no function for the table's new column
---            hash and runs the statement itself (correct, only slower) until a migration calls
---            ccm_make_writers for the table again.
---   Callers: ccm_apply_table (ccm_new_rows_sql_for, ccm_new_rows_function); migrations (ccm_make_writers).
---            Owner only.
+-- ccm_new_rows_sql_for(tbl, cols, repeats, into_clause) -> text; ccm_new_rows_function(tbl, cols) -> text
+--   Purpose: ccm_new_rows_sql rendered for one table with these columns, for operations new to the
+--            ledger or (repeats) for a batch with some it holds already, with this INTO; and the
+--            name of the function ccm_make_writers generates for a table with these columns.
+--   Callers: ccm_make_writers, ccm_new_rows (owner only).
 -- ---------------------------------------------------------------------------------------------
-create or replace function public.ccm_new_rows_sql_for(tbl text, cols text[], on_conflict text, into_clause text) returns text
-language sql stable set search_path = '' as $$
-  with c as (
-    select array(select x from unnest(cols) x where x <> all (public.ccm_bookkeeping())) as data
-  )
-  select format(public.ccm_new_rows_sql(), tbl,
-           (select string_agg(format('%I', x), ', ') from unnest(c.data) x), (select string_agg(format('r.%I', x), ', ') from unnest(c.data) x),
-           on_conflict, into_clause)
-    from c
+create or replace function public.ccm_new_rows_sql_for(tbl text, cols text[], repeats boolean, into_clause text) returns text
+language plpgsql stable set search_path = '' as $$
+declare
+  v_data text[] := array(select x from unnest(cols) x where x <> all (public.ccm_bookkeeping()));
+begin
+  return format(public.ccm_new_rows_sql(), tbl,
+    (select string_agg(format('%I', x), ', ') from unnest(v_data) x), (select string_agg(format('r.%I', x), ', ') from unnest(v_data) x),
+    case when repeats then 'on conflict (system_id, op_id) do nothing' else '' end,
+    case when repeats then 'claimed_o' else 'o' end,
+    into_clause);
+end
 $$;
 
 create or replace function public.ccm_new_rows_function(tbl text, cols text[]) returns text
-language sql immutable set search_path = '' as $$
-  select format('ccm_new_rows_%s_%s', tbl, left(md5(array_to_string(cols, ',')), 8))
+language plpgsql immutable set search_path = '' as $$
+begin
+  return format('ccm_new_rows_%s_%s', tbl, left(md5(array_to_string(cols, ',')), 8));
+end
 $$;
 
+-- ---------------------------------------------------------------------------------------------
+-- ccm_make_writers(tbl) -> void; ccm_new_rows(sys, tbl, ops, settled, bk, data_cols, cols) -> (claimed, to_merge)
+--   Purpose: ccm_make_writers generates the table's function for its columns as they are,
+--            ccm_new_rows_<table>_<hash of its columns>(sys, tbl, ops, settled, bk, data_cols) ->
+--            (claimed, to_merge), and ccm_new_rows, which calls the one for a table's columns by
+--            name, with no lookup, and otherwise runs the statement itself (correct, only slower):
+--            after a column is added, until a migration calls ccm_make_writers for the table again.
+--            A generated function tries the statement for operations new to the ledger first and,
+--            when an op_id is there already (unique_violation, rolled back with its
+--            subtransaction), the one for repeats. Both keep their plans per connection (generic,
+--            enable_seqscan off: the only table they read is the tombstones, by key).
+--   Callers: migrations, for every synced table and again after adding a column (ccm_make_writers);
+--            ccm_apply_table (ccm_new_rows). Owner only.
+-- ---------------------------------------------------------------------------------------------
 create or replace function public.ccm_make_writers(tbl text) returns void
 language plpgsql volatile security definer set search_path = '' as $f$
 declare
   v_cols text[] := public.ccm_columns(tbl);
   v_name text := public.ccm_new_rows_function(tbl, v_cols);
   v_sig text := format('public.%I(text, text, jsonb, bigint, text[], text[])', v_name);
+  v_cases text;
 begin
   execute format(
     'create or replace function public.%I(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], '
     'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
     'set plan_cache_mode = force_generic_plan set enable_seqscan = off as %L', v_name,
     E'begin\n  begin\n    '
-      || public.ccm_new_rows_sql_for(tbl, v_cols, '', 'into claimed, to_merge')
+      || public.ccm_new_rows_sql_for(tbl, v_cols, false, 'into claimed, to_merge')
       || E';\n    return;\n  exception when unique_violation then\n'
       || E'    null;  -- an op_id the ledger holds already (sent again after a crash, or twice): the statement below answers it\n'
       || E'  end;\n  '
-      || public.ccm_new_rows_sql_for(tbl, v_cols, 'on conflict (system_id, op_id) do nothing', 'into claimed, to_merge')
+      || public.ccm_new_rows_sql_for(tbl, v_cols, true, 'into claimed, to_merge')
       || E';\nend');
   execute format('alter function %s owner to ccm_sync_owner', v_sig);
   execute format('revoke all on function %s from public, anon, authenticated, service_role', v_sig);
+  -- ccm_new_rows: one branch per generated function there is.
+  select string_agg(format(E'    when %L then\n      select * into claimed, to_merge from public.%I(sys, tbl, ops, settled, bk, data_cols);', p.proname, p.proname),
+                    E'\n' order by p.proname)
+    into v_cases
+    from pg_catalog.pg_proc p
+   where p.pronamespace = (select c.relnamespace from pg_catalog.pg_class c where c.oid = 'public.ccm_sync_tables'::regclass)
+     and p.proname ~ '^ccm_new_rows_[a-z_]+_[0-9a-f]{8}$';
+  execute format(
+    'create or replace function public.ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], '
+    'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
+    'set enable_seqscan = off as %L',
+    E'begin\n  case public.ccm_new_rows_function(tbl, cols)\n' || v_cases
+      || E'\n  else  -- no function for the table''s columns as they are: the statement itself\n'
+      || E'    execute public.ccm_new_rows_sql_for(tbl, cols, true, '''') into claimed, to_merge using sys, tbl, ops, settled, bk, data_cols;\n'
+      || E'  end case;\nend');
+  alter function public.ccm_new_rows(text, text, jsonb, bigint, text[], text[], text[]) owner to ccm_sync_owner;
+  revoke all on function public.ccm_new_rows(text, text, jsonb, bigint, text[], text[], text[]) from public, anon, authenticated, service_role;
 end
 $f$;
 
 -- ---------------------------------------------------------------------------------------------
+-- ccm_columns(tbl) -> text[]
+--   Purpose: a synced table's columns, in order: the one definition the functions here take them
+--            from (as in 20261204000000; PL/pgSQL now, so that its plan is kept per connection).
+--   Callers: ccm_apply_table, ccm_make_writers (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_columns(tbl text) returns text[]
+language plpgsql stable set search_path = '' as $$
+begin
+  return array(select a.attname::text from pg_catalog.pg_attribute a
+                where a.attrelid = format('public.%I', tbl)::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum);
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------------
 -- ccm_apply_table(sys, tbl, ops, settled) -> (claimed, merged)
---   Purpose: the operations of one table: the insert statement (through the table's generated
---            function if the migrations made one for its columns as they are), then, for what it
+--   Purpose: the operations of one table: the first statement (ccm_new_rows), then, for what it
 --            left, the rows read (ccm_read_sql), merged (ccm_merge_rows) and written (ccm_write_sql).
 --   Returns: claimed (the positions taken: each was applied unless merged answers it), merged
 --            ({"<position>": result} for the merged ones).
@@ -216,16 +245,12 @@ declare
   v_bk constant text[] := public.ccm_bookkeeping();
   v_cols text[] := public.ccm_columns(tbl);
   v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
-  v_fn text := public.ccm_new_rows_function(tbl, v_cols);
   v_new record;
   v_read record;
   v_m record;
   v_complete boolean;
 begin
-  execute case when pg_catalog.to_regprocedure(format('public.%I(text, text, jsonb, bigint, text[], text[])', v_fn)) is not null
-               then format('select * from public.%I($1, $2, $3, $4, $5, $6)', v_fn)
-               else public.ccm_new_rows_sql_for(tbl, v_cols, 'on conflict (system_id, op_id) do nothing', '') end
-    into v_new using sys, tbl, ops, settled, v_bk, v_data;
+  select * into v_new from public.ccm_new_rows(sys, tbl, ops, settled, v_bk, v_data, v_cols);
   claimed := v_new.claimed;
   merged := '{}';
   if cardinality(v_new.to_merge) = 0 then
@@ -290,14 +315,37 @@ $$;
 --   Callers: batch_sync (owner only).
 -- ---------------------------------------------------------------------------------------------
 create or replace function public.ccm_answers(ops jsonb, results jsonb, compact boolean) returns jsonb
-language sql immutable set search_path = '' as $$
-  select case
-    when compact then
-      jsonb_build_object('applied', jsonb_array_length(ops) - (select count(*) from jsonb_object_keys(results)), 'results', results)
-    else coalesce((select jsonb_agg(coalesce(results -> g.i::text, jsonb_build_object('op_id', ops -> (g.i - 1) -> 'op_id', 'status', 'applied'))
+language plpgsql immutable set search_path = '' as $$
+begin
+  if compact then
+    return jsonb_build_object('applied', jsonb_array_length(ops) - (select count(*) from jsonb_object_keys(results)), 'results', results);
+  end if;
+  return coalesce((select jsonb_agg(coalesce(results -> g.i::text, jsonb_build_object('op_id', ops -> (g.i - 1) -> 'op_id', 'status', 'applied'))
                                     order by g.i)
-                     from generate_series(1, jsonb_array_length(ops)) g(i)), '[]'::jsonb)
-  end
+                     from generate_series(1, jsonb_array_length(ops)) g(i)), '[]'::jsonb);
+end
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_claim() -> text; ccm_bookkeeping() -> text[]
+--   As in 20261203000000 and 20261204000000 (the caller's system id from its JWT claims; the
+--   columns ccm-sync maintains itself), in PL/pgSQL now: a SQL function with a SET clause is
+--   planned again at every call, and batch_sync calls these for every batch.
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_claim() returns text
+language plpgsql stable set search_path = '' as $$
+declare
+  v_claims jsonb := coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), ''), '{}')::jsonb;
+begin
+  return coalesce(nullif(v_claims ->> 'system_id', ''), nullif(v_claims -> 'app_metadata' ->> 'system_id', ''));
+end
+$$;
+
+create or replace function public.ccm_bookkeeping() returns text[]
+language plpgsql immutable set search_path = '' as $$
+begin
+  return array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+end
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -640,7 +688,7 @@ do $$
 declare
   f text;
 begin
-  foreach f in array array['ccm_new_rows_sql()', 'ccm_new_rows_sql_for(text, text[], text, text)', 'ccm_new_rows_function(text, text[])',
+  foreach f in array array['ccm_new_rows_sql()', 'ccm_new_rows_sql_for(text, text[], boolean, text)', 'ccm_new_rows_function(text, text[])',
                            'ccm_make_writers(text)', 'ccm_apply_table(text, text, jsonb, bigint)', 'ccm_apply_writes(text, jsonb, bigint)',
                            'ccm_answers(jsonb, jsonb, boolean)', 'ccm_check_in(text, jsonb, boolean)', 'ccm_check_op(jsonb)',
                            'ccm_apply_op(text, jsonb, bigint)', 'ccm_merge_writes(jsonb, integer[], jsonb, jsonb, text[])',
@@ -661,12 +709,16 @@ comment on function public.batch_sync(jsonb) is
 comment on function public.ccm_sync_info() is 'The schema the remote speaks ({"schema": 5}: compact answers); the client refuses one older than it needs. Any role.';
 comment on function public.ccm_new_rows_sql() is
   'Template of the first statement for a table: parse its operations, insert their ledger entries (plainly, or skipping op_ids held already), probe the tombstones record by record, insert the new records. Returns the claimed positions and those left to merge. Rendered by ccm_new_rows_sql_for. Owner only.';
-comment on function public.ccm_new_rows_sql_for(text, text[], text, text) is
-  'ccm_new_rows_sql rendered for a table with these columns, with the ledger''s conflict clause and the INTO given. Owner only.';
+comment on function public.ccm_new_rows_sql_for(text, text[], boolean, text) is
+  'ccm_new_rows_sql rendered for a table with these columns, for operations new to the ledger or for a batch with repeats, with the INTO given. Owner only.';
 comment on function public.ccm_new_rows_function(text, text[]) is
   'The name of the generated function for a table with these columns: ccm_new_rows_<table>_<hash of the columns>. Owner only.';
 comment on function public.ccm_make_writers(text) is
   'Generates a table''s ccm_new_rows_<table>_<hash> function: the plain ledger insert first, the one that skips op_ids held already on unique_violation; plans made once per connection (generic, enable_seqscan off). Migrations call it for every synced table and again after adding a column. Owner only.';
+comment on function public.ccm_new_rows(text, text, jsonb, bigint, text[], text[], text[]) is
+  'Runs a table''s first statement through the function ccm_make_writers generated for its columns as they are (a branch per function, no lookup), or the statement itself when there is none. Returns the claimed positions and those left to merge. Owner only (ccm_apply_table).';
+comment on function public.ccm_columns(text) is
+  'A synced table''s columns, in order. Owner only.';
 comment on function public.ccm_apply_table(text, text, jsonb, bigint) is
   'The operations of one table: the first statement (ccm_new_rows_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed and the results of those merged; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_writes).';
 comment on function public.ccm_apply_writes(text, jsonb, bigint) is
