@@ -749,10 +749,13 @@ COMMENT ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer
 
 -- function ccm_merge_writes(jsonb, integer[], jsonb, jsonb, text[])
 
-CREATE FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[]) RETURNS TABLE(i integer, op_id text, rid text, data jsonb, chg timestamp with time zone, seq bigint, lseq bigint, vers jsonb, src jsonb, ver text, floor text, cur jsonb, cur_flat jsonb, cur_clock jsonb, live boolean)
-    LANGUAGE sql STABLE
+CREATE FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[]) RETURNS TABLE(i integer, op_id text, rid text, data jsonb, chg timestamp with time zone, seq bigint, lseq bigint, vers jsonb, src jsonb, ver text, floor text, cur jsonb, cur_flat jsonb, cur_clock jsonb, live boolean)
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
+begin
+  return query
   with o as materialized (
     select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
            coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
@@ -769,17 +772,18 @@ CREATE FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur json
                       (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
                          from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb) as m
       from (select c.key as rid, c.value as row, (c.value - bk) || coalesce(nullif(c.value -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
-              from jsonb_each(cur) c) x
+              from jsonb_each(rows_now) c) x
   )
   select o.i, o.op_id, o.rid, o.data, o.chg, o.seq, o.lseq, o.vers, o.src, o.ver,
-         tomb ->> o.rid, r.m -> o.rid -> 0, r.m -> o.rid -> 1, r.m -> o.rid -> 2,
-         (tomb ->> o.rid) is null or o.ver > (tomb ->> o.rid)
-    from o, rows r
+         tombstones ->> o.rid, r.m -> o.rid -> 0, r.m -> o.rid -> 1, r.m -> o.rid -> 2,
+         (tombstones ->> o.rid) is null or o.ver > (tombstones ->> o.rid)
+    from o, rows r;
+end
 $$;
 
--- comment FUNCTION ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[])
+-- comment FUNCTION ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[])
 
-COMMENT ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[]) IS 'The writes a merge competes: each with its version, the record''s tombstone version, current row, flat keys and clock, and whether it is newer than the tombstone. Owner only (ccm_merge_rows).';
+COMMENT ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[]) IS 'The writes a merge competes: each with its version, the record''s tombstone version, current row, flat keys and clock, and whether it is newer than the tombstone. Owner only (ccm_merge_rows).';
 
 -- function ccm_missing_ops(jsonb)
 
@@ -1708,9 +1712,9 @@ REVOKE ALL ON FUNCTION public.ccm_make_writers(tbl text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) FROM PUBLIC;
 
--- acl FUNCTION ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[])
+-- acl FUNCTION ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[])
 
-REVOKE ALL ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[]) FROM PUBLIC;
 
 -- acl FUNCTION ccm_missing_ops(op_ids jsonb)
 

@@ -571,18 +571,21 @@ end
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- ccm_merge_writes(ops, positions, cur, tomb, bk) -> setof (i, op_id, rid, data, chg, seq, lseq,
---   vers, src, ver, floor, cur, cur_flat, cur_clock, live)
+-- ccm_merge_writes(ops, positions, rows_now, tombstones, bk) -> setof (i, op_id, rid, data, chg, seq,
+--   lseq, vers, src, ver, floor, cur, cur_flat, cur_clock, live)
 --   Purpose: the writes at these positions, each with what it competes with: its version (ver),
 --            the record's tombstone version (floor), its current row (cur), that row's keys flat
 --            (extra's included) and its clock (a null clock: every key with a value has the row's
 --            version), and whether it is newer than the tombstone (live).
 --   Callers: ccm_merge_rows (owner only).
 -- ---------------------------------------------------------------------------------------------
-create or replace function public.ccm_merge_writes(ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[])
+create or replace function public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[])
 returns table (i integer, op_id text, rid text, data jsonb, chg timestamptz, seq bigint, lseq bigint, vers jsonb, src jsonb,
                ver text, floor text, cur jsonb, cur_flat jsonb, cur_clock jsonb, live boolean)
-language sql stable set search_path = '' as $$
+-- (PL/pgSQL, and a plan made once per connection: it reads no table)
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $f$
+begin
+  return query
   with o as materialized (
     select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
            coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
@@ -599,13 +602,14 @@ language sql stable set search_path = '' as $$
                       (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
                          from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb) as m
       from (select c.key as rid, c.value as row, (c.value - bk) || coalesce(nullif(c.value -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
-              from jsonb_each(cur) c) x
+              from jsonb_each(rows_now) c) x
   )
   select o.i, o.op_id, o.rid, o.data, o.chg, o.seq, o.lseq, o.vers, o.src, o.ver,
-         tomb ->> o.rid, r.m -> o.rid -> 0, r.m -> o.rid -> 1, r.m -> o.rid -> 2,
-         (tomb ->> o.rid) is null or o.ver > (tomb ->> o.rid)
-    from o, rows r
-$$;
+         tombstones ->> o.rid, r.m -> o.rid -> 0, r.m -> o.rid -> 1, r.m -> o.rid -> 2,
+         (tombstones ->> o.rid) is null or o.ver > (tombstones ->> o.rid)
+    from o, rows r;
+end
+$f$;
 
 -- ---------------------------------------------------------------------------------------------
 -- ccm_merge_rows(sys, ops, positions, cur, tomb, bk, data_cols) -> (fresh, existing, results, stale, sources)
