@@ -548,14 +548,15 @@ COMMENT ON FUNCTION public.ccm_claim() IS 'The caller''s system id: the JWT''s s
 -- function ccm_clock(jsonb)
 
 CREATE FUNCTION public.ccm_clock(r jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     SET search_path TO ''
     AS $$
-  select coalesce(nullif(r -> 'sync_clock', 'null'::jsonb),
+begin
+  return coalesce(nullif(r -> 'sync_clock', 'null'::jsonb),
     (select coalesce(jsonb_object_agg(f.key, r ->> 'sync_version'), '{}'::jsonb)
-       from jsonb_each((r - array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'])
-                       || coalesce(nullif(r -> 'extra', 'null'::jsonb), '{}'::jsonb)) f
-      where f.value <> 'null'::jsonb))
+       from jsonb_each((r - public.ccm_bookkeeping()) || coalesce(nullif(r -> 'extra', 'null'::jsonb), '{}'::jsonb)) f
+      where f.value <> 'null'::jsonb));
+end
 $$;
 
 -- comment FUNCTION ccm_clock(r jsonb)
@@ -980,7 +981,7 @@ CREATE FUNCTION public.ccm_stamp_direct_write() RETURNS trigger
     SET search_path TO ''
     AS $$
 declare
-  v_bk constant text[] := array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+  v_bk constant text[] := public.ccm_bookkeeping();
   v_when timestamptz;
   v_at text;
   v_new jsonb;
@@ -1663,6 +1664,9 @@ REVOKE ALL ON FUNCTION public.ccm_apply_writes(sys text, ops jsonb, settled bigi
 -- acl FUNCTION ccm_bookkeeping()
 
 REVOKE ALL ON FUNCTION public.ccm_bookkeeping() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ccm_bookkeeping() TO anon;
+GRANT ALL ON FUNCTION public.ccm_bookkeeping() TO authenticated;
+GRANT ALL ON FUNCTION public.ccm_bookkeeping() TO service_role;
 
 -- acl FUNCTION ccm_check_in(sys text, batch jsonb, uploading boolean)
 

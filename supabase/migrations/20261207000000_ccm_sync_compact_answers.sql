@@ -1,33 +1,40 @@
--- Compact answers, and a ledger claimed in one pass (schema 5).
+-- Compact answers, a ledger claimed in one pass, and less work per call (schema 5).
 --
--- Where a 500-operation batch of new records spent its server time after 20261205000000 (a profile
--- of the backend): building, writing and sending one JSON result per operation, nearly all of them
--- {"op_id": ..., "status": "applied"}, about a fifth; the ledger's ON CONFLICT, which probes the
--- ledger's key for every operation before inserting it (the insert checks the key again), about a
--- tenth. So:
+-- Where a batch_sync call spent its server time after 20261205000000 (profiles of the backend, and
+-- each layer called on its own): in a 500-operation batch of new records, building, writing and
+-- sending one JSON result per operation (nearly all {"op_id": ..., "status": "applied"}) about a
+-- fifth, and the ledger's ON CONFLICT, which probes the ledger's key for every operation before
+-- inserting it, about a tenth; in every call, about 1 ms of fixed work: the catalog read, name
+-- hash and EXECUTE that found a table's insert function, and SQL functions with a SET clause,
+-- which Postgres plans again at every call. So:
 --
 -- 1. Compact answers. A client that sends `"answers": "compact"` gets {"applied": <how many>,
 --    "results": {"<position>": result}}: a result for each operation that was not simply applied
 --    (stale, duplicate, conflict, rejected, and the merged ones), positions counted from 1; every
 --    position it leaves out was applied. A client that does not ask (an older ccm-sync) gets one
 --    result per operation, as before. ccm_sync_info() says schema 5, which is how a client knows
---    it may ask (src/remote/upload.ts).
--- 2. The ledger claimed in one pass. Each table's generated insert function first inserts the
---    ledger entries with a plain INSERT, which checks each op_id once, while inserting it. An
---    operation the ledger holds already (one sent again after a crash) makes that statement fail
---    with unique_violation; the function then runs it again with ON CONFLICT DO NOTHING, as
---    before, which answers the repeat as a duplicate. Inside the function a subtransaction holds
---    the first attempt, so nothing of it stays.
--- 3. The internal functions pass positions, not results: a table's first statement returns the
---    positions it claimed and those it left to the merge, ccm_apply_table the claimed positions and
---    the merged results, ccm_apply_writes the claimed positions and every other result. batch_sync
---    builds the answer once, in the shape the client asked for (ccm_answers).
--- 4. Readability: ccm_merge_rows takes the writes it competes from ccm_merge_writes, and
---    ccm_apply_op its checks from ccm_check_op, so that each is under 80 lines.
+--    it may ask (src/remote/upload.ts; src/remote/answers.ts checks and expands the answer).
+-- 2. The ledger claimed in one pass. Each table's generated function first inserts the ledger
+--    entries with a plain INSERT, which checks each op_id once, while inserting it. An operation
+--    the ledger holds already (one sent again after a crash) makes that statement fail with
+--    unique_violation; the function then runs it again with ON CONFLICT DO NOTHING, as before,
+--    which answers the repeat as a duplicate. A subtransaction holds the first attempt, so nothing
+--    of it stays.
+-- 3. A leaner first statement (ccm_new_rows_sql): a record written twice in one batch goes in
+--    once and its other write merges against it (which is what last-write-wins makes of the two
+--    either way), the records that went in are told apart by op_id, and the tombstone probe is
+--    part of reading the operations. The internal functions pass positions, not results, and
+--    batch_sync builds the answer once, in the shape the client asked for (ccm_answers).
+-- 4. Less work per call: ccm_new_rows, generated with the tables' functions, calls the one for a
+--    table's columns by name (a CASE branch each); ccm_columns, ccm_claim, ccm_bookkeeping,
+--    ccm_clock and the new helpers are PL/pgSQL, whose plans are kept per connection.
+-- 5. Readability: ccm_merge_rows takes the writes it competes from ccm_merge_writes, ccm_apply_op
+--    its checks from ccm_check_op, and batch_sync its bookkeeping of the system from ccm_check_in,
+--    so that each is under 80 lines; the bookkeeping columns come from ccm_bookkeeping everywhere.
 --
 -- Every guarantee stays: per-column last-write-wins with direct edits and tombstones, the ledger
--- keyed by (system_id, op_id) with the watermark, the claim check, definer rights, one result per
--- operation (in either shape). supabase/schema.sql shows the functions as they stand.
+-- keyed by (system_id, op_id) with the watermark, the claim check, definer rights, a result for
+-- every operation (in either shape). supabase/schema.sql shows the functions as they stand.
 
 -- The functions whose results change shape are replaced by new ones under new names, so that
 -- every migration file can still be applied again after this one (a function's result type
@@ -345,6 +352,59 @@ create or replace function public.ccm_bookkeeping() returns text[]
 language plpgsql immutable set search_path = '' as $$
 begin
   return array['system_id', 'id', 'extra', 'updated_at', 'sync_seq', 'sync_op_id', 'sync_version', 'sync_clock'];
+end
+$$;
+-- (any role: ccm_clock, which any role may call, takes the list from here)
+grant execute on function public.ccm_bookkeeping() to anon, authenticated, service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_clock(r) -> jsonb; ccm_stamp_direct_write() -> trigger
+--   As in 20261126000000 (a row's version per column; the trigger that gives a direct edit its
+--   version), with the bookkeeping columns from ccm_bookkeeping, their one definition, and
+--   ccm_clock in PL/pgSQL (the trigger calls it for every row a direct update changes).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_clock(r jsonb) returns jsonb
+language plpgsql immutable set search_path = '' as $$
+begin
+  return coalesce(nullif(r -> 'sync_clock', 'null'::jsonb),
+    (select coalesce(jsonb_object_agg(f.key, r ->> 'sync_version'), '{}'::jsonb)
+       from jsonb_each((r - public.ccm_bookkeeping()) || coalesce(nullif(r -> 'extra', 'null'::jsonb), '{}'::jsonb)) f
+      where f.value <> 'null'::jsonb));
+end
+$$;
+
+create or replace function public.ccm_stamp_direct_write() returns trigger
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_bk constant text[] := public.ccm_bookkeeping();
+  v_when timestamptz;
+  v_at text;
+  v_new jsonb;
+  v_old jsonb;
+  v_stamp jsonb;
+begin
+  if tg_op = 'UPDATE' and (new.id is distinct from old.id or new.system_id is distinct from old.system_id) then
+    raise exception using errcode = '42501', message = 'a synced record keeps its system_id and id',
+      hint = 'Delete it and insert the record under its new id instead.';
+  end if;
+  v_when := public.ccm_direct_at(new.system_id, tg_table_name, new.id, case when tg_op = 'UPDATE' then old.sync_version end);
+  v_at := public.ccm_version(v_when, null);
+  if tg_op = 'INSERT' then
+    new.sync_clock := null; -- every column with a value has sync_version (see ccm_clock)
+    new.sync_version := v_at;
+  else
+    v_new := (to_jsonb(new) - v_bk) || coalesce(nullif(to_jsonb(new) -> 'extra', 'null'::jsonb), '{}'::jsonb);
+    v_old := (to_jsonb(old) - v_bk) || coalesce(nullif(to_jsonb(old) -> 'extra', 'null'::jsonb), '{}'::jsonb);
+    select coalesce(jsonb_object_agg(k.key, v_at), '{}'::jsonb) into v_stamp
+      from (select key from jsonb_each(v_new) union select key from jsonb_each(v_old)) k
+     where v_new -> k.key is distinct from v_old -> k.key;
+    new.sync_clock := public.ccm_clock(to_jsonb(old)) || v_stamp;
+    new.sync_version := greatest(old.sync_version, v_at);
+  end if;
+  new.updated_at := v_when;
+  new.sync_seq := null;
+  new.sync_op_id := null;
+  return new;
 end
 $$;
 
