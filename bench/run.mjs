@@ -11,7 +11,7 @@ import { benchHistory } from './history.mjs';
 import { benchHook } from './hook.mjs';
 import { benchFleet } from './fleet.mjs';
 import { benchPackaging } from './packaging.mjs';
-import { benchServer } from './server.mjs';
+import { BEFORE as SERVER_BEFORE, benchServer } from './server.mjs';
 import { benchTranscripts } from './transcripts.mjs';
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
@@ -81,8 +81,8 @@ if (results.drain) {
 if (results.server) {
   const f = (x) => x.toFixed(2);
   lines.push('## batch_sync server time by batch size (pg_stat_statements)', '',
-    'Mean server time of one `batch_sync` call (pg_stat_statements, top-level `total_exec_time / calls`: no network, no client) for new records and for one-column updates of existing ones, on the remote as the migrations leave it and as it was before the set-based `batch_sync` (migration 20261204000000), in one private Postgres, three interleaved rounds, medians. Floor: a direct multi-row upsert of the same rows into the same table.', '',
-    '| operations | kind | before | set-based | per operation | floor | set-based / floor |', '|---:|---|---:|---:|---:|---:|---:|',
+    `Mean server time of one \`batch_sync\` call (pg_stat_statements, top-level \`total_exec_time / calls\`: no network, no client) for new records, for one-column updates of existing ones and for a fleet's mixed batch, on the remote as the migrations leave it and as it was before migration ${SERVER_BEFORE} (\`CCM_BENCH_SERVER_BEFORE\`), in one private Postgres, on one warm connection, asking for compact answers (the older remote ignores it), three interleaved rounds, medians. Floor: a direct multi-row upsert of the same rows into the same table.`, '',
+    '| operations | kind | before | now | per operation | floor | now / floor |', '|---:|---|---:|---:|---:|---:|---:|',
     ...results.server.map((r) => `| ${r.n} | ${r.kind} | ${f(r.before_ms)} ms | **${f(r.after_ms)} ms** | ${(r.after_ms / r.n * 1000).toFixed(0)} µs | ${f(r.floor_ms)} ms | ${(r.after_ms / r.floor_ms).toFixed(1)}× |`), '');
 }
 if (results.packaging) {

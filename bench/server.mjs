@@ -1,7 +1,7 @@
 // Server time of one batch_sync call by batch size, from pg_stat_statements, for the remote as the
-// migrations leave it and as it was before the set-based batch_sync (20261204000000; or before
-// CCM_BENCH_SERVER_BEFORE), in one private Postgres, against the floor: a direct multi-row upsert of
-// the same rows into the same table.
+// migrations leave it and as it was before the newest one (BEFORE: 20261207000000, compact answers;
+// CCM_BENCH_SERVER_BEFORE picks another), in one private Postgres, against the floor: a direct
+// multi-row upsert of the same rows into the same table.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { BOOTSTRAP_SQL } from '../dist/remote/bootstrap.js';
@@ -10,7 +10,7 @@ import { startPrivatePostgres } from '../test/helpers/private-pg.ts';
 
 const SIZES = [1, 5, 50, 500];
 // The "before" side: the remote as it was before this migration (CCM_BENCH_SERVER_BEFORE picks another).
-const SET_BASED = process.env.CCM_BENCH_SERVER_BEFORE ?? '20261204000000';
+export const BEFORE = process.env.CCM_BENCH_SERVER_BEFORE ?? '20261207000000';
 const row = (i) => ({ title: `task ${i}`, status: 'complete', priority: 'normal', project: 'ccm', description: 'x'.repeat(120) });
 
 /** A database migrated up to (not including) `before`, or fully; a session calling as system s1. */
@@ -104,15 +104,15 @@ export async function benchServer({ calls = 400 } = {}) {
   const server = await startPrivatePostgres({ settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'top', ...(process.env.CCM_BENCH_PG_SETTINGS ? JSON.parse(process.env.CCM_BENCH_PG_SETTINGS) : {}) } });
   try {
     await server.query('create extension if not exists pg_stat_statements');
-    const before = await database(server, 'before_set_based', SET_BASED);
-    const after = await database(server, 'set_based', null);
+    const before = await database(server, 'before_newest', BEFORE);
+    const after = await database(server, 'newest', null);
     try {
       // Interleaved rounds, the medians: the host is shared.
       const rounds = { before: [], after: [] };
       const seq = { next: 1 };  // every operation and record new across the rounds
       for (let r = 0; r < 3; r++) {
-        rounds.before.push(await run(server, before, 'before_set_based', calls, seq));
-        rounds.after.push(await run(server, after, 'set_based', calls, seq));
+        rounds.before.push(await run(server, before, 'before_newest', calls, seq));
+        rounds.after.push(await run(server, after, 'newest', calls, seq));
       }
       const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
       return Object.keys(rounds.after[0]).map((key) => {
