@@ -180,6 +180,9 @@ export async function benchFleet() {
   try {
     await server.query('create extension if not exists pg_stat_statements');
     await server.query(APPLY_LOG_SQL);
+    // One system alone, the floor: its second run, on a server whose caches the first one warmed
+    // (the first run after a server starts is up to a fifth slower, which would flatter the fleet).
+    (await runFleet({ systems: 1, opsPerSystem: OPS, remote: { kind: 'postgres', url: server.url }, processes: 1, prefix: 'warmup' })).cleanup();
     const single = await runFleet({ systems: 1, opsPerSystem: OPS, remote: { kind: 'postgres', url: server.url }, processes: 1, prefix: 'single' });
     single.cleanup();
     const viaPostgres = PATHS.has('postgres') ? await fleetRun(server, { kind: 'postgres', url: server.url }, 'pg') : undefined;

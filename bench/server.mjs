@@ -81,7 +81,7 @@ async function run(server, c, dbname, calls, seq) {
     const kinds = { insert: null, update: ids, mixed: known };
     for (const [kind, existing] of Object.entries(kinds)) {
       await server.query('select pg_stat_statements_reset()');
-      const k = Math.max(10, Math.round(calls / n));
+      const k = Math.max(30, Math.round(calls / n));
       for (let i = 0; i < k; i++) {
         const ops = kind === 'mixed' ? mixed(n, seq, existing) : operations(n, seq, existing);
         // (compact answers, as today's client asks of a remote that has them; an older one ignores the key)
@@ -99,7 +99,7 @@ async function run(server, c, dbname, calls, seq) {
   return out;
 }
 
-export async function benchServer({ calls = 400 } = {}) {
+export async function benchServer({ calls = 2000 } = {}) {
   // (track top: counting the statements inside batch_sync too would add their bookkeeping to its time)
   const server = await startPrivatePostgres({ settings: { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'top', ...(process.env.CCM_BENCH_PG_SETTINGS ? JSON.parse(process.env.CCM_BENCH_PG_SETTINGS) : {}) } });
   try {

@@ -67,7 +67,7 @@ function normalise(dump) {
  * The functions ccm_make_writers generates per table (ccm_new_rows_<table>_<hash>), left out: each is
  * ccm_new_rows_sql rendered for one table, which the file shows once.
  */
-const GENERATED = /^(FUNCTION )?ccm_new_rows_[a-z_]+_[0-9a-f]{8}\(/;
+const GENERATED = /^(FUNCTION )?ccm_new_rows_[a-z0-9_]+_[0-9a-f]{8}\(/;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--file');

@@ -43,16 +43,22 @@
 --   ccm_apply_writes(...)      the fast path: ccm_apply_table for each table the operations name,
 --                              then ccm_known_results for those no table claimed.
 --   ccm_apply_table(...)       one table:
---     ccm_new_rows_sql()         the first statement: parses the table's operations, inserts their
---                                ledger entries (plainly; where an op_id is there already, again with
---                                ON CONFLICT DO NOTHING, so a repeat does not come back) and inserts
---                                the records that are new; it runs through a function per table that
---                                ccm_make_writers generates from it (ccm_new_rows_<table>_<hash>: not
---                                listed below);
+--     ccm_new_rows(...)          its first statement, through the function generated for the table's
+--                                columns (a CASE branch per generated function, chosen by name):
+--       ccm_new_rows_sql()         the statement: parses the table's operations, inserts their ledger
+--                                  entries (plainly for 50 operations or more; when the ledger's key
+--                                  refuses one, or for fewer, with ON CONFLICT DO NOTHING, so a repeat
+--                                  does not come back) and inserts the records that are new;
+--                                  ccm_make_writers renders it (ccm_new_rows_sql_for) into a function
+--                                  per table (ccm_new_rows_<table>_<hash of its columns>, named by
+--                                  ccm_new_rows_function; not listed below) and regenerates ccm_new_rows;
 --     ccm_read_sql()             for the records that exist: their rows and tombstones, locked;
 --     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones), from
 --                                the writes ccm_merge_writes pairs with what they compete with;
 --     ccm_write_sql()            writes the rows, marks stale entries, records packaged sources.
+--   ccm_columns(tbl), ccm_bookkeeping()
+--                              a synced table's columns, and the ones ccm-sync keeps itself: the one
+--                              definition of each the functions take them from.
 --   ccm_known_results(...)     duplicates (the ledger's first outcome) and refusals (the watermark).
 --   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
 --                              so that a bad operation is rejected alone.

@@ -43,16 +43,22 @@
 --   ccm_apply_writes(...)      the fast path: ccm_apply_table for each table the operations name,
 --                              then ccm_known_results for those no table claimed.
 --   ccm_apply_table(...)       one table:
---     ccm_new_rows_sql()         the first statement: parses the table's operations, inserts their
---                                ledger entries (plainly; where an op_id is there already, again with
---                                ON CONFLICT DO NOTHING, so a repeat does not come back) and inserts
---                                the records that are new; it runs through a function per table that
---                                ccm_make_writers generates from it (ccm_new_rows_<table>_<hash>: not
---                                listed below);
+--     ccm_new_rows(...)          its first statement, through the function generated for the table's
+--                                columns (a CASE branch per generated function, chosen by name):
+--       ccm_new_rows_sql()         the statement: parses the table's operations, inserts their ledger
+--                                  entries (plainly for 50 operations or more; when the ledger's key
+--                                  refuses one, or for fewer, with ON CONFLICT DO NOTHING, so a repeat
+--                                  does not come back) and inserts the records that are new;
+--                                  ccm_make_writers renders it (ccm_new_rows_sql_for) into a function
+--                                  per table (ccm_new_rows_<table>_<hash of its columns>, named by
+--                                  ccm_new_rows_function; not listed below) and regenerates ccm_new_rows;
 --     ccm_read_sql()             for the records that exist: their rows and tombstones, locked;
 --     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones), from
 --                                the writes ccm_merge_writes pairs with what they compete with;
 --     ccm_write_sql()            writes the rows, marks stale entries, records packaged sources.
+--   ccm_columns(tbl), ccm_bookkeeping()
+--                              a synced table's columns, and the ones ccm-sync keeps itself: the one
+--                              definition of each the functions take them from.
 --   ccm_known_results(...)     duplicates (the ledger's first outcome) and refusals (the watermark).
 --   ccm_apply_isolated(...)    the slow path: what the fast path left, one ccm_apply_op at a time,
 --                              so that a bad operation is rejected alone.
@@ -144,6 +150,11 @@ begin
                     except select k::int from jsonb_object_keys(v_results) k order by 1);
     if cardinality(v_rest) > 0 then
       v_results := v_results || public.ccm_apply_isolated(v_claim, v_ops, v_rest, v_settled);
+      -- Every position is now claimed or answered: a compact answer calls the unlisted ones applied.
+      if exists (select 1 from unnest(v_rest) r where jsonb_typeof(v_results -> r::text) is distinct from 'object') then
+        raise exception using errcode = 'CCM10', message = 'batch_sync left an operation of the batch unanswered, so none of it is applied',
+          hint = 'This is a fault in the remote''s SQL: report it with the batch (`ccm-sync sync status` shows what waits).';
+      end if;
     end if;
   end if;
   return public.ccm_answers(v_ops, v_results, batch ->> 'answers' = 'compact');
@@ -452,7 +463,7 @@ $$;
 
 -- comment FUNCTION ccm_bookkeeping()
 
-COMMENT ON FUNCTION public.ccm_bookkeeping() IS 'The columns ccm-sync maintains on every synced table (an operation may not write them): the one list the functions take them from. Owner only.';
+COMMENT ON FUNCTION public.ccm_bookkeeping() IS 'The columns ccm-sync maintains on every synced table (an operation may not write them): the one list the functions take them from. Any role (ccm_clock, which any role may call, reads it).';
 
 -- function ccm_check_in(text, jsonb, boolean)
 
@@ -648,11 +659,17 @@ begin
     'create or replace function public.%I(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], '
     'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
     'set plan_cache_mode = force_generic_plan set enable_seqscan = off as %L', v_name,
-    E'begin\n  begin\n    '
+    E'declare\n  v_constraint text;\nbegin\n'
+      || E'  -- 50 operations or more: their ledger entries go in plainly first, in a subtransaction (it costs a\n'
+      || E'  -- transaction id, and saves little on a few entries: smaller batches and the slow path skip it).\n'
+      || E'  if jsonb_array_length(ops) >= 50 then\n    begin\n      '
       || public.ccm_new_rows_sql_for(tbl, v_cols, false, 'into claimed, to_merge')
-      || E';\n    return;\n  exception when unique_violation then\n'
-      || E'    null;  -- an op_id the ledger holds already (sent again after a crash, or twice): the statement below answers it\n'
-      || E'  end;\n  '
+      || E';\n      return;\n    exception when unique_violation then\n'
+      || E'      get stacked diagnostics v_constraint = constraint_name;\n'
+      || E'      if v_constraint is distinct from ''ccm_sync_ledger_pkey'' then\n'
+      || E'        raise;  -- a constraint of the table''s own refused a record: the slow path rejects it alone\n'
+      || E'      end if;  -- else an op_id the ledger holds (sent again after a crash, or twice in the batch): the statement below answers it\n'
+      || E'    end;\n  end if;\n  '
       || public.ccm_new_rows_sql_for(tbl, v_cols, true, 'into claimed, to_merge')
       || E';\nend');
   execute format('alter function %s owner to ccm_sync_owner', v_sig);
@@ -663,7 +680,7 @@ begin
     into v_cases
     from pg_catalog.pg_proc p
    where p.pronamespace = (select c.relnamespace from pg_catalog.pg_class c where c.oid = 'public.ccm_sync_tables'::regclass)
-     and p.proname ~ '^ccm_new_rows_[a-z_]+_[0-9a-f]{8}$';
+     and p.proname ~ '^ccm_new_rows_[a-z0-9_]+_[0-9a-f]{8}$';
   execute format(
     'create or replace function public.ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], '
     'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
@@ -679,7 +696,7 @@ $_$;
 
 -- comment FUNCTION ccm_make_writers(tbl text)
 
-COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_new_rows_<table>_<hash> function: the plain ledger insert first, the one that skips op_ids held already on unique_violation; plans made once per connection (generic, enable_seqscan off). Migrations call it for every synced table and again after adding a column. Owner only.';
+COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_new_rows_<table>_<hash> function (for 50 operations or more the plain ledger insert first, and the statement that skips op_ids held already when the ledger''s key refuses one; plans made once per connection, generic, enable_seqscan off) and ccm_new_rows, which calls it. Migrations call it for every synced table and again after adding a column. Owner only.';
 
 -- function ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[])
 

@@ -6,9 +6,13 @@
  * a function that answers wrongly (as a remote with a hand-edited or half-applied migration would).
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { remoteChecks } from '../src/monitor/doctor-remote.ts';
 import { checkResults } from '../src/remote/answers.ts';
+import { BOOTSTRAP_SQL } from '../src/remote/bootstrap.ts';
+import { migrationFiles } from '../src/remote/migrations.ts';
 import { spineOn, type Spine } from './helpers/spine.ts';
 import { pgTest } from './helpers/fixtures.ts';
+import { createTestDatabase } from './helpers/pg.ts';
 import type { Batch, WireOperation } from '../src/types.ts';
 
 const op = (i: number): WireOperation => ({
@@ -33,9 +37,17 @@ describe('a compact answer', () => {
     ['a position counted from 0', { applied: 1, results: { 0: { op_id: op(1).op_id, status: 'stale' } } }, /position "0"/],
     ['another operation\'s result', { applied: 1, results: { 1: { op_id: op(2).op_id, status: 'stale' } } }, /answered for operation .*0002 at position 1, where .*0001 was sent/],
     ['a status it does not know', { applied: 1, results: { 2: { op_id: op(2).op_id, status: 'maybe' } } }, /answered .*maybe.* for operation 2/],
-    ['an array where a compact answer was asked for', [{ op_id: op(1).op_id, status: 'applied' }], /answered an array where a compact answer/],
+    ['a position listed with no result', { applied: 1, results: { 2: null } }, /answered null for operation 2/],
+    ['a short array', [{ op_id: op(1).op_id, status: 'applied' }], /answered 1 results for 2 operations/],
+    ['neither shape', 'applied', /answered string where a compact answer/],
   ])('is refused as a whole when it has %s', (_, value, message) => {
     expect(() => checkResults('postgres', batch(2), value)).toThrow(expect.objectContaining({ name: 'RemoteRejectedError', message: expect.stringMatching(message) }));
+  });
+
+  it('may be one result per operation after all (a remote rolled back since it said schema 5), each checked', () => {
+    const stale = { op_id: op(2).op_id, status: 'stale' };
+    expect(checkResults('postgres', batch(2), [{ op_id: op(1).op_id, status: 'applied' }, stale])).toEqual([{ op_id: op(1).op_id, status: 'applied' }, stale]);
+    expect(() => checkResults('postgres', batch(2), [{ op_id: op(1).op_id, status: 'applied' }, { op_id: op(1).op_id, status: 'applied' }])).toThrow(/where .*0002 was sent/);
   });
 
   it('is not what a batch that did not ask gets: one result per operation, each checked the same way', () => {
@@ -68,5 +80,33 @@ describe('a remote whose batch_sync answers what does not add up', () => {
     }
     expect(await spine.sync()).toMatchObject({ status: 'synced', operations_synced: 3 });
     expect(spine.local.outbox.pendingTotal()).toBe(0);
+  });
+});
+
+describe('a remote not yet on schema 5', () => {
+  it('is not asked for compact answers, syncs all the same, and doctor says what it misses', async () => {
+    const db = await createTestDatabase('ccm_s4', { migrate: false });
+    try {
+      await db.query(BOOTSTRAP_SQL);
+      for (const m of migrationFiles().filter((f) => f.version < '20261207000000')) await db.query(m.sql);
+      // What each batch asked for, as the remote saw it.
+      await db.query(`alter function public.batch_sync(jsonb) rename to batch_sync_v4;
+        create table public.asked (compact boolean);
+        create function public.batch_sync(batch jsonb) returns jsonb language plpgsql security definer set search_path = '' as $$
+          begin insert into public.asked values (batch ? 'answers'); return public.batch_sync_v4(batch); end $$;
+        grant execute on function public.batch_sync(jsonb) to authenticated;`);
+      const s4 = spineOn(db, {});
+      try {
+        s4.local.recorder.record([1, 2, 3].map((i) => ({ operation: 'INSERT' as const, table_name: 'tasks', record_id: `s4-${i}`, record_data: { title: 't' } })));
+        expect(await s4.sync()).toMatchObject({ status: 'synced', operations_synced: 3 });
+        expect(await db.query('select compact from public.asked')).toEqual([{ compact: false }]);
+        const schema = (await remoteChecks(s4.env.settings, Date.now())).find((c) => c.name === 'schema');
+        expect(schema).toMatchObject({ level: 'warn', detail: expect.stringMatching(/^schema 4: syncs work, but the remote answers every operation in full/) });
+      } finally {
+        await s4.close();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 });

@@ -15,10 +15,10 @@ import { redact } from '../redact.ts';
 import { check, type Check } from './doctor.ts';
 import type { Settings } from '../config/load.ts';
 
-/** What a remote older than the newest schema misses, newest first: [schema that brings it, what]. */
+/** What a remote older than the newest schema misses: [the schema that brings it, what it misses]. */
 const MISSING: readonly [number, string][] = [
-  [COMPACT_ANSWERS_SCHEMA, 'syncs work, but the remote answers every operation in full (compact answers need schema 5), which costs it more per batch'],
-  [4, 'syncs work, but task usage (tokens, cost, repository) lands in extra, not in its columns'],
+  [4, 'task usage (tokens, cost, repository) lands in extra, not in its columns'],
+  [COMPACT_ANSWERS_SCHEMA, 'the remote answers every operation in full (compact answers need schema 5), which costs it more per batch'],
 ];
 const SKEW_WARN_MS = 2_000;
 const SKEW_FAIL_MS = 300_000;
@@ -83,9 +83,9 @@ export async function remoteChecks(settings: Settings, nowMs: number, clockNow: 
   }
   try {
     const { schema } = await t.info(AbortSignal.timeout(10_000));
-    const missing = MISSING.filter(([since]) => schema < since).at(-1)?.[1];
+    const missing = MISSING.filter(([since]) => schema < since).map(([, what]) => what);
     out.push(schema < REMOTE_SCHEMA_VERSION ? check('remote', 'schema', 'fail', `schema ${schema}; this ccm-sync needs ${REMOTE_SCHEMA_VERSION}`, failureFix(new RemoteRejectedError('')))
-      : missing ? check('remote', 'schema', 'warn', `schema ${schema}: ${missing}`, failureFix(new RemoteRejectedError('')))
+      : missing.length ? check('remote', 'schema', 'warn', `schema ${schema}: syncs work, but ${missing.join('; and ')}`, failureFix(new RemoteRejectedError('')))
         : check('remote', 'schema', 'ok', `schema ${schema}`));
     out.push(await skewCheck(t, clockNow));
     out.push(await rlsCheck(settings, t));

@@ -4,7 +4,7 @@
  *
  * A remote of schema 5 or later answers a batch that asks for it (`answers: 'compact'`, see
  * ./upload.ts) with `{applied, results}`: a result only for each operation that was not simply
- * applied, by position counted from 1, and how many were applied. Anything else is one result per
+ * applied, by position counted from 1, and how many were applied. Otherwise it is one result per
  * operation, in order. Either way a sync run gets one result per operation, in order, and each
  * result names the operation it answers: an answer that does not add up is refused as a whole
  * (RemoteRejectedError), so that no operation is settled on a guess.
@@ -21,7 +21,10 @@ const STATUSES: ReadonlySet<RemoteStatus> = new Set(['applied', 'duplicate', 'st
 /** One result per operation of `batch`, in order, from what batch_sync answered; throws when it does not add up. */
 export function checkResults(kind: RemoteKind, batch: Batch, value: unknown): RemoteResult[] {
   const ops = batch.operations;
-  const results = batch.answers === 'compact' ? expand(kind, ops, value) : value;
+  // An array is one result per operation even when compact answers were asked for: a remote rolled
+  // back to an older schema since this process asked it which it speaks answers so, and each result
+  // is checked all the same.
+  const results = batch.answers === 'compact' && !Array.isArray(value) ? expand(kind, ops, value) : value;
   if (!Array.isArray(results) || results.length !== ops.length) {
     throw refused(kind, `answered ${Array.isArray(results) ? `${results.length} results` : describe(results)} for ${ops.length} operations`);
   }
@@ -41,7 +44,8 @@ function expand(kind: RemoteKind, ops: readonly WireOperation[], value: unknown)
   if (outside !== undefined || v.applied + positions.length !== ops.length) {
     throw refused(kind, `answered ${v.applied} applied and ${positions.length} results${outside !== undefined ? ` (one at position ${JSON.stringify(outside)})` : ''} for ${ops.length} operations`);
   }
-  return ops.map((op, i) => listed[String(i + 1)] ?? { op_id: op.op_id, status: 'applied' });
+  // (a position listed with no result, null, is checked as what it is, not taken for applied)
+  return ops.map((op, i) => (Object.hasOwn(listed, String(i + 1)) ? listed[String(i + 1)] : { op_id: op.op_id, status: 'applied' }));
 }
 
 function checkOne(kind: RemoteKind, op: WireOperation, position: number, r: unknown): void {

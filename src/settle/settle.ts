@@ -1,5 +1,7 @@
 /**
- * Stage 6, settle: write each upload outcome back to the outbox, in one transaction per batch.
+ * Stage 6, settle: write each upload outcome back to the outbox, in one transaction per batch (a
+ * savepoint of the transaction in which a sync run settles several answered batches together,
+ * see src/workers/sync-run.ts).
  *
  * Every source operation of a packaged operation gets that operation's outcome:
  * - applied, duplicate → synced (a duplicate was applied by an earlier upload whose answer was lost);

@@ -4,9 +4,10 @@
 -- each layer called on its own): in a 500-operation batch of new records, building, writing and
 -- sending one JSON result per operation (nearly all {"op_id": ..., "status": "applied"}) about a
 -- fifth, and the ledger's ON CONFLICT, which probes the ledger's key for every operation before
--- inserting it, about a tenth; in every call, about 1 ms of fixed work: the catalog read, name
--- hash and EXECUTE that found a table's insert function, and SQL functions with a SET clause,
--- which Postgres plans again at every call. So:
+-- inserting it, about a tenth; in every call, about 1 ms of backend CPU in the layers around the
+-- statements (a call of one new record used 1.7 ms, its statement 0.6): chiefly the lookup of a
+-- table's insert function (to_regprocedure and an EXECUTE parsed and planned at every call) and
+-- SQL functions with a SET clause, which Postgres plans again at every call. So:
 --
 -- 1. Compact answers. A client that sends `"answers": "compact"` gets {"applied": <how many>,
 --    "results": {"<position>": result}}: a result for each operation that was not simply applied
@@ -14,30 +15,38 @@
 --    position it leaves out was applied. A client that does not ask (an older ccm-sync) gets one
 --    result per operation, as before. ccm_sync_info() says schema 5, which is how a client knows
 --    it may ask (src/remote/upload.ts; src/remote/answers.ts checks and expands the answer).
--- 2. The ledger claimed in one pass. Each table's generated function first inserts the ledger
---    entries with a plain INSERT, which checks each op_id once, while inserting it. An operation
---    the ledger holds already (one sent again after a crash) makes that statement fail with
---    unique_violation; the function then runs it again with ON CONFLICT DO NOTHING, as before,
---    which answers the repeat as a duplicate. A subtransaction holds the first attempt, so nothing
---    of it stays.
+-- 2. The ledger claimed in one pass. For 50 operations or more, each table's generated function
+--    first inserts the ledger entries with a plain INSERT, which checks each op_id once, while
+--    inserting it. An operation the ledger holds already (one sent again after a crash, or twice in
+--    the batch) makes that statement fail on the ledger's primary key; the function then runs it
+--    again with ON CONFLICT DO NOTHING, as before, which answers the repeat as a duplicate. A
+--    subtransaction holds the first attempt, so nothing of it stays; any other unique violation
+--    (a constraint of the table's own) is raised, and the slow path rejects that record alone.
+--    Smaller batches, and the slow path's single operations, run the ON CONFLICT statement
+--    directly: a subtransaction takes a transaction id, and saves little on a few entries.
 -- 3. A leaner first statement (ccm_new_rows_sql): a record written twice in one batch goes in
---    once and its other write merges against it (which is what last-write-wins makes of the two
---    either way), the records that went in are told apart by op_id, and the tombstone probe is
---    part of reading the operations. The internal functions pass positions, not results, and
---    batch_sync builds the answer once, in the shape the client asked for (ccm_answers).
+--    once and its other write merges against it, the records that went in are told apart by op_id,
+--    and the tombstone probe is part of reading the operations. The rows come out as before; the
+--    answers differ in one case: a write that loses every key to a write before it in the same
+--    batch is answered (and entered in the ledger) stale, where both were answered applied before.
+--    The internal functions pass positions, not results, and batch_sync builds the answer once, in
+--    the shape the client asked for (ccm_answers), after checking that every operation has one.
 -- 4. Less work per call: ccm_new_rows, generated with the tables' functions, calls the one for a
---    table's columns by name (a CASE branch each); ccm_columns, ccm_claim, ccm_bookkeeping,
---    ccm_clock and the new helpers are PL/pgSQL, whose plans are kept per connection.
+--    table's columns by name (a CASE branch on the name, so no to_regprocedure and no EXECUTE; the
+--    columns are still read from the catalog and hashed at every call, which is what keeps a column
+--    added later right); ccm_columns, ccm_claim, ccm_bookkeeping, ccm_clock and the new helpers are
+--    PL/pgSQL, whose plans are kept per connection.
 -- 5. Readability: ccm_merge_rows takes the writes it competes from ccm_merge_writes, ccm_apply_op
 --    its checks from ccm_check_op, and batch_sync its bookkeeping of the system from ccm_check_in,
---    so that each is under 80 lines; the bookkeeping columns come from ccm_bookkeeping everywhere.
+--    so that each is under 80 lines; ccm_clock and the direct-edit trigger take the list of
+--    bookkeeping columns from ccm_bookkeeping, the one place it is written out as a list.
 --
 -- Every guarantee stays: per-column last-write-wins with direct edits and tombstones, the ledger
 -- keyed by (system_id, op_id) with the watermark, the claim check, definer rights, a result for
 -- every operation (in either shape). supabase/schema.sql shows the functions as they stand.
 
--- The functions whose results change shape are replaced by new ones under new names, so that
--- every migration file can still be applied again after this one (a function's result type
+-- The functions whose results change shape are replaced by new ones under new names, so that the
+-- migration files can still be applied again, in order, after this one (a function's result type
 -- cannot be replaced in place): ccm_apply_upserts by ccm_apply_writes, ccm_write_table by
 -- ccm_apply_table, ccm_insert_sql by ccm_new_rows_sql, ccm_writer_sql and ccm_writer_name by
 -- ccm_new_rows_sql_for and ccm_new_rows_function, the generated ccm_insert_<table>_<hash> by
@@ -170,12 +179,13 @@ $$;
 --   Purpose: ccm_make_writers generates the table's function for its columns as they are,
 --            ccm_new_rows_<table>_<hash of its columns>(sys, tbl, ops, settled, bk, data_cols) ->
 --            (claimed, to_merge), and ccm_new_rows, which calls the one for a table's columns by
---            name, with no lookup, and otherwise runs the statement itself (correct, only slower):
---            after a column is added, until a migration calls ccm_make_writers for the table again.
---            A generated function tries the statement for operations new to the ledger first and,
---            when an op_id is there already (unique_violation, rolled back with its
---            subtransaction), the one for repeats. Both keep their plans per connection (generic,
---            enable_seqscan off: the only table they read is the tombstones, by key).
+--            name (a CASE branch each, no to_regprocedure, no EXECUTE), and otherwise runs the
+--            statement itself (correct, only slower): after a column is added, until a migration
+--            calls ccm_make_writers for the table again. For 50 operations or more a generated
+--            function tries the statement for operations new to the ledger first and, when the
+--            ledger's key refuses an op_id (rolled back with its subtransaction), the one for
+--            repeats; smaller batches run that one directly. Both keep their plans per connection
+--            (generic, enable_seqscan off: the only table they read is the tombstones, by key).
 --   Callers: migrations, for every synced table and again after adding a column (ccm_make_writers);
 --            ccm_apply_table (ccm_new_rows). Owner only.
 -- ---------------------------------------------------------------------------------------------
@@ -191,11 +201,17 @@ begin
     'create or replace function public.%I(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], '
     'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
     'set plan_cache_mode = force_generic_plan set enable_seqscan = off as %L', v_name,
-    E'begin\n  begin\n    '
+    E'declare\n  v_constraint text;\nbegin\n'
+      || E'  -- 50 operations or more: their ledger entries go in plainly first, in a subtransaction (it costs a\n'
+      || E'  -- transaction id, and saves little on a few entries: smaller batches and the slow path skip it).\n'
+      || E'  if jsonb_array_length(ops) >= 50 then\n    begin\n      '
       || public.ccm_new_rows_sql_for(tbl, v_cols, false, 'into claimed, to_merge')
-      || E';\n    return;\n  exception when unique_violation then\n'
-      || E'    null;  -- an op_id the ledger holds already (sent again after a crash, or twice): the statement below answers it\n'
-      || E'  end;\n  '
+      || E';\n      return;\n    exception when unique_violation then\n'
+      || E'      get stacked diagnostics v_constraint = constraint_name;\n'
+      || E'      if v_constraint is distinct from ''ccm_sync_ledger_pkey'' then\n'
+      || E'        raise;  -- a constraint of the table''s own refused a record: the slow path rejects it alone\n'
+      || E'      end if;  -- else an op_id the ledger holds (sent again after a crash, or twice in the batch): the statement below answers it\n'
+      || E'    end;\n  end if;\n  '
       || public.ccm_new_rows_sql_for(tbl, v_cols, true, 'into claimed, to_merge')
       || E';\nend');
   execute format('alter function %s owner to ccm_sync_owner', v_sig);
@@ -206,7 +222,7 @@ begin
     into v_cases
     from pg_catalog.pg_proc p
    where p.pronamespace = (select c.relnamespace from pg_catalog.pg_class c where c.oid = 'public.ccm_sync_tables'::regclass)
-     and p.proname ~ '^ccm_new_rows_[a-z_]+_[0-9a-f]{8}$';
+     and p.proname ~ '^ccm_new_rows_[a-z0-9_]+_[0-9a-f]{8}$';
   execute format(
     'create or replace function public.ccm_new_rows(sys text, tbl text, ops jsonb, settled bigint, bk text[], data_cols text[], cols text[], '
     'out claimed integer[], out to_merge integer[]) language plpgsql volatile security definer set search_path = '''' '
@@ -478,6 +494,11 @@ begin
                     except select k::int from jsonb_object_keys(v_results) k order by 1);
     if cardinality(v_rest) > 0 then
       v_results := v_results || public.ccm_apply_isolated(v_claim, v_ops, v_rest, v_settled);
+      -- Every position is now claimed or answered: a compact answer calls the unlisted ones applied.
+      if exists (select 1 from unnest(v_rest) r where jsonb_typeof(v_results -> r::text) is distinct from 'object') then
+        raise exception using errcode = 'CCM10', message = 'batch_sync left an operation of the batch unanswered, so none of it is applied',
+          hint = 'This is a fault in the remote''s SQL: report it with the batch (`ccm-sync sync status` shows what waits).';
+      end if;
     end if;
   end if;
   return public.ccm_answers(v_ops, v_results, batch ->> 'answers' = 'compact');
@@ -778,7 +799,11 @@ comment on function public.ccm_new_rows_sql_for(text, text[], boolean, text) is
 comment on function public.ccm_new_rows_function(text, text[]) is
   'The name of the generated function for a table with these columns: ccm_new_rows_<table>_<hash of the columns>. Owner only.';
 comment on function public.ccm_make_writers(text) is
-  'Generates a table''s ccm_new_rows_<table>_<hash> function: the plain ledger insert first, the one that skips op_ids held already on unique_violation; plans made once per connection (generic, enable_seqscan off). Migrations call it for every synced table and again after adding a column. Owner only.';
+  'Generates a table''s ccm_new_rows_<table>_<hash> function (for 50 operations or more the plain ledger insert first, and the statement that skips op_ids held already when the ledger''s key refuses one; plans made once per connection, generic, enable_seqscan off) and ccm_new_rows, which calls it. Migrations call it for every synced table and again after adding a column. Owner only.';
+comment on function public.ccm_bookkeeping() is
+  'The columns ccm-sync maintains on every synced table (an operation may not write them): the one list the functions take them from. Any role (ccm_clock, which any role may call, reads it).';
+comment on function public.ccm_clock(jsonb) is
+  'A row''s version per column: its sync_clock, or, when that is null, sync_version for every column with a value. Any role.';
 comment on function public.ccm_new_rows(text, text, jsonb, bigint, text[], text[], text[]) is
   'Runs a table''s first statement through the function ccm_make_writers generated for its columns as they are (a branch per function, no lookup), or the statement itself when there is none. Returns the claimed positions and those left to merge. Owner only (ccm_apply_table).';
 comment on function public.ccm_columns(text) is
