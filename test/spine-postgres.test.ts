@@ -135,6 +135,23 @@ describe('spine on postgres', () => {
     }
   });
 
+  pgTest('rejects alone a record that a unique index of the table refuses, in a batch of 60', async ({ db }) => {
+    // A unique index of the table's own (not the ledger's key): the first statement's plain ledger
+    // insert must not take its violation for a repeat; the slow path rejects that record alone.
+    await db.query("create unique index ccm_test_unique_title on tasks (system_id, title) where title like 'uniq-%'");
+    try {
+      local.recorder.record([{ operation: 'INSERT', table_name: 'tasks', record_id: 'uq-first', record_data: { title: 'uniq-taken' } }]);
+      await sync();
+      local.recorder.record(Array.from({ length: 60 }, (_, i) => ({ operation: 'INSERT' as const, table_name: 'tasks', record_id: `uq-${i}`, record_data: { title: i === 30 ? 'uniq-taken' : `uniq-${i}` } })));
+      expect(await sync({ limits: { batchSize: 60 } })).toMatchObject({ operations_synced: 59, operations_failed: 1 });
+      expect(local.db.prepare("SELECT status, error_code FROM sync_queue WHERE record_id = 'uq-30'").get()).toEqual({ status: 'failed', error_code: '23505' });
+      const ledger = await db.query<{ n: string }>("select count(*) n from ccm_sync_ledger where system_id = $1 and record_id like 'uq-%'", [env.systemId]);
+      expect(Number(ledger[0]!.n)).toBe(60); // uq-first and the 59 applied: a rejected operation leaves no entry
+    } finally {
+      await db.query('drop index ccm_test_unique_title');
+    }
+  });
+
   pgTest('settles every answered batch and leaves the rest pending when an upload fails mid-drain', async ({ db }) => {
     // A real transient fault: a trigger that raises serialization_failure for one record. batch_sync
     // re-raises transient errors, so the whole third call fails and the run stops there.
