@@ -105,7 +105,8 @@ export interface Batch {
   answers?: 'compact';
 }
 
-export type RemoteStatus = 'applied' | 'duplicate' | 'stale' | 'conflict' | 'rejected';
+export const REMOTE_STATUSES = ['applied', 'duplicate', 'stale', 'conflict', 'rejected'] as const;
+export type RemoteStatus = (typeof REMOTE_STATUSES)[number];
 
 export interface RemoteResult {
   op_id: string;

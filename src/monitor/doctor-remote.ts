@@ -9,8 +9,7 @@ import { CredentialRefusedError, RemoteRejectedError, RemoteUnavailableError, me
 import { tokenFacts } from '../remote/credentials.ts';
 import { readsEverySystem } from '../remote/fleet.ts';
 import type { SqlRunner } from '../remote/migrations.ts';
-import { REMOTE_SCHEMA_VERSION, type Transport } from '../remote/transport.ts';
-import { COMPACT_ANSWERS_SCHEMA } from '../remote/answers.ts';
+import { COMPACT_ANSWERS_SCHEMA, REMOTE_SCHEMA_VERSION, type Transport } from '../remote/transport.ts';
 import { redact } from '../redact.ts';
 import { check, type Check } from './doctor.ts';
 import type { Settings } from '../config/load.ts';

@@ -3,7 +3,7 @@
  * settled from it.
  *
  * A remote of schema 5 or later answers a batch that asks for it (`answers: 'compact'`, see
- * ./upload.ts) with `{applied, results}`: a result only for each operation that was not simply
+ * ./upload.ts and COMPACT_ANSWERS_SCHEMA in ./transport.ts) with `{applied, results}`: a result only for each operation that was not simply
  * applied, by position counted from 1, and how many were applied. Otherwise it is one result per
  * operation, in order. Either way a sync run gets one result per operation, in order, and each
  * result names the operation it answers: an answer that does not add up is refused as a whole
@@ -11,12 +11,9 @@
  */
 import { RemoteRejectedError } from '../errors.ts';
 import type { RemoteKind } from './transport.ts';
-import type { Batch, RemoteResult, RemoteStatus, WireOperation } from '../types.ts';
+import { REMOTE_STATUSES, type Batch, type RemoteResult, type RemoteStatus, type WireOperation } from '../types.ts';
 
-/** The first remote schema that answers compactly when asked. */
-export const COMPACT_ANSWERS_SCHEMA = 5;
-
-const STATUSES: ReadonlySet<RemoteStatus> = new Set(['applied', 'duplicate', 'stale', 'conflict', 'rejected']);
+const STATUSES: ReadonlySet<RemoteStatus> = new Set(REMOTE_STATUSES);
 
 /** One result per operation of `batch`, in order, from what batch_sync answered; throws when it does not add up. */
 export function checkResults(kind: RemoteKind, batch: Batch, value: unknown): RemoteResult[] {

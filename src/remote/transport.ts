@@ -33,6 +33,9 @@ export interface Verification {
 /** The remote schema this ccm-sync speaks (ccm_sync_info().schema). */
 export const REMOTE_SCHEMA_VERSION = 2;
 
+/** The first remote schema that answers compactly when asked (./answers.ts). */
+export const COMPACT_ANSWERS_SCHEMA = 5;
+
 /** What `remote query` gives back: the column names and the rows as arrays (query-answer.ts). */
 export interface QueryAnswer {
   columns: string[];

@@ -13,8 +13,7 @@
  * building, sending and reading it was a fifth of the remote's time per batch.
  */
 import type { Clock } from '../clock.ts';
-import { COMPACT_ANSWERS_SCHEMA } from './answers.ts';
-import type { Transport } from './transport.ts';
+import { COMPACT_ANSWERS_SCHEMA, type Transport } from './transport.ts';
 import type { Batch, Heartbeat, RemoteResult, WireOperation } from '../types.ts';
 
 export interface Envelope {

@@ -141,7 +141,7 @@ export class Outbox {
         let changed = 0;
         switch (e.kind) {
           case 'synced':
-            break;
+            continue; // above
           case 'failed':
             changed = this.stmts.markFailed.run(e.error, e.code ?? null, nowIso, e.row.id).changes;
             break;
