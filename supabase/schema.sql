@@ -889,10 +889,11 @@ claimed as (  -- the ledger entries
   %4$s
   returning l.op_id
 ),
--- With repeats: the operations whose entries went in (a map, not a join: every step of these plans
--- is estimated at one row, and a nested loop over two 500-row steps is 250,000 comparisons).
+-- With repeats: the operations whose entries went in, through a map of their op_ids built once (a
+-- scalar subquery is an InitPlan; a join, or a subquery in FROM, may be redone for every operation:
+-- every step of these plans is estimated at one row).
 claimed_o as materialized (
-  select o.* from o, (select jsonb_object_agg(x.op_id, true) as ids from claimed x) m where m.ids ? o.op_id::uuid::text
+  select o.* from o where (select jsonb_object_agg(x.op_id, true) from claimed x) ? o.op_id::uuid::text
 ),
 inserted as (  -- the records that are new, as they are; a record that exists is merged by the statements after this one
   insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)

@@ -41,7 +41,10 @@ describe('batch_sync\'s plans', () => {
     const plans: string[] = [];
     c.on('notice', (n) => plans.push(n.message ?? ''));
     // auto_explain sends the plan of every statement inside batch_sync to this client.
-    await c.query("reset role; load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on; set auto_explain.log_level = notice; set role authenticated");
+    // With each step's row counts (log_analyze, no timing), to find work that grows with the square
+    // of the batch.
+    await c.query(`reset role; load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on;
+      set auto_explain.log_level = notice; set auto_explain.log_analyze = on; set auto_explain.log_timing = off; set role authenticated`);
     await call(500, 'plan', () => ({ title: 'new' }));  // new records
     await call(500, 'bulk', (i) => ({ title: `changed ${i}` }));  // existing ones: the merge
     // Repeats (an operation the ledger holds, sent again): in a batch of 60, the plain ledger insert
@@ -51,7 +54,7 @@ describe('batch_sync\'s plans', () => {
     const again = { op_id: held!.op_id, operation: 'UPDATE', table: 'tasks', record_id: 'plan-0', data: { title: 'new' }, changed_at: '2026-03-01T10:00:05.001Z', seq: 1 };
     const repeat = (n: number, prefix: string) => c.query('select batch_sync($1::jsonb) as r', [JSON.stringify({ system_id: SYS, sync_timestamp: new Date().toISOString(),
       operations: [again, ...Array.from({ length: n - 1 }, (_, i) => ({ op_id: crypto.randomUUID(), operation: 'UPDATE', table: 'tasks', record_id: `${prefix}-${i}`, data: { title: 't' }, changed_at: new Date(Date.parse('2026-03-01T10:00:05.000Z') + ++seq).toISOString(), seq }))] })]);
-    for (const [n, prefix] of [[60, 'rep60'], [5, 'rep5']] as const) {
+    for (const [n, prefix] of [[500, 'rep500'], [60, 'rep60'], [5, 'rep5']] as const) {
       const r = (await repeat(n, prefix)).rows[0]!.r as { status: string }[];
       expect(r.map((x) => x.status)).toEqual(['duplicate', ...Array(n - 1).fill('applied')]);
     }
@@ -72,6 +75,11 @@ describe('batch_sync\'s plans', () => {
     });
     const whole = plans.filter(partial);
     expect(whole, whole.join('\n\n')).toEqual([]);
+    // No step runs once per operation over rows that grow with the batch (a nested loop that
+    // computes a batch-wide map again for each operation: 250,000 rows for 500 operations). A
+    // record's own keys, read once per operation, are fewer than 50 here.
+    const squared = plans.filter((p) => [...p.matchAll(/actual rows=(\d+) loops=(\d+)/g)].some((m) => Number(m[1]) >= 50 && Number(m[2]) >= 50));
+    expect(squared, squared.join('\n\n')).toEqual([]);
     // Duplicates are found by the ledger's primary key as its entries go in, not by a probe: a
     // plain insert first (a repeat fails it, and the statement runs again with ON CONFLICT).
     expect(plans.some((p) => /CTE claimed\n\s*-> {2}Insert on ccm_sync_ledger l\b[^\n]*\n(?!\s*Conflict Resolution)/.test(p))).toBe(true);
