@@ -747,9 +747,9 @@ begin
            not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false) as shows_remote,
            -- the record as it stands: its columns (the keys that name none are in extra)
            case when not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false)
-                then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each(b.rows -> op.rid) f
+                then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each((select b.rows from built_rows b) -> op.rid) f
                                 where f.key = any (bk) or f.key = any (data_cols)), op.cur) end as remote
-      from op, verdicts v, built_rows b
+      from op, verdicts v
   )
   select coalesce((select jsonb_agg(b.row) from built b where b.fresh), '[]'::jsonb),
          coalesce((select jsonb_object_agg(b.rid, b.row) from built b where not b.fresh), '{}'::jsonb),
@@ -784,18 +784,18 @@ begin
            with ordinality q(op_id, rid, data, chg, seq, lseq, vers, src, o)
       join unnest(positions) p(i) on p.i = q.o
   ),
-  rows as materialized (  -- record -> [row, its keys flat, its clock]
-    select coalesce(jsonb_object_agg(x.rid, jsonb_build_array(x.row, x.flat,
-             coalesce(nullif(x.row -> 'sync_clock', 'null'::jsonb),
-                      (select coalesce(jsonb_object_agg(f.key, x.row ->> 'sync_version'), '{}'::jsonb)
-                         from jsonb_each(x.flat) f where f.value <> 'null'::jsonb)))), '{}'::jsonb) as m
-      from (select c.key as rid, c.value as row, (c.value - bk) || coalesce(nullif(c.value -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
-              from jsonb_each(rows_now) c) x
+  w as (  -- each write with its record as it stands (null: none), and that row's keys flat
+    select o.*, x.row, (x.row - bk) || coalesce(nullif(x.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
+      from o cross join lateral (select rows_now -> o.rid as row) x
   )
-  select o.i, o.op_id, o.rid, o.data, o.chg, o.seq, o.lseq, o.vers, o.src, o.ver,
-         tombstones ->> o.rid, r.m -> o.rid -> 0, r.m -> o.rid -> 1, r.m -> o.rid -> 2,
-         (tombstones ->> o.rid) is null or o.ver > (tombstones ->> o.rid)
-    from o, rows r;
+  select c.i, c.op_id, c.rid, c.data, c.chg, c.seq, c.lseq, c.vers, c.src, c.ver,
+         tombstones ->> c.rid, c.row, c.flat,
+         case when c.row is not null then
+           coalesce(nullif(c.row -> 'sync_clock', 'null'::jsonb),
+                    (select coalesce(jsonb_object_agg(f.key, c.row ->> 'sync_version'), '{}'::jsonb)
+                       from jsonb_each(c.flat) f where f.value <> 'null'::jsonb)) end,
+         (tombstones ->> c.rid) is null or c.ver > (tombstones ->> c.rid)
+    from w c;
 end
 $$;
 

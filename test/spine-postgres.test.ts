@@ -86,6 +86,19 @@ describe('spine on postgres', () => {
     expect((await db.query<{ title: string }>('select title from tasks where system_id = $1 and id = $2', [env.systemId, 'twice-1']))[0]!.title).toBe('newer');
   });
 
+  pgTest('merges a record that exists key by key: keys that name no column kept, and an answer shows the record as the batch left it', async ({ db }) => {
+    const op = (data: Record<string, unknown>, changedAt: string, seq: number) => ({ op_id: crypto.randomUUID(), operation: 'UPDATE' as const, table: 'tasks', record_id: 'merge-1', data, changed_at: changedAt, seq });
+    const upload = (...ops: ReturnType<typeof op>[]) => transport.upload({ system_id: env.systemId, sync_timestamp: new Date().toISOString(), operations: ops });
+    await upload(op({ title: 'one', status: 'open', mood: 'calm', notes: 'n1' }, '2026-03-01T10:00:05.000Z', 1));
+    // The second write is older than the first for status, newer than the record for title: it is
+    // applied, and since it lost a key its answer carries the record after both writes.
+    const r = await upload(op({ status: 'doing', mood: 'busy' }, '2026-03-01T10:00:07.000Z', 2), op({ status: 'late', title: 'two' }, '2026-03-01T10:00:06.000Z', 3));
+    const after = { title: 'two', status: 'doing', extra: { mood: 'busy', notes: 'n1' } };
+    expect(r.map((x) => x.status)).toEqual(['applied', 'applied']);
+    expect(r[1]!.remote).toMatchObject(after);
+    expect((await db.query('select title, status, extra from tasks where system_id = $1 and id = $2', [env.systemId, 'merge-1']))[0]).toEqual(after);
+  });
+
   pgTest('keeps the newer write under last-write-wins, in both directions', async ({ db }) => {
     local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'lww-1', record_data: { status: 'new' }, changed_at: '2026-03-01T12:00:00.000Z' }]);
     await sync();

@@ -1,0 +1,184 @@
+-- Batch-wide maps built once, or only when an answer needs them (schema 5: nothing else changes;
+-- the same rows, ledger entries and answers).
+--
+-- 1. The statement for a batch with repeats (ccm_new_rows_sql rendered with ON CONFLICT: every
+--    batch under 50 operations, and any batch that holds an operation the ledger has already, such
+--    as one sent again after a crash) picks the operations whose ledger entries went in through a
+--    map of their op_ids (claimed_o). In 20261207000000 that map was a subquery in FROM, and
+--    Postgres, which estimates every step of these plans at one row, put it on the inner side of a
+--    nested loop without keeping its result: it built the map again for each operation. For 500
+--    operations that is 250,000 rows read, and 130 ms of a call that otherwise takes about 10 ms; a
+--    batch of 49 read 2,401. Now the map is a scalar subquery, which Postgres computes once (an
+--    InitPlan), whatever it estimates.
+-- 2. The merge (updates of records that exist) built two maps of whole rows that most calls never
+--    read. jsonb_object_agg over 500 rows takes about 10 ms (array_agg of the same rows 0.4):
+--    - ccm_merge_writes built {record: [row, keys flat, clock]} for every record read, and each write
+--      then looked its record up in it. Now each write looks its record up in the rows read, and its
+--      keys flat and clock are computed for it alone.
+--    - ccm_merge_rows built {record: merged row} for every call, to show "remote" in the answers of
+--      operations that lost a key or came after a delete. Now that map is a scalar subquery inside
+--      the answer of such an operation: Postgres computes it the first time an answer needs it, and
+--      not at all in a call where every write won.
+--    In one session, 50 updates of existing records: 13.6 ms a call before, 9.5 now; 500: about 100
+--    ms before, about 90 now (docs/scale.md and BENCHMARKS.md have the figures of npm run bench).
+--
+-- test/plans.test.ts runs batch_sync with auto_explain's row counts and fails on any step that
+-- reads rows growing with the batch once per operation.
+
+-- ccm_new_rows_sql() -> text: as in 20261207000000_ccm_sync_compact_answers.sql (its header says
+-- what each placeholder is), with claimed_o computing its map once.
+create or replace function public.ccm_new_rows_sql() returns text
+language sql immutable set search_path = '' as $q$ select $sql$
+with o as materialized (  -- the table's operations; plain: no versions per key and no tombstone
+  select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq, q.src,
+         coalesce(q.vers, '{}'::jsonb) = '{}'::jsonb
+           and not exists (select 1 from public.ccm_tombstones t where t.system_id = $1 and t.table_name = $2 and t.record_id = q.rid) as plain,
+         pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+           || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+    from rows from (jsonb_to_recordset($3) as (op_id text, operation text, "table" text, record_id text, data jsonb,
+           changed_at timestamptz, seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb, conflict text, force boolean))
+         with ordinality q(op_id, operation, tbl, rid, data, chg, seq, lseq, vers, src, conflict, force, o)
+   where q.tbl = $2
+     and coalesce(upper(q.operation) in ('INSERT', 'UPDATE') and coalesce(q.conflict, 'lww') = 'lww' and not coalesce(q.force, false)
+                  and q.rid <> '' and q.op_id is not null and q.chg is not null and jsonb_typeof(q.data) = 'object'
+                  and not (q.data ?| $5) and jsonb_typeof(coalesce(q.vers, '{}'::jsonb)) = 'object'
+                  and not coalesce(q.lseq <= $4, false), false)
+),
+claimed as (  -- the ledger entries
+  insert into public.ccm_sync_ledger as l (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, o.op_id::uuid, $2, o.rid, 'applied', o.lseq from o
+  %4$s
+  returning l.op_id
+),
+-- With repeats: the operations whose entries went in, through a map of their op_ids built once (a
+-- scalar subquery is an InitPlan; a join, or a subquery in FROM, may be redone for every operation:
+-- every step of these plans is estimated at one row).
+claimed_o as materialized (
+  select o.* from o where (select jsonb_object_agg(x.op_id, true) from claimed x) ? o.op_id::uuid::text
+),
+inserted as (  -- the records that are new, as they are; a record that exists is merged by the statements after this one
+  insert into public.%1$I as t (%2$s, extra, system_id, id, updated_at, sync_seq, sync_op_id, sync_version, sync_clock)
+  select %3$s, nullif(p.data - $6, '{}'::jsonb), $1, p.rid, p.chg, p.seq, p.op_id::uuid, p.ver,
+         -- a key written as null keeps its version too, which the implicit clock cannot say
+         case when p.data @? '$.* ? (@ == null)' then (select jsonb_object_agg(k, p.ver) from jsonb_object_keys(p.data) k) end
+    from %5$s p, jsonb_populate_record(null::public.%1$I, p.data) r
+   where p.plain
+  on conflict (system_id, id) do nothing  -- (a record written twice in the batch goes in once; the other write merges)
+  returning t.sync_op_id
+),
+applied as materialized (  -- op_id -> true for each that went in; null when every plain one did
+  select case when (select count(*) from inserted) = (select count(*) from %5$s p where p.plain) then null
+              else (select coalesce(jsonb_object_agg(x.sync_op_id, true), '{}'::jsonb) from inserted x) end as ids
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $1, y::uuid, $2, d.rid, 'applied', d.lseq
+    from %5$s d, applied a, jsonb_array_elements_text(d.src) y
+   where d.src is not null and coalesce(a.ids ? d.op_id::uuid::text, d.plain)
+  on conflict (system_id, op_id) do nothing
+)
+select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
+       coalesce(array_agg(d.i order by d.i) filter (where not coalesce(a.ids ? d.op_id::uuid::text, d.plain)), '{}') as to_merge
+  %6$s
+  from %5$s d, applied a
+$sql$ $q$;
+
+
+-- ccm_merge_writes(...): as in 20261207000000_ccm_sync_compact_answers.sql (its header says what it
+-- takes and returns), with each write looking up its own record (2 above).
+create or replace function public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[])
+returns table (i integer, op_id text, rid text, data jsonb, chg timestamptz, seq bigint, lseq bigint, vers jsonb, src jsonb,
+               ver text, floor text, cur jsonb, cur_flat jsonb, cur_clock jsonb, live boolean)
+-- (PL/pgSQL, and a plan made once per connection: it reads no table)
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $f$
+begin
+  return query
+  with o as materialized (
+    select q.o::int as i, q.op_id, q.rid, q.data, q.chg, q.seq, q.lseq,
+           coalesce(q.vers, '{}'::jsonb) as vers, coalesce(q.src, '[]'::jsonb) as src,
+           pg_catalog.lpad(greatest(0, pg_catalog.floor(extract(epoch from q.chg) * 1000000))::bigint::text, 17, '0')
+             || pg_catalog.lpad(coalesce(q.seq, 9223372036854775807)::text, 19, '0') as ver
+      from rows from (jsonb_to_recordset(ops) as (op_id text, record_id text, data jsonb, changed_at timestamptz,
+             seq bigint, ledger_seq bigint, versions jsonb, source_ids jsonb))
+           with ordinality q(op_id, rid, data, chg, seq, lseq, vers, src, o)
+      join unnest(positions) p(i) on p.i = q.o
+  ),
+  w as (  -- each write with its record as it stands (null: none), and that row's keys flat
+    select o.*, x.row, (x.row - bk) || coalesce(nullif(x.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
+      from o cross join lateral (select rows_now -> o.rid as row) x
+  )
+  select c.i, c.op_id, c.rid, c.data, c.chg, c.seq, c.lseq, c.vers, c.src, c.ver,
+         tombstones ->> c.rid, c.row, c.flat,
+         case when c.row is not null then
+           coalesce(nullif(c.row -> 'sync_clock', 'null'::jsonb),
+                    (select coalesce(jsonb_object_agg(f.key, c.row ->> 'sync_version'), '{}'::jsonb)
+                       from jsonb_each(c.flat) f where f.value <> 'null'::jsonb)) end,
+         (tombstones ->> c.rid) is null or c.ver > (tombstones ->> c.rid)
+    from w c;
+end
+$f$;
+
+-- ccm_merge_rows(...): as in 20261207000000_ccm_sync_compact_answers.sql (its header says what it
+-- takes and returns), with the map of merged rows built only when an answer shows one (2 above).
+create or replace function public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[],
+    out fresh jsonb, out existing jsonb, out results jsonb, out stale uuid[], out sources jsonb)
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $f$
+begin
+  with op as materialized (select * from public.ccm_merge_writes(ops, positions, cur, tomb, bk)),
+  keys as materialized (  -- each key each live write writes, at its version, against the key's current version
+    select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
+      from (select op.i, op.rid, e.key, e.value,
+                   case when op.vers ? e.key then public.ccm_version((op.vers -> e.key ->> 0)::timestamptz, (op.vers -> e.key ->> 1)::bigint)
+                        else op.ver end as ver,
+                   coalesce(greatest(op.cur_clock ->> e.key, op.cur_clock ->> '*', op.floor), '') as prior
+              from op cross join lateral jsonb_each(op.data) e
+             where op.live) k
+  ),
+  verdicts as materialized (  -- position -> [a key beat the record, a key lost]; record -> [the values that won, their versions]
+    select (select coalesce(jsonb_object_agg(v.i, jsonb_build_array(v.newer, v.lost)), '{}'::jsonb)
+              from (select k.i, bool_or(k.ver > k.prior) as newer, bool_or(not (k.winner = k.i and k.ver > k.prior)) as lost
+                      from keys k group by k.i) v) as ops,
+           (select coalesce(jsonb_object_agg(v.rid, jsonb_build_array(v.vals, v.vers)), '{}'::jsonb)
+              from (select k.rid, jsonb_object_agg(k.key, k.value) as vals, jsonb_object_agg(k.key, k.ver) as vers
+                      from keys k where k.winner = k.i and k.ver > k.prior group by k.rid) v) as recs
+  ),
+  built as materialized (  -- per record, its newest live write with every key that won (jsonb_populate_record takes the columns)
+    select m.rid, m.fresh,
+           m.flat || jsonb_build_object(
+                'system_id', sys, 'id', m.rid,
+                'extra', nullif(m.flat - data_cols, '{}'::jsonb),
+                'updated_at', greatest(m.chg, (m.cur ->> 'updated_at')::timestamptz),
+                'sync_version', case when m.newest then to_jsonb(m.ver) else m.cur -> 'sync_version' end,
+                'sync_seq', case when m.newest then to_jsonb(m.seq) else m.cur -> 'sync_seq' end,
+                'sync_op_id', case when m.newest then to_jsonb(m.op_id) else m.cur -> 'sync_op_id' end,
+                'sync_clock', m.clock) as row
+      from (select t.rid, t.cur is null as fresh, t.ver > coalesce(t.cur ->> 'sync_version', '') as newest, t.ver, t.chg, t.seq, t.op_id, t.cur,
+                   coalesce(t.cur_flat, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 0, '{}'::jsonb) as flat,
+                   coalesce(t.cur_clock, '{}'::jsonb) || coalesce(v.recs -> t.rid -> 1, '{}'::jsonb) as clock
+              from (select distinct on (op.rid collate "C") op.* from op where op.live order by op.rid collate "C", op.ver collate "C" desc) t,
+                   verdicts v) m
+  ),
+  built_rows as materialized (select jsonb_object_agg(b.rid, b.row) as rows from built b),
+  outcome as materialized (
+    select op.i, op.op_id, op.rid, op.lseq, op.src,
+           case when op.live and (op.cur is null or coalesce((v.ops -> op.i::text ->> 0)::boolean, false)) then 'applied' else 'stale' end as status,
+           not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false) as shows_remote,
+           -- the record as it stands: its columns (the keys that name none are in extra)
+           case when not op.live or coalesce((v.ops -> op.i::text ->> 1)::boolean, false)
+                then coalesce((select jsonb_object_agg(f.key, f.value) from jsonb_each((select b.rows from built_rows b) -> op.rid) f
+                                where f.key = any (bk) or f.key = any (data_cols)), op.cur) end as remote
+      from op, verdicts v
+  )
+  select coalesce((select jsonb_agg(b.row) from built b where b.fresh), '[]'::jsonb),
+         coalesce((select jsonb_object_agg(b.rid, b.row) from built b where not b.fresh), '{}'::jsonb),
+         coalesce((select jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
+                           || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end) from outcome x), '{}'::jsonb),
+         coalesce((select array_agg(x.op_id::uuid) from outcome x where x.status = 'stale'), '{}'),
+         coalesce((select jsonb_agg(jsonb_build_array(y, x.rid, x.status, x.lseq)) from outcome x cross join lateral jsonb_array_elements_text(x.src) y), '[]'::jsonb)
+    into fresh, existing, results, stale, sources;
+end
+$f$;
+
+-- Each synced table's function again, from the template above (ccm_make_writers replaces them in
+-- place: the same names, owner and rights).
+select public.ccm_make_writers(t.name) from public.ccm_sync_tables t;
