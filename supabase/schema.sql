@@ -401,11 +401,11 @@ begin
   end if;
   execute format(public.ccm_read_sql(), tbl) into v_read
     using sys, array(select distinct ops -> (p - 1) ->> 'record_id' from unnest(v_new.to_merge) p), tbl;
-  select * into v_m from public.ccm_merge_rows(sys, ops, v_new.to_merge, v_read.cur, v_read.tomb, v_bk, v_data);
+  select * into v_m from public.ccm_merge_rows(sys, ops, v_new.to_merge, v_read.ids, v_read.rows, v_read.tomb, v_bk, v_data);
   execute format(public.ccm_write_sql(), tbl,
       (select string_agg(format('%I', c), ', ') from unnest(v_cols) c), (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c),
       (select string_agg(format('%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')),
-      (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')))
+      (select string_agg(format('excluded.%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')))
     into v_complete using v_m.fresh, v_m.existing, sys, v_m.stale, tbl, v_m.sources;
   if not v_complete then
     raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
@@ -698,15 +698,15 @@ $_$;
 
 COMMENT ON FUNCTION public.ccm_make_writers(tbl text) IS 'Generates a table''s ccm_new_rows_<table>_<hash> function (for 50 operations or more the plain ledger insert first, and the statement that skips op_ids held already when the ledger''s key refuses one; plans made once per connection, generic, enable_seqscan off) and ccm_new_rows, which calls it. Migrations call it for every synced table and again after adding a column. Owner only.';
 
--- function ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[])
+-- function ccm_merge_rows(text, jsonb, integer[], text[], jsonb[], jsonb, text[], text[])
 
-CREATE FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) RETURNS record
+CREATE FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb[], OUT existing jsonb[], OUT results jsonb, OUT stale uuid[], OUT sources jsonb) RETURNS record
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 begin
-  with op as materialized (select * from public.ccm_merge_writes(ops, positions, cur, tomb, bk)),
+  with op as materialized (select * from public.ccm_merge_writes(ops, positions, cur_ids, cur_rows, tomb, bk)),
   keys as materialized (  -- each key each live write writes, at its version, against the key's current version
     select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
       from (select op.i, op.rid, e.key, e.value,
@@ -751,26 +751,28 @@ begin
                                 where f.key = any (bk) or f.key = any (data_cols)), op.cur) end as remote
       from op, verdicts v
   )
-  select coalesce((select jsonb_agg(b.row) from built b where b.fresh), '[]'::jsonb),
-         coalesce((select jsonb_object_agg(b.rid, b.row) from built b where not b.fresh), '{}'::jsonb),
+  select coalesce((select array_agg(b.row) from built b where b.fresh), '{}'),
+         coalesce((select array_agg(b.row) from built b where not b.fresh), '{}'),
          coalesce((select jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
-                           || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end) from outcome x), '{}'::jsonb),
+                           || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end)
+                     from outcome x where x.status <> 'applied' or x.shows_remote), '{}'::jsonb),
          coalesce((select array_agg(x.op_id::uuid) from outcome x where x.status = 'stale'), '{}'),
          coalesce((select jsonb_agg(jsonb_build_array(y, x.rid, x.status, x.lseq)) from outcome x cross join lateral jsonb_array_elements_text(x.src) y), '[]'::jsonb)
     into fresh, existing, results, stale, sources;
 end
 $$;
 
--- comment FUNCTION ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb)
+-- comment FUNCTION ccm_merge_rows(sys text, ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb[], OUT existing jsonb[], OUT results jsonb, OUT stale uuid[], OUT sources jsonb)
 
-COMMENT ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) IS 'The merge of a table''s remaining writes in jsonb (it reads no table, so its plan is made once per connection): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and update, the results, the stale op_ids and the sources. Owner only (ccm_apply_table).';
+COMMENT ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb[], OUT existing jsonb[], OUT results jsonb, OUT stale uuid[], OUT sources jsonb) IS 'The merge of a table''s remaining writes in jsonb (it reads no table, so its plan is made once per connection): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and to update (arrays), the results of the operations not simply applied, the stale op_ids and the sources. Owner only (ccm_apply_table).';
 
--- function ccm_merge_writes(jsonb, integer[], jsonb, jsonb, text[])
+-- function ccm_merge_writes(jsonb, integer[], text[], jsonb[], jsonb, text[])
 
-CREATE FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[]) RETURNS TABLE(i integer, op_id text, rid text, data jsonb, chg timestamp with time zone, seq bigint, lseq bigint, vers jsonb, src jsonb, ver text, floor text, cur jsonb, cur_flat jsonb, cur_clock jsonb, live boolean)
+CREATE FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tombstones jsonb, bk text[]) RETURNS TABLE(i integer, op_id text, rid text, data jsonb, chg timestamp with time zone, seq bigint, lseq bigint, vers jsonb, src jsonb, ver text, floor text, cur jsonb, cur_flat jsonb, cur_clock jsonb, live boolean)
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_nestloop TO 'off'
     AS $$
 begin
   return query
@@ -785,8 +787,8 @@ begin
       join unnest(positions) p(i) on p.i = q.o
   ),
   w as (  -- each write with its record as it stands (null: none), and that row's keys flat
-    select o.*, x.row, (x.row - bk) || coalesce(nullif(x.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
-      from o cross join lateral (select rows_now -> o.rid as row) x
+    select o.*, r.row, (r.row - bk) || coalesce(nullif(r.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
+      from o left join unnest(cur_ids, cur_rows) r(rid, row) on r.rid = o.rid
   )
   select c.i, c.op_id, c.rid, c.data, c.chg, c.seq, c.lseq, c.vers, c.src, c.ver,
          tombstones ->> c.rid, c.row, c.flat,
@@ -799,9 +801,9 @@ begin
 end
 $$;
 
--- comment FUNCTION ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[])
+-- comment FUNCTION ccm_merge_writes(ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tombstones jsonb, bk text[])
 
-COMMENT ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[]) IS 'The writes a merge competes: each with its version, the record''s tombstone version, current row, flat keys and clock, and whether it is newer than the tombstone. Owner only (ccm_merge_rows).';
+COMMENT ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tombstones jsonb, bk text[]) IS 'The writes a merge competes: each with its version, the record''s tombstone version, current row, flat keys and clock, and whether it is newer than the tombstone. Owner only (ccm_merge_rows).';
 
 -- function ccm_missing_ops(jsonb)
 
@@ -965,16 +967,17 @@ CREATE FUNCTION public.ccm_read_sql() RETURNS text
     SET search_path TO ''
     AS $_$ select $sql$
 with c as (select t.id, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any ($2) for update)
-select (select coalesce(jsonb_object_agg(c.id, c.row), '{}'::jsonb) from c) as cur,
-       (select coalesce(jsonb_object_agg(r.rid, x.version), '{}'::jsonb)
+select x.ids, x.rows,
+       (select coalesce(jsonb_object_agg(r.rid, y.version), '{}'::jsonb)
           from unnest($2) r(rid)
           cross join lateral (select t.version from public.ccm_tombstones t
-                               where t.system_id = $1 and t.table_name = $3 and t.record_id = r.rid limit 1) x) as tomb
+                               where t.system_id = $1 and t.table_name = $3 and t.record_id = r.rid limit 1) y) as tomb
+  from (select array_agg(c.id) as ids, array_agg(c.row) as rows from c) x
 $sql$ $_$;
 
 -- comment FUNCTION ccm_read_sql()
 
-COMMENT ON FUNCTION public.ccm_read_sql() IS 'Template of the statement that locks and reads the rows of the records a batch merges, by key, and probes their tombstones record by record. Owner only.';
+COMMENT ON FUNCTION public.ccm_read_sql() IS 'Template of the statement that locks and reads the rows of the records a batch merges, by key (as two arrays: ids and rows), and probes their tombstones record by record. Owner only.';
 
 -- function ccm_refusal(text, bigint, bigint)
 
@@ -1169,13 +1172,14 @@ CREATE FUNCTION public.ccm_write_sql() RETURNS text
     AS $_$ select $sql$
 with created as (
   insert into public.%1$I as t (%2$s)
-  select %3$s from jsonb_array_elements($1) b(row), jsonb_populate_record(null::public.%1$I, b.row) r
+  select %3$s from unnest($1::jsonb[]) b(row), jsonb_populate_record(null::public.%1$I, b.row) r
   on conflict (system_id, id) do nothing
   returning 1
 ),
 updated as (
-  update public.%1$I as t set (%4$s) = (select %5$s from jsonb_populate_record(null::public.%1$I, $2 -> t.id) r)
-   where t.system_id = $3 and t.id = any (array(select jsonb_object_keys($2)))
+  insert into public.%1$I as t (%2$s)
+  select %3$s from unnest($2::jsonb[]) b(row), jsonb_populate_record(null::public.%1$I, b.row) r
+  on conflict (system_id, id) do update set (%4$s) = (%5$s)
 ),
 marked as (
   update public.ccm_sync_ledger l set result = 'stale' where l.system_id = $3 and l.op_id = any ($4)
@@ -1185,12 +1189,12 @@ sources as (  -- the hook events a packaged summary stands for
   select $3, (s ->> 0)::uuid, $5, s ->> 1, s ->> 2, (s ->> 3)::bigint from jsonb_array_elements($6) s
   on conflict (system_id, op_id) do nothing
 )
-select (select count(*) from created) = jsonb_array_length($1) as complete
+select (select count(*) from created) = cardinality($1) as complete
 $sql$ $_$;
 
 -- comment FUNCTION ccm_write_sql()
 
-COMMENT ON FUNCTION public.ccm_write_sql() IS 'Template of the statement that writes what ccm_merge_rows decided: fresh rows, updated rows, stale ledger marks, sources. Owner only.';
+COMMENT ON FUNCTION public.ccm_write_sql() IS 'Template of the statement that writes what ccm_merge_rows decided: fresh rows, merged rows of records that exist, stale ledger marks, sources. Owner only.';
 
 -- table alerts
 
@@ -1730,13 +1734,13 @@ REVOKE ALL ON FUNCTION public.ccm_known_results(sys text, ops jsonb, claimed int
 
 REVOKE ALL ON FUNCTION public.ccm_make_writers(tbl text) FROM PUBLIC;
 
--- acl FUNCTION ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb)
+-- acl FUNCTION ccm_merge_rows(sys text, ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb[], OUT existing jsonb[], OUT results jsonb, OUT stale uuid[], OUT sources jsonb)
 
-REVOKE ALL ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb, OUT existing jsonb, OUT results jsonb, OUT stale uuid[], OUT sources jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tomb jsonb, bk text[], data_cols text[], OUT fresh jsonb[], OUT existing jsonb[], OUT results jsonb, OUT stale uuid[], OUT sources jsonb) FROM PUBLIC;
 
--- acl FUNCTION ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[])
+-- acl FUNCTION ccm_merge_writes(ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tombstones jsonb, bk text[])
 
-REVOKE ALL ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.ccm_merge_writes(ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tombstones jsonb, bk text[]) FROM PUBLIC;
 
 -- acl FUNCTION ccm_missing_ops(op_ids jsonb)
 

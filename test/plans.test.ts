@@ -84,8 +84,10 @@ describe('batch_sync\'s plans', () => {
     // plain insert first (a repeat fails it, and the statement runs again with ON CONFLICT).
     expect(plans.some((p) => /CTE claimed\n\s*-> {2}Insert on ccm_sync_ledger l\b[^\n]*\n(?!\s*Conflict Resolution)/.test(p))).toBe(true);
     expect(plans.some((p) => /CTE claimed\n\s*-> {2}Insert on ccm_sync_ledger l\b[^\n]*\n\s*Conflict Resolution: NOTHING/.test(p))).toBe(true);
-    // The merge read and updated the existing rows by their key.
-    expect(plans.some((p) => /Update on tasks[\s\S]*Index Cond: \(\(system_id = [^\n]*AND \(id = ANY/.test(p))).toBe(true);
+    // The merge read the existing rows by their key (locked), and wrote them back through it (an
+    // upsert that meets the row it locked).
+    expect(plans.some((p) => /LockRows[\s\S]*(Index|Recheck) Cond: \(\(system_id = [^\n]*AND \(id = ANY/.test(p))).toBe(true);
+    expect(plans.some((p) => /Insert on tasks[^\n]*\n\s*Conflict Resolution: UPDATE\n\s*Conflict Arbiter Indexes: tasks_pkey/.test(p))).toBe(true);
     const rows = await db.query<{ n: string }>("select count(*) n from tasks where system_id = $1 and title like 'changed %'", [SYS]);
     expect(Number(rows[0]!.n)).toBe(500);
   });

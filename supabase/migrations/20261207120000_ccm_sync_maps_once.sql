@@ -84,13 +84,50 @@ select coalesce(array_agg(d.i order by d.i), '{}') as claimed,
 $sql$ $q$;
 
 
--- ccm_merge_writes(...): as in 20261207000000_ccm_sync_compact_answers.sql (its header says what it
--- takes and returns), with each write looking up its own record (2 above).
-create or replace function public.ccm_merge_writes(ops jsonb, positions integer[], rows_now jsonb, tombstones jsonb, bk text[])
+-- ---------------------------------------------------------------------------------------------
+-- The merge, with rows passed as arrays (2 above). ccm_merge_writes and ccm_merge_rows take the
+-- rows read as two arrays and return the rows to write as arrays, so both get new signatures: the
+-- old ones are dropped here.
+-- ---------------------------------------------------------------------------------------------
+drop function if exists public.ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[]);
+drop function if exists public.ccm_merge_writes(jsonb, integer[], jsonb, jsonb, text[]);
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_read_sql() -> text
+--   Purpose: the statement that locks and reads the rows of the records a batch merges, by key,
+--            and probes their tombstones record by record, as a format() template (%1$s the table).
+--            Parameters: $1 system, $2 the records, $3 the table.
+--   Returns: one row: ids and rows (the rows that exist, as jsonb, in the order of ids; null when
+--            none does), tomb ({record: tombstone version}).
+--   Callers: ccm_apply_table (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_read_sql() returns text
+language sql immutable set search_path = '' as $q$ select $sql$
+with c as (select t.id, to_jsonb(t) as row from public.%1$I t where t.system_id = $1 and t.id = any ($2) for update)
+select x.ids, x.rows,
+       (select coalesce(jsonb_object_agg(r.rid, y.version), '{}'::jsonb)
+          from unnest($2) r(rid)
+          cross join lateral (select t.version from public.ccm_tombstones t
+                               where t.system_id = $1 and t.table_name = $3 and t.record_id = r.rid limit 1) y) as tomb
+  from (select array_agg(c.id) as ids, array_agg(c.row) as rows from c) x
+$sql$ $q$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_merge_writes(ops, positions, cur_ids, cur_rows, tombstones, bk) -> setof (i, op_id, rid, data,
+--   chg, seq, lseq, vers, src, ver, floor, cur, cur_flat, cur_clock, live)
+--   Purpose: the writes at these positions, each with what it competes with: its version (ver),
+--            the record's tombstone version (floor), its current row (cur: the row of cur_rows at
+--            the place of its record in cur_ids), that row's keys flat (extra's included) and its
+--            clock (a null clock: every key with a value has the row's version), and whether it is
+--            newer than the tombstone (live).
+--   Callers: ccm_merge_rows (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_merge_writes(ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tombstones jsonb, bk text[])
 returns table (i integer, op_id text, rid text, data jsonb, chg timestamptz, seq bigint, lseq bigint, vers jsonb, src jsonb,
                ver text, floor text, cur jsonb, cur_flat jsonb, cur_clock jsonb, live boolean)
--- (PL/pgSQL, and a plan made once per connection: it reads no table)
-language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $f$
+-- (PL/pgSQL, and a plan made once per connection: it reads no table; no nested loop, which for
+-- the join of the writes with the rows would read every row again for each write)
+language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan set enable_nestloop = off as $f$
 begin
   return query
   with o as materialized (
@@ -104,8 +141,8 @@ begin
       join unnest(positions) p(i) on p.i = q.o
   ),
   w as (  -- each write with its record as it stands (null: none), and that row's keys flat
-    select o.*, x.row, (x.row - bk) || coalesce(nullif(x.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
-      from o cross join lateral (select rows_now -> o.rid as row) x
+    select o.*, r.row, (r.row - bk) || coalesce(nullif(r.row -> 'extra', 'null'::jsonb), '{}'::jsonb) as flat
+      from o left join unnest(cur_ids, cur_rows) r(rid, row) on r.rid = o.rid
   )
   select c.i, c.op_id, c.rid, c.data, c.chg, c.seq, c.lseq, c.vers, c.src, c.ver,
          tombstones ->> c.rid, c.row, c.flat,
@@ -118,13 +155,30 @@ begin
 end
 $f$;
 
--- ccm_merge_rows(...): as in 20261207000000_ccm_sync_compact_answers.sql (its header says what it
--- takes and returns), with the map of merged rows built only when an answer shows one (2 above).
-create or replace function public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur jsonb, tomb jsonb, bk text[], data_cols text[],
-    out fresh jsonb, out existing jsonb, out results jsonb, out stale uuid[], out sources jsonb)
+-- ---------------------------------------------------------------------------------------------
+-- ccm_merge_rows(sys, ops, positions, cur_ids, cur_rows, tomb, bk, data_cols) -> (fresh, existing,
+--   results, stale, sources)
+--   Purpose: the merge of one table's remaining writes, in jsonb only (it reads no table, so its
+--            plan is made once per connection). Every write competes key by key with the key's
+--            current version (its entry in the row's clock, the clock's '*', the tombstone): the
+--            newest write of each key wins, and each record's newest live write carries the merged
+--            row. An operation none of whose keys beat the record is stale; one that lost a key gets
+--            the record as it stands ("remote").
+--   Inputs:  ops the batch; positions those to merge; cur_ids and cur_rows the records' rows as the
+--            table has them (locked), in the same order; tomb {record: tombstone version}; bk the
+--            bookkeeping columns; data_cols the table's other columns. ccm_merge_writes pairs each
+--            write with what it competes with.
+--   Returns: fresh (rows to insert), existing (rows to update), results ({"<position>": result}
+--            for each operation not simply applied: stale, or showing the record), stale (op_ids
+--            whose ledger entry says stale), sources ([op_id, record, status, position] of the
+--            hook events packaged summaries stand for).
+--   Callers: ccm_apply_table (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_merge_rows(sys text, ops jsonb, positions integer[], cur_ids text[], cur_rows jsonb[], tomb jsonb,
+    bk text[], data_cols text[], out fresh jsonb[], out existing jsonb[], out results jsonb, out stale uuid[], out sources jsonb)
 language plpgsql stable set search_path = '' set plan_cache_mode = force_generic_plan as $f$
 begin
-  with op as materialized (select * from public.ccm_merge_writes(ops, positions, cur, tomb, bk)),
+  with op as materialized (select * from public.ccm_merge_writes(ops, positions, cur_ids, cur_rows, tomb, bk)),
   keys as materialized (  -- each key each live write writes, at its version, against the key's current version
     select k.*, first_value(k.i) over (partition by k.rid, k.key order by k.ver collate "C" desc, k.i desc) as winner
       from (select op.i, op.rid, e.key, e.value,
@@ -169,15 +223,111 @@ begin
                                 where f.key = any (bk) or f.key = any (data_cols)), op.cur) end as remote
       from op, verdicts v
   )
-  select coalesce((select jsonb_agg(b.row) from built b where b.fresh), '[]'::jsonb),
-         coalesce((select jsonb_object_agg(b.rid, b.row) from built b where not b.fresh), '{}'::jsonb),
+  select coalesce((select array_agg(b.row) from built b where b.fresh), '{}'),
+         coalesce((select array_agg(b.row) from built b where not b.fresh), '{}'),
          coalesce((select jsonb_object_agg(x.i, jsonb_build_object('op_id', x.op_id, 'status', x.status)
-                           || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end) from outcome x), '{}'::jsonb),
+                           || case when x.shows_remote then jsonb_build_object('remote', x.remote) else '{}'::jsonb end)
+                     from outcome x where x.status <> 'applied' or x.shows_remote), '{}'::jsonb),
          coalesce((select array_agg(x.op_id::uuid) from outcome x where x.status = 'stale'), '{}'),
          coalesce((select jsonb_agg(jsonb_build_array(y, x.rid, x.status, x.lseq)) from outcome x cross join lateral jsonb_array_elements_text(x.src) y), '[]'::jsonb)
     into fresh, existing, results, stale, sources;
 end
 $f$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_write_sql() -> text
+--   Purpose: the statement that writes what ccm_merge_rows decided, as a format() template: %1$s the
+--            table, %2$s its columns, %3$s the same as r.<column>, %4$s the columns but system_id
+--            and id, %5$s the same as excluded.<column>. Parameters: $1 fresh rows, $2 rows to
+--            update (their records exist, locked by the read: each is written whole, merged), $3
+--            system, $4 op_ids whose ledger entry says stale, $5 table, $6 sources.
+--   Returns: whether every fresh row went in (else a record was created directly meanwhile).
+--   Callers: ccm_apply_table (owner only).
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_write_sql() returns text
+language sql immutable set search_path = '' as $q$ select $sql$
+with created as (
+  insert into public.%1$I as t (%2$s)
+  select %3$s from unnest($1::jsonb[]) b(row), jsonb_populate_record(null::public.%1$I, b.row) r
+  on conflict (system_id, id) do nothing
+  returning 1
+),
+updated as (
+  insert into public.%1$I as t (%2$s)
+  select %3$s from unnest($2::jsonb[]) b(row), jsonb_populate_record(null::public.%1$I, b.row) r
+  on conflict (system_id, id) do update set (%4$s) = (%5$s)
+),
+marked as (
+  update public.ccm_sync_ledger l set result = 'stale' where l.system_id = $3 and l.op_id = any ($4)
+),
+sources as (  -- the hook events a packaged summary stands for
+  insert into public.ccm_sync_ledger (system_id, op_id, table_name, record_id, result, ledger_seq)
+  select $3, (s ->> 0)::uuid, $5, s ->> 1, s ->> 2, (s ->> 3)::bigint from jsonb_array_elements($6) s
+  on conflict (system_id, op_id) do nothing
+)
+select (select count(*) from created) = cardinality($1) as complete
+$sql$ $q$;
+
+-- ---------------------------------------------------------------------------------------------
+-- ccm_apply_table(sys, tbl, ops, settled) -> (claimed, merged): as in
+-- 20261207000000_ccm_sync_compact_answers.sql (its header says what it takes and returns), with
+-- the read, merge and write passing rows as arrays.
+-- ---------------------------------------------------------------------------------------------
+create or replace function public.ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint,
+    out claimed integer[], out merged jsonb)
+-- (enable_seqscan off: every read and write here is by key, and statistics older than the table's
+-- size must not make a scan of the whole table look cheaper)
+language plpgsql volatile security definer set search_path = '' set enable_seqscan = off as $f$
+declare
+  v_bk constant text[] := public.ccm_bookkeeping();
+  v_cols text[] := public.ccm_columns(tbl);
+  v_data text[] := array(select c from unnest(v_cols) c where not (c = any (v_bk)));
+  v_new record;
+  v_read record;
+  v_m record;
+  v_complete boolean;
+begin
+  select * into v_new from public.ccm_new_rows(sys, tbl, ops, settled, v_bk, v_data, v_cols);
+  claimed := v_new.claimed;
+  merged := '{}';
+  if cardinality(v_new.to_merge) = 0 then
+    return;
+  end if;
+  execute format(public.ccm_read_sql(), tbl) into v_read
+    using sys, array(select distinct ops -> (p - 1) ->> 'record_id' from unnest(v_new.to_merge) p), tbl;
+  select * into v_m from public.ccm_merge_rows(sys, ops, v_new.to_merge, v_read.ids, v_read.rows, v_read.tomb, v_bk, v_data);
+  execute format(public.ccm_write_sql(), tbl,
+      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c), (select string_agg(format('r.%I', c), ', ') from unnest(v_cols) c),
+      (select string_agg(format('%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')),
+      (select string_agg(format('excluded.%I', c), ', ') from unnest(v_cols) c where c not in ('system_id', 'id')))
+    into v_complete using v_m.fresh, v_m.existing, sys, v_m.stale, tbl, v_m.sources;
+  if not v_complete then
+    raise exception using errcode = '40001', message = format('a record of %s was created directly while this batch was applied; retry the call', tbl);
+  end if;
+  merged := v_m.results;
+end
+$f$;
+
+do $$
+declare
+  f text;
+begin
+  foreach f in array array['ccm_merge_writes(jsonb, integer[], text[], jsonb[], jsonb, text[])',
+                           'ccm_merge_rows(text, jsonb, integer[], text[], jsonb[], jsonb, text[], text[])'] loop
+    execute format('alter function public.%s owner to ccm_sync_owner', f);
+    execute format('revoke all on function public.%s from public, anon, authenticated, service_role', f);
+  end loop;
+end
+$$;
+
+comment on function public.ccm_read_sql() is
+  'Template of the statement that locks and reads the rows of the records a batch merges, by key (as two arrays: ids and rows), and probes their tombstones record by record. Owner only.';
+comment on function public.ccm_merge_writes(jsonb, integer[], text[], jsonb[], jsonb, text[]) is
+  'The writes a merge competes: each with its version, the record''s tombstone version, current row, flat keys and clock, and whether it is newer than the tombstone. Owner only (ccm_merge_rows).';
+comment on function public.ccm_merge_rows(text, jsonb, integer[], text[], jsonb[], jsonb, text[], text[]) is
+  'The merge of a table''s remaining writes in jsonb (it reads no table, so its plan is made once per connection): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and to update (arrays), the results of the operations not simply applied, the stale op_ids and the sources. Owner only (ccm_apply_table).';
+comment on function public.ccm_write_sql() is
+  'Template of the statement that writes what ccm_merge_rows decided: fresh rows, merged rows of records that exist, stale ledger marks, sources. Owner only.';
 
 -- Each synced table's function again, from the template above (ccm_make_writers replaces them in
 -- place: the same names, owner and rights).
