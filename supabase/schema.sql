@@ -52,10 +52,14 @@
 --                                  ccm_make_writers renders it (ccm_new_rows_sql_for) into a function
 --                                  per table (ccm_new_rows_<table>_<hash of its columns>, named by
 --                                  ccm_new_rows_function; not listed below) and regenerates ccm_new_rows;
---     ccm_read_sql()             for the records that exist: their rows and tombstones, locked;
+--     ccm_read_sql()             for the records that exist: their rows (two arrays, ids and rows)
+--                                and tombstones, locked;
 --     ccm_merge_rows(...)        merges column by column in jsonb (last write wins, tombstones), from
---                                the writes ccm_merge_writes pairs with what they compete with;
---     ccm_write_sql()            writes the rows, marks stale entries, records packaged sources.
+--                                the writes ccm_merge_writes pairs with what they compete with, and
+--                                returns the rows to write as arrays (an array_agg of 500 rows takes
+--                                a fraction of a millisecond, a jsonb_object_agg about ten);
+--     ccm_write_sql()            writes the rows (new ones inserted, those of records that exist
+--                                upserted on the key), marks stale entries, records packaged sources.
 --   ccm_columns(tbl), ccm_bookkeeping()
 --                              a synced table's columns, and the ones ccm-sync keeps itself: the one
 --                              definition of each the functions take them from.
