@@ -1,5 +1,5 @@
 // Server time of one batch_sync call by batch size, from pg_stat_statements, for the remote as the
-// migrations leave it and as it was before the newest changes to its speed (BEFORE: 20261207000000, compact answers;
+// migrations leave it and as it was before the newest changes to its speed (BEFORE: 20261207120000, maps once;
 // CCM_BENCH_SERVER_BEFORE picks another), in one private Postgres, against the floor: a direct
 // multi-row upsert of the same rows into the same table.
 import { randomUUID } from 'node:crypto';
@@ -10,7 +10,7 @@ import { startPrivatePostgres } from '../test/helpers/private-pg.ts';
 
 const SIZES = [1, 5, 25, 50, 500];
 // The "before" side: the remote as it was before this migration (CCM_BENCH_SERVER_BEFORE picks another).
-export const BEFORE = process.env.CCM_BENCH_SERVER_BEFORE ?? '20261207000000';
+export const BEFORE = process.env.CCM_BENCH_SERVER_BEFORE ?? '20261207120000';
 const row = (i) => ({ title: `task ${i}`, status: 'complete', priority: 'normal', project: 'ccm', description: 'x'.repeat(120) });
 
 /** A database migrated up to (not including) `before`, or fully; a session calling as system s1. */

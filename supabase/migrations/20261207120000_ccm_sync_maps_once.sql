@@ -1,5 +1,6 @@
--- Batch-wide maps built once, or only when an answer needs them (schema 5: nothing else changes;
--- the same rows, ledger entries and answers).
+-- Batch-wide maps built once, or only when an answer needs them, and the merge's rows passed as
+-- arrays (schema 5: nothing else changes; the same rows, ledger entries and answers, except that a
+-- compact answer no longer lists a merged operation that was simply applied).
 --
 -- 1. The statement for a batch with repeats (ccm_new_rows_sql rendered with ON CONFLICT: every
 --    batch under 50 operations, and any batch that holds an operation the ledger has already, such
@@ -10,17 +11,24 @@
 --    operations that is 250,000 rows read, and 130 ms of a call that otherwise takes about 10 ms; a
 --    batch of 49 read 2,401. Now the map is a scalar subquery, which Postgres computes once (an
 --    InitPlan), whatever it estimates.
--- 2. The merge (updates of records that exist) built two maps of whole rows that most calls never
---    read. jsonb_object_agg over 500 rows takes about 10 ms (array_agg of the same rows 0.4):
---    - ccm_merge_writes built {record: [row, keys flat, clock]} for every record read, and each write
---      then looked its record up in it. Now each write looks its record up in the rows read, and its
---      keys flat and clock are computed for it alone.
---    - ccm_merge_rows built {record: merged row} for every call, to show "remote" in the answers of
---      operations that lost a key or came after a delete. Now that map is a scalar subquery inside
---      the answer of such an operation: Postgres computes it the first time an answer needs it, and
---      not at all in a call where every write won.
---    In one session, 50 updates of existing records: 13.6 ms a call before, 9.5 now; 500: about 100
---    ms before, about 90 now (docs/scale.md and BENCHMARKS.md have the figures of npm run bench).
+-- 2. The merge (updates of records that exist) passed rows between its steps as jsonb maps built
+--    with jsonb_object_agg, which for 500 rows takes about 10 ms (array_agg of the same rows: 0.4):
+--    the rows read ({record: row}), the same rows with their keys flat and their clocks, the merged
+--    rows to write, and the merged rows again for the answers. Together about half of a call of
+--    500 updates. Now:
+--    - ccm_read_sql returns the rows read as two arrays, ids and rows;
+--    - ccm_merge_writes joins each write to its record's row (a hash join: enable_nestloop is off
+--      for it), and computes that row's keys flat and clock for it alone;
+--    - ccm_merge_rows returns the rows to write as arrays, and builds the map of merged rows only
+--      when an answer shows one (an operation that lost a key, or came after a delete: a scalar
+--      subquery, computed the first time it is needed); its results list only the operations
+--      that were not simply applied, as a compact answer does;
+--    - ccm_write_sql upserts the merged rows of records that exist on their key (they are locked
+--      by the read), rather than updating each through a lookup in a map.
+--    ccm_merge_writes and ccm_merge_rows take and return arrays, so they are made again with their
+--    new signatures and the old ones dropped.
+--    Measured (npm run bench server, two runs): 500 updates of existing records, 94-101 ms a call
+--    before, 53-55 now; 25 updates 4.4-6.3 ms before, 3.0-4.1 now.
 --
 -- test/plans.test.ts runs batch_sync with auto_explain's row counts and fails on any step that
 -- reads rows growing with the batch once per operation.
@@ -85,9 +93,8 @@ $sql$ $q$;
 
 
 -- ---------------------------------------------------------------------------------------------
--- The merge, with rows passed as arrays (2 above). ccm_merge_writes and ccm_merge_rows take the
--- rows read as two arrays and return the rows to write as arrays, so both get new signatures: the
--- old ones are dropped here.
+-- The merge, with rows passed as arrays (2 above): the old signatures of ccm_merge_rows and
+-- ccm_merge_writes go first.
 -- ---------------------------------------------------------------------------------------------
 drop function if exists public.ccm_merge_rows(text, jsonb, integer[], jsonb, jsonb, text[], text[]);
 drop function if exists public.ccm_merge_writes(jsonb, integer[], jsonb, jsonb, text[]);
