@@ -357,7 +357,9 @@ begin
   if coalesce(op ->> 'conflict', 'lww') = 'manual' and not v_force and (
        (v_floor.version is not null and v_ver <= v_floor.version)
        or exists (select 1 from jsonb_object_keys(v_data) k
-                   where coalesce(public.ccm_version((op -> 'versions' -> k ->> 0)::timestamptz, (op -> 'versions' -> k ->> 1)::bigint), v_ver)
+                   where case when op -> 'versions' ? k
+                              then public.ccm_version((op -> 'versions' -> k ->> 0)::timestamptz, (op -> 'versions' -> k ->> 1)::bigint)
+                              else v_ver end  -- (ccm_version of nulls is not null: a key without a version of its own has the write's)
                          <= coalesce(greatest(public.ccm_clock(v_row) ->> k, public.ccm_clock(v_row) ->> '*'), ''))) then
     return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
   end if;
@@ -370,7 +372,7 @@ begin
   if v_up.results ? '1' then
     return v_up.results -> '1';
   elsif cardinality(v_up.claimed) = 1 then
-    return jsonb_build_object('op_id', v_op_id, 'status', 'applied');
+    return jsonb_build_object('op_id', op -> 'op_id', 'status', 'applied');  -- (as sent, as the fast path answers it)
   end if;
   raise exception using errcode = '22023', message = 'batch_sync could not apply this operation as it stands',
     hint = 'See `ccm-sync failed show` for the operation.';

@@ -99,6 +99,23 @@ describe('spine on postgres', () => {
     expect((await db.query('select title, status, extra from tasks where system_id = $1 and id = $2', [env.systemId, 'merge-1']))[0]).toEqual(after);
   });
 
+  pgTest('applies a newer write to a record of a manual-review table, and holds one older than the remote for review', async ({ db }) => {
+    const summary = async () => (await db.query<{ summary: string }>("select summary from supervisory_reports where system_id = $1 and id = 'man-1'", [env.systemId]))[0]!.summary;
+    const write = (operation: 'INSERT' | 'UPDATE', text: string, at: string) =>
+      local.recorder.record([{ operation, table_name: 'supervisory_reports', record_id: 'man-1', record_data: { summary: text }, changed_at: at }]);
+    write('INSERT', 'first', '2026-03-01T12:00:00.000Z');
+    expect(await sync()).toMatchObject({ operations_synced: 1, operations_conflict: 0 });
+    // One write, newer than the record: nothing on the remote changed since, so it is applied.
+    write('UPDATE', 'second', '2026-03-01T12:05:00.000Z');
+    expect(await sync()).toMatchObject({ operations_synced: 1, operations_conflict: 0 });
+    expect(await summary()).toBe('second');
+    // Edited on the remote since (now, later than any write here): the next write is older, and waits for a person.
+    await db.query("update supervisory_reports set summary = 'edited' where system_id = $1 and id = 'man-1'", [env.systemId]);
+    write('UPDATE', 'third', '2026-03-01T12:10:00.000Z');
+    expect(await sync()).toMatchObject({ operations_conflict: 1 });
+    expect(await summary()).toBe('edited');
+  });
+
   pgTest('keeps the newer write under last-write-wins, in both directions', async ({ db }) => {
     local.recorder.record([{ operation: 'UPDATE', table_name: 'tasks', record_id: 'lww-1', record_data: { status: 'new' }, changed_at: '2026-03-01T12:00:00.000Z' }]);
     await sync();

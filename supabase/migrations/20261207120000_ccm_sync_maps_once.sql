@@ -1,6 +1,7 @@
 -- Batch-wide maps built once, or only when an answer needs them, and the merge's rows passed as
--- arrays (schema 5: nothing else changes; the same rows, ledger entries and answers, except that a
--- compact answer no longer lists a merged operation that was simply applied).
+-- arrays, and a fix for writes to tables under manual review (schema 5: otherwise the same rows,
+-- ledger entries and answers, except that a compact answer no longer lists a merged operation
+-- that was simply applied).
 --
 -- 1. The statement for a batch with repeats (ccm_new_rows_sql rendered with ON CONFLICT: every
 --    batch under 50 operations, and any batch that holds an operation the ledger has already, such
@@ -29,6 +30,16 @@
 --    new signatures and the old ones dropped.
 --    Measured (npm run bench server, two runs): 500 updates of existing records, 94-101 ms a call
 --    before, 53-55 now; 25 updates 4.4-6.3 ms before, 3.0-4.1 now.
+--
+-- 3. A fix: a write to a table under manual review (conflicts.manual_tables) that carries no
+--    version per key (a single write: only writes packaged together carry them) was held for
+--    review as a conflict whenever its record existed, however new it was. ccm_apply_op took each
+--    key's version as coalesce(ccm_version(<the key's version>), <the write's>), and ccm_version of
+--    nulls is not null (the lowest version there is), so every key looked older than the record.
+--    Now a key without a version of its own has the write's, as in the merge. Also, a write that
+--    ccm_apply_op applies through the merge is answered with its op_id as sent, as everywhere else
+--    (since the merge lists only the operations that were not simply applied, ccm_apply_op answers
+--    those itself, and it wrote the op_id as a uuid).
 --
 -- test/plans.test.ts runs batch_sync with auto_explain's row counts and fails on any step that
 -- reads rows growing with the batch once per operation.
@@ -335,6 +346,75 @@ comment on function public.ccm_merge_rows(text, jsonb, integer[], text[], jsonb[
   'The merge of a table''s remaining writes in jsonb (it reads no table, so its plan is made once per connection): column by column, last write wins, against the rows'' clocks and the tombstones. Returns the rows to insert and to update (arrays), the results of the operations not simply applied, the stale op_ids and the sources. Owner only (ccm_apply_table).';
 comment on function public.ccm_write_sql() is
   'Template of the statement that writes what ccm_merge_rows decided: fresh rows, merged rows of records that exist, stale ledger marks, sources. Owner only.';
+
+-- ccm_apply_op(sys, op, settled) -> jsonb: as in 20261207000000_ccm_sync_compact_answers.sql (its
+-- header says what it takes and returns), with a manual-review write judged by its own version for
+-- the keys it sends no version for (3 above), and an applied one answered with its op_id as sent.
+create or replace function public.ccm_apply_op(sys text, op jsonb, settled bigint) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_op_id uuid := (op ->> 'op_id')::uuid;
+  v_table text := op ->> 'table';
+  v_rid text := op ->> 'record_id';
+  v_data jsonb := coalesce(op -> 'data', '{}'::jsonb);
+  v_changed timestamptz := (op ->> 'changed_at')::timestamptz;
+  v_lseq bigint := (op ->> 'ledger_seq')::bigint;
+  v_force boolean := coalesce((op ->> 'force')::boolean, false);
+  v_ver text;
+  v_prior text;
+  v_row jsonb;
+  v_floor record;
+  v_up record;
+begin
+  if sys is distinct from public.ccm_claim() then
+    raise exception using errcode = '42501', message = 'ccm_apply_op: the system does not match the caller''s system_id claim';
+  end if;
+  if v_op_id is null then
+    raise exception using errcode = '22023', message = 'operation has no op_id';
+  end if;
+  select l.result into v_prior from public.ccm_sync_ledger l where l.system_id = sys and l.op_id = v_op_id;
+  if found then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'duplicate', 'first_status', v_prior);
+  end if;
+  perform public.ccm_check_op(op);
+  if settled is not null and v_lseq <= settled then
+    return public.ccm_refusal(v_op_id::text, v_lseq, settled);
+  end if;
+  if v_data ->> 'id' = v_rid then
+    v_data := v_data - 'id';
+  end if;
+  v_ver := public.ccm_version(v_changed, (op ->> 'seq')::bigint);
+  select t.deleted_at, t.version into v_floor
+    from public.ccm_tombstones t where t.system_id = sys and t.table_name = v_table and t.record_id = v_rid;
+  execute format('select to_jsonb(t) from public.%I t where t.system_id = $1 and t.id = $2 for update', v_table)
+    into v_row using sys, v_rid;
+  if upper(op ->> 'operation') = 'DELETE' then
+    return public.ccm_apply_delete(sys, op, v_ver, v_floor.version, v_row);
+  end if;
+  if coalesce(op ->> 'conflict', 'lww') = 'manual' and not v_force and (
+       (v_floor.version is not null and v_ver <= v_floor.version)
+       or exists (select 1 from jsonb_object_keys(v_data) k
+                   where case when op -> 'versions' ? k
+                              then public.ccm_version((op -> 'versions' -> k ->> 0)::timestamptz, (op -> 'versions' -> k ->> 1)::bigint)
+                              else v_ver end  -- (ccm_version of nulls is not null: a key without a version of its own has the write's)
+                         <= coalesce(greatest(public.ccm_clock(v_row) ->> k, public.ccm_clock(v_row) ->> '*'), ''))) then
+    return jsonb_build_object('op_id', v_op_id, 'status', 'conflict', 'remote', v_row);
+  end if;
+  if v_force then
+    -- A person chose this version: it goes in as newer than anything the record has seen.
+    op := (op - 'versions') || jsonb_build_object('changed_at',
+            greatest(v_changed, (v_row ->> 'updated_at')::timestamptz + interval '1 microsecond', v_floor.deleted_at + interval '1 microsecond'));
+  end if;
+  select * into v_up from public.ccm_apply_writes(sys, jsonb_build_array(op || jsonb_build_object('data', v_data, 'conflict', 'lww', 'force', false)), settled);
+  if v_up.results ? '1' then
+    return v_up.results -> '1';
+  elsif cardinality(v_up.claimed) = 1 then
+    return jsonb_build_object('op_id', op -> 'op_id', 'status', 'applied');  -- (as sent, as the fast path answers it)
+  end if;
+  raise exception using errcode = '22023', message = 'batch_sync could not apply this operation as it stands',
+    hint = 'See `ccm-sync failed show` for the operation.';
+end
+$$;
 
 -- Each synced table's function again, from the template above (ccm_make_writers replaces them in
 -- place: the same names, owner and rights).
