@@ -422,7 +422,7 @@ $$;
 
 -- comment FUNCTION ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb)
 
-COMMENT ON FUNCTION public.ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb) IS 'The operations of one table: the first statement (ccm_new_rows_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed and the results of those merged; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_writes).';
+COMMENT ON FUNCTION public.ccm_apply_table(sys text, tbl text, ops jsonb, settled bigint, OUT claimed integer[], OUT merged jsonb) IS 'The operations of one table: the first statement (ccm_new_rows_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed and the results of those merged that were not simply applied; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_writes).';
 
 -- function ccm_apply_writes(text, jsonb, bigint)
 

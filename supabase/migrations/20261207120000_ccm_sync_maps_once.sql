@@ -338,6 +338,8 @@ begin
 end
 $$;
 
+comment on function public.ccm_apply_table(text, text, jsonb, bigint) is
+  'The operations of one table: the first statement (ccm_new_rows_sql), then for the records that exist the read (ccm_read_sql), merge (ccm_merge_rows) and write (ccm_write_sql). Returns the positions it claimed and the results of those merged that were not simply applied; raises 40001 when a record was created directly meanwhile. Owner only (ccm_apply_writes).';
 comment on function public.ccm_read_sql() is
   'Template of the statement that locks and reads the rows of the records a batch merges, by key (as two arrays: ids and rows), and probes their tombstones record by record. Owner only.';
 comment on function public.ccm_merge_writes(jsonb, integer[], text[], jsonb[], jsonb, text[]) is
