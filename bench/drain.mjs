@@ -62,6 +62,13 @@ function ledgerBound(db, per) {
      select system_id, id, title, status, priority, project, description, updated_at from v ${UPSERT}`);
 }
 
+/**
+ * One drain of N new tasks at `batchSize` through the postgres transport: its rate, the client's
+ * CPU time per operation (this process: reading pages, packaging, settling; it shares the 2 cores
+ * with the server), and the rate of the same batches sent again by a second system with nothing
+ * else to do (prepared batches, one call after another: no local work at all). A drain can
+ * overlap its local work with the server's, but not beat that rate.
+ */
 async function drain(db, batchSize) {
   const env = scratchEnv({ remote: { kind: 'postgres' }, sync: { max_ops_per_request: batchSize, page_size: Math.max(500, batchSize) } }, { CCM_SYNC_DATABASE_URL: db.url });
   const local = openLocal(env.settings);
@@ -69,13 +76,38 @@ async function drain(db, batchSize) {
     local.recorder.record(Array.from({ length: 1000 }, (_, j) => ({ operation: 'INSERT', table_name: 'tasks', record_id: `d${i + j}`, record_data: row(i + j) })));
   }
   const transport = new PostgresTransport({ connectionString: db.url, systemId: env.systemId, timeoutMs: 60_000 });
+  const sent = [];
+  const recording = {
+    kind: transport.kind,
+    upload: (batch, signal) => (sent.push(batch), transport.upload(batch, signal)),
+    ping: (signal) => transport.ping(signal),
+    now: (signal) => transport.now(signal),
+    othersVisible: (signal) => transport.othersVisible(signal),
+    info: (signal) => transport.info(signal),
+    verify: (items) => transport.verify(items),
+    close: () => transport.close(),
+  };
+  const cpu0 = process.cpuUsage();
   const t0 = now();
-  const r = await runSync(syncContext(local, env.settings, transport), { trigger: 'drain', reason: 'bench' });
+  const r = await runSync(syncContext(local, env.settings, recording), { trigger: 'drain', reason: 'bench' });
   const ms = now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   if (r.operations_synced !== N) throw new Error(`bench: drained ${r.operations_synced} of ${N}`);
   await transport.close();
   local.close();
   env.cleanup();
+  return { rate: N / (ms / 1000), clientUsPerOp: (cpu.user + cpu.system) / N, uploadsOnly: await uploadsOnly(db, sent) };
+}
+
+/** The rate of `batches` sent again as another system, one call after another. */
+async function uploadsOnly(db, batches) {
+  const systemId = `bench-replay-${++runs}`;
+  const transport = new PostgresTransport({ connectionString: db.url, systemId, timeoutMs: 60_000 });
+  await transport.info();
+  const t0 = now();
+  for (const b of batches) await transport.upload({ ...b, system_id: systemId });
+  const ms = now() - t0;
+  await transport.close();
   return N / (ms / 1000);
 }
 
@@ -84,11 +116,16 @@ export async function benchDrain(db) {
   const floors = [];
   const rates = { 50: [], 500: [] };
   const bounds = { 50: [], 500: [] };
+  const clients = { 50: [], 500: [] };
+  const replays = { 50: [], 500: [] };
   for (let run = 0; run < 3; run++) {
     await db.query('truncate tasks, ccm_sync_ledger');
     floors.push(await floor(db));
     for (const b of [50, 500]) {
-      rates[b].push(await drain(db, b));
+      const d = await drain(db, b);
+      rates[b].push(d.rate);
+      clients[b].push(d.clientUsPerOp);
+      replays[b].push(d.uploadsOnly);
       bounds[b].push(await ledgerBound(db, b));
     }
   }
@@ -96,5 +133,7 @@ export async function benchDrain(db) {
   return [50, 500].map((b) => ({
     batch: b, ops_per_s: Math.round(median(rates[b])), floor_ops_per_s: Math.round(floorRate), ratio: median(rates[b]) / floorRate,
     bound_ops_per_s: Math.round(median(bounds[b])), bound_ratio: median(bounds[b]) / floorRate,
+    uploads_only_ops_per_s: Math.round(median(replays[b])), uploads_only_ratio: median(replays[b]) / floorRate,
+    client_us_per_op: Math.round(median(clients[b])),
   }));
 }

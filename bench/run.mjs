@@ -74,9 +74,11 @@ if (results.hook) {
 if (results.drain) {
   lines.push('## Drain into Postgres (targets: batch 500 ≥ 65%, batch 50 ≥ 45% of a direct upsert)', '',
     'Floor: a direct multi-row `INSERT … ON CONFLICT DO UPDATE` of the same 20,000 rows into the same table, 500 rows per statement. ' +
-    'Ledger bound: the same upsert plus one ledger entry per row, in one statement per batch with one parameter per value (no JSON, no answers, no checks).', '',
-    '| batch size | ccm-sync ops/s | direct upsert ops/s | ratio | ledger bound ops/s | bound ratio |', '|---:|---:|---:|---:|---:|---:|',
-    ...results.drain.map((r) => `| ${r.batch} | ${r.ops_per_s.toLocaleString('en')} | ${r.floor_ops_per_s.toLocaleString('en')} | ${pct(r.ratio)} | ${r.bound_ops_per_s.toLocaleString('en')} | ${pct(r.bound_ratio)} |`), '');
+    'Ledger bound: the same upsert plus one ledger entry per row, in one statement per batch with one parameter per value (no JSON, no answers, no checks). ' +
+    'Uploads alone: the drain\'s own batches sent again by another system, one call after another, with no local work (the rate a drain would reach if reading, packaging and settling cost nothing). ' +
+    'Client CPU: the drain process\'s CPU time per operation (reading pages, packaging, settling, the driver), which shares the 2 cores with the server.', '',
+    '| batch size | ccm-sync ops/s | direct upsert ops/s | ratio | ledger bound | uploads alone | client CPU per op |', '|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.drain.map((r) => `| ${r.batch} | ${r.ops_per_s.toLocaleString('en')} | ${r.floor_ops_per_s.toLocaleString('en')} | ${pct(r.ratio)} | ${pct(r.bound_ratio)} | ${pct(r.uploads_only_ratio)} | ${r.client_us_per_op} µs |`), '');
 }
 if (results.server) {
   const f = (x) => x.toFixed(2);
