@@ -7,6 +7,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { remoteChecks } from '../src/monitor/doctor-remote.ts';
+import { readTaskSummaries } from '../src/remote/report.ts';
 import { checkResults } from '../src/remote/answers.ts';
 import { BOOTSTRAP_SQL } from '../src/remote/bootstrap.ts';
 import { migrationFiles } from '../src/remote/migrations.ts';
@@ -104,6 +105,30 @@ describe('a remote not yet on schema 5', () => {
         expect(schema).toMatchObject({ level: 'warn', detail: expect.stringMatching(/^schema 4: syncs work, but the remote answers every operation in full/) });
       } finally {
         await s4.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe('a remote still on schema 3 (as 0.1.0 left it)', () => {
+  it('syncs; doctor warns of what it misses and fails nothing; report says to migrate', async () => {
+    const db = await createTestDatabase('ccm_s3', { migrate: false });
+    try {
+      await db.query(BOOTSTRAP_SQL);
+      for (const m of migrationFiles().filter((f) => f.version < '20261203120000')) await db.query(m.sql);
+      const s3 = spineOn(db, {});
+      try {
+        s3.local.recorder.record([{ operation: 'INSERT' as const, table_name: 'tasks', record_id: 's3-1', record_data: { title: 't' } }]);
+        expect(await s3.sync()).toMatchObject({ status: 'synced', operations_synced: 1 });
+        const checks = await remoteChecks(s3.env.settings, Date.now());
+        // The row-level security check needs ccm_visible_systems (schema 4); its absence is not a schema failure.
+        expect(checks.map((c) => [c.name, c.level])).toEqual([['reachable', 'ok'], ['schema', 'warn'], ['clock', 'ok'], ['row-level security', 'warn']]);
+        expect(checks[3]).toMatchObject({ detail: expect.stringMatching(/not checked/), fix: expect.stringMatching(/ccm-sync remote migrate/) });
+        await expect(readTaskSummaries(s3.env.settings, '2026-01-01T00:00:00Z')).rejects.toThrow(/no usage columns yet .*ccm-sync remote migrate/);
+      } finally {
+        await s3.close();
       }
     } finally {
       await db.drop();

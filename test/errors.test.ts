@@ -13,7 +13,7 @@ import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { RemoteRejectedError, RemoteUnavailableError } from '../src/errors.ts';
 import { pgFacts, reusableAfter } from '../src/remote/postgres.ts';
-import { classifyFailure } from '../src/remote/transport.ts';
+import { classifyFailure, NEWEST_REMOTE_SCHEMA } from '../src/remote/transport.ts';
 import { pgTest } from './helpers/fixtures.ts';
 
 const noStack = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
@@ -208,6 +208,22 @@ describe('remote query', () => {
         const refused = await runCli(['remote', 'query', 'delete from tasks'], { env: em.env });
         expect(refused.code).toBe(2);
         expect(refused.stderr).toMatch(/read-only/);
+        // So do doctor, fleet, report and remote migrate: they said the remote was not migrated.
+        await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 'e-2', '--data', '{"title":"through the daemon"}'], { env: em.env });
+        expect((await runCli(['sync', 'now'], { env: em.env })).stdout).toMatch(/daemon pid/);
+        const doctor = JSON.parse((await runCli(['doctor', '--json'], { env: em.env })).stdout) as { checks: { area: string; name: string; level: string; detail: string }[] };
+        const remote = doctor.checks.filter((c) => c.area === 'remote');
+        expect(remote.map((c) => [c.name, c.level])).toEqual([['reachable', 'ok'], ['schema', 'ok'], ['clock', 'ok'], ['row-level security', 'ok']]);
+        expect(remote[0]!.detail).toMatch(new RegExp(`open in the running daemon \\(pid ${daemon.child.pid}\\)`));
+        const fleet = await runCli(['fleet', '--json'], { env: em.env });
+        expect(fleet.code, fleet.stderr).toBe(0);
+        expect(JSON.parse(fleet.stdout).systems.map((x: { system_id: string }) => x.system_id)).toEqual([em.systemId]);
+        const report = await runCli(['report', '--json', '--since', '1d'], { env: em.env });
+        expect(report.code, report.stderr).toBe(0);
+        expect(JSON.parse(report.stdout).total.tasks).toBe(0);
+        const migrate = await runCli(['remote', 'migrate', '--json'], { env: em.env });
+        expect(migrate.code, migrate.stderr).toBe(0);
+        expect(JSON.parse(migrate.stdout)).toEqual({ remote: 'embedded', applied: [], schema: NEWEST_REMOTE_SCHEMA, via_daemon: daemon.child.pid });
       } finally {
         await daemon.stop();
       }

@@ -83,8 +83,15 @@ describe('failed operations from the command line', () => {
       { code: '54000', message: 'record is 3212 bytes, over the limit of 2048', count: 1 },
       { code: '23514', message: 'check refuse_me', count: 2 },
     ], 5)).toEqual([
-      { code: '54000', message: 'record is N bytes, over the limit of N', count: 3 },
+      { code: '54000', message: 'record is N bytes, over the limit of 2048', count: 3 },
       { code: '23514', message: 'check refuse_me', count: 2 },
+    ]);
+    // A code is not a number: CCM01 stays CCM01 (it read "CCMN" once).
+    expect(alike([
+      { code: 'CCM01', message: 'rejected by the remote (CCM01): operation at outbox position 7 is at or below watermark 12.', count: 1 },
+      { code: 'CCM01', message: 'rejected by the remote (CCM01): operation at outbox position 8 is at or below watermark 12.', count: 1 },
+    ], 5)).toEqual([
+      { code: 'CCM01', message: 'rejected by the remote (CCM01): operation at outbox position N is at or below watermark 12.', count: 2 },
     ]);
   });
 });

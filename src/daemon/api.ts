@@ -17,7 +17,7 @@
  *   POST /api/pause {paused?} pause or resume automatic syncs (resuming runs what the pause deferred)
  *   POST /api/offline {duration_ms|null}   simulate an outage
  *   POST /api/verify {ops}    which operations the remote ledger does not hold
- *   POST /api/remote/query {sql, timeout_ms}   one read-only statement (the embedded remote this daemon holds)
+ *   POST /api/remote/query {sql, timeout_ms, params?}   one read-only statement (the embedded remote this daemon holds)
  *   GET  /metrics             Prometheus text format
  *
  * `sync now` and the drain go straight to the sync jobs (../jobs/sync-jobs.ts, `runNow`).
@@ -221,9 +221,11 @@ export function apiRoutes(d: RouteDeps): ApiRoutes {
       return { checked: ops.length, missing, pruned };
     },
     'POST /api/remote/query': async (body) => {
-      const { sql, timeout_ms: timeoutMs } = onlyKeys(body, ['sql', 'timeout_ms']);
-      if (typeof sql !== 'string' || typeof timeoutMs !== 'number') throw new InputError('expected {"sql": "select …", "timeout_ms": 30000}');
-      return d.worker.query(sql, timeoutMs);
+      const { sql, timeout_ms: timeoutMs, params } = onlyKeys(body, ['sql', 'timeout_ms', 'params']);
+      if (typeof sql !== 'string' || typeof timeoutMs !== 'number' || (params !== undefined && !Array.isArray(params))) {
+        throw new InputError('expected {"sql": "select …", "timeout_ms": 30000, "params": [optional values for $1, $2 …]}');
+      }
+      return d.worker.query(sql, timeoutMs, params as unknown[] | undefined);
     },
     ...d.extra,
   };

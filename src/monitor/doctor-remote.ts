@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CredentialRefusedError, RemoteRejectedError, RemoteUnavailableError, messageOf } from '../errors.ts';
 import { tokenFacts } from '../remote/credentials.ts';
+import { embeddedHolder } from '../remote/embedded.ts';
 import { readsEverySystem } from '../remote/fleet.ts';
+import { openOwnerReader, schemaOf, type OwnerReader } from '../remote/reader.ts';
 import type { SqlRunner } from '../remote/migrations.ts';
 import { COMPACT_ANSWERS_SCHEMA, REMOTE_SCHEMA_VERSION, type Transport } from '../remote/transport.ts';
 import { redact } from '../redact.ts';
@@ -22,11 +24,23 @@ const MISSING: readonly [number, string][] = [
 const SKEW_WARN_MS = 2_000;
 const SKEW_FAIL_MS = 300_000;
 
+const MIGRATE_FIX = 'apply supabase/migrations: `ccm-sync remote migrate` (postgres, embedded) or `supabase db push`';
+/** The embedded remote is migrated by whichever process opens it: a daemon started before an upgrade still has the old one. */
+const RESTART_FIX = 'restart the daemon (`ccm-sync stop`, then `ccm-sync start`, or `ccm-sync service restart`): it migrates the embedded remote when it opens it';
+
 function failureFix(err: unknown): string {
   if (err instanceof CredentialRefusedError) return 'mint a token the remote accepts: ccm-sync remote token (README: Connecting a Supabase project)';
   if (err instanceof RemoteUnavailableError) return 'check the address and the network; `ccm-sync where` shows which remote this home uses';
-  if (err instanceof RemoteRejectedError) return 'apply supabase/migrations: `ccm-sync remote migrate` (postgres, embedded) or `supabase db push`';
+  if (err instanceof RemoteRejectedError) return MIGRATE_FIX;
   return 'see `ccm-sync sync status`';
+}
+
+/** The schema check: too old fails, older than the newest warns with what it misses. */
+function schemaCheck(schema: number, fix: string): Check {
+  const missing = MISSING.filter(([since]) => schema < since).map(([, what]) => what);
+  return schema < REMOTE_SCHEMA_VERSION ? check('remote', 'schema', 'fail', `schema ${schema}; this ccm-sync needs ${REMOTE_SCHEMA_VERSION}`, fix)
+    : missing.length ? check('remote', 'schema', 'warn', `schema ${schema}: syncs work, but ${missing.join('; and ')}`, fix)
+      : check('remote', 'schema', 'ok', `schema ${schema}`);
 }
 
 function tokenCheck(settings: Settings, nowMs: number): Check | undefined {
@@ -53,13 +67,44 @@ async function skewCheck(t: Transport, clockNow: () => number): Promise<Check> {
 
 async function rlsCheck(settings: Settings, t: Transport): Promise<Check> {
   if (settings.remote.kind === 'embedded') return check('remote', 'row-level security', 'ok', 'the embedded remote holds this machine only');
-  const seen = await t.othersVisible(AbortSignal.timeout(10_000));
+  let seen: number;
+  try {
+    seen = await t.othersVisible(AbortSignal.timeout(10_000));
+  } catch (err) {
+    // A remote from before schema 4 has no ccm_visible_systems(): syncs still work there.
+    if ((err as { sqlstate?: string }).sqlstate === '42883') return check('remote', 'row-level security', 'warn', 'not checked: the remote\'s schema predates the check (no ccm_visible_systems())', MIGRATE_FIX);
+    throw err;
+  }
   if (seen !== 0) return check('remote', 'row-level security', 'fail', `this system's credentials read ${seen} other systems' rows`, 'give this machine a token of its own (ccm-sync remote token), never the secret key; README: What the remote trusts');
   // On postgres the sync runs as `authenticated` whatever the URL's user is; a user that bypasses
   // row-level security could still read every system with psql, and on a fleet's machine it should not.
   const who = settings.remote.kind === 'postgres' ? await readsEverySystem(t as unknown as SqlRunner, settings.remote.schema) : undefined;
   if (who?.ok) return check('remote', 'row-level security', 'warn', `syncs see only this system's rows, but the database user ${who.who} may read every system's`, 'on a fleet\'s machines, connect as a role that is only a member of authenticated (README: What the remote trusts)');
   return check('remote', 'row-level security', 'ok', 'this system reads no other system\'s rows');
+}
+
+/**
+ * The embedded remote while another process holds it open (one at a time may): checked through
+ * this home's daemon when it is the holder. It runs on this machine's clock, and holds this
+ * machine's rows only.
+ */
+async function heldEmbeddedChecks(settings: Settings, holder: number): Promise<Check[]> {
+  let reader: OwnerReader;
+  try {
+    reader = await openOwnerReader(settings);
+  } catch (err) {
+    return [check('remote', 'reachable', 'fail', `embedded: ${redact(messageOf(err))}`, `process ${holder} is not this home's daemon: wait for it to end, or stop it; then run doctor again`)];
+  }
+  const reachable = check('remote', 'reachable', 'ok', reader.viaDaemon ? `embedded: open in the running daemon (pid ${reader.viaDaemon}), checked through it` : 'embedded answers');
+  try {
+    return [reachable, schemaCheck(await schemaOf(reader, settings), RESTART_FIX),
+      check('remote', 'clock', 'ok', 'the embedded remote runs on this machine\'s clock'),
+      check('remote', 'row-level security', 'ok', 'the embedded remote holds this machine only')];
+  } catch (err) {
+    return [reachable, check('remote', 'schema', 'fail', redact(messageOf(err)), RESTART_FIX)];
+  } finally {
+    await reader.close();
+  }
 }
 
 export async function remoteChecks(settings: Settings, nowMs: number, clockNow: () => number = Date.now): Promise<Check[]> {
@@ -69,6 +114,8 @@ export async function remoteChecks(settings: Settings, nowMs: number, clockNow: 
   if (settings.remote.kind === 'embedded' && !existsSync(path.join(settings.paths.embedded, 'PG_VERSION'))) {
     return [...out, check('remote', 'reachable', 'ok', 'the embedded remote is created at the first sync')];
   }
+  const holder = settings.remote.kind === 'embedded' ? embeddedHolder(settings.paths.embedded) : undefined;
+  if (holder !== undefined) return [...out, ...await heldEmbeddedChecks(settings, holder)];
   let t: Transport | undefined;
   try {
     const { openTransport } = await import('../remote/index.ts');
@@ -82,14 +129,17 @@ export async function remoteChecks(settings: Settings, nowMs: number, clockNow: 
   }
   try {
     const { schema } = await t.info(AbortSignal.timeout(10_000));
-    const missing = MISSING.filter(([since]) => schema < since).map(([, what]) => what);
-    out.push(schema < REMOTE_SCHEMA_VERSION ? check('remote', 'schema', 'fail', `schema ${schema}; this ccm-sync needs ${REMOTE_SCHEMA_VERSION}`, failureFix(new RemoteRejectedError('')))
-      : missing.length ? check('remote', 'schema', 'warn', `schema ${schema}: syncs work, but ${missing.join('; and ')}`, failureFix(new RemoteRejectedError('')))
-        : check('remote', 'schema', 'ok', `schema ${schema}`));
+    out.push(schemaCheck(schema, settings.remote.kind === 'embedded' ? RESTART_FIX : MIGRATE_FIX));
+  } catch (err) {
+    out.push(check('remote', 'schema', 'fail', redact(messageOf(err)), failureFix(err)));
+    await t.close().catch(() => undefined);
+    return out;
+  }
+  try {
     out.push(await skewCheck(t, clockNow));
     out.push(await rlsCheck(settings, t));
   } catch (err) {
-    out.push(check('remote', 'schema', 'fail', redact(messageOf(err)), failureFix(err)));
+    out.push(check('remote', 'checks', 'fail', redact(messageOf(err)), failureFix(err)));
   } finally {
     await t.close().catch(() => undefined);
   }

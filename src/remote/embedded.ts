@@ -34,6 +34,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The live process, other than this one, that holds the embedded remote at `dir` open (its daemon, usually). */
+export function embeddedHolder(dir: string): number | undefined {
+  let owner: number;
+  try {
+    owner = Number(readFileSync(`${dir}.lock`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return owner && owner !== process.pid && alive(owner) ? owner : undefined;
+}
+
 function takeLock(file: string): void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -159,13 +170,13 @@ export class EmbeddedTransport implements Transport, SqlRunner {
   }
 
   /** One statement in a read-only transaction, as the database owner (`ccm-sync remote query`). */
-  async readOnly(sql: string, timeoutMs: number): Promise<QueryAnswer> {
+  async readOnly(sql: string, timeoutMs: number, params: readonly unknown[] = []): Promise<QueryAnswer> {
     return readOnlyAnswer(this.kind, async () =>
       this.db.transaction(async (tx) => {
         await tx.query('set transaction read only');
         await tx.query(`set local statement_timeout = ${Math.max(1, Math.trunc(timeoutMs))}`);
         await tx.query('select 1'); // takes the snapshot: from here on the mode cannot be changed
-        const res = await tx.query<unknown[]>(sql, [], { rowMode: 'array' });
+        const res = await tx.query<unknown[]>(sql, [...params], { rowMode: 'array' });
         await tx.rollback();
         return answerOf(res.fields, res.rows);
       }));

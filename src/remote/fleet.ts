@@ -12,7 +12,9 @@ import { claimsOf, noticeOnce } from './credentials.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import { classifyFailure } from './transport.ts';
 import { checkSupabaseUrl } from './urls.ts';
+import { openOwnerReader } from './reader.ts';
 import type { RemoteSettings } from './index.ts';
+import type { Settings } from '../config/load.ts';
 import type { Heartbeat } from '../types.ts';
 
 export interface FleetRow {
@@ -77,7 +79,7 @@ function normalise(rows: Record<string, unknown>[]): FleetRow[] {
  * row-level security, or a member of the tables' owner. A user that is only a member of
  * `authenticated`, as the sync path needs, sees no rows and would show an empty fleet.
  */
-export async function readsEverySystem(t: SqlRunner, schema: string): Promise<{ who: string; ok: boolean } | undefined> {
+export async function readsEverySystem(t: Pick<SqlRunner, 'query'>, schema: string): Promise<{ who: string; ok: boolean } | undefined> {
   const [row] = await t.query<{ who: string; ok: boolean }>(
     `select current_user::text as who, (select r.rolsuper or r.rolbypassrls from pg_roles r where r.rolname = current_user)
        or pg_has_role(current_user, c.relowner, 'USAGE') as ok
@@ -87,7 +89,7 @@ export async function readsEverySystem(t: SqlRunner, schema: string): Promise<{ 
   return row;
 }
 
-export async function checkReadsEverySystem(t: SqlRunner, schema: string): Promise<void> {
+export async function checkReadsEverySystem(t: Pick<SqlRunner, 'query'>, schema: string): Promise<void> {
   const row = await readsEverySystem(t, schema);
   if (row && !row.ok) {
     throw new RemoteRejectedError(`the database user ${row.who} may not read other systems' rows (row-level security shows each system only its own), so the fleet would look empty; connect as the tables' owner or a role with BYPASSRLS (CCM_SYNC_DATABASE_URL where you run this, never on the fleet's machines)`);
@@ -142,19 +144,16 @@ async function viaSupabase(s: RemoteSettings): Promise<FleetRow[]> {
   return normalise((await readEverySystem<SelectOrdered>(s, (from) => from('ccm_sync_systems').select(COLUMNS).order('system_id'))) as Record<string, unknown>[]);
 }
 
-export async function readFleet(s: RemoteSettings): Promise<FleetRow[]> {
+export async function readFleet(s: Settings): Promise<FleetRow[]> {
   if (s.remote.kind === 'supabase') return viaSupabase(s);
   // An embedded remote nothing has synced to yet holds no systems; opening it would create it.
   if (s.remote.kind === 'embedded' && !existsSync(path.join(s.paths.embedded, 'PG_VERSION'))) return [];
-  const { openTransport } = await import('./index.ts');
-  const t = await openTransport(s);
+  // as the embedded remote's owner (here, or through the daemon that holds it), or the URL's user
+  const reader = await openOwnerReader(s);
   try {
-    const sql = `select ${COLUMNS} from ${checkSchemaName(s.remote.schema)}.ccm_sync_systems order by system_id`;
-    // embedded and postgres transports are SqlRunners: as the database owner, or the URL's user
-    const runner = t as unknown as SqlRunner;
-    if (s.remote.kind === 'postgres') await checkReadsEverySystem(runner, s.remote.schema);
-    return normalise(await runner.query<Record<string, unknown>>(sql));
+    if (s.remote.kind === 'postgres') await checkReadsEverySystem(reader, s.remote.schema);
+    return normalise(await reader.query<Record<string, unknown>>(`select ${COLUMNS} from ${checkSchemaName(s.remote.schema)}.ccm_sync_systems order by system_id`));
   } finally {
-    await t.close();
+    await reader.close();
   }
 }

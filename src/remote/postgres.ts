@@ -193,14 +193,14 @@ export class PostgresTransport implements Transport, SqlRunner {
   }
 
   /** One statement in a read-only transaction, as the connecting user (`ccm-sync remote query`). */
-  async readOnly(sql: string, timeoutMs: number): Promise<QueryAnswer> {
+  async readOnly(sql: string, timeoutMs: number, params: readonly unknown[] = []): Promise<QueryAnswer> {
     return readOnlyAnswer(this.kind, async () => {
       const client = await this.adminPool().connect();
       try {
         await client.query('begin read only');
         await client.query(`set local statement_timeout = ${Math.max(1, Math.trunc(timeoutMs))}`);
         await client.query('select 1'); // takes the snapshot: from here on the mode cannot be changed
-        const res = await client.query({ text: sql, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
+        const res = await client.query({ text: sql, values: [...params], rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
         return answerOf(res.fields, res.rows);
       } finally {
         await client.query('rollback').catch(() => undefined);

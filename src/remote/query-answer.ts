@@ -26,6 +26,11 @@ export function answerOf(fields: readonly { name: string; dataTypeID: number }[]
   return { columns: fields.map((f) => f.name), rows: numeric.some(Boolean) ? rows.map((r) => r.map((v, i) => (numeric[i] ? exact(v) : v))) : rows };
 }
 
+/** An answer's rows as objects keyed by column name. */
+export function answerRows(a: QueryAnswer): Record<string, unknown>[] {
+  return a.rows.map((r) => Object.fromEntries(a.columns.map((c, i) => [c, r[i]])));
+}
+
 /** Runs `fn`; a SQL error in the person's statement is their input (exit 2), anything else is the remote's. */
 export async function readOnlyAnswer(kind: RemoteKind, fn: () => Promise<QueryAnswer>, factsOf: (err: unknown) => FailureFacts = plainFacts): Promise<QueryAnswer> {
   try {

@@ -7,7 +7,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { checkReadsEverySystem, readEverySystem, type Answer } from './fleet.ts';
-import { checkSchemaName, type SqlRunner } from './migrations.ts';
+import { checkSchemaName } from './migrations.ts';
+import { openOwnerReader } from './reader.ts';
+import { RemoteRejectedError, messageOf } from '../errors.ts';
+import type { Settings } from '../config/load.ts';
 import type { RemoteSettings } from './index.ts';
 
 /** One task summary as a report reads it (numerics as the remote gives them: numbers or decimal strings). */
@@ -46,17 +49,26 @@ async function viaSupabase(s: RemoteSettings, sinceIso: string): Promise<Summary
   }
 }
 
-export async function readTaskSummaries(s: RemoteSettings, sinceIso: string): Promise<SummaryRow[]> {
-  if (s.remote.kind === 'supabase') return viaSupabase(s, sinceIso);
+async function viaOwner(s: Settings, sinceIso: string): Promise<SummaryRow[]> {
   if (s.remote.kind === 'embedded' && !existsSync(path.join(s.paths.embedded, 'PG_VERSION'))) return [];
-  const { openTransport } = await import('./index.ts');
-  const t = await openTransport(s);
+  const reader = await openOwnerReader(s);
   try {
-    const runner = t as unknown as SqlRunner;
-    if (s.remote.kind === 'postgres') await checkReadsEverySystem(runner, s.remote.schema);
+    if (s.remote.kind === 'postgres') await checkReadsEverySystem(reader, s.remote.schema);
     const cols = REPORT_COLUMNS.map((c) => (c === 'first_event_at' ? `to_char(first_event_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as first_event_at` : c === 'cost_usd' || c === 'permission_wait_seconds' ? `${c}::text as ${c}` : c));
-    return await runner.query<SummaryRow>(`select ${cols.join(', ')} from ${checkSchemaName(s.remote.schema)}.task_summaries where first_event_at >= $1 order by system_id, id`, [sinceIso]);
+    return await reader.query<SummaryRow>(`select ${cols.join(', ')} from ${checkSchemaName(s.remote.schema)}.task_summaries where first_event_at >= $1 order by system_id, id`, [sinceIso]);
   } finally {
-    await t.close();
+    await reader.close();
+  }
+}
+
+export async function readTaskSummaries(s: Settings, sinceIso: string): Promise<SummaryRow[]> {
+  try {
+    return s.remote.kind === 'supabase' ? await viaSupabase(s, sinceIso) : await viaOwner(s, sinceIso);
+  } catch (err) {
+    // A remote from before schema 4 has no usage columns in task_summaries.
+    if ((err as { sqlstate?: string }).sqlstate === '42703' || /column .* does not exist/.test(messageOf(err))) {
+      throw new RemoteRejectedError(`the remote's task_summaries has no usage columns yet (${messageOf(err)}): its schema predates the coding-agent report. Apply the migrations: \`ccm-sync remote migrate\` (postgres, embedded) or \`supabase db push\``);
+    }
+    throw err;
   }
 }

@@ -36,6 +36,9 @@ export const REMOTE_SCHEMA_VERSION = 2;
 /** The first remote schema that answers compactly when asked (./answers.ts). */
 export const COMPACT_ANSWERS_SCHEMA = 5;
 
+/** The schema supabase/migrations bring a remote to (the newest migration's ccm_sync_info().schema). */
+export const NEWEST_REMOTE_SCHEMA = 5;
+
 /** What `remote query` gives back: the column names and the rows as arrays (query-answer.ts). */
 export interface QueryAnswer {
   columns: string[];
@@ -57,7 +60,7 @@ export interface Transport {
   /** Which of these operations the remote ledger does not hold. */
   verify(items: readonly VerifyItem[]): Promise<Verification>;
   /** One statement in a read-only transaction (embedded and postgres; `ccm-sync remote query`). */
-  readOnly?(sql: string, timeoutMs: number): Promise<QueryAnswer>;
+  readOnly?(sql: string, timeoutMs: number, params?: readonly unknown[]): Promise<QueryAnswer>;
   close(): Promise<void>;
 }
 

@@ -58,22 +58,31 @@ const FAILED_COLUMNS = 'id, op_id, table_name, record_id, operation, status, ret
 /** How many distinct reasons are read before alike ones are merged. */
 const GROUPS = 1000;
 
+/** A number standing alone: the digits of a code (CCM01) or a word are not one. */
+const NUMBER = /(?<![\w.])\d+(?:\.\d+)?(?!\w)/g;
+
 /**
  * Reasons that differ only in their numbers ("3210 bytes", "3212 bytes") are one reason: merged,
- * the numbers shown as N where they differ, most common first.
+ * the numbers that differ shown as N, most common first. Codes, and numbers that are the same in
+ * every merged reason ("CCM01", "limit of 2048"), are kept as written.
  */
 export function alike(reasons: readonly Reason[], limit: number): Reason[] {
-  const merged = new Map<string, Reason>();
+  const merged = new Map<string, { reason: Reason; parts: string[]; numbers: (string | undefined)[] }>();
   for (const r of reasons) {
-    const key = `${r.code ?? ''}\u0000${r.message.replace(/\d+(?:\.\d+)?/g, 'N')}`;
+    const parts = r.message.split(NUMBER);
+    const numbers = r.message.match(NUMBER) ?? [];
+    const key = `${r.code ?? ''}\u0000${parts.join('\u0001')}`;
     const seen = merged.get(key);
-    if (!seen) merged.set(key, { ...r });
+    if (!seen) merged.set(key, { reason: { ...r }, parts, numbers });
     else {
-      seen.count += r.count;
-      if (seen.message !== r.message) seen.message = key.split('\u0000')[1]!;
+      seen.reason.count += r.count;
+      seen.numbers = seen.numbers.map((n, i) => (n === numbers[i] ? n : undefined));
     }
   }
-  return [...merged.values()].sort((a, b) => b.count - a.count).slice(0, limit);
+  return [...merged.values()]
+    .map(({ reason, parts, numbers }) => ({ ...reason, message: parts.map((p, i) => (i === 0 ? p : `${numbers[i - 1] ?? 'N'}${p}`)).join('') }))
+    .sort((a, b) => b.count - a.count)
+    .slice(0, limit);
 }
 
 export class Review {

@@ -29,7 +29,7 @@ export type HostMessage =
   | { type: 'run'; id: number; payload: SyncJobPayload }
   | { type: 'ping'; id: number }
   | { type: 'verify'; id: number; items: VerifyItem[] }
-  | { type: 'query'; id: number; sql: string; timeoutMs: number }
+  | { type: 'query'; id: number; sql: string; timeoutMs: number; params?: unknown[] }
   | { type: 'prune'; id: number; syncedDays?: number }
   | { type: 'heartbeat'; id: number }
   | { type: 'abort'; id: number }
@@ -151,9 +151,9 @@ export class SyncWorkerHost {
     return this.request<Verification>({ type: 'verify', items }).promise;
   }
 
-  /** One read-only statement on the remote, through the worker's connection (`remote query`). */
-  async query(sql: string, timeoutMs: number): Promise<QueryAnswer> {
-    return this.request<QueryAnswer>({ type: 'query', sql, timeoutMs }).promise;
+  /** One read-only statement on the remote, through the worker's connection (`remote query`, and fleet, report and doctor on the embedded remote). */
+  async query(sql: string, timeoutMs: number, params?: unknown[]): Promise<QueryAnswer> {
+    return this.request<QueryAnswer>({ type: 'query', sql, timeoutMs, ...(params ? { params } : {}) }).promise;
   }
 
   /**
@@ -229,10 +229,10 @@ export function serveSyncWorker(port: Port, settings: Settings): void {
       case 'verify':
         return (await getTransport()).verify(msg.items);
       case 'query': {
-        // `remote query` while this daemon holds the embedded remote: read through its connection.
+        // `remote query`, fleet, report and doctor while this daemon holds the embedded remote: read through its connection.
         const t = await getTransport();
         if (!t.readOnly) throw new ConfigError(`remote query does not work on the ${t.kind} remote`);
-        return t.readOnly(msg.sql, msg.timeoutMs);
+        return t.readOnly(msg.sql, msg.timeoutMs, msg.params);
       }
       case 'prune': {
         // In the chain of runs: one writer of the history at a time.

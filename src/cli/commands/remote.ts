@@ -1,6 +1,7 @@
 /** `ccm-sync remote migrate|sql|query|token`: the remote database, seen and prepared from here. */
 import { accessSync, constants, existsSync } from 'node:fs';
 import { ConfigError, DaemonUnreachableError, InputError } from '../../errors.ts';
+import { answerRows } from '../../remote/query-answer.ts';
 import type { QueryAnswer } from '../../remote/transport.ts';
 import { loadSettings, type Settings } from '../../config/load.ts';
 import { emit, table, type GlobalOptions } from '../output.ts';
@@ -15,6 +16,7 @@ export async function migrateCommand(opts: GlobalOptions): Promise<void> {
   const [{ openTransport }, { migrateRemote }, { PostgresTransport }] = await Promise.all([
     import('../../remote/index.ts'), import('../../remote/migrations.ts'), import('../../remote/postgres.ts'),
   ]);
+  if (settings.remote.kind === 'embedded' && await heldByDaemon(settings, opts)) return;
   const t = await openTransport(settings); // the embedded remote migrates itself on open
   let applied: string[];
   try {
@@ -23,6 +25,29 @@ export async function migrateCommand(opts: GlobalOptions): Promise<void> {
     await t.close();
   }
   emit(opts, { remote: settings.remote.kind, applied }, () => (applied.length ? `applied: ${applied.join(', ')}` : 'remote schema is up to date'));
+}
+
+/**
+ * The embedded remote is migrated by the process that opens it: while this home's daemon holds
+ * it, say which schema the daemon's copy speaks (and how to bring it up to date) instead.
+ */
+async function heldByDaemon(settings: Settings, opts: GlobalOptions): Promise<boolean> {
+  const [{ embeddedHolder }, { openOwnerReader, schemaOf }, { NEWEST_REMOTE_SCHEMA }] = await Promise.all([
+    import('../../remote/embedded.ts'), import('../../remote/reader.ts'), import('../../remote/transport.ts'),
+  ]);
+  if (embeddedHolder(settings.paths.embedded) === undefined) return false;
+  const reader = await openOwnerReader(settings);
+  try {
+    if (!reader.viaDaemon) return false;
+    const schema = await schemaOf(reader, settings);
+    if (schema < NEWEST_REMOTE_SCHEMA) {
+      throw new ConfigError(`the embedded remote is open in the running daemon (pid ${reader.viaDaemon}), which has it at schema ${schema}, older than this ccm-sync's ${NEWEST_REMOTE_SCHEMA}: restart the daemon (\`ccm-sync stop\`, then \`ccm-sync start\`, or \`ccm-sync service restart\`); it migrates the embedded remote when it opens it`);
+    }
+    emit(opts, { remote: 'embedded', applied: [], schema, via_daemon: reader.viaDaemon }, () => `remote schema is up to date (schema ${schema}; the embedded remote is open in the running daemon, pid ${reader.viaDaemon}, which migrated it when it opened it)`);
+    return true;
+  } finally {
+    await reader.close();
+  }
 }
 
 /**
@@ -67,7 +92,7 @@ export async function remoteQueryCommand(sql: string, opts: GlobalOptions & { ti
     throw new InputError(`there is no embedded remote at ${settings.paths.embedded} yet: nothing has been synced from this home (${settings.paths.home}); run \`ccm-sync sync now\` first`);
   }
   const answer = daemonAnswer ?? await directly(settings, sql, opts.timeout * 1000);
-  emit(opts, { columns: answer.columns, rows: answer.rows.map((r) => Object.fromEntries(answer.columns.map((c, i) => [c, r[i]]))) }, () =>
+  emit(opts, { columns: answer.columns, rows: answerRows(answer) }, () =>
     `${table(answer.columns, answer.rows.map((r) => r.map(cell)))}\n(${answer.rows.length} row${answer.rows.length === 1 ? '' : 's'})`);
 }
 
