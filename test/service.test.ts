@@ -6,7 +6,7 @@
  * secrets from the env file alone.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchdPlist } from '../src/service/unit.ts';
@@ -50,7 +50,7 @@ describe('ccm-sync service', () => {
     // This machine has no systemd user session: install says so, and what to run.
     expect(out.not_started).toMatch(/systemctl --user daemon-reload` failed/);
     const unit = readFileSync(unitFile(), 'utf8');
-    expect(unit).toContain(`ExecStart=${process.execPath} ${path.resolve('dist/cli/main.js')} start --env-file ${envFile()}`);
+    expect(unit).toContain(`ExecStart=${process.execPath} ${path.resolve('dist/cli/main.js')} start --secrets-file ${envFile()}`);
     expect(unit).toContain(`Environment=CCM_SYNC_CONFIG=${env.configPath}`);
     for (const line of ['Restart=on-failure', 'StartLimitBurst=5', 'NoNewPrivileges=yes', 'ProtectSystem=strict', `ReadWritePaths=${env.settings.paths.home}`, 'PrivateTmp=yes', 'WantedBy=default.target']) expect(unit).toContain(line);
     expect(unit).not.toContain(db.url);
@@ -86,6 +86,37 @@ describe('ccm-sync service', () => {
     expect(await exited).toBe(0);
   });
 
+  it('will not start a daemon that could never sync: install warns, and the unit\'s daemon without its secrets exits 2 naming them', async () => {
+    // No CCM_SYNC_DATABASE_URL where install runs: the unit is written, with a warning.
+    const dry = await run(['install', '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).warnings).toEqual([expect.stringMatching(/CCM_SYNC_DATABASE_URL is not set.*service install` again/)]);
+    const unit = readFileSync(unitFile(), 'utf8');
+    const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
+    const pinned = /^Environment=(\w+)=(.*)$/m.exec(unit)!;
+    const unitEnv = { PATH: process.env.PATH, HOME: userHome, [pinned[1]!]: pinned[2]! };
+    const secrets = readFileSync(envFile(), 'utf8');
+    try {
+      rmSync(envFile());
+      const refused = spawnSync(exec[0]!, exec.slice(1), { env: unitEnv, encoding: 'utf8', timeout: scaled(60_000) });
+      expect(refused.status, refused.stderr).toBe(2);
+      expect(refused.stderr).toMatch(/CCM_SYNC_DATABASE_URL is not set.*The secrets file .*service\.env does not exist/);
+    } finally {
+      writeFileSync(envFile(), secrets, { mode: 0o600 });
+    }
+    // A unit written before the option was renamed (start --env-file) still runs.
+    const old = spawn(exec[0]!, [...exec.slice(1, -2), '--env-file', envFile()], { env: unitEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    old.stdout.on('data', (d: Buffer) => (out += d));
+    const exited = new Promise<number | null>((resolve) => old.on('exit', resolve));
+    try {
+      await until(() => /daemon running/.test(out), 'the daemon of a unit that says --env-file to start', scaled(90_000));
+    } finally {
+      old.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+
   it('uninstalls only what install wrote, and will not overwrite a unit of someone else\'s', async () => {
     const r = await run(['uninstall', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -106,7 +137,7 @@ describe('ccm-sync service', () => {
     expect(text).toMatch(/^User=root$/m); // the test's home belongs to root
     expect(text).toContain('WantedBy=multi-user.target');
     const plist = launchdPlist({ name: 'ccm-sync', node: '/opt/node/bin/node', cli: '/opt/ccm/dist/cli/main.js', home: '/Users/a/.ccm-global', envFile: '/Users/a/.ccm-global/service.env', version: '0.2.0' }, 'dev.ccm-sync.ccm-sync', '/Users/a/.ccm-global/logs');
-    for (const k of ['<key>KeepAlive</key>', '<key>RunAtLoad</key>', '<string>--env-file</string>', '<string>/Users/a/.ccm-global/logs/daemon.log</string>', '<key>CCM_SYNC_HOME</key>']) expect(plist).toContain(k);
+    for (const k of ['<key>KeepAlive</key>', '<key>RunAtLoad</key>', '<string>--secrets-file</string>', '<string>/Users/a/.ccm-global/logs/daemon.log</string>', '<key>CCM_SYNC_HOME</key>']) expect(plist).toContain(k);
     // Well formed: every tag closes in order.
     const stack: string[] = [];
     for (const m of plist.replace(/<\?xml[^>]*>|<!DOCTYPE[^>]*>|<!--[\s\S]*?-->/g, '').matchAll(/<(\/?)([a-z]+)[^>]*?(\/?)>/g)) {

@@ -184,7 +184,10 @@ common(program.command('tables'))
 
 common(program.command('start'))
   .description('run the daemon (job runner, worker thread, triggers, local API) until SIGINT/SIGTERM')
-  .option('--env-file <file>', 'read KEY=value lines into the environment first (the service\'s secrets: `service install` writes one, 0600)')
+  .option('--secrets-file <file>', 'read KEY=value lines into the environment first (the service\'s secrets: `service install` writes one, 0600)')
+  // The name units written by earlier versions use. Node itself reads --env-file wherever it stands in
+  // the command line, and exits 9 when the file is missing, before ccm-sync runs.
+  .addOption(new Option('--env-file <file>').hideHelp())
   .action(async (_o, cmd: Command) => (await import('./commands/daemon.ts')).startCommand(opts(cmd)));
 
 operatorCommands(program, { common, opts, positiveNumber });

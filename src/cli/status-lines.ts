@@ -16,6 +16,8 @@ export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
   return [
     `Pending operations: ${s.pending.total} (${prio})${s.pending.oldest_created_at ? `, oldest ${ago(s.pending.oldest_created_at, nowMs)}` : ''}`,
     `Last sync: ${last}`,
+    // Why the daemon's last attempt did not sync (a failure before any operation was read, a backoff).
+    ...(s.daemon && s.activity?.reason && s.activity.kind !== 'syncing' && !(s.activity.kind === 'backing_off' && s.connection.state !== 'online') ? [`Last attempt: ${s.activity.kind === 'backing_off' ? 'backing off' : 'failed'} ${ago(s.activity.at, nowMs)}: ${s.activity.reason}${s.activity.next_retry_at ? `; next try ${ago(s.activity.next_retry_at, nowMs)}` : ''}`] : []),
     `Next sync: ${next}`,
     `Connection: ${conn}`,
     ...(s.credential_refused ? [`Credential: refused since ${s.credential_refused.since}; syncs wait, next check ${ago(s.credential_refused.next_check_at, nowMs)} (${s.credential_refused.reason})`] : []),

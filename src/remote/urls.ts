@@ -28,5 +28,7 @@ export function checkSupabaseUrl(value: string): string {
   const expected = 'https://<project-ref>.supabase.co';
   const url = parse('SUPABASE_URL', value, expected);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`SUPABASE_URL must be an http(s) URL, not ${url.protocol}//; expected ${expected}`);
+  // fetch refuses a URL with credentials in it, which would read as a network failure
+  if (url.username || url.password) throw new ConfigError(`SUPABASE_URL must not hold a user name or password (the project's keys go in SUPABASE_PUBLISHABLE_KEY and CCM_SYNC_ACCESS_TOKEN); expected ${expected}`);
   return value;
 }

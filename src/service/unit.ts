@@ -3,7 +3,7 @@
  * system unit run as the home's owner) and a launchd agent. Pure: what to write, given where
  * things are; service/install.ts writes them and asks systemctl or launchctl to start them.
  *
- * The daemon runs `start --env-file <home>/service.env`: the remote's secrets stay in that file
+ * The daemon runs `start --secrets-file <home>/service.env`: the remote's secrets stay in that file
  * (0600), never in the unit or the plist, which other users may read. A first line names the home
  * and says who wrote it, so `uninstall` removes only what `install` wrote.
  */
@@ -44,7 +44,7 @@ export function systemdUnit(p: ServicePlan): string {
     'Type=simple',
     ...(p.system ? [`User=${p.system.user}`, `Group=${p.system.group}`] : []),
     `Environment=${pin(p)}`,
-    `ExecStart=${quoteArg(p.node)} ${quoteArg(p.cli)} start --env-file ${quoteArg(p.envFile)}`,
+    `ExecStart=${quoteArg(p.node)} ${quoteArg(p.cli)} start --secrets-file ${quoteArg(p.envFile)}`,
     // SIGTERM: the daemon finishes the sync in progress and exits, as `ccm-sync stop` asks it to.
     'KillSignal=SIGTERM',
     'TimeoutStopSec=90',
@@ -85,7 +85,7 @@ export function launchdPlist(p: ServicePlan, label: string, logDir: string): str
     `  <string>${xml(label)}</string>`,
     '  <key>ProgramArguments</key>',
     '  <array>',
-    arg(p.node), arg(p.cli), arg('start'), arg('--env-file'), arg(p.envFile),
+    arg(p.node), arg(p.cli), arg('start'), arg('--secrets-file'), arg(p.envFile),
     '  </array>',
     '  <key>EnvironmentVariables</key>',
     '  <dict>',

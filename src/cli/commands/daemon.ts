@@ -5,7 +5,7 @@ import { openLocal } from '../../local.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive, statusSnapshot } from '../../monitor/status.ts';
-import { DaemonStillRunningError } from '../../errors.ts';
+import { ConfigError, DaemonStillRunningError } from '../../errors.ts';
 import { lookLocal } from '../with-local.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { statusLines } from '../status-lines.ts';
@@ -19,9 +19,11 @@ import type { SyncProgress } from '../../workers/sync-run.ts';
  */
 const DAEMON_V8_FLAGS = ['--optimize-for-size', '--max-semi-space-size=1'];
 
-export async function startCommand(opts: GlobalOptions & { envFile?: string }): Promise<void> {
-  // The service's secrets (service/unit.ts): loaded before the settings read them; a missing file is no secrets.
-  if (opts.envFile && existsSync(opts.envFile)) process.loadEnvFile(opts.envFile);
+export async function startCommand(opts: GlobalOptions & { secretsFile?: string; envFile?: string }): Promise<void> {
+  // The service's secrets (service/unit.ts): loaded before the settings read them; a missing file
+  // is no secrets, which the check below names if the remote needs them.
+  const secretsFile = opts.secretsFile ?? opts.envFile;
+  if (secretsFile && existsSync(secretsFile)) process.loadEnvFile(secretsFile);
   if (!process.execArgv.includes(DAEMON_V8_FLAGS[0]!) && typeof process.execve === 'function') {
     try {
       process.execve(process.execPath, [process.execPath, ...process.execArgv, ...DAEMON_V8_FLAGS, ...process.argv.slice(1)], process.env);
@@ -30,6 +32,16 @@ export async function startCommand(opts: GlobalOptions & { envFile?: string }): 
     }
   }
   const settings = loadSettings({ configPath: opts.config });
+  // A daemon that could never reach its remote would look healthy while nothing syncs.
+  const { checkRemoteSecrets } = await import('../../remote/index.ts');
+  try {
+    checkRemoteSecrets(settings);
+  } catch (err) {
+    if (secretsFile && !existsSync(secretsFile) && err instanceof ConfigError) {
+      throw new ConfigError(`${err.message}. The secrets file ${secretsFile} does not exist: \`ccm-sync service install\` writes it from the variables exported where it runs`);
+    }
+    throw err;
+  }
   ensureHome({ dir: settings.paths.home, source: settings.paths.homeSource });
   const { startDaemon } = await import('../../daemon/daemon.ts');
   const daemon = await startDaemon(settings, { onProgress: process.stderr.isTTY ? await drainBar() : undefined });

@@ -4,6 +4,7 @@ import { removeService, runAll, serviceFiles, unitState, writeService, type Scop
 import { emit, type GlobalOptions } from '../output.ts';
 import { lookLocal } from '../with-local.ts';
 import { processAlive } from '../../monitor/status.ts';
+import { messageOf } from '../../errors.ts';
 
 export interface ServiceOptions extends GlobalOptions {
   system?: boolean;
@@ -20,6 +21,17 @@ function files(o: ServiceOptions): ServiceFiles {
   return serviceFiles(loadSettings({ configPath: o.config }), { scope: scope(o), name: o.name });
 }
 
+/** What the service's daemon would refuse to start for: the remote's variables, as exported here. */
+async function secretsProblem(o: ServiceOptions): Promise<string | undefined> {
+  const { checkRemoteSecrets } = await import('../../remote/index.ts');
+  try {
+    checkRemoteSecrets(loadSettings({ configPath: o.config }));
+    return undefined;
+  } catch (err) {
+    return `${messageOf(err)}. The service's daemon will not start without it: export it here and run \`ccm-sync service install\` again (it is written to the service's secrets file), or add it to that file and restart the service`;
+  }
+}
+
 /** Where systemctl --user cannot be reached, what makes it reachable. */
 function userSessionHint(f: ServiceFiles): string {
   if (f.platform !== 'systemd' || f.scope !== 'user') return '';
@@ -28,9 +40,11 @@ function userSessionHint(f: ServiceFiles): string {
 
 export async function serviceInstallCommand(o: ServiceOptions): Promise<void> {
   const f = files(o);
-  const plan = { platform: f.platform, scope: f.scope, unit: f.unit.path, env_file: f.env.path, env_keys: f.env.keys, start: f.start.map(cmdLine) };
+  const problem = await secretsProblem(o);
+  const plan = { platform: f.platform, scope: f.scope, unit: f.unit.path, env_file: f.env.path, env_keys: f.env.keys, start: f.start.map(cmdLine), ...(problem ? { warnings: [problem] } : {}) };
+  const warning = problem ? [`warning: ${problem}`] : [];
   if (o.dryRun) {
-    emit(o, { ...plan, dry_run: true, unit_text: f.unit.text }, () => `# ${f.unit.path}\n${f.unit.text}\n# ${f.env.path} (0600): ${f.env.keys.join(', ') || 'no secrets set in this environment'}\n# then: ${f.start.map(cmdLine).join(' && ')}\n(dry run: nothing written)`);
+    emit(o, { ...plan, dry_run: true, unit_text: f.unit.text }, () => [`# ${f.unit.path}\n${f.unit.text}\n# ${f.env.path} (0600): ${f.env.keys.join(', ') || 'no secrets set in this environment'}\n# then: ${f.start.map(cmdLine).join(' && ')}\n(dry run: nothing written)`, ...warning].join('\n'));
     return;
   }
   writeService(f);
@@ -39,6 +53,7 @@ export async function serviceInstallCommand(o: ServiceOptions): Promise<void> {
     `wrote ${f.unit.path}`,
     `wrote ${f.env.path} (0600): ${f.env.keys.length ? f.env.keys.join(', ') : 'no remote secrets were set here; add them there, then restart the service'}`,
     failed === undefined ? `started: ${f.start.map(cmdLine).join(' && ')}` : `not started (${failed}). Start it with:\n  ${f.start.map(cmdLine).join('\n  ')}${userSessionHint(f)}`,
+    ...warning,
   ].join('\n'));
 }
 
