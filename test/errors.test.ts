@@ -80,15 +80,18 @@ describe('remote URLs and connections', () => {
     }
   });
 
-  it('refuses a Supabase URL that is not http(s), exit 2', async () => {
-    const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: 'ftp://example.com', SUPABASE_PUBLISHABLE_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
-    try {
-      await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: sb.env });
-      const r = await runCli(['sync', 'now'], { env: sb.env });
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/SUPABASE_URL must be an http\(s\) URL, not ftp:/);
-    } finally {
-      sb.cleanup();
+  it('refuses a Supabase URL that is not http(s), or that holds a password, exit 2', async () => {
+    for (const [url, why] of [['ftp://example.com', /SUPABASE_URL must be an http\(s\) URL, not ftp:/], ['http://user:pa55word@127.0.0.1:1', /SUPABASE_URL must not hold a user name or password/]] as const) {
+      const sb = makeEnv({ remote: { kind: 'supabase' } }, { SUPABASE_URL: url, SUPABASE_PUBLISHABLE_KEY: 'anon-key-1234', CCM_SYNC_ACCESS_TOKEN: 'token-1234' });
+      try {
+        await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: sb.env });
+        const r = await runCli(['sync', 'now'], { env: sb.env });
+        expect(r.code, url).toBe(2);
+        expect(r.stderr).toMatch(why);
+        expect(r.stderr).not.toContain('pa55word');
+      } finally {
+        sb.cleanup();
+      }
     }
   });
 
