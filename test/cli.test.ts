@@ -104,6 +104,11 @@ describe('ccm-sync CLI', () => {
       r = await runCli(['enqueue', '--op', 'UPDATE', '--table', 'tasks', '--id', '1', '--data', '{}'], { env: bad.env });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/\(5 problems\)/);
+      // A section that is not a mapping is refused too; it was taken for the defaults.
+      writeFileSync(bad.configPath, 'sync: aggressive\n');
+      r = await runCli(['config', 'show'], { env: bad.env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/sync: expected a mapping of settings, such as "sync: \{mode: aggressive\}", got "aggressive"/);
       writeFileSync(bad.configPath, 'system:\n  id: a\n bad: [1,\n');
       r = await runCli(['sync', 'status'], { env: bad.env });
       expect(r.code).toBe(2);

@@ -223,6 +223,9 @@ function validate(configFile: string, text: string | undefined, overrides: Recor
   let raw: Tree = text === undefined ? {} : parseTree(text, configFile, 'config file');
   if (overrides) raw = deepMerge(raw, overrides);
   const problems: string[] = [];
+  if (raw.sync !== undefined && raw.sync !== null && !isTree(raw.sync)) {
+    problems.push(`sync: expected a mapping of settings, such as "sync: {mode: aggressive}", got ${JSON.stringify(raw.sync)}`);
+  }
   const sync = isTree(raw.sync) ? raw.sync : {};
   let mode = sync.mode ?? 'adaptive';
   if (typeof mode !== 'string' || !MODES.includes(mode)) {
