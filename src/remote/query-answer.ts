@@ -37,7 +37,9 @@ export async function readOnlyAnswer(kind: RemoteKind, fn: () => Promise<QueryAn
     return await fn();
   } catch (err) {
     const facts = factsOf(err);
-    if (facts.sqlstate && !facts.networkCode && !isTransientSqlState(facts.sqlstate)) {
+    // Login and database errors (28, 3D) are the connection's, not the statement's.
+    const connecting = facts.sqlstate !== undefined && ['28', '3D'].includes(facts.sqlstate.slice(0, 2));
+    if (facts.sqlstate && !facts.networkCode && !connecting && !isTransientSqlState(facts.sqlstate)) {
       const readOnly = facts.sqlstate === '25006' ? ' (remote query is read-only)' : '';
       throw new InputError(`the remote refused the query: ${facts.message}${readOnly}`);
     }
