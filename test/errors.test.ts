@@ -188,7 +188,8 @@ describe('remote query', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/relation "no_such_table" does not exist/);
     // A login the server refuses is the connection's failure, not the statement's (exit 1, not 2).
-    const login = await runCli(['remote', 'query', 'select 1'], { env: { ...env.env, CCM_SYNC_DATABASE_URL: db.url.replace('postgres://postgres@', 'postgres://no_such_role@') } });
+    const stranger = Object.assign(new URL(db.url), { username: 'no_such_role' }).href;
+    const login = await runCli(['remote', 'query', 'select 1'], { env: { ...env.env, CCM_SYNC_DATABASE_URL: stranger } });
     expect(login.code, login.stderr).toBe(1);
     expect(login.stderr).toMatch(/refused the login \(28000\).*check the user and password in CCM_SYNC_DATABASE_URL/);
   });
