@@ -86,6 +86,9 @@ export interface Heartbeat {
   last_sync_at: string | null;
   /** When the supabase token this system syncs with expires (null: unknown, or another remote). */
   token_expires_at?: string | null;
+  /** The installation that sent it (src/remote/identity.ts), and its host's name. */
+  instance?: string;
+  host?: string;
   at: string;
 }
 

@@ -148,6 +148,9 @@ common(sync.command('health'))
   .description('per-day table: Date | Syncs | Operations | Avg Duration | Failures, newest first')
   .option('--days <n>', 'how many days back', positiveInt('--days'), 7)
   .action(async (_o, cmd: Command) => (await import('./commands/sync.ts')).syncHealthCommand(opts(cmd)));
+common(sync.command('takeover'))
+  .description('take this machine\'s system id over from the other installation the remote names (after a reinstall, or when this machine replaces that one); syncs refuse to upload while another installation holds the id')
+  .action(async (_o, cmd: Command) => (await import('./commands/takeover.ts')).syncTakeoverCommand(opts(cmd)));
 common(sync.command('retry-failed'))
   .description('move every failed operation back to pending with a fresh retry budget (same as `failed retry --all`)')
   .action(async (_o, cmd: Command) => (await import('./commands/failed.ts')).failedRetryCommand([], { ...opts(cmd), all: true }));

@@ -1,8 +1,11 @@
 /**
  * What a system says about itself to the remote with every batch it uploads (and at least hourly,
  * from the daemon): its type and version, backlog and dead letters, connection state, the
- * alert rules firing, and when it last synced. The fleet view (`ccm-sync fleet`) reads these rows.
+ * alert rules firing, when it last synced, and which installation it is (src/remote/identity.ts).
+ * The fleet view (`ccm-sync fleet`) reads these rows.
  */
+import { hostname } from 'node:os';
+import { installationOf } from '../remote/identity.ts';
 import { AlertState } from '../store/alert-state.ts';
 import { VERSION } from '../version.ts';
 import type { Settings } from '../config/load.ts';
@@ -19,6 +22,8 @@ export function heartbeatOf(local: Local, settings: Pick<Settings, 'system'>): H
     alerts: new AlertState(local.db).firing().map((a) => a.rule),
     last_sync_at: local.state.get('last_success')?.at ?? null,
     token_expires_at: local.state.get('token')?.expires_at ?? null,
+    instance: installationOf(local.state, new Date(local.clock.now()).toISOString()).instance,
+    host: hostname(),
     at: new Date(local.clock.now()).toISOString(),
   };
 }

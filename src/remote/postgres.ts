@@ -170,6 +170,11 @@ export class PostgresTransport implements Transport, SqlRunner {
     }
   }
 
+  async ownHeartbeat(signal?: AbortSignal): Promise<unknown> {
+    const [row] = await this.asSystem<{ r: unknown }>(`(select s.heartbeat from ${this.schema}.ccm_sync_systems s where s.system_id = $1) as r`, [this.opts.systemId], signal);
+    return row?.r ?? null;
+  }
+
   async verify(items: readonly VerifyItem[]): Promise<Verification> {
     const rows = await this.asSystem<{ r: Verification }>(`${this.schema}.ccm_verify_ops($1::jsonb) as r`, [JSON.stringify(items)]);
     return rows[0]?.r ?? { missing: [], pruned: [] };

@@ -44,11 +44,13 @@ export function networkCause(details: string | undefined, message: string): { co
 }
 
 /**
- * The one supabase-js call we make. The schema is a setting, not a generated type, so the client
- * is seen through this shape rather than SupabaseClient's schema-typed generics.
+ * The supabase-js calls we make: functions, and one read of this system's own row. The schema is a
+ * setting, not a generated type, so the client is seen through this shape rather than
+ * SupabaseClient's schema-typed generics.
  */
 interface RpcClient {
   rpc(fn: string, args: Record<string, unknown>): { abortSignal(signal: AbortSignal): PromiseLike<unknown> };
+  from(table: string): { select(columns: string): { abortSignal(signal: AbortSignal): PromiseLike<unknown> } };
 }
 
 export class SupabaseTransport implements Transport {
@@ -66,12 +68,17 @@ export class SupabaseTransport implements Transport {
     }) as unknown as RpcClient;
   }
 
-  private async call(fn: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+  private call(fn: string, args: Record<string, unknown>, signal?: AbortSignal): Promise<unknown> {
+    return this.answer((s) => this.client.rpc(fn, args).abortSignal(s), signal);
+  }
+
+  /** One request of supabase-js (`make`), with our timeout; its data, or the failure sorted. */
+  private async answer(make: (signal: AbortSignal) => PromiseLike<unknown>, signal?: AbortSignal): Promise<unknown> {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let answer: RpcAnswer;
     try {
-      answer = (await this.client.rpc(fn, args).abortSignal(combined)) as RpcAnswer;
+      answer = (await make(combined)) as RpcAnswer;
     } catch (err) {
       const cause = networkCause(undefined, (err as Error).message);
       throw classifyFailure(this.kind, { message: cause.line, networkCode: cause.code, timedOut: timeout.aborted });
@@ -116,6 +123,12 @@ export class SupabaseTransport implements Transport {
       if ((err as { sqlstate?: string }).sqlstate === 'PGRST202') return checkInfo(this.kind, null);
       throw err;
     }
+  }
+
+  async ownHeartbeat(signal?: AbortSignal): Promise<unknown> {
+    // Row-level security shows this system's token its own row only.
+    const rows = (await this.answer((s) => this.client.from('ccm_sync_systems').select('heartbeat').abortSignal(s), signal)) as { heartbeat: unknown }[] | null;
+    return rows?.[0]?.heartbeat ?? null;
   }
 
   async verify(items: readonly VerifyItem[]): Promise<Verification> {

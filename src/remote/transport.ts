@@ -57,6 +57,12 @@ export interface Transport {
   othersVisible(signal?: AbortSignal): Promise<number>;
   /** What the remote speaks: {schema}. Throws RemoteRejectedError when it predates ccm_sync_info. */
   info(signal?: AbortSignal): Promise<{ schema: number }>;
+  /**
+   * The heartbeat this system's row on the remote holds (null: none yet), as this system may read
+   * it: which installation last synced as this system (./identity.ts). The embedded remote, which
+   * holds one home only, has none.
+   */
+  ownHeartbeat?(signal?: AbortSignal): Promise<unknown>;
   /** Which of these operations the remote ledger does not hold. */
   verify(items: readonly VerifyItem[]): Promise<Verification>;
   /** One statement in a read-only transaction (embedded and postgres; `ccm-sync remote query`). */

@@ -1,7 +1,8 @@
 /**
  * Stage 5, remote (the upload), as a sync run does it: one batch_sync call per batch, in its envelope (the
  * settled watermark, a ledger-prune request when one is due, the heartbeat), checking once per
- * transport that the remote speaks this ccm-sync's schema.
+ * transport that the remote speaks this ccm-sync's schema, and that no other installation syncs as
+ * this system (./identity.ts).
  *
  * A batch the remote cancels for its statement timeout (57014) is split in two and each half is
  * sent again, down to a single operation, which is then answered `rejected` with code CCM02 (a
@@ -13,6 +14,7 @@
  * building, sending and reading it was a fifth of the remote's time per batch.
  */
 import type { Clock } from '../clock.ts';
+import { checkInstallation, type Installation } from './identity.ts';
 import { COMPACT_ANSWERS_SCHEMA, type Transport } from './transport.ts';
 import type { Batch, Heartbeat, RemoteResult, WireOperation } from '../types.ts';
 
@@ -30,7 +32,8 @@ export interface Uploader {
 /** The schema each transport's remote speaks, asked once per transport (ccm_sync_info). */
 const schemas = new WeakMap<Transport, number>();
 
-export function uploader(transport: Transport, systemId: string, clock: Clock): Uploader {
+/** `me`: this installation; before the first upload the remote's row must not name another (./identity.ts). */
+export function uploader(transport: Transport, systemId: string, clock: Clock, me?: Installation): Uploader {
   const send = async (ops: readonly WireOperation[], envelope: Envelope, signal?: AbortSignal): Promise<RemoteResult[]> => {
     const batch: Batch = { system_id: systemId, sync_timestamp: new Date(clock.now()).toISOString(), operations: [...ops], ...envelope };
     if (schemas.get(transport)! >= COMPACT_ANSWERS_SCHEMA) batch.answers = 'compact';
@@ -56,6 +59,7 @@ export function uploader(transport: Transport, systemId: string, clock: Clock): 
   return {
     async upload(ops, envelope, signal) {
       if (!schemas.has(transport)) schemas.set(transport, (await transport.info(signal)).schema);
+      if (me) await checkInstallation(transport, systemId, me, clock.now(), signal);
       return send(ops, envelope, signal);
     },
   };

@@ -101,4 +101,11 @@ export const MIGRATIONS_SINCE_5: readonly string[] = [
   `
   DROP INDEX IF EXISTS idx_sync_queue_pending;
   `,
+  // 9: this installation's id (src/remote/identity.ts), made with the database so that every copy
+  // of it (a backup restored) carries it, and sent with every heartbeat.
+  `
+  INSERT OR IGNORE INTO sync_state (key, value, updated_at)
+    VALUES ('installation', json_object('instance', lower(hex(randomblob(16))), 'created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+  `,
 ];

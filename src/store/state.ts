@@ -30,6 +30,10 @@ export interface StateKeys {
   token: { source: string; expires_at: string | null };
   /** The daemon could not record the hook spool (the events stay spooled); cleared once it can. */
   hook_intake: { error: string; at: string };
+  /** This installation (a local database and its copies): made once, sent with every heartbeat (src/remote/identity.ts). */
+  installation: { instance: string; created_at: string };
+  /** `sync takeover`: the other installation whose system id this one may take over. */
+  installation_takeover: { instance: string; host: string | null; at: string };
   /** The last time a coding-agent transcript could not be read (its usage is missing from summaries). */
   transcript_problem: { error: string; at: string };
 }

@@ -32,6 +32,7 @@ import { settleLocally, settleResults, type SettleCounts } from '../settle/settl
 import { packageIsolating } from '../package/page.ts';
 import { countIn, emptyResult, finish } from '../settle/run-outcome.ts';
 import { uploader, type Envelope } from '../remote/upload.ts';
+import { installationOf } from '../remote/identity.ts';
 import type { Outbox, PendingRow } from '../store/outbox.ts';
 import type { SyncContext, SyncRunOptions } from './sync-context.ts';
 import type { RemoteResult, SyncJobPayload, SyncResult } from '../types.ts';
@@ -99,7 +100,7 @@ class SyncRun {
     this.hookUploads = new Set(this.o.hookUploads ?? []);
     this.selectiveRun = job.limits?.selective === true || this.total >= this.o.selective.backlog_operations;
     this.selective = this.selectiveRun;
-    this.up = uploader(ctx.transport, this.o.systemId, ctx.clock);
+    this.up = uploader(ctx.transport, this.o.systemId, ctx.clock, installationOf(ctx.state, new Date(ctx.clock.now()).toISOString()));
   }
 
   async run(): Promise<SyncResult> {

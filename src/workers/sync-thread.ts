@@ -21,6 +21,7 @@ import { openTransport } from '../remote/index.ts';
 import { pruneHistory, type PruneResult } from '../retention.ts';
 import { runSync, type SyncProgress } from './sync-run.ts';
 import { uploader } from '../remote/upload.ts';
+import { installationOf } from '../remote/identity.ts';
 import type { Settings } from '../config/load.ts';
 import type { QueryAnswer, Transport, Verification, VerifyItem } from '../remote/transport.ts';
 import type { SyncJobPayload, SyncResult } from '../types.ts';
@@ -243,7 +244,7 @@ export function serveSyncWorker(port: Port, settings: Settings): void {
       }
       case 'heartbeat': {
         const t = await getTransport();
-        await uploader(t, settings.system.id, local.clock).upload([], { heartbeat: heartbeatOf(local, settings), settled_through: local.outbox.settledThrough() });
+        await uploader(t, settings.system.id, local.clock, installationOf(local.state)).upload([], { heartbeat: heartbeatOf(local, settings), settled_through: local.outbox.settledThrough() });
         return undefined;
       }
       case 'abort':
