@@ -245,6 +245,29 @@ describe('remote query', () => {
   });
 });
 
+describe('TLS to the database', () => {
+  pgTest('sslmode=require keeps node-postgres\'s meaning (verify-full) without its warning on every start, and a refusal says what to change', async ({ db }) => {
+    const tls = makeEnv({ remote: { kind: 'postgres' } }, { CCM_SYNC_DATABASE_URL: `${Object.assign(new URL(db.url), { password: 'hunter2-secret' }).href}?sslmode=require` });
+    try {
+      await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 't', '--data', '{}'], { env: tls.env });
+      const r = await runCli(['sync', 'now'], { env: tls.env });
+      // This server has SSL off: a connection that cannot be made the same way every time, not an outage.
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/does not support SSL connections; remove sslmode from CCM_SYNC_DATABASE_URL/);
+      expect(r.stderr).not.toMatch(/SECURITY WARNING|hunter2-secret/);
+    } finally {
+      tls.cleanup();
+    }
+  });
+
+  it('takes a certificate the client does not trust for a setting to change, naming sslrootcert', () => {
+    const untrusted = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    const err = classifyFailure('postgres', pgFacts(untrusted));
+    expect(err).toBeInstanceOf(RemoteRejectedError);
+    expect(err.message).toMatch(/TLS certificate is not trusted \(SELF_SIGNED_CERT_IN_CHAIN.*sslrootcert=.*sslmode=verify-full/);
+  });
+});
+
 describe('sorting a failed call', () => {
   // A socket the server closed mid-write fails with EPIPE: five capital letters, like a SQLSTATE.
   // Read as one, it was a permanent refusal, and a daemon whose Postgres restarted stopped syncing.

@@ -13,6 +13,7 @@ import { checkInfo, classifyFailure, isSqlState, type Transport, type Verificati
 import { checkResults } from './answers.ts';
 import { answerOf, readOnlyAnswer, type QueryAnswer } from './query-answer.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
+import { pgConnectionString } from './urls.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
 export interface PostgresOptions {
@@ -73,7 +74,7 @@ export class PostgresTransport implements Transport, SqlRunner {
 
   private newPool(max: number, pipeline: boolean): pg.Pool {
     const pool = new pg.Pool({
-      connectionString: this.opts.connectionString,
+      connectionString: pgConnectionString(this.opts.connectionString),
       max,
       // The begin / role / call / commit of one call go out together (see asSystem).
       pipeline,

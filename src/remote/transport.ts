@@ -125,6 +125,20 @@ function poolerRefusal(where: string, f: FailureFacts): RemoteUnavailableError |
   return undefined;
 }
 
+/**
+ * A TLS connection that cannot be made: the same every time, so not an outage. Supabase's
+ * databases present a certificate of Supabase's own CA, which Node does not trust by itself.
+ */
+function tlsRefusal(where: string, f: FailureFacts): RemoteRejectedError | undefined {
+  if (f.networkCode && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/.test(f.networkCode)) {
+    return new RemoteRejectedError(`${where}: the server's TLS certificate is not trusted (${f.networkCode}: ${f.message}). For a Supabase database, download its CA certificate (Database Settings → SSL Configuration) and add sslrootcert=<the file's path> to CCM_SYNC_DATABASE_URL, with sslmode=verify-full`);
+  }
+  if (/does not support SSL/i.test(f.message)) {
+    return new RemoteRejectedError(`${where}: ${f.message}; remove sslmode from CCM_SYNC_DATABASE_URL, or turn SSL on at the server`);
+  }
+  return undefined;
+}
+
 const WAITING = 'syncs wait meanwhile, and nothing is dropped';
 
 /** A 401 or 403 over HTTP, by what PostgREST or the API gateway said, and what to do about it. */
@@ -147,6 +161,8 @@ function classify(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | R
   const refused = poolerRefusal(where, f);
   if (refused) return refused;
   if (f.networkCode === 'ECONNREFUSED') return new RemoteUnavailableError(`${where} refused the connection (ECONNREFUSED): nothing listens at its address; is it running, and is the URL right?`);
+  const tls = tlsRefusal(where, f);
+  if (tls) return tls;
   if (f.sqlstate === '57014') return new RemoteUnavailableError(`${where} cancelled the statement (57014, statement timeout): ${f.message}`);
   if (f.timedOut) return new RemoteUnavailableError(`${where} timed out: ${f.message}`);
   if (f.networkCode && NETWORK_CODES.has(f.networkCode)) return new RemoteUnavailableError(`${where} unreachable (${f.networkCode}): ${f.message}`);

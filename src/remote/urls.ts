@@ -24,6 +24,19 @@ export function checkDatabaseUrl(value: string | undefined): string {
   return value;
 }
 
+/**
+ * The URL node-postgres is given. It takes sslmode=require and prefer as verify-full (the server's
+ * certificate checked, as libpq's verify-full does) and warns so on stderr at every start; saying
+ * verify-full keeps that meaning, which its next major version would weaken, without the warning.
+ */
+export function pgConnectionString(value: string): string {
+  const url = new URL(value);
+  const mode = url.searchParams.get('sslmode');
+  if (mode !== 'require' && mode !== 'prefer') return value;
+  url.searchParams.set('sslmode', 'verify-full');
+  return url.href;
+}
+
 export function checkSupabaseUrl(value: string): string {
   const expected = 'https://<project-ref>.supabase.co';
   const url = parse('SUPABASE_URL', value, expected);
