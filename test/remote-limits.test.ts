@@ -184,6 +184,21 @@ describe('tables in their own schema (remote.schema)', () => {
       } finally {
         env.cleanup();
       }
+      // What arrived, as the README shows it, says where the tables are; a schema not migrated says to migrate.
+      for (const [schema, args, why] of [
+        ['ccm_app', ['remote', 'query', 'select id from tasks'], /relation "tasks" does not exist; the synced tables are in schema ccm_app \(remote\.schema\): write ccm_app\.tasks/],
+        ['not_migrated', ['sync', 'now'], /schema "not_migrated" does not exist.*ccm-sync remote migrate/],
+      ] as const) {
+        const look = makeEnv({ remote: { kind: 'postgres', schema } }, { CCM_SYNC_DATABASE_URL: sdb.url });
+        try {
+          await runCli(['enqueue', '--op', 'INSERT', '--table', 'tasks', '--id', 'q', '--data', '{}'], { env: look.env });
+          const r = await runCli([...args], { env: look.env });
+          expect(r.code, r.stderr).not.toBe(0);
+          expect(r.stderr).toMatch(why);
+        } finally {
+          look.cleanup();
+        }
+      }
     } finally {
       await rest.close();
       await sdb.drop();

@@ -170,7 +170,7 @@ function classify(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | R
   if (f.httpStatus !== undefined && (f.httpStatus === 0 || f.httpStatus >= 500 || f.httpStatus === 408 || f.httpStatus === 429)) {
     return new RemoteUnavailableError(`${where} answered HTTP ${f.httpStatus}: ${f.message}`);
   }
-  if (f.sqlstate === '42883' || f.sqlstate === 'PGRST202' || f.sqlstate === '42P01') {
+  if (f.sqlstate === '42883' || f.sqlstate === 'PGRST202' || f.sqlstate === '42P01' || f.sqlstate === '3F000') {
     return new RemoteRejectedError(`${where} has no ccm-sync schema (${f.message}); apply supabase/migrations (\`ccm-sync remote migrate\` for postgres/embedded)`);
   }
   if (f.sqlstate === '42501') return new RemoteRejectedError(`${where} refused the caller: ${f.message}`);

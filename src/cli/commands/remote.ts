@@ -1,6 +1,6 @@
 /** `ccm-sync remote migrate|sql|query|token`: the remote database, seen and prepared from here. */
 import { accessSync, constants, existsSync } from 'node:fs';
-import { ConfigError, DaemonUnreachableError, InputError } from '../../errors.ts';
+import { ConfigError, DaemonUnreachableError, InputError, messageOf } from '../../errors.ts';
 import { answerRows } from '../../remote/query-answer.ts';
 import type { QueryAnswer } from '../../remote/transport.ts';
 import { loadSettings, type Settings } from '../../config/load.ts';
@@ -91,7 +91,14 @@ export async function remoteQueryCommand(sql: string, opts: GlobalOptions & { ti
   if (!daemonAnswer && settings.remote.kind === 'embedded' && !existsSync(`${settings.paths.embedded}/PG_VERSION`)) {
     throw new InputError(`there is no embedded remote at ${settings.paths.embedded} yet: nothing has been synced from this home (${settings.paths.home}); run \`ccm-sync sync now\` first`);
   }
-  const answer = daemonAnswer ?? await directly(settings, sql, opts.timeout * 1000);
+  const answer = daemonAnswer ?? await directly(settings, sql, opts.timeout * 1000).catch((err: unknown) => {
+    // With remote.schema set, the synced tables are not on the search path.
+    const missing = /relation "([^".]+)" does not exist/.exec(messageOf(err))?.[1];
+    if (missing && settings.remote.schema !== 'public' && InputError.is(err)) {
+      throw new InputError(`${messageOf(err)}; the synced tables are in schema ${settings.remote.schema} (remote.schema): write ${settings.remote.schema}.${missing}`);
+    }
+    throw err;
+  });
   emit(opts, { columns: answer.columns, rows: answerRows(answer) }, () =>
     `${table(answer.columns, answer.rows.map((r) => r.map(cell)))}\n(${answer.rows.length} row${answer.rows.length === 1 ? '' : 's'})`);
 }
