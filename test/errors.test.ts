@@ -108,6 +108,11 @@ describe('remote URLs and connections', () => {
         expect(r.stderr).toMatch(/refused the connection \(ECONNREFUSED\)/);
         noStack(r.stderr);
       }
+      // fleet reads through supabase-js's query builder, which says HTTP 0 for a request never answered.
+      const fleet = await runCli(['fleet'], { env: { ...sb.env, SUPABASE_SECRET_KEY: 'sb_secret_1234567890' } });
+      expect(fleet.code).toBe(1);
+      expect(fleet.stderr).toMatch(/refused the connection \(ECONNREFUSED\)/);
+      expect(fleet.stderr).not.toMatch(/HTTP 0|sb_secret_1234567890/);
     } finally {
       sb.cleanup();
     }

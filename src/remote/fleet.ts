@@ -10,7 +10,7 @@ import path from 'node:path';
 import { ConfigError, RemoteRejectedError } from '../errors.ts';
 import { claimsOf, noticeOnce } from './credentials.ts';
 import { checkSchemaName, type SqlRunner } from './migrations.ts';
-import { classifyFailure } from './transport.ts';
+import { classifyFailure, networkCause } from './transport.ts';
 import { checkSupabaseUrl } from './urls.ts';
 import { openOwnerReader } from './reader.ts';
 import type { RemoteSettings } from './index.ts';
@@ -111,7 +111,7 @@ function everySystemKey(s: RemoteSettings): string {
 }
 
 /** What PostgREST answers a select with. */
-export type Answer = { data: unknown; error: { message: string; code?: string } | null; status: number };
+export type Answer = { data: unknown; error: { message: string; code?: string; details?: string } | null; status: number };
 
 /**
  * Runs one read on the Supabase project with the key that may read every system (the client is
@@ -133,6 +133,11 @@ export async function readEverySystem<Q>(s: RemoteSettings, read: (from: (table:
   }
   if (answer.error && (answer.status === 401 || answer.status === 403)) {
     throw new RemoteRejectedError(`the project refused ${s.secrets.secretKeyVar} (HTTP ${answer.status}: ${answer.error.message}); it must be this project's secret key (sb_secret_…, Project Settings → API Keys), not revoked`);
+  }
+  if (answer.error && answer.status === 0) {
+    // supabase-js reports a request that never got an answer as HTTP 0, the cause in details
+    const cause = networkCause(answer.error.details, answer.error.message);
+    throw classifyFailure('supabase', { message: cause.line, networkCode: cause.code });
   }
   if (answer.error) throw classifyFailure('supabase', { message: answer.error.message, sqlstate: answer.error.code, httpStatus: answer.status });
   return answer.data as unknown[];

@@ -13,7 +13,7 @@ import { createClient } from '@supabase/supabase-js';
 import { checkSchemaName } from './migrations.ts';
 import type { AccessToken } from './credentials.ts';
 import { checkSupabaseUrl } from './urls.ts';
-import { checkInfo, classifyFailure, type Transport, type Verification, type VerifyItem } from './transport.ts';
+import { checkInfo, classifyFailure, networkCause, type Transport, type Verification, type VerifyItem } from './transport.ts';
 import { checkResults } from './answers.ts';
 import type { Batch, RemoteResult } from '../types.ts';
 
@@ -31,16 +31,6 @@ interface RpcAnswer {
   data: unknown;
   error: { message: string; code?: string; details?: string } | null;
   status: number;
-}
-
-const NETWORK_CODE = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ECONNABORTED|UND_ERR_[A-Z_]+)\b/;
-
-/** The first line of a network failure's cause, and its code. */
-export function networkCause(details: string | undefined, message: string): { code: string; line: string } {
-  const text = details ?? message;
-  const code = NETWORK_CODE.exec(text)?.[1] ?? 'ECONNRESET';
-  const caused = /Caused by: ([^\n]+)/.exec(text)?.[1];
-  return { code, line: caused ?? message.split('\n')[0]! };
 }
 
 /**

@@ -139,6 +139,17 @@ function tlsRefusal(where: string, f: FailureFacts): RemoteRejectedError | undef
   return undefined;
 }
 
+/** A network failure as supabase-js (fetch) reports it. */
+const FETCH_NETWORK_CODE = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|ECONNABORTED|UND_ERR_[A-Z_]+)\b/;
+
+/** The first line of a network failure's cause, and its code. */
+export function networkCause(details: string | undefined, message: string): { code: string; line: string } {
+  const text = details ?? message;
+  const code = FETCH_NETWORK_CODE.exec(text)?.[1] ?? 'ECONNRESET';
+  const caused = /Caused by: ([^\n]+)/.exec(text)?.[1];
+  return { code, line: caused ?? message.split('\n')[0]! };
+}
+
 const WAITING = 'syncs wait meanwhile, and nothing is dropped';
 
 /** A 401 or 403 over HTTP, by what PostgREST or the API gateway said, and what to do about it. */

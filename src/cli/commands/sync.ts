@@ -61,8 +61,10 @@ function resultLine(r: SyncResult, via: string): string {
     r.operations_pending_retry && `${r.operations_pending_retry} to retry`,
     r.operations_failed && `${r.operations_failed} failed`,
   ].filter(Boolean).join(', ');
+  // "partial" with nothing synced reads as if some went through: say what happened.
+  const said = r.status === 'partial' && r.operations_synced === 0 ? 'nothing synced' : r.status;
   return [
-    `${r.status}: ${r.operations_synced} operations in ${r.duration_ms} ms, ${r.batches} batches, ${bytes(r.bytes_sent)} sent (${via})${extra ? `; ${extra}` : ''}${r.error ? `\nerror: ${r.error}` : ''}`,
+    `${said}: ${r.operations_synced} operations in ${r.duration_ms} ms, ${r.batches} batches, ${bytes(r.bytes_sent)} sent (${via})${extra ? `; ${extra}` : ''}${r.error ? `\nerror: ${r.error}` : ''}`,
     ...held,
   ].join('\n');
 }
