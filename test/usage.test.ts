@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadPricing, priceOf } from '../src/hooks/pricing.ts';
 import { describe, expect, it } from 'vitest';
 import { cleanRemote } from '../src/hooks/repo.ts';
 import { hashed } from '../src/package/hide-paths.ts';
@@ -215,5 +216,24 @@ describe('tokens and cost per task, from the transcripts', () => {
     expect(cleanRemote('/srv/git/app.git')).toBe('/srv/git/app');
     expect(cleanRemote('file:///srv/git/app.git/')).toBe('/srv/git/app');
     expect(cleanRemote('')).toBeNull();
+  });
+});
+
+describe('the price of a model', () => {
+  const table = loadPricing();
+  const input = (model: string) => priceOf(table, model)?.input;
+
+  it('is its version\'s, whatever date or provider suffix follows, and none for a version the table does not know', () => {
+    expect(input('claude-opus-4-20250514')).toBe(15);
+    expect(input('claude-opus-4-1-20250805')).toBe(15);
+    expect(input('claude-opus-4-5-20251101')).toBe(5);
+    expect(input('claude-opus-4@20250514')).toBe(15);
+    expect(input('us.anthropic.claude-sonnet-4-5-20250929-v1:0')).toBe(3);
+    expect(input('claude-sonnet-4-5-20250929[1m]')).toBe(3);
+    expect(input('claude-3-5-sonnet-latest')).toBe(3);
+    // Another version is not the family's first one: claude-opus-4 was taken for these at $15.
+    expect(input('claude-opus-4-8')).toBeUndefined();
+    expect(input('claude-opus-4-10-20270101')).toBeUndefined();
+    expect(input('claude-sonnet-5')).toBeUndefined();
   });
 });

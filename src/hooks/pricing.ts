@@ -44,11 +44,24 @@ export function loadPricing(overrideFile?: string): PriceTable {
   return table;
 }
 
-/** The price of a model: the longest key that starts its name ("anthropic." and "us." prefixes aside). */
+/**
+ * What may follow a key in a model's name that is still that model: a date (-20250514), a
+ * provider's suffix (@20250514 on Vertex, -v1:0 on Bedrock), a context tag ([1m]), or -latest.
+ * Anything else, -8 or -1-…, is another version, with a price of its own.
+ */
+const SAME_MODEL = /^(?:$|-\d{8}(?!\d)|@|:|\[|-v\d|-latest\b)/;
+
+/**
+ * The price of a model: the longest key its name starts with, followed by nothing or what
+ * SAME_MODEL allows ("anthropic." and "us." prefixes aside). claude-opus-4 prices
+ * claude-opus-4-20250514, not claude-opus-4-8: a version the table does not know is unpriced.
+ */
 export function priceOf(table: PriceTable, model: string): ModelPrice | undefined {
   const name = model.replace(/^(?:[a-z]{2}\.)?anthropic\./, '');
   let best: string | undefined;
-  for (const key of table.keys()) if (name.startsWith(key) && (!best || key.length > best.length)) best = key;
+  for (const key of table.keys()) {
+    if (name.startsWith(key) && SAME_MODEL.test(name.slice(key.length)) && (!best || key.length > best.length)) best = key;
+  }
   return best === undefined ? undefined : table.get(best);
 }
 

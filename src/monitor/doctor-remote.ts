@@ -26,7 +26,7 @@ const SKEW_FAIL_MS = 300_000;
 
 const MIGRATE_FIX = 'apply supabase/migrations: `ccm-sync remote migrate` (postgres, embedded) or `supabase db push`';
 /** The embedded remote is migrated by whichever process opens it: a daemon started before an upgrade still has the old one. */
-const RESTART_FIX = 'restart the daemon (`ccm-sync stop`, then `ccm-sync start`, or `ccm-sync service restart`): it migrates the embedded remote when it opens it';
+const RESTART_FIX = 'restart the daemon (`ccm-sync stop`, then `ccm-sync start`; as a service, `systemctl --user restart ccm-sync`): it migrates the embedded remote when it opens it';
 
 function failureFix(err: unknown): string {
   if (err instanceof CredentialRefusedError) return 'mint a token the remote accepts: ccm-sync remote token (README: Connecting a Supabase project)';

@@ -41,7 +41,7 @@ async function heldByDaemon(settings: Settings, opts: GlobalOptions): Promise<bo
     if (!reader.viaDaemon) return false;
     const schema = await schemaOf(reader, settings);
     if (schema < NEWEST_REMOTE_SCHEMA) {
-      throw new ConfigError(`the embedded remote is open in the running daemon (pid ${reader.viaDaemon}), which has it at schema ${schema}, older than this ccm-sync's ${NEWEST_REMOTE_SCHEMA}: restart the daemon (\`ccm-sync stop\`, then \`ccm-sync start\`, or \`ccm-sync service restart\`); it migrates the embedded remote when it opens it`);
+      throw new ConfigError(`the embedded remote is open in the running daemon (pid ${reader.viaDaemon}), which has it at schema ${schema}, older than this ccm-sync's ${NEWEST_REMOTE_SCHEMA}: restart the daemon (\`ccm-sync stop\`, then \`ccm-sync start\`; as a service, \`systemctl --user restart ccm-sync\`); it migrates the embedded remote when it opens it`);
     }
     emit(opts, { remote: 'embedded', applied: [], schema, via_daemon: reader.viaDaemon }, () => `remote schema is up to date (schema ${schema}; the embedded remote is open in the running daemon, pid ${reader.viaDaemon}, which migrated it when it opened it)`);
     return true;
