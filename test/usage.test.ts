@@ -184,7 +184,7 @@ describe('tokens and cost per task, from the transcripts', () => {
     const { env, main, spool, response } = home(db);
     try {
       const prices = path.join(env.dir, '.ccm-global', 'prices.yaml');
-      writeFileSync(prices, 'models:\n  claude-mystery: { input: 1, output: 2, cache_write: 0, cache_read: 0 }\n');
+      writeFileSync(prices, 'models:\n  claude-mystery-9: { input: 1, output: 2, cache_write: 0, cache_read: 0 }\n');
       writeFileSync(env.configPath, `system: { id: ${env.systemId} }\nlog_level: silent\napi: { port: 0 }\nremote: { kind: postgres }\nhooks: { pricing_file: prices.yaml }\n`);
       spool(0, { hook_event_name: 'UserPromptSubmit', prompt_id: 'q1' });
       appendFileSync(main, `${response(1, 'msg_q', 'claude-mystery-9', { input: 1_000_000, output: 500_000 })}\n`);
@@ -204,6 +204,11 @@ describe('tokens and cost per task, from the transcripts', () => {
       expect((await runCli(['sync', 'status'], { env: env.env })).stdout).toMatch(/a transcript could not be read at .*price table/);
       s = await summaries(db, env.systemId);
       expect(s.get('q2')).toMatchObject({ status: 'closed', total_events: 2, api_requests: 0 });
+      // A price table that is not there at all is a config error, before anything is read without it.
+      rmSync(prices);
+      const missing = await runCli(['sync', 'now'], { env: env.env });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toMatch(/hooks\.pricing_file: .*prices\.yaml does not exist/);
     } finally {
       env.cleanup();
     }

@@ -176,6 +176,10 @@ export function loadSettings(opts: LoadOptions = {}): Settings {
   const cfg = (opts.overrides ? undefined : readCache(cacheFile, key)) ?? validate(home.configFile, text, opts.overrides);
   const r = (p: string) => resolveInHome(home.dir, p);
   if (explicit && cfg.store.path === 'ccm.db') refuseSharedHome(home.configFile);
+  // Read at first use (not on the hook's path); missing, every task would go up with no cost and no tokens.
+  if (cfg.hooks.pricing_file && !fs.existsSync(r(cfg.hooks.pricing_file))) {
+    throw invalid(home.configFile, [`hooks.pricing_file: ${r(cfg.hooks.pricing_file)} does not exist; write it (the shape of config/pricing.yaml: models: {<model>: {input, output, cache_write, cache_read}}), or remove the key to use the shipped prices`]);
+  }
   // Only a home in use (it has a database) gets a cache: a command that only looks creates nothing.
   if (!opts.overrides && fs.existsSync(r(cfg.store.path))) writeCache(cacheFile, key, cfg, home.dir);
   const secrets = readSecrets(env);
