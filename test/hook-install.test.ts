@@ -239,8 +239,13 @@ describe('the daemon and hooks', () => {
       }
       const bad = await fetch(h.url, { method: 'POST', headers, body: '{"no_event": true}' });
       expect(bad.status).toBe(204); // never a notice in the agent's transcript; counted instead
+      // Not JSON at all: the same (it was a 400 that quoted the body back, and was not counted).
+      const garbage = await fetch(h.url, { method: 'POST', headers, body: 'garbage {secret-ish' });
+      expect(garbage.status).toBe(204);
+      expect(await garbage.text()).toBe('');
       const status = JSON.parse((await runCli(['sync', 'status', '--json'], { env: env.env })).stdout);
-      expect(status.hooks).toMatchObject({ last_event: 'SessionEnd', failures: 1 });
+      expect(status.hooks).toMatchObject({ last_event: 'SessionEnd', failures: 2 });
+      expect(status.hooks.last_failure).toMatchObject({ problem: expect.stringMatching(/malformed payload: 19 bytes that are not JSON/) });
       expect((await runCli(['sync', 'now'], { env: env.env })).code).toBe(0);
       expect(await db.query("select total_events, status from task_summaries where id = 'orch-9'")).toEqual([{ total_events: 6, status: 'closed' }]);
     } finally {

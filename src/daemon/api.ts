@@ -38,7 +38,7 @@ import type { ConnectionMonitor } from './connection.ts';
 import type { TriggerType } from '../types.ts';
 
 /** A route: the parsed JSON body and the request's headers in; the JSON answer out (undefined: 204, no body). */
-export type Handler = (body: unknown, headers: http.IncomingHttpHeaders) => Promise<unknown> | unknown;
+export type Handler = ((body: unknown, headers: http.IncomingHttpHeaders) => Promise<unknown> | unknown) & { takesMalformed?: boolean };
 
 export interface ApiRoutes {
   [route: string]: Handler;
@@ -56,6 +56,17 @@ class HttpError extends Error {
   }
 }
 
+/**
+ * A body that is not JSON. Refused with 400, by its size only (it may hold anything), except on a
+ * route marked `takesMalformed`, which answers it itself (the hook route logs it and says 204).
+ */
+export class MalformedBody {
+  readonly bytes: number;
+  constructor(bytes: number) {
+    this.bytes = bytes;
+  }
+}
+
 async function readBody(req: http.IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -68,8 +79,8 @@ async function readBody(req: http.IncomingMessage): Promise<unknown> {
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, `malformed JSON: ${messageOf(err)}`);
+  } catch {
+    return new MalformedBody(Buffer.byteLength(text));
   }
 }
 
@@ -141,6 +152,7 @@ async function answer(req: http.IncomingMessage, res: http.ServerResponse, token
       return;
     }
     const body = req.method === 'POST' ? await readBody(req) : undefined;
+    if (body instanceof MalformedBody && !handler.takesMalformed) throw new HttpError(400, `malformed JSON: ${body.bytes} bytes that are not JSON`);
     const out = await handler(body, req.headers);
     if (out === undefined) res.writeHead(204, timing()).end();
     else send(200, out);

@@ -6,6 +6,7 @@
  * starts a sync as any third error does.
  */
 import { watch, type FSWatcher } from 'node:fs';
+import type http from 'node:http';
 import type { Logger } from '../log.ts';
 import { InputError, messageOf } from '../errors.ts';
 import { PayloadError } from '../hooks/claude.ts';
@@ -15,7 +16,7 @@ import { drainSpool } from '../hooks/spool-drain.ts';
 import { spoolDir, spoolPayload } from '../hooks/spool.ts';
 import { makePrivateDir } from '../config/home.ts';
 import type { Local } from '../local.ts';
-import type { ApiRoutes } from './api.ts';
+import { MalformedBody, type ApiRoutes } from './api.ts';
 
 export interface HookIntake {
   /** Records what the spool holds now. */
@@ -93,11 +94,15 @@ function hookRoutes(home: string, dir: string, sink: Local & { onTranscriptProbl
     // Claude Code's http hook: the payload is the body. The answer is 204 and empty, always:
     // Claude Code reads a JSON answer as a decision, and any error as a notice in the transcript.
     // An event the database cannot take now is spooled, as the command hook would have done.
-    'POST /api/hooks/claude': (body, headers) => {
+    'POST /api/hooks/claude': Object.assign((body: unknown, headers: http.IncomingHttpHeaders) => {
       const header = headers['x-ccm-task-id'];
       const taskEnv = typeof header === 'string' && header !== '' ? header : undefined;
       const now = sink.clock.now();
       const fail = (problem: string) => logHookFailure(hookLogFile(home), { at: new Date(now).toISOString(), problem: `http hook: ${problem.split('\n')[0]}` });
+      if (body instanceof MalformedBody) {
+        fail(`malformed payload: ${body.bytes} bytes that are not JSON`);
+        return undefined;
+      }
       try {
         ingestClaudeHook(sink, body as Record<string, unknown>, taskEnv, now);
         recorded();
@@ -113,6 +118,6 @@ function hookRoutes(home: string, dir: string, sink: Local & { onTranscriptProbl
         }
       }
       return undefined;
-    },
+    }, { takesMalformed: true }),
   };
 }
