@@ -90,6 +90,14 @@ describe('daemon triggers', () => {
     await until(() => triggers().includes('manual'), 'the manual sync in sync_metrics');
   });
 
+  it('drains through the daemon at the batch size the CLI asks for', async () => {
+    daemon.local.recorder.record(Array.from({ length: 30 }, (_, i) => ({ operation: 'INSERT' as const, table_name: 'supervisory_reports', record_id: `d${i}`, record_data: { summary: 'drain' }, priority: 'low' as const })));
+    const r = await runCli(['sync', 'drain', '--batch-size', '10', '--json'], { env: env.env });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ via: expect.stringMatching(/daemon pid/), operations_synced: 30, details: { batches: 3 } });
+  });
+
   pgTest('serves the local API behind the token, on 127.0.0.1 only', async ({ db }) => {
     expect((statSync(env.settings.paths.tokenFile).mode & 0o777).toString(8)).toBe('600');
     expect((await api('GET', '/api/sync/status', undefined, 'wrong')).status).toBe(401);

@@ -10,7 +10,7 @@
  * The routes (`apiRoutes`, at the end of this file):
  *
  *   POST /api/sync/now        run a sync now; answers the design's result
- *   POST /api/sync/drain      sync until nothing eligible is pending
+ *   POST /api/sync/drain {batch_size?}   sync until nothing eligible is pending
  *   GET  /api/sync/status     the status object (same as `ccm-sync sync status --json`)
  *   POST /api/operations      record one operation, an array, or {operations: [...]}
  *   POST /api/sync/retry-failed   every dead letter back to pending
@@ -187,9 +187,10 @@ export function apiRoutes(d: RouteDeps): ApiRoutes {
       return d.jobs.runNow('manual');
     },
     'POST /api/sync/drain': (body) => {
-      onlyKeys(body, []);
+      const { batch_size: batchSize } = onlyKeys(body, ['batch_size']);
+      if (batchSize !== undefined && !(Number.isInteger(batchSize) && (batchSize as number) > 0)) throw new InputError('batch_size: a positive whole number of operations per request');
       d.drainHooks();
-      return d.jobs.runNow('drain');
+      return d.jobs.runNow('drain', batchSize === undefined ? undefined : { batchSize: batchSize as number });
     },
     'GET /api/sync/status': () => statusSnapshot(local, settings, { byTable: true }),
     'POST /api/operations': (body) => {

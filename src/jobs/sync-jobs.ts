@@ -85,9 +85,9 @@ export class SyncJobs {
    * A sync a person asked for (`sync now`, the API's drain): a job of its own, its result awaited.
    * Liteque runs it with the handler given to start(), in the daemon `JobPolicy.handle` below.
    */
-  async runNow(trigger: TriggerType): Promise<SyncResult> {
+  async runNow(trigger: TriggerType, limits?: SyncJobPayload['limits']): Promise<SyncResult> {
     try {
-      return (await this.enqueueAndWait({ trigger, reason: `requested (${trigger})` })) as SyncResult;
+      return (await this.enqueueAndWait({ trigger, reason: `requested (${trigger})`, ...(limits ? { limits } : {}) })) as SyncResult;
     } catch (err) {
       if (!isDiskFull(err)) throw err;
       this.opts.onDiskFull?.();

@@ -89,14 +89,14 @@ async function progressBar(opts: GlobalOptions): Promise<{ update(p: SyncProgres
   };
 }
 
-async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string): Promise<void> {
+async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string, body?: unknown): Promise<void> {
   await withLocal(opts, async (settings, local) => {
     const daemon = findDaemon(settings, local.state);
     let result: SyncResult | undefined;
     let via = 'this process';
     if (daemon) {
       try {
-        result = await daemon.call<SyncResult>('POST', route);
+        result = await daemon.call<SyncResult>('POST', route, body);
         via = `daemon pid ${local.state.get('daemon')?.pid}`;
       } catch (err) {
         if (!DaemonUnreachableError.is(err)) throw err;
@@ -123,7 +123,7 @@ async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string)
 export const syncNowCommand = (opts: GlobalOptions) => runOrAsk(opts, { trigger: 'manual', reason: 'ccm-sync sync now' }, '/api/sync/now');
 
 export const syncDrainCommand = (opts: GlobalOptions & { batchSize?: number }) =>
-  runOrAsk(opts, { trigger: 'drain', reason: 'ccm-sync sync drain', limits: opts.batchSize ? { batchSize: opts.batchSize } : undefined }, '/api/sync/drain');
+  runOrAsk(opts, { trigger: 'drain', reason: 'ccm-sync sync drain', limits: opts.batchSize ? { batchSize: opts.batchSize } : undefined }, '/api/sync/drain', opts.batchSize ? { batch_size: opts.batchSize } : undefined);
 
 
 export const syncStatusCommand = (opts: GlobalOptions) =>
