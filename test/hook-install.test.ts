@@ -177,9 +177,11 @@ describe('hook install and uninstall', () => {
     expect(ours(settingsOf(path.join(proj, '.claude', 'settings.local.json')))).toHaveLength(16);
     // Shared through git: the command is ccm-sync from PATH, not this machine's paths; and being in
     // two settings files would record every event twice, so install says so.
-    const both = await runCli(['hook', 'install', '--scope', 'project'], { cwd: proj, env: { HOME: dir } });
+    const both = await runCli(['hook', 'install', '--scope', 'project'], { cwd: proj, env: { HOME: dir, PATH: '/usr/bin:/bin' } });
     expect(settingsOf(path.join(proj, '.claude', 'settings.json')).hooks.Stop[0].hooks[0].command).toBe('ccm-sync hook claude');
     expect(both.stderr).toMatch(/settings\.local\.json holds ccm-sync's hook too; .* recorded twice/);
+    // Where ccm-sync is not on PATH, Claude Code could not run that command: install says so at once.
+    expect(both.stderr).toMatch(/warning: the command runs `ccm-sync` from PATH, and it is not on this PATH.*hook error for every event/);
     const status = JSON.parse((await runCli(['hook', 'status', '--json'], { cwd: proj, env: { HOME: dir, PATH: '/usr/bin:/bin' } })).stdout);
     expect(status.installed_twice).toBe(true);
     expect(status.installs.find((i: { scope: string }) => i.scope === 'project').problem).toMatch(/not on this PATH/);

@@ -151,6 +151,8 @@ export async function hookInstallCommand(opts: HookOptions): Promise<void> {
   if (!opts.http) {
     const command = hookCommand(opts);
     await change(opts, (s) => withOurs(s, { kind: 'command', command }, claude), false, { kind: 'command', command, ...facts });
+    const problem = commandProblem(command, process.env);
+    if (problem && !opts.dryRun) process.stderr.write(`ccm-sync: warning: ${problem}. Until it runs, Claude Code shows a hook error for every event and nothing is recorded\n`);
   } else {
     await lookLocal(opts, async (settings, local) => {
       const target = httpTarget(settings, local.state.get('daemon'), opts.scope);
