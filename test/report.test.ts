@@ -27,7 +27,9 @@ postgrestTest.beforeAll(async ({ db }) => {
   prompt(alpha, 0, 'a1', [['claude-sonnet-4-5-20250929', 1200, 300], ['claude-haiku-4-5-20251001', 400, 80]]);
   prompt(alpha, 100, 'a2', [['claude-sonnet-4-5-20250929', 50, 7]], 'StopFailure');
   prompt(alpha, 86_400, 'a3', [['claude-opus-4-5-20251101', 999, 333]]); // the next day
-  prompt(beta, 0, 'b1', [['claude-sonnet-4-5-20250929', 10, 20], ['claude-sonnet-4-5-20250929', 30, 40]]);
+  // beta's session starts before its prompt: that SessionStart is summarised as the session's "#0", no task of anyone's.
+  beta.spool(0, { hook_event_name: 'SessionStart', source: 'startup' });
+  prompt(beta, 1, 'b1', [['claude-sonnet-4-5-20250929', 10, 20], ['claude-sonnet-4-5-20250929', 30, 40]]);
   for (const c of [alpha, beta]) expect((await runCli(['sync', 'now'], { env: c.env.env })).code).toBe(0);
 });
 afterAll(async () => {
@@ -45,9 +47,11 @@ describe('ccm-sync report', () => {
   postgrestTest('sums the uploaded summaries exactly, by system', async ({ db }) => {
     const r = await report(['--by', 'system']);
     const sums = await db.query<{ system_id: string; tasks: string; input: string; output: string; requests: string; cost: string }>(
-      `select system_id, count(*) as tasks, sum(input_tokens) as input, sum(output_tokens) as output, sum(api_requests) as requests, sum(cost_usd)::text as cost
+      `select system_id, count(*) filter (where prompt_count > 0) as tasks, sum(input_tokens) as input, sum(output_tokens) as output, sum(api_requests) as requests, sum(cost_usd)::text as cost
        from task_summaries where system_id in ($1, $2) group by system_id order by system_id`, [alpha.env.systemId, beta.env.systemId]);
     expect(sums).toHaveLength(2);
+    // The "#0" is on the remote, and is not counted as a task (it doubled a one-prompt session's count).
+    expect(await db.query('select prompt_count from task_summaries where system_id = $1 order by prompt_count', [beta.env.systemId])).toEqual([{ prompt_count: 0 }, { prompt_count: 1 }]);
     for (const s of sums) {
       expect(r.lines.find((l) => l.key === s.system_id)).toMatchObject({
         tasks: Number(s.tasks), input_tokens: Number(s.input), output_tokens: Number(s.output), api_requests: Number(s.requests), cost_usd: Number(s.cost),

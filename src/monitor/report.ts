@@ -50,12 +50,25 @@ function empty(key: string): Acc {
   return { key, tasks: 0, ended: 0, failed: 0, api_requests: 0, input_tokens: 0, output_tokens: 0, cache_creation_tokens: 0, cache_read_tokens: 0, nano: 0, permission_requests: 0, waitMs: 0 };
 }
 
+/**
+ * Whether a summary is a task a person asked for. What a session does before its first prompt
+ * (SessionStart, and the SessionEnd of a session never prompted) is summarised as a task of its
+ * own with no prompt: its usage counts, but it is not a task (it doubled the count of a session
+ * with one prompt). Summaries from before prompt_count was filled count as tasks.
+ */
+const isTask = (r: SummaryRow) => r.prompt_count === null || r.prompt_count === undefined || num(r.prompt_count) > 0;
+
+/** A summary with no prompt and nothing to sum: left out of the report altogether. */
+const isEmpty = (r: SummaryRow) => !isTask(r) && num(r.api_requests) === 0 && num(r.permission_requests) === 0;
+
 /** Adds one task to a line: the whole task, or (by model) that model's part of its usage. */
 function add(a: Acc, r: SummaryRow, model: string | undefined): void {
   const part = model ? r.models?.[model] : undefined;
-  a.tasks += 1;
-  if (r.outcome) a.ended += 1;
-  if (r.outcome === 'failed') a.failed += 1;
+  if (isTask(r)) {
+    a.tasks += 1;
+    if (r.outcome) a.ended += 1;
+    if (r.outcome === 'failed') a.failed += 1;
+  }
   a.api_requests += num(part ? part.requests : r.api_requests);
   a.input_tokens += num(part ? part.input_tokens : r.input_tokens);
   a.output_tokens += num(part ? part.output_tokens : r.output_tokens);
@@ -72,6 +85,7 @@ export function buildReport(rows: readonly SummaryRow[], by: ReportBy): { lines:
   const acc = new Map<string, Acc>();
   const total = empty('total');
   for (const r of rows) {
+    if (isEmpty(r)) continue;
     for (const key of keysOf(r, by)) {
       let a = acc.get(key);
       if (!a) acc.set(key, (a = empty(key)));

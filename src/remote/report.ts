@@ -29,11 +29,13 @@ export interface SummaryRow {
   cost_usd: string | number | null;
   permission_wait_seconds: string | number | null;
   permission_requests: number | null;
+  /** User prompts in it: 0 for what a session did before its first prompt (its "#0", SessionStart). */
+  prompt_count: number | null;
   models: Record<string, { requests?: number; input_tokens?: number; output_tokens?: number; cache_creation_tokens?: number; cache_read_tokens?: number; cost_usd?: number | null }> | null;
 }
 
 export const REPORT_COLUMNS = ['system_id', 'first_event_at', 'repo', 'git_branch', 'outcome', 'status', 'input_tokens', 'output_tokens',
-  'cache_creation_tokens', 'cache_read_tokens', 'api_requests', 'cost_usd', 'permission_wait_seconds', 'permission_requests', 'models'] as const;
+  'cache_creation_tokens', 'cache_read_tokens', 'api_requests', 'cost_usd', 'permission_wait_seconds', 'permission_requests', 'prompt_count', 'models'] as const;
 
 const PAGE = 1000;
 
