@@ -155,9 +155,12 @@ describe('ccm-sync hook claude, run as Claude Code runs it', () => {
       expect(r).toEqual({ code: 0, stdout: '', stderr: '' });
       const fallback = readFileSync(path.join(p.tmp, `ccm-sync-hooks-${process.getuid!()}.log`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(fallback).toEqual([expect.objectContaining({ event: 'PreToolUse', session: '3b8e2f0c-6d1a-4c59-9e7b-2a4f1d8c6e93', problem: expect.stringMatching(/EROFS|read-only/) })]);
-      // Any status of this user counts it, whichever home it looks at.
-      const status = JSON.parse((await runCli(['sync', 'status', '--json'], { env: { ...p.env.env, TMPDIR: p.tmp } })).stdout);
-      expect(status.hooks.failures).toBe(1);
+      // The read-only home's status counts it; another home's does not (the fallback log is shared).
+      const there = await runCli(['sync', 'status', '--json'], { env: { HOME: mnt, TMPDIR: p.tmp }, cwd: mnt });
+      expect(there.code, there.stderr).toBe(0);
+      expect(JSON.parse(there.stdout).hooks).toMatchObject({ failures: 1, last_failure: { home: path.join(mnt, '.ccm-global') } });
+      const elsewhere = JSON.parse((await runCli(['sync', 'status', '--json'], { env: { ...p.env.env, TMPDIR: p.tmp } })).stdout);
+      expect(elsewhere.hooks.failures).toBe(0);
     } finally {
       execFileSync('umount', [mnt]);
       p.cleanup();

@@ -15,6 +15,8 @@ export interface HookFailure {
   problem: string;
   event?: string;
   session?: string;
+  /** In the fallback log, which one machine's homes share: the home it was for, when known. */
+  home?: string;
 }
 
 export interface HookFailures {
@@ -32,8 +34,9 @@ export function fallbackHookLog(): string {
 }
 
 export function logHookFailure(file: string | undefined, failure: HookFailure): void {
-  const line = `${JSON.stringify(failure)}\n`;
   for (const target of [...(file ? [file] : []), fallbackHookLog()]) {
+    const home = file && target !== file ? path.dirname(path.dirname(file)) : undefined;
+    const line = `${JSON.stringify(home ? { ...failure, home } : failure)}\n`;
     try {
       fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
       try {
@@ -57,14 +60,14 @@ function read(file: string): string {
   }
 }
 
-/** Failures logged since `sinceMs` (the day before, for status), and the last of them. */
-export function hookFailures(file: string, sinceMs: number): HookFailures {
+/** Failures logged since `sinceMs` (the day before, for status) and kept by `mine`, and the last of them. */
+export function hookFailures(file: string, sinceMs: number, mine: (f: HookFailure) => boolean = () => true): HookFailures {
   const lines = (read(`${file}.1`) + read(file)).split('\n').filter(Boolean);
   const recent: HookFailure[] = [];
   for (const line of lines) {
     try {
       const f = JSON.parse(line) as HookFailure;
-      if (Date.parse(f.at) >= sinceMs) recent.push(f);
+      if (Date.parse(f.at) >= sinceMs && mine(f)) recent.push(f);
     } catch {
       // a torn line: not a failure we can report
     }

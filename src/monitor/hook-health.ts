@@ -3,6 +3,7 @@
  * last event recorded, events spooled but not yet recorded, events set aside as unrecordable, and
  * the failures the hook logged (src/hooks/failures.ts).
  */
+import path from 'node:path';
 import { fallbackHookLog, hookFailures, hookLogFile, type HookFailure } from '../hooks/failures.ts';
 import { spoolCounts } from '../hooks/spool.ts';
 import type { HookEvents } from '../store/hook-events.ts';
@@ -28,8 +29,9 @@ export function hookHealth(hookEvents: Pick<HookEvents, 'last'>, home: string, i
   const log = hookLogFile(home);
   const since = nowMs - 86_400_000;
   const here = hookFailures(log, since);
-  // Failures the hook could not write into the home (no home, unwritable) went to the fallback log.
-  const fallback = hookFailures(fallbackHookLog(), since);
+  // Failures the hook could not write into the home (no home, unwritable) went to the fallback log,
+  // which every home of this user shares: this home's, and those whose home was not known.
+  const fallback = hookFailures(fallbackHookLog(), since, (f) => f.home === undefined || path.resolve(f.home) === path.resolve(home));
   const { waiting, rejected } = spoolCounts(home);
   // Name the log that holds the failures: the fallback one when the home could not be written.
   const logs = [...(here.count || !fallback.count ? [log] : []), ...(fallback.count ? [fallbackHookLog()] : [])];
