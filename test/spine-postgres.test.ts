@@ -114,6 +114,8 @@ describe('spine on postgres', () => {
     write('UPDATE', 'third', '2026-03-01T12:10:00.000Z');
     expect(await sync()).toMatchObject({ operations_conflict: 1 });
     expect(await summary()).toBe('edited');
+    // That sync is the last one status shows, though it synced nothing: it held one for a person.
+    expect(local.state.get('last_sync')).toMatchObject({ operations: 0, conflicts: 1 });
   });
 
   pgTest('keeps the newer write under last-write-wins, in both directions', async ({ db }) => {

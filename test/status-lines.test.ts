@@ -19,4 +19,9 @@ describe('sync status lines', () => {
     expect(quiet(lines({ kind: 'syncing', at: '2026-08-01T11:59:00.000Z', reason: 'x' }))).toEqual([]);
     expect(quiet(lines({ kind: 'backing_off', at: '2026-08-01T11:59:00.000Z', reason: 'ECONNREFUSED' }, { state: 'offline', since: '2026-08-01T11:58:00.000Z', reason: 'ECONNREFUSED', consecutive_failures: 3 }))).toEqual([]);
   });
+
+  it('say that the last sync held operations for conflict review, not that it was ok', () => {
+    const l = statusLines(fixtureModel({ last_sync: { at: '2026-08-01T11:59:00.000Z', trigger: 'manual', operations: 0, duration_ms: 89, success: true, conflicts: 1 } }).status, NOW);
+    expect(l).toContain('Last sync: 1 minute ago (manual, 0 operations, 89 ms, 1 held for conflict review: ccm-sync conflicts list)');
+  });
 });

@@ -5,7 +5,7 @@ import type { StatusSnapshot } from '../monitor/status.ts';
 
 export function statusLines(s: StatusSnapshot, nowMs = Date.now()): string[] {
   const prio = ['urgent', 'high', 'normal', 'low'].map((p) => `${p} ${s.pending.by_priority[p] ?? 0}`).join(', ');
-  const last = s.last_sync ? `${ago(s.last_sync.at, nowMs)} (${s.last_sync.trigger}, ${s.last_sync.operations} operations, ${s.last_sync.duration_ms} ms, ${!s.last_sync.success ? `failed: ${s.last_sync.error ?? ''}` : s.last_sync.failed ? `${s.last_sync.failed} refused by the remote: ccm-sync failed list` : 'ok'})` : 'never';
+  const last = s.last_sync ? `${ago(s.last_sync.at, nowMs)} (${s.last_sync.trigger}, ${s.last_sync.operations} operations, ${s.last_sync.duration_ms} ms, ${!s.last_sync.success ? `failed: ${s.last_sync.error ?? ''}` : s.last_sync.failed ? `${s.last_sync.failed} refused by the remote: ccm-sync failed list` : s.last_sync.conflicts ? `${s.last_sync.conflicts} held for conflict review: ccm-sync conflicts list` : 'ok'})` : 'never';
   const interval = s.interval ? `; interval ${Math.round(s.interval.effective_seconds / 60)} min (base ${Math.round(s.interval.base_seconds / 60)} min, ${s.interval.rate_per_minute.toFixed(1)} ops/min)` : '';
   const next = s.paused ? 'paused' : s.next_sync ? `${ago(s.next_sync, nowMs)}${interval}` : s.enabled ? 'when the daemon runs' : 'disabled (sync.enabled: false)';
   const c = s.connection;

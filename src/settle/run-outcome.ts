@@ -67,7 +67,7 @@ function recordOutcome(ctx: SyncContext, result: SyncResult): void {
       ctx.metrics.record(result, at);
       // A run that found nothing to do (the follow-up after a drain, an idle tick) is not "the
       // last sync" a person asks about: the one that moved or refused something stays shown.
-      const idle = result.status !== 'failed' && result.operations_synced === 0 && !result.operations_failed && !result.error;
+      const idle = result.status !== 'failed' && result.operations_synced === 0 && !result.operations_failed && !result.operations_conflict && !result.error;
       if (!idle || !ctx.state.get('last_sync')) ctx.state.set('last_sync', {
         at: at.toISOString(),
         trigger: result.trigger,
@@ -76,6 +76,7 @@ function recordOutcome(ctx: SyncContext, result: SyncResult): void {
         success: result.status !== 'failed',
         ...(result.error ? { error: result.error } : {}),
         ...(result.operations_failed ? { failed: result.operations_failed } : {}),
+        ...(result.operations_conflict ? { conflicts: result.operations_conflict } : {}),
       }, at);
       if (result.status !== 'failed') ctx.state.set('last_success', { at: at.toISOString() }, at);
     })();

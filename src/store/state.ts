@@ -14,7 +14,7 @@ export interface ConnectionState {
 }
 
 export interface StateKeys {
-  last_sync: { at: string; trigger: string; operations: number; duration_ms: number; success: boolean; error?: string; failed?: number };
+  last_sync: { at: string; trigger: string; operations: number; duration_ms: number; success: boolean; error?: string; failed?: number; conflicts?: number };
   last_success: { at: string };
   next_sync: { at: string; trigger: 'periodic' };
   interval: { base_seconds: number; effective_seconds: number; rate_per_minute: number };
