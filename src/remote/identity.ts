@@ -9,7 +9,7 @@
  * (a reinstall, a new home on the same machine, a machine that replaces another).
  */
 import { randomUUID } from 'node:crypto';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, isRetryable } from '../errors.ts';
 import type { StateStore } from '../store/state.ts';
 import type { Transport } from './transport.ts';
 
@@ -64,7 +64,15 @@ const RECHECK_MS = 10 * 60_000;
 export async function checkInstallation(t: Transport, systemId: string, me: Installation, nowMs: number, signal?: AbortSignal): Promise<void> {
   const last = passed.get(t);
   if (last !== undefined && nowMs - last < RECHECK_MS) return;
-  const other = await otherHolder(t, me, signal);
+  let other: Holder | undefined;
+  try {
+    other = await otherHolder(t, me, signal);
+  } catch (err) {
+    // A remote that will not show a system its own row (a grant taken away) is not a reason to stop
+    // syncing: the guard is skipped there. An outage is the upload's failure too, and said as that.
+    if (isRetryable(err)) throw err;
+    return;
+  }
   if (other) {
     throw new ConfigError(
       `system id ${systemId} is in use on the remote by another installation of ccm-sync (host ${other.host ?? 'unknown'}, ` +
