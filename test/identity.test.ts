@@ -36,6 +36,8 @@ describe('two installations with one system id', () => {
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(new RegExp(`system id ${id} is in use on the remote by another installation .*nothing was uploaded.*own system\\.id.*ccm-sync sync takeover`));
       expect(await titles()).toEqual(['1:from A']);
+      const doctor = JSON.parse((await runCli(['doctor', '--json'], { env: b.env })).stdout) as { checks: { name: string; level: string; fix?: string }[] };
+      expect(doctor.checks.find((c) => c.name === 'installation')).toMatchObject({ level: 'fail', fix: expect.stringMatching(/sync takeover/) });
       const status = JSON.parse((await runCli(['sync', 'status', '--json'], { env: b.env })).stdout);
       expect(status.pending.total).toBe(1);
       expect(status.last_sync).toMatchObject({ success: false, error: expect.stringMatching(/in use on the remote by another installation/) });
@@ -50,6 +52,7 @@ describe('two installations with one system id', () => {
       await enqueue(a, '2', 'A again');
       expect((await runCli(['sync', 'now'], { env: a.env })).code).toBe(2);
       expect(await titles()).toEqual(['1:from B']);
+      expect(JSON.parse((await runCli(['doctor', '--json'], { env: b.env })).stdout).checks.find((c: { name: string }) => c.name === 'installation')).toMatchObject({ level: 'ok' });
       // Nothing to take over where the remote names this installation.
       expect(JSON.parse((await runCli(['sync', 'takeover', '--json'], { env: b.env })).stdout)).toMatchObject({ taken_over: false });
     } finally {

@@ -9,6 +9,7 @@ import { CredentialRefusedError, RemoteRejectedError, RemoteUnavailableError, me
 import { tokenFacts } from '../remote/credentials.ts';
 import { embeddedHolder } from '../remote/embedded.ts';
 import { readsEverySystem } from '../remote/fleet.ts';
+import { otherHolder, type Installation } from '../remote/identity.ts';
 import { openOwnerReader, schemaOf, type OwnerReader } from '../remote/reader.ts';
 import type { SqlRunner } from '../remote/migrations.ts';
 import { COMPACT_ANSWERS_SCHEMA, REMOTE_SCHEMA_VERSION, type Transport } from '../remote/transport.ts';
@@ -107,7 +108,17 @@ async function heldEmbeddedChecks(settings: Settings, holder: number): Promise<C
   }
 }
 
-export async function remoteChecks(settings: Settings, nowMs: number, clockNow: () => number = Date.now): Promise<Check[]> {
+/** Whether another installation syncs as this system (src/remote/identity.ts). */
+async function installationCheck(settings: Settings, t: Transport, me: Installation): Promise<Check | undefined> {
+  if (!t.ownHeartbeat) return undefined;
+  const other = await otherHolder(t, me, AbortSignal.timeout(10_000));
+  if (!other) return check('remote', 'installation', 'ok', `no other installation syncs as system ${settings.system.id}`);
+  return check('remote', 'installation', 'fail', `another installation (host ${other.host ?? 'unknown'}, last heard from ${other.at ?? 'at an unknown time'}) syncs as system ${settings.system.id}: this one's uploads are refused`,
+    'give this machine its own system.id, or, if it replaces that one, `ccm-sync sync takeover` (README: A fleet)');
+}
+
+/** `me`: this installation, when its local database says (the installation check). */
+export async function remoteChecks(settings: Settings, nowMs: number, clockNow: () => number = Date.now, me?: Installation): Promise<Check[]> {
   const out: Check[] = [];
   const token = tokenCheck(settings, nowMs);
   if (token) out.push(token);
@@ -138,6 +149,8 @@ export async function remoteChecks(settings: Settings, nowMs: number, clockNow: 
   try {
     out.push(await skewCheck(t, clockNow));
     out.push(await rlsCheck(settings, t));
+    const mine = me ? await installationCheck(settings, t, me) : undefined;
+    if (mine) out.push(mine);
   } catch (err) {
     out.push(check('remote', 'checks', 'fail', redact(messageOf(err)), failureFix(err)));
   } finally {

@@ -16,7 +16,11 @@ export async function doctorCommand(opts: GlobalOptions & { dir?: string; remote
   await lookLocal(opts, async (s, local) => {
     const now = local.clock.now();
     checks.push(...await daemonChecks(s, local, () => findDaemon(s, local.state)!.call('GET', '/api/sync/status', undefined, 5_000)));
-    if (opts.remote !== false) checks.push(...await remoteChecks(s, now));
+    if (opts.remote !== false) {
+      const mine = local.state.get('installation');
+      const takeover = local.state.get('installation_takeover');
+      checks.push(...await remoteChecks(s, now, Date.now, mine ? { instance: mine.instance, ...(takeover ? { accepts: takeover.instance } : {}) } : undefined));
+    }
     const status = statusSnapshot(local, s);
     checks.push(...hookChecks(s, status, path.resolve(opts.dir ?? process.cwd()), now), ...syncChecks(status, now));
   });
