@@ -179,6 +179,11 @@ describe('conflicts', () => {
       ['rep-1', 'local view', 'edited in Supabase'],
       ['rep-2', 'local view', 'edited in Supabase'],
     ]);
+    // Which keys of the write the remote does not hold, and the remote record without its bookkeeping.
+    expect((list.conflicts as unknown as { differs: string[] }[]).map((c) => c.differs)).toEqual([['summary'], ['summary']]);
+    const human = (await runCli(['conflicts', 'list'], { env: env.env })).stdout;
+    expect(human).toMatch(/differs in: summary\n/);
+    expect(human).not.toMatch(/sync_clock|"versions"/);
     const [c1, c2] = list.conflicts;
     expect((await runCli(['conflicts', 'resolve', String(c1!.id), '--keep', 'local'], { env: env.env })).code).toBe(0);
     expect((await runCli(['conflicts', 'resolve', String(c1!.id), '--keep', 'local', '--json'], { env: env.env })).stdout).toMatch(/"already_resolved": true/);

@@ -2,6 +2,7 @@
 import { InputError } from '../../errors.ts';
 import { evaluateAlerts } from '../../monitor/alerts.ts';
 import { tokenFacts } from '../../remote/credentials.ts';
+import { recordFromRemoteRow } from '../../catalog.ts';
 import { refreshLocalCopy } from '../../settle/settle.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { lookLocal, repairLocal } from '../with-local.ts';
@@ -13,25 +14,38 @@ export const alertsCommand = (opts: GlobalOptions) =>
     if (firing.length) process.exitCode = 1;
   });
 
+/** The keys of a local write whose value the remote record does not hold (what a person decides on). */
+function differing(local: Record<string, unknown> | null, remote: Record<string, unknown> | null): string[] {
+  if (!local) return [];
+  const theirs = remote ? recordFromRemoteRow(remote) : {};
+  return Object.keys(local).filter((k) => JSON.stringify(local[k] ?? null) !== JSON.stringify(theirs[k] ?? null));
+}
+
 export const conflictsListCommand = (opts: GlobalOptions) =>
   lookLocal(opts, async (_settings, local) => {
-    const rows = local.review.conflicts().map((c) => ({
-      id: c.id,
-      op_id: c.op_id,
-      table: c.table_name,
-      record_id: c.record_id,
-      operation: c.operation,
-      local: { changed_at: c.changed_at, data: c.record_data ? JSON.parse(c.record_data) : null },
-      remote: c.remote_data ? JSON.parse(c.remote_data) : null,
-    }));
+    const rows = local.review.conflicts().map((c) => {
+      const data = c.record_data ? (JSON.parse(c.record_data) as Record<string, unknown>) : null;
+      const remote = c.remote_data ? (JSON.parse(c.remote_data) as Record<string, unknown> | null) : null;
+      return {
+        id: c.id,
+        op_id: c.op_id,
+        table: c.table_name,
+        record_id: c.record_id,
+        operation: c.operation,
+        local: { changed_at: c.changed_at, data },
+        remote,
+        differs: differing(data, remote),
+      };
+    });
     emit(opts, { conflicts: rows }, () =>
       rows.length === 0
         ? 'no conflicts'
         : rows.map((r) => [
             `#${r.id} ${r.table}/${r.record_id} (${r.operation})`,
             `  local  (changed ${r.local.changed_at}): ${JSON.stringify(r.local.data)}`,
-            `  remote (updated ${String((r.remote as { updated_at?: string } | null)?.updated_at ?? '?')}): ${JSON.stringify(r.remote)}`,
-            `  resolve: ccm-sync conflicts resolve ${r.id} --keep local|remote`,
+            `  remote (updated ${String(r.remote?.updated_at ?? '?')}): ${r.remote ? JSON.stringify(recordFromRemoteRow(r.remote)) : 'gone (deleted)'}`,
+            `  differs in: ${r.differs.join(', ') || 'nothing (the remote holds what this write says)'}`,
+            `  resolve: ccm-sync conflicts resolve ${r.id} --keep local|remote (the whole write: local uploads it over the remote, remote drops it)`,
           ].join('\n')).join('\n\n'));
   });
 
