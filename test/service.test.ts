@@ -104,10 +104,14 @@ describe('ccm-sync service', () => {
     } finally {
       writeFileSync(envFile(), secrets, { mode: 0o600 });
     }
-    // A unit written before the option was renamed (start --env-file) still runs.
+    // A unit written before the option was renamed (start --env-file) still runs; a line of the
+    // secrets file that is not KEY=value is said to be skipped, without its text.
+    writeFileSync(envFile(), `${secrets}NOT A LINE hunter2\n`, { mode: 0o600 });
     const old = spawn(exec[0]!, [...exec.slice(1, -2), '--env-file', envFile()], { env: unitEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     old.stdout.on('data', (d: Buffer) => (out += d));
+    old.stderr.on('data', (d: Buffer) => (err += d));
     const exited = new Promise<number | null>((resolve) => old.on('exit', resolve));
     try {
       await until(() => /daemon running/.test(out), 'the daemon of a unit that says --env-file to start', scaled(90_000));
@@ -115,6 +119,9 @@ describe('ccm-sync service', () => {
       old.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+    expect(err).toMatch(new RegExp(`line ${secrets.split('\n').length} of .*service\\.env is not KEY=value, and is ignored`));
+    expect(err).not.toContain('hunter2');
+    writeFileSync(envFile(), secrets, { mode: 0o600 });
   });
 
   it('uninstalls only what install wrote, and will not overwrite a unit of someone else\'s', async () => {

@@ -23,7 +23,10 @@ export async function startCommand(opts: GlobalOptions & { secretsFile?: string;
   // The service's secrets (service/unit.ts): loaded before the settings read them; a missing file
   // is no secrets, which the check below names if the remote needs them.
   const secretsFile = opts.secretsFile ?? opts.envFile;
-  if (secretsFile && existsSync(secretsFile)) process.loadEnvFile(secretsFile);
+  if (secretsFile && existsSync(secretsFile)) {
+    process.loadEnvFile(secretsFile);
+    for (const n of unreadLines(readFileSync(secretsFile, 'utf8'))) process.stderr.write(`ccm-sync: warning: line ${n} of ${secretsFile} is not KEY=value, and is ignored\n`);
+  }
   if (!process.execArgv.includes(DAEMON_V8_FLAGS[0]!) && typeof process.execve === 'function') {
     try {
       process.execve(process.execPath, [process.execPath, ...process.execArgv, ...DAEMON_V8_FLAGS, ...process.argv.slice(1)], process.env);
@@ -57,6 +60,15 @@ export async function startCommand(opts: GlobalOptions & { secretsFile?: string;
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+}
+
+/** The lines of a secrets file that Node's reader skips: neither KEY=value, a comment nor blank (never their text: they may hold a secret). */
+export function unreadLines(text: string): number[] {
+  const out: number[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (!/^\s*(#.*)?$/.test(line) && !/^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.-]*\s*=/.test(line)) out.push(i + 1);
+  });
+  return out;
 }
 
 /** Whether pid runs `ccm-sync start` (where /proc tells; elsewhere, trust the daemon's record). */
