@@ -14,6 +14,7 @@ import { makeEnv, type TestEnv } from './helpers/env.ts';
 import { RemoteRejectedError, RemoteUnavailableError } from '../src/errors.ts';
 import { pgFacts, reusableAfter } from '../src/remote/postgres.ts';
 import { classifyFailure, NEWEST_REMOTE_SCHEMA } from '../src/remote/transport.ts';
+import { pgConnectionString } from '../src/remote/urls.ts';
 import { pgTest } from './helpers/fixtures.ts';
 
 const noStack = (text: string) => expect(text).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
@@ -265,11 +266,20 @@ describe('TLS to the database', () => {
     }
   });
 
-  it('takes a certificate the client does not trust for a setting to change, naming sslrootcert', () => {
+  it('takes a certificate the client does not trust for a setting to change, naming sslrootcert, and a broken handshake for an outage', () => {
     const untrusted = Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
     const err = classifyFailure('postgres', pgFacts(untrusted));
     expect(err).toBeInstanceOf(RemoteRejectedError);
     expect(err.message).toMatch(/TLS certificate is not trusted \(SELF_SIGNED_CERT_IN_CHAIN.*sslrootcert=.*sslmode=verify-full/);
+    const handshake = Object.assign(new Error('TLS handshake timeout'), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' });
+    expect(classifyFailure('postgres', pgFacts(handshake))).toBeInstanceOf(RemoteUnavailableError);
+  });
+
+  it('passes sslmode=require on as verify-full, what node-postgres means by it, unless libpq\'s meaning is asked for', () => {
+    expect(pgConnectionString('postgres://u:p%40ss@h:6543/postgres?sslmode=require&sslrootcert=/etc/ca.crt')).toBe('postgres://u:p%40ss@h:6543/postgres?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.crt');
+    for (const same of ['postgres://u@h/db', 'postgres://u@h/db?sslmode=verify-full', 'postgres://u@h/db?uselibpqcompat=true&sslmode=require', 'postgres://u@h/db?sslmode=disable']) {
+      expect(pgConnectionString(same)).toBe(same);
+    }
   });
 });
 

@@ -236,6 +236,11 @@ describe('the price of a model', () => {
     expect(input('us.anthropic.claude-sonnet-4-5-20250929-v1:0')).toBe(3);
     expect(input('claude-sonnet-4-5-20250929[1m]')).toBe(3);
     expect(input('claude-3-5-sonnet-latest')).toBe(3);
+    // The API's aliases for the first version of a family, and Bedrock's regional prefixes.
+    expect(input('claude-opus-4-0')).toBe(15);
+    expect(input('claude-sonnet-4-0')).toBe(3);
+    expect(input('apac.anthropic.claude-sonnet-4-5-20250929-v1:0')).toBe(3);
+    expect(input('us-gov.anthropic.claude-haiku-4-5-20251001-v1:0')).toBe(1);
     // Another version is not the family's first one: claude-opus-4 was taken for these at $15.
     expect(input('claude-opus-4-8')).toBeUndefined();
     expect(input('claude-opus-4-10-20270101')).toBeUndefined();

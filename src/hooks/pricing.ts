@@ -46,18 +46,19 @@ export function loadPricing(overrideFile?: string): PriceTable {
 
 /**
  * What may follow a key in a model's name that is still that model: a date (-20250514), a
- * provider's suffix (@20250514 on Vertex, -v1:0 on Bedrock), a context tag ([1m]), or -latest.
- * Anything else, -8 or -1-…, is another version, with a price of its own.
+ * provider's suffix (@20250514 on Vertex, -v1:0 on Bedrock), a context tag ([1m]), -latest, or
+ * the minor version 0 of the API's aliases (claude-opus-4-0 is Opus 4). Anything else, -8 or
+ * -1-…, is another version, with a price of its own.
  */
-const SAME_MODEL = /^(?:$|-\d{8}(?!\d)|@|:|\[|-v\d|-latest\b)/;
+const SAME_MODEL = /^(?:$|-\d{8}(?!\d)|@|:|\[|-v\d|-latest\b|-0(?![\d.]))/;
 
 /**
  * The price of a model: the longest key its name starts with, followed by nothing or what
- * SAME_MODEL allows ("anthropic." and "us." prefixes aside). claude-opus-4 prices
+ * SAME_MODEL allows (Bedrock's "anthropic." and region prefixes aside). claude-opus-4 prices
  * claude-opus-4-20250514, not claude-opus-4-8: a version the table does not know is unpriced.
  */
 export function priceOf(table: PriceTable, model: string): ModelPrice | undefined {
-  const name = model.replace(/^(?:[a-z]{2}\.)?anthropic\./, '');
+  const name = model.replace(/^(?:[a-z]+(?:-[a-z]+)?\.)?anthropic\./, ''); // us., eu., apac., global., us-gov.
   let best: string | undefined;
   for (const key of table.keys()) {
     if (name.startsWith(key) && SAME_MODEL.test(name.slice(key.length)) && (!best || key.length > best.length)) best = key;

@@ -32,6 +32,7 @@ const RESTART_FIX = 'restart the daemon (`ccm-sync stop`, then `ccm-sync start`;
 function failureFix(err: unknown): string {
   if (err instanceof CredentialRefusedError) return 'mint a token the remote accepts: ccm-sync remote token (README: Connecting a Supabase project)';
   if (err instanceof RemoteUnavailableError) return 'check the address and the network; `ccm-sync where` shows which remote this home uses';
+  if (err instanceof RemoteRejectedError && /TLS certificate|support SSL/.test(err.message)) return 'set sslmode (and sslrootcert) in CCM_SYNC_DATABASE_URL as the message says (README: TLS to the database)';
   if (err instanceof RemoteRejectedError) return MIGRATE_FIX;
   return 'see `ccm-sync sync status`';
 }

@@ -130,7 +130,8 @@ function poolerRefusal(where: string, f: FailureFacts): RemoteUnavailableError |
  * databases present a certificate of Supabase's own CA, which Node does not trust by itself.
  */
 function tlsRefusal(where: string, f: FailureFacts): RemoteRejectedError | undefined {
-  if (f.networkCode && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/.test(f.networkCode)) {
+  // Certificate verification only: a handshake that timed out or a bad record is a network fault.
+  if (f.networkCode && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(f.networkCode)) {
     return new RemoteRejectedError(`${where}: the server's TLS certificate is not trusted (${f.networkCode}: ${f.message}). For a Supabase database, download its CA certificate (Database Settings → SSL Configuration) and add sslrootcert=<the file's path> to CCM_SYNC_DATABASE_URL, with sslmode=verify-full`);
   }
   if (/does not support SSL/i.test(f.message)) {
@@ -176,7 +177,7 @@ function classify(kind: RemoteKind, f: FailureFacts): RemoteUnavailableError | R
   if (tls) return tls;
   if (f.sqlstate === '57014') return new RemoteUnavailableError(`${where} cancelled the statement (57014, statement timeout): ${f.message}`);
   if (f.timedOut) return new RemoteUnavailableError(`${where} timed out: ${f.message}`);
-  if (f.networkCode && NETWORK_CODES.has(f.networkCode)) return new RemoteUnavailableError(`${where} unreachable (${f.networkCode}): ${f.message}`);
+  if (f.networkCode && (NETWORK_CODES.has(f.networkCode) || /^ERR_(TLS|SSL)_/.test(f.networkCode))) return new RemoteUnavailableError(`${where} unreachable (${f.networkCode}): ${f.message}`);
   if (isTransientSqlState(f.sqlstate)) return new RemoteUnavailableError(`${where} transient error ${f.sqlstate}: ${f.message}`);
   if (f.httpStatus !== undefined && (f.httpStatus === 0 || f.httpStatus >= 500 || f.httpStatus === 408 || f.httpStatus === 429)) {
     return new RemoteUnavailableError(`${where} answered HTTP ${f.httpStatus}: ${f.message}`);

@@ -32,7 +32,8 @@ export function checkDatabaseUrl(value: string | undefined): string {
 export function pgConnectionString(value: string): string {
   const url = new URL(value);
   const mode = url.searchParams.get('sslmode');
-  if (mode !== 'require' && mode !== 'prefer') return value;
+  // uselibpqcompat asks node-postgres for libpq's meaning (require: encrypted, not verified): as given.
+  if ((mode !== 'require' && mode !== 'prefer') || url.searchParams.has('uselibpqcompat')) return value;
   url.searchParams.set('sslmode', 'verify-full');
   return url.href;
 }

@@ -38,7 +38,7 @@ export async function startCommand(opts: GlobalOptions & { secretsFile?: string;
   // A daemon that could never reach its remote would look healthy while nothing syncs.
   const { checkRemoteSecrets } = await import('../../remote/index.ts');
   try {
-    checkRemoteSecrets(settings);
+    if (settings.sync.enabled) checkRemoteSecrets(settings); // a daemon kept for hook intake and the API needs none
   } catch (err) {
     if (secretsFile && !existsSync(secretsFile) && err instanceof ConfigError) {
       throw new ConfigError(`${err.message}. The secrets file ${secretsFile} does not exist: \`ccm-sync service install\` writes it from the variables exported where it runs`);
