@@ -198,6 +198,8 @@ export interface SyncResult {
   operations_out: number;
   duration_ms: number;
   error?: string;
+  /** With error, through the daemon: the exit code a CLI that ran it in-process would end with (2: config or input). */
+  exit_code?: number;
   /** Why a sync job did nothing: paused, offline, sync.enabled false. */
   skipped?: string;
   /** What is still held back after it (absent for a skipped sync). */

@@ -15,6 +15,7 @@ import { holderOf, installationOf } from '../src/remote/identity.ts';
 import { SupabaseTransport } from '../src/remote/supabase.ts';
 import { runSync } from '../src/workers/sync-run.ts';
 import { runCli } from './helpers/cli.ts';
+import { startDaemonProcess } from './helpers/daemon-process.ts';
 import { makeEnv } from './helpers/env.ts';
 import { postgrestTest } from './helpers/fixtures.ts';
 import { anonKey, systemToken } from './helpers/jwt.ts';
@@ -42,9 +43,23 @@ describe('two installations with one system id', () => {
       expect(status.pending.total).toBe(1);
       expect(status.last_sync).toMatchObject({ success: false, error: expect.stringMatching(/in use on the remote by another installation/) });
 
+      // Through B's daemon the same: refused, exit 2.
+      const daemon = await startDaemonProcess(b.env);
+      try {
+        const via = await runCli(['sync', 'now', '--json'], { env: b.env });
+        expect(via.code).toBe(2);
+        expect(JSON.parse(via.stdout)).toMatchObject({ status: 'failed', via: expect.stringMatching(/daemon pid/), details: { error: expect.stringMatching(/in use on the remote by another installation/) } });
+      } finally {
+        await daemon.stop();
+      }
+      expect(await titles()).toEqual(['1:from A']);
+
       const takeover = await runCli(['sync', 'takeover', '--json'], { env: b.env });
       expect(takeover.code, takeover.stderr).toBe(0);
       expect(JSON.parse(takeover.stdout)).toMatchObject({ taken_over: true, system_id: id, from: { instance: expect.any(String) } });
+      // The remote's row names B at once (A, checking now, is refused before B has synced).
+      const named = await db.query<{ instance: string }>("select heartbeat->>'instance' as instance from ccm_sync_systems where system_id = $1", [id]);
+      expect(named[0]!.instance).not.toBe(JSON.parse(takeover.stdout).from.instance);
       expect((await runCli(['sync', 'now'], { env: b.env })).code).toBe(0);
       expect(await titles()).toEqual(['1:from B']);
 
@@ -64,7 +79,7 @@ describe('two installations with one system id', () => {
   postgrestTest('the check reads the system\'s own row through PostgREST, as the system', async ({ rest }) => {
     const env = makeEnv();
     const local = openLocal(env.settings);
-    const transport = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), timeoutMs: 10_000 });
+    const transport = new SupabaseTransport({ url: rest.url, apiKey: await anonKey(), token: new AccessToken({ value: await systemToken(env.systemId) }), systemId: env.systemId, timeoutMs: 10_000 });
     try {
       expect(await transport.ownHeartbeat()).toBeNull();
       local.recorder.record([{ operation: 'INSERT', table_name: 'tasks', record_id: 'x', record_data: { title: 'x' } }]);

@@ -25,7 +25,7 @@
  */
 import { buildDBClient, Runner, SqliteQueue } from '#liteque';
 import { backoffDelay, type BackoffOptions } from '../backoff.ts';
-import { CredentialRefusedError, RemoteUnavailableError, StoreError, WorkerCrashError, isDiskFull, isRetryable, messageOf } from '../errors.ts';
+import { CredentialRefusedError, RemoteUnavailableError, StoreError, WorkerCrashError, exitCodeOf, isDiskFull, isRetryable, messageOf } from '../errors.ts';
 import { preparePrivateFile } from '../store/private-file.ts';
 import { emptyResult } from '../settle/run-outcome.ts';
 import type { SyncProgress } from '../workers/sync-context.ts';
@@ -223,7 +223,7 @@ export class JobPolicy {
     const { conn, log } = this.d;
     const answered = ANSWERED_AT_ONCE.has(payload.trigger);
     const msg = messageOf(err);
-    const failedResult = { ...skipped(payload.trigger, msg), status: 'failed' as const, error: msg };
+    const failedResult = { ...skipped(payload.trigger, msg), status: 'failed' as const, error: msg, exit_code: exitCodeOf(err) };
     if (WorkerCrashError.is(err)) {
       log.error({ trigger: payload.trigger, err: msg }, 'sync worker crashed; the job will be retried on a fresh thread');
       this.setActivity('backing_off', { reason: msg });

@@ -55,7 +55,7 @@ export async function openTransport(s: RemoteSettings): Promise<Transport> {
       const tokens = tokenOptions(s);
       noticeOnce(s.secrets.notices.filter((n) => n.startsWith(s.secrets.publishableKeyVar ?? '-')));
       const { SupabaseTransport } = await import('./supabase.ts');
-      return new SupabaseTransport({ url: s.secrets.supabaseUrl!, apiKey: s.secrets.publishableKey!, token: new AccessToken(tokens), timeoutMs, schema: s.remote.schema });
+      return new SupabaseTransport({ url: s.secrets.supabaseUrl!, apiKey: s.secrets.publishableKey!, token: new AccessToken(tokens), systemId: s.system.id, timeoutMs, schema: s.remote.schema });
     }
   }
 }

@@ -22,6 +22,8 @@ export interface SupabaseOptions {
   /** The publishable key (or legacy anon key). */
   apiKey: string;
   token: AccessToken;
+  /** This system's id, as its token's claim says (its own row on the remote is read by it). */
+  systemId?: string;
   timeoutMs: number;
   /** Schema holding batch_sync (remote.schema); it must be exposed to the Data API. */
   schema?: string;
@@ -38,9 +40,14 @@ interface RpcAnswer {
  * setting, not a generated type, so the client is seen through this shape rather than
  * SupabaseClient's schema-typed generics.
  */
+interface Filtered {
+  eq(column: string, value: string): Filtered;
+  abortSignal(signal: AbortSignal): PromiseLike<unknown>;
+}
+
 interface RpcClient {
   rpc(fn: string, args: Record<string, unknown>): { abortSignal(signal: AbortSignal): PromiseLike<unknown> };
-  from(table: string): { select(columns: string): { abortSignal(signal: AbortSignal): PromiseLike<unknown> } };
+  from(table: string): { select(columns: string): Filtered };
 }
 
 export class SupabaseTransport implements Transport {
@@ -116,8 +123,12 @@ export class SupabaseTransport implements Transport {
   }
 
   async ownHeartbeat(signal?: AbortSignal): Promise<unknown> {
-    // Row-level security shows this system's token its own row only.
-    const rows = (await this.answer((s) => this.client.from('ccm_sync_systems').select('heartbeat').abortSignal(s), signal)) as { heartbeat: unknown }[] | null;
+    // Row-level security shows this system's token its own row only; asked by name all the same.
+    const read = (s: AbortSignal) => {
+      const q = this.client.from('ccm_sync_systems').select('heartbeat');
+      return (this.opts.systemId ? q.eq('system_id', this.opts.systemId) : q).abortSignal(s);
+    };
+    const rows = (await this.answer(read, signal)) as { heartbeat: unknown }[] | null;
     return rows?.[0]?.heartbeat ?? null;
   }
 

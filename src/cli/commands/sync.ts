@@ -116,7 +116,7 @@ async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string,
       }
     }
     emit(opts, designResult(result, via), () => resultLine(result, via));
-    if (result.status === 'failed' || heldBackCount(result) > 0) process.exitCode = 1;
+    if (result.status === 'failed' || heldBackCount(result) > 0) process.exitCode = result.exit_code === 2 ? 2 : 1;
   });
 }
 

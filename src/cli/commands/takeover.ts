@@ -6,6 +6,8 @@
 import { ConfigError } from '../../errors.ts';
 import { installationOf, otherHolder } from '../../remote/identity.ts';
 import { openTransport } from '../../remote/index.ts';
+import { uploader } from '../../remote/upload.ts';
+import { heartbeatOf } from '../../monitor/heartbeat.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { withLocal } from '../with-local.ts';
 
@@ -22,9 +24,12 @@ export async function syncTakeoverCommand(opts: GlobalOptions): Promise<void> {
         return;
       }
       local.state.set('installation_takeover', { instance: other.instance, host: other.host, at: new Date(local.clock.now()).toISOString() });
+      // The remote's row names this installation from now on (a heartbeat in an empty batch).
+      await uploader(t, settings.system.id, local.clock, { instance: me.instance, accepts: other.instance })
+        .upload([], { heartbeat: heartbeatOf(local, settings), settled_through: local.outbox.settledThrough() });
       emit(opts, { taken_over: true, system_id: settings.system.id, from: other }, () => [
-        `this installation takes system id ${settings.system.id} over from the one on host ${other.host ?? 'unknown'} (last heard from ${other.at ?? 'at an unknown time'}).`,
-        'The next sync uploads as this system; that installation\'s syncs are refused from then on (a daemon of it that runs now stops within ten minutes: stop it first if you can).',
+        `this installation takes system id ${settings.system.id} over from the one on host ${other.host ?? 'unknown'} (last heard from ${other.at ?? 'at an unknown time'}); the remote names this one now.`,
+        'That installation\'s syncs are refused from its next check on. A daemon of it that runs now checks every ten minutes, and each of its syncs until then names it again: stop it first.',
       ].join('\n'));
     } finally {
       await t.close();
