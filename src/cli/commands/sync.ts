@@ -4,7 +4,7 @@
  */
 import { heartbeatOf } from '../../monitor/heartbeat.ts';
 import { drainSpool } from '../../hooks/spool-drain.ts';
-import { DaemonUnreachableError, messageOf } from '../../errors.ts';
+import { DaemonUnreachableError, InputError, messageOf } from '../../errors.ts';
 import { syncContext, type Local } from '../../local.ts';
 import type { Settings } from '../../config/load.ts';
 import { statusSnapshot } from '../../monitor/status.ts';
@@ -96,7 +96,12 @@ async function runOrAsk(opts: GlobalOptions, job: SyncJobPayload, route: string,
     let via = 'this process';
     if (daemon) {
       try {
-        result = await daemon.call<SyncResult>('POST', route, body);
+        result = await daemon.call<SyncResult>('POST', route, body).catch((err: unknown) => {
+          // A daemon started before an upgrade takes no options on this route: without them, then.
+          if (body === undefined || !InputError.is(err) || !/unknown key/.test(messageOf(err))) throw err;
+          process.stderr.write(`ccm-sync: warning: the running daemon is older than this ccm-sync and took none of ${Object.keys(body as object).join(', ')}; restart it (ccm-sync stop, then start)\n`);
+          return daemon.call<SyncResult>('POST', route);
+        });
         via = `daemon pid ${local.state.get('daemon')?.pid}`;
       } catch (err) {
         if (!DaemonUnreachableError.is(err)) throw err;
