@@ -204,6 +204,12 @@ describe('tokens and cost per task, from the transcripts', () => {
       expect((await runCli(['sync', 'status'], { env: env.env })).stdout).toMatch(/a transcript could not be read at .*price table/);
       s = await summaries(db, env.systemId);
       expect(s.get('q2')).toMatchObject({ status: 'closed', total_events: 2, api_requests: 0 });
+      // doctor says so, and a daemon will not start on it.
+      const doctor = JSON.parse((await runCli(['doctor', '--json', '--no-remote'], { env: env.env })).stdout) as { checks: { name: string; level: string; detail: string }[] };
+      expect(doctor.checks.find((c) => c.name === 'prices')).toMatchObject({ level: 'fail', detail: expect.stringMatching(/models\.claude-mystery\.input/) });
+      const start = await runCli(['start'], { env: env.env });
+      expect(start.code).toBe(2);
+      expect(start.stderr).toMatch(/price table .*prices\.yaml: models\.claude-mystery\.input/);
       // A price table that is not there at all is a config error, before anything is read without it.
       rmSync(prices);
       const missing = await runCli(['sync', 'now'], { env: env.env });

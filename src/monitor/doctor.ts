@@ -11,6 +11,7 @@ import { freeBytes } from './disk.ts';
 import { processAlive, type StatusSnapshot } from './status.ts';
 import { commandProblem, distinctScopes, installedIn, settingsFile, claudeVersion } from '../hooks/install.ts';
 import { eventsFor } from '../hooks/claude.ts';
+import { loadPricing } from '../hooks/pricing.ts';
 import { serviceFiles, unitState } from '../service/install.ts';
 import type { Settings } from '../config/load.ts';
 import type { Local } from '../local.ts';
@@ -136,11 +137,22 @@ export function hookChecks(settings: Settings, s: StatusSnapshot, dir: string, n
     out.push(age > 7 ? check('hooks', 'events', 'warn', h.last_event_at ? `the last event arrived ${age.toFixed(0)} days ago` : 'no event has arrived yet', 'run Claude Code once here; `ccm-sync hook status` shows the command it runs')
       : check('hooks', 'events', 'ok', `the last arrived at ${h.last_event_at} (${h.last_event ?? '?'})`));
   }
+  if (settings.paths.pricingFile) out.push(pricesCheck(settings.paths.pricingFile));
   if (h.transcript_problem) out.push(check('hooks', 'transcripts', 'warn', h.transcript_problem, 'fix what it names (hooks.pricing_file, the file\'s permissions); the usage is read with the next event'));
   if (h.spooled || h.rejected || h.failures) {
     out.push(check('hooks', 'spool', 'warn', `${h.spooled} spooled, ${h.rejected} set aside, ${h.failures} failures in 24 h${h.last_failure ? ` (last: ${h.last_failure.problem})` : ''}`, h.rejected ? `look in ${settings.paths.home}/spool/claude/rejected/` : 'ccm-sync start (or sync now) records what is spooled'));
   } else out.push(check('hooks', 'spool', 'ok', 'nothing waits in the spool'));
   return out;
+}
+
+/** hooks.pricing_file read as a sync reads it: a table it cannot read costs every task its usage. */
+function pricesCheck(file: string): Check {
+  try {
+    const n = loadPricing(file).size;
+    return check('hooks', 'prices', 'ok', `${file} over the shipped table: ${n} models priced`);
+  } catch (err) {
+    return check('hooks', 'prices', 'fail', messageOf(err), 'fix the file (the shape of config/pricing.yaml), or remove hooks.pricing_file');
+  }
 }
 
 /** The backlog and its age, dead letters, conflicts and the alerts firing. */

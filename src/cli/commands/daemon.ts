@@ -45,6 +45,8 @@ export async function startCommand(opts: GlobalOptions & { secretsFile?: string;
     }
     throw err;
   }
+  // A price table it cannot read would cost every task its usage until it is fixed: said now.
+  if (settings.paths.pricingFile) (await import('../../hooks/pricing.ts')).loadPricing(settings.paths.pricingFile);
   ensureHome({ dir: settings.paths.home, source: settings.paths.homeSource });
   const { startDaemon } = await import('../../daemon/daemon.ts');
   const daemon = await startDaemon(settings, { onProgress: process.stderr.isTTY ? await drainBar() : undefined });
