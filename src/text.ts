@@ -20,3 +20,10 @@ export function byteChange(bytesIn: number, bytesOut: number, digits = 1): strin
   const saved = 100 * (1 - bytesOut / bytesIn);
   return saved >= 0 ? `${saved.toFixed(digits)}% fewer bytes` : `${(-saved).toFixed(digits)}% more bytes: the batch envelope`;
 }
+
+/** Text another system or machine wrote, safe to print: no control characters (terminal escapes), capped; null when none is left. */
+export function printable(v: unknown, max = 64): string | null {
+  if (typeof v !== 'string') return null;
+  const clean = [...v].filter((c) => c.charCodeAt(0) >= 0x20 && (c.charCodeAt(0) < 0x7f || c.charCodeAt(0) > 0x9f)).join('').slice(0, max);
+  return clean === '' ? null : clean;
+}

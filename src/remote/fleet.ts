@@ -13,6 +13,7 @@ import { checkSchemaName, type SqlRunner } from './migrations.ts';
 import { classifyFailure, networkCause } from './transport.ts';
 import { checkSupabaseUrl } from './urls.ts';
 import { openOwnerReader } from './reader.ts';
+import { printable } from '../text.ts';
 import type { RemoteSettings } from './index.ts';
 import type { Settings } from '../config/load.ts';
 import type { Heartbeat } from '../types.ts';
@@ -31,12 +32,8 @@ const COLUMNS = 'system_id, settled_through, pruned_through, heartbeat, first_se
 
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
 
-/** Text a system sent about itself, safe to print: no control characters (terminal escapes), capped. */
-function text(v: unknown, max = 64): string | null {
-  if (typeof v !== 'string') return null;
-  const clean = [...v].filter((c) => c.charCodeAt(0) >= 0x20 && (c.charCodeAt(0) < 0x7f || c.charCodeAt(0) > 0x9f)).join('').slice(0, max);
-  return clean === '' ? null : clean;
-}
+/** Text a system sent about itself, safe to print. */
+const text = printable;
 
 const count = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0);
 

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ConfigError, isRetryable } from '../errors.ts';
+import { printable } from '../text.ts';
 import type { StateStore } from '../store/state.ts';
 import type { Transport } from './transport.ts';
 
@@ -26,23 +27,30 @@ export interface Holder {
   at: string | null;
 }
 
-/** This installation, made on first use (a local database written by an older ccm-sync has none yet). */
-export function installationOf(state: StateStore, nowIso = new Date().toISOString()): Installation {
-  let mine = state.get('installation');
-  if (!mine) {
-    mine = { instance: randomUUID(), created_at: nowIso };
-    state.set('installation', mine);
-  }
+/** This installation as its database says, without writing (doctor may look at a read-only copy). */
+export function installationSeen(state: StateStore): Installation | undefined {
+  const mine = state.get('installation');
+  if (!mine) return undefined;
   const takeover = state.get('installation_takeover');
   return { instance: mine.instance, ...(takeover ? { accepts: takeover.instance } : {}) };
+}
+
+/**
+ * This installation. Local migration 9 makes its id with the database; made here too in case that
+ * row is gone.
+ */
+export function installationOf(state: StateStore, nowIso = new Date().toISOString()): Installation {
+  const seen = installationSeen(state);
+  if (seen) return seen;
+  state.set('installation', { instance: randomUUID(), created_at: nowIso });
+  return installationSeen(state)!;
 }
 
 /** The installation the remote's row names, when a heartbeat says (heartbeats before this had no instance). */
 export function holderOf(heartbeat: unknown): Holder | undefined {
   const h = (typeof heartbeat === 'object' && heartbeat !== null ? heartbeat : {}) as Record<string, unknown>;
   if (typeof h.instance !== 'string' || !h.instance) return undefined;
-  const text = (v: unknown) => (typeof v === 'string' ? v.replace(/[^\x20-\x7e]/g, '').slice(0, 64) : null);
-  return { instance: h.instance, host: text(h.host), at: text(h.at) };
+  return { instance: h.instance, host: printable(h.host), at: printable(h.at) };
 }
 
 /** The other installation that holds `systemId` on the remote, or undefined when it is this one or none. */

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { daemonChecks, hookChecks, machineChecks, syncChecks, type Check } from '../../monitor/doctor.ts';
 import { remoteChecks } from '../../monitor/doctor-remote.ts';
+import { installationSeen } from '../../remote/identity.ts';
 import { findDaemon } from '../../daemon/client.ts';
 import { emit, type GlobalOptions } from '../output.ts';
 import { lookLocal } from '../with-local.ts';
@@ -16,11 +17,7 @@ export async function doctorCommand(opts: GlobalOptions & { dir?: string; remote
   await lookLocal(opts, async (s, local) => {
     const now = local.clock.now();
     checks.push(...await daemonChecks(s, local, () => findDaemon(s, local.state)!.call('GET', '/api/sync/status', undefined, 5_000)));
-    if (opts.remote !== false) {
-      const mine = local.state.get('installation');
-      const takeover = local.state.get('installation_takeover');
-      checks.push(...await remoteChecks(s, now, Date.now, mine ? { instance: mine.instance, ...(takeover ? { accepts: takeover.instance } : {}) } : undefined));
-    }
+    if (opts.remote !== false) checks.push(...await remoteChecks(s, now, Date.now, installationSeen(local.state)));
     const status = statusSnapshot(local, s);
     checks.push(...hookChecks(s, status, path.resolve(opts.dir ?? process.cwd()), now), ...syncChecks(status, now));
   });
